@@ -1,0 +1,195 @@
+// Command bitnobi runs the Bitnobi server and protects its state:
+//
+//	bitnobi serve      run the server
+//	bitnobi backup     write a backup of all state
+//	bitnobi restore    restore a backup
+//	bitnobi backups    list, verify and manage backups
+//	bitnobi audit      verify the audit log's hash chain
+//	bitnobi version    print versions
+//
+// Run "bitnobi COMMAND --help" for a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/bitnobi/bitnobi"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...";
+// otherwise it comes from the module's build information.
+var Version = ""
+
+// Exit codes, documented in the README. Scripts may rely on them.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1   // the command ran and failed
+	ExitUsage       = 2   // bad flags or arguments, or input that is not acceptable
+	ExitLocked      = 3   // the data directory is in use by another process
+	ExitVerify      = 4   // a backup did not verify
+	ExitInterrupted = 130 // stopped by SIGINT or SIGTERM
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(m.Report(err))
+}
+
+// Main is the program: its streams and environment, so tests can run
+// commands in-process.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// NewMain returns a Main on the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// UsageError is bad input from the operator: flags, arguments, or a backup
+// that cannot be accepted. It exits with [ExitUsage].
+type UsageError struct {
+	Err  error
+	Hint string // "Try: ..." line, optional
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// usagef returns a [UsageError].
+func usagef(hint, format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+// ExitError carries a specific exit code and an optional hint.
+type ExitError struct {
+	Code int
+	Err  error
+	Hint string
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Report prints err (if any) as "Error: ..." and "Try: ..." on stderr and
+// returns the exit code.
+func (m *Main) Report(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	var ue *UsageError
+	var ee *ExitError
+	code, hint := ExitFailed, ""
+	switch {
+	case errors.As(err, &ee):
+		code, hint = ee.Code, ee.Hint
+	case errors.As(err, &ue):
+		code, hint = ExitUsage, ue.Hint
+	case errors.Is(err, context.Canceled):
+		code = ExitInterrupted
+	}
+	fmt.Fprintf(m.Stderr, "Error: %v\n", err)
+	if hint != "" {
+		fmt.Fprintf(m.Stderr, "Try: %s\n", hint)
+	}
+	return code
+}
+
+const usage = `Bitnobi: share data under attribute-based policies, and keep its state safe.
+
+Usage:
+  bitnobi COMMAND [flags]
+
+Commands:
+  serve      run the server (SQLite and a blob folder in --data-dir)
+  backup     write a consistent backup of all state, while the server runs
+  restore    restore a backup into a data directory, atomically
+  backups    list, verify, inspect and prune backups
+  audit      verify the audit log's hash chain
+  version    print the app, schema and backup-format versions
+
+Run "bitnobi COMMAND --help" for the flags of a command.
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
+4 a backup did not verify, 130 interrupted.
+`
+
+// Run runs the command named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	bitnobi.Version = appVersion()
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return usagef("bitnobi serve --help", "no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return m.runServe(ctx, rest)
+	case "backup":
+		return m.runBackup(ctx, rest)
+	case "restore":
+		return m.runRestore(ctx, rest)
+	case "backups":
+		return m.runBackups(ctx, rest)
+	case "audit":
+		return m.runAudit(ctx, rest)
+	case "version":
+		return m.runVersion(ctx, rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	return usagef("bitnobi --help", "unknown command %q", cmd)
+}
+
+// appVersion is the -ldflags version, else the module version, else the
+// development version.
+func appVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return bitnobi.Version
+}
+
+// newFlagSet returns a FlagSet for a command whose --help prints the given
+// text, then the flags.
+func (m *Main) newFlagSet(name, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help)
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a [UsageError].
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("bitnobi "+fs.Name()+" --help", "%v", err)
+	}
+	return nil
+}

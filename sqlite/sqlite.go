@@ -1,0 +1,172 @@
+// Package sqlite opens Bitnobi's embedded database: one SQLite file in WAL
+// mode, through the pure-Go driver modernc.org/sqlite (no cgo, so the binary
+// builds and cross-compiles with the Go toolchain alone). The services
+// themselves are in package store; this package holds what is particular
+// to SQLite: the connection settings and the [store.Dialect].
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/bitnobi/bitnobi/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Open opens (creating if needed) the database file at path and applies the
+// migrations. Writes go through a pool of one connection, so that writers
+// queue instead of failing with SQLITE_BUSY; reads use their own pool and,
+// in WAL mode, never wait for writers, which is what lets a backup read one
+// snapshot while the server keeps writing.
+func Open(ctx context.Context, path string) (*store.DB, error) {
+	db, err := OpenNoMigrate(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenNoMigrate opens the database without applying migrations (a restore
+// builds the schema a backup was taken at itself).
+func OpenNoMigrate(ctx context.Context, path string) (*store.DB, error) {
+	write, err := open(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	read, err := open(ctx, path, true)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(4)
+	return store.New(write, read, Dialect{}), nil
+}
+
+func open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if !readOnly {
+		// Writers take the write lock at BEGIN, so two writers never
+		// deadlock upgrading a read lock.
+		q.Add("_txlock", "immediate")
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Dialect is the SQLite [store.Dialect].
+type Dialect struct{}
+
+var _ store.Dialect = Dialect{}
+
+// Name returns "sqlite".
+func (Dialect) Name() string { return "sqlite" }
+
+// Rebind returns query unchanged: SQLite takes "?" placeholders.
+func (Dialect) Rebind(query string) string { return query }
+
+// LockAudit does nothing: SQLite has one writer at a time.
+func (Dialect) LockAudit(context.Context, *sql.Tx) error { return nil }
+
+// Tables lists the user tables, sorted by name.
+func (Dialect) Tables(ctx context.Context, q store.Querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// Columns lists a table's columns with their types normalised.
+func (Dialect) Columns(ctx context.Context, q store.Querier, table string) ([]store.Column, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, type FROM pragma_table_info(?) ORDER BY cid`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []store.Column
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		t, err := normalType(typ)
+		if err != nil {
+			return nil, fmt.Errorf("column %s.%s: %w", table, name, err)
+		}
+		cols = append(cols, store.Column{Name: name, Type: t})
+	}
+	return cols, rows.Err()
+}
+
+func normalType(typ string) (string, error) {
+	switch t := strings.ToUpper(typ); t {
+	case "TEXT", "INTEGER", "REAL":
+		return t, nil
+	}
+	return "", fmt.Errorf("type %q is not TEXT, INTEGER or REAL (see store/migrations/0001_init.sql)", typ)
+}
+
+// PrimaryKey lists the primary-key columns in key order.
+func (Dialect) PrimaryKey(ctx context.Context, q store.Querier, table string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		cols = append(cols, n)
+	}
+	return cols, rows.Err()
+}
+
+// References lists the tables the table's foreign keys point to.
+func (Dialect) References(ctx context.Context, q store.Querier, table string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT "table" FROM pragma_foreign_key_list(?) ORDER BY 1`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var refs []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		refs = append(refs, n)
+	}
+	return refs, rows.Err()
+}

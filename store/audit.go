@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/bitnobi/bitnobi"
+)
+
+// Audit appends an entry to the audit log within tx, so that the entry
+// commits or rolls back together with the change it records. The actor
+// (who, from where) comes from ctx; detail, if not nil, is stored as JSON.
+func (tx *Tx) Audit(ctx context.Context, action, targetType, targetID string, detail any) error {
+	a := bitnobi.ActorFromContext(ctx)
+	e := &bitnobi.AuditEntry{
+		At:         tx.Now(),
+		ActorID:    a.UserID,
+		ActorName:  a.Username,
+		Action:     action,
+		TargetType: targetType,
+		TargetID:   targetID,
+		RemoteAddr: a.RemoteAddr,
+		RemoteUser: a.RemoteUser,
+	}
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return fmt.Errorf("audit %s: encode detail: %w", action, err)
+		}
+		e.Detail = string(b)
+	}
+	return tx.AppendAudit(ctx, e)
+}
+
+// AppendAudit appends e to the chain within tx, filling in Seq, PrevHash and
+// Hash. Appends are serialised (by the dialect's LockAudit, or by the
+// engine's single writer), so the chain never forks.
+func (tx *Tx) AppendAudit(ctx context.Context, e *bitnobi.AuditEntry) error {
+	if err := tx.db.Dialect.LockAudit(ctx, tx.Tx); err != nil {
+		return fmt.Errorf("lock audit log: %w", err)
+	}
+	var prevSeq int64
+	var prevHash string
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read audit chain head: %w", err)
+	}
+	e.Seq = prevSeq + 1
+	e.PrevHash = prevHash
+	e.At = e.At.UTC()
+	e.Hash = e.ComputeHash()
+	_, err = tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, ts(e.At), e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}
+
+// ErrAuditChain is returned when the audit log's hash chain is broken.
+var ErrAuditChain = errors.New("audit chain broken")
+
+// VerifyAudit walks the audit log in order within q, checking each entry's
+// hash and its link to the previous one. It returns the number of entries
+// and the last hash; a broken chain gives an error wrapping [ErrAuditChain]
+// that names the first bad entry.
+func VerifyAudit(ctx context.Context, q Querier) (n int64, last string, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return 0, "", fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	var e bitnobi.AuditEntry
+	var at string
+	prevSeq := int64(0)
+	for rows.Next() {
+		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash); err != nil {
+			return n, last, fmt.Errorf("read audit log: %w", err)
+		}
+		if e.At, err = parseTS(at); err != nil {
+			return n, last, fmt.Errorf("%w at seq %d: %v", ErrAuditChain, e.Seq, err)
+		}
+		switch {
+		case e.Seq != prevSeq+1:
+			return n, last, fmt.Errorf("%w at seq %d: expected seq %d (entries missing)", ErrAuditChain, e.Seq, prevSeq+1)
+		case e.PrevHash != last:
+			return n, last, fmt.Errorf("%w at seq %d: prev_hash does not match entry %d", ErrAuditChain, e.Seq, prevSeq)
+		case e.ComputeHash() != e.Hash:
+			return n, last, fmt.Errorf("%w at seq %d: content does not match its hash (entry altered)", ErrAuditChain, e.Seq)
+		}
+		prevSeq, last = e.Seq, e.Hash
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, last, fmt.Errorf("read audit log: %w", err)
+	}
+	return n, last, nil
+}

@@ -1,0 +1,233 @@
+// Package store implements Bitnobi's services on a SQL database through
+// database/sql. The SQL is written once, with "?" placeholders, and a
+// [Dialect] adapts it to each engine (package sqlite, package postgres):
+// the differences between engines live in the dialect and nowhere else.
+//
+// The schema is applied by numbered migrations embedded in the binary
+// (migrations/NNNN_name.sql), recorded in schema_migrations. The tables that
+// hold state are read from the schema itself (see [DB.Tables]), so the backup
+// covers every table without a list of its own.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/secret"
+)
+
+// Dialect is what differs between database engines.
+type Dialect interface {
+	// Name is the engine's name as written in backup manifests:
+	// "sqlite" or "postgres".
+	Name() string
+	// Rebind rewrites a query written with "?" placeholders for the engine.
+	Rebind(query string) string
+	// LockAudit serialises audit appends within tx (a no-op where the
+	// engine already allows a single writer).
+	LockAudit(ctx context.Context, tx *sql.Tx) error
+	// Tables lists the user tables of the schema, sorted by name.
+	Tables(ctx context.Context, q Querier) ([]string, error)
+	// Columns lists a table's columns in declaration order, with their
+	// declared types normalised to TEXT, INTEGER or REAL.
+	Columns(ctx context.Context, q Querier, table string) ([]Column, error)
+	// PrimaryKey lists the columns of a table's primary key, in order.
+	PrimaryKey(ctx context.Context, q Querier, table string) ([]string, error)
+	// References lists the tables that a table's foreign keys point to.
+	References(ctx context.Context, q Querier, table string) ([]string, error)
+}
+
+// Querier is what both *sql.DB and *sql.Tx provide.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Column describes one column of a table.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // TEXT, INTEGER or REAL
+}
+
+// DB is an open Bitnobi database with the services on it.
+type DB struct {
+	// Write is the pool for transactions that change state. On SQLite it
+	// holds one connection, so writers queue in Go instead of failing busy.
+	Write *sql.DB
+	// Read is the pool for read-only work; it may be the same as Write.
+	Read *sql.DB
+	// Dialect adapts the SQL to the engine.
+	Dialect Dialect
+
+	// Blobs holds file content; Key seals secrets. Both must be set before
+	// services that need them are used.
+	Blobs *blob.Store
+	Key   secret.Key
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Logger receives operator logs.
+	Logger *slog.Logger
+	// SessionTTL is how long a sign-in stays valid.
+	SessionTTL time.Duration
+}
+
+// New returns a DB on the given pools with default settings. Call
+// [DB.Migrate] before use.
+func New(write, read *sql.DB, d Dialect) *DB {
+	return &DB{
+		Write:      write,
+		Read:       read,
+		Dialect:    d,
+		Now:        time.Now,
+		Logger:     slog.Default(),
+		SessionTTL: 30 * 24 * time.Hour,
+	}
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.Write.Close()
+	if db.Read != db.Write {
+		err = errors.Join(err, db.Read.Close())
+	}
+	return err
+}
+
+// now returns the current time in UTC, truncated as it will be stored.
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// Tx is a transaction with the dialect at hand.
+type Tx struct {
+	*sql.Tx
+	db  *DB
+	now time.Time
+}
+
+// Exec runs query (with "?" placeholders) in the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.db.Dialect.Rebind(query), args...)
+}
+
+// Query runs query (with "?" placeholders) in the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.db.Dialect.Rebind(query), args...)
+}
+
+// QueryRow runs query (with "?" placeholders) in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.db.Dialect.Rebind(query), args...)
+}
+
+// Now is the time of the transaction: every record it writes carries it.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// WriteTx runs fn in a read-write transaction and commits when fn returns
+// nil; otherwise it rolls back, so a failed action leaves no trace, not even
+// an audit entry.
+func (db *DB) WriteTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, db.Write, nil, fn)
+}
+
+// ReadTx runs fn in a read-only transaction: one consistent snapshot.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, db.Read, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (db *DB) runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	stx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{Tx: stx, db: db, now: db.now()}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Meta returns the value of an installation fact from the meta table, or ""
+// when it is not set.
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.Read.QueryRowContext(ctx, db.Dialect.Rebind(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("read meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta sets an installation fact in the meta table.
+func (tx *Tx) SetMeta(ctx context.Context, key, value string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, key, value); err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// Meta keys.
+const (
+	MetaInstanceID   = "instance_id"   // created on first start; kept by a plain restore
+	MetaCreatedAt    = "created_at"    // when the installation was first started
+	MetaRestoredFrom = "restored_from" // set by a restore: the backup's name
+	MetaCloneOf      = "clone_of"      // set by a restore --as-copy: the original instance ID
+)
+
+// EnsureInstance creates the installation's instance ID on first start and
+// returns it.
+func (db *DB) EnsureInstance(ctx context.Context) (string, error) {
+	id, err := db.Meta(ctx, MetaInstanceID)
+	if err != nil || id != "" {
+		return id, err
+	}
+	id = bitnobi.NewID()
+	err = db.WriteTx(ctx, func(tx *Tx) error {
+		if err := tx.SetMeta(ctx, MetaInstanceID, id); err != nil {
+			return err
+		}
+		return tx.SetMeta(ctx, MetaCreatedAt, bitnobi.FormatTime(tx.Now()))
+	})
+	if err != nil {
+		return "", fmt.Errorf("create instance id: %w", err)
+	}
+	return id, nil
+}
+
+// ts formats t for storage.
+func ts(t time.Time) string { return bitnobi.FormatTime(t) }
+
+// parseTS parses a stored time; a malformed one is reported, not hidden.
+func parseTS(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := bitnobi.ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// boolInt stores a bool as 0 or 1.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
