@@ -42,20 +42,27 @@ type PolicyUpdate struct {
 	Global      *bool              `json:"global"`
 }
 
-// PolicyService manages policies. The actor comes from the context.
+// PolicyService manages policies. The actor comes from the context; an
+// anonymous actor gets EUNAUTHORIZED from every method. The administrator
+// sees and may change every policy, so as to look after them.
 type PolicyService interface {
 	// CreatePolicy stores p with the actor as owner.
 	// Errors: EINVALID (no attributes, empty name), EFORBIDDEN (global by a
 	// non-administrator).
 	CreatePolicy(ctx context.Context, p *Policy) error
-	// FindPolicies lists the actor's own policies and all global ones.
+	// FindPolicies lists the actor's own policies and all global ones
+	// (every policy, for the administrator), oldest first.
 	FindPolicies(ctx context.Context) ([]*Policy, error)
-	// FindPolicyByID returns a policy visible to the actor. Errors: ENOTFOUND.
+	// FindPolicyByID returns a policy visible to the actor: its own, a
+	// global one, or any for the administrator. Errors: ENOTFOUND (also
+	// for another user's private policy).
 	FindPolicyByID(ctx context.Context, id string) (*Policy, error)
 	// UpdatePolicy changes a policy the actor owns (or any, for the
-	// administrator). Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+	// administrator). Only the administrator changes the Global flag.
+	// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
 	UpdatePolicy(ctx context.Context, id string, upd PolicyUpdate) (*Policy, error)
-	// DeletePolicy removes a policy and detaches it from workflows.
+	// DeletePolicy removes a policy the actor owns (or any, for the
+	// administrator) and detaches it from workflows.
 	// Errors: ENOTFOUND, EFORBIDDEN.
 	DeletePolicy(ctx context.Context, id string) error
 }

@@ -66,6 +66,7 @@ type UserUpdate struct {
 // UserService manages accounts and sessions.
 type UserService interface {
 	// SignUp creates an account; the first account becomes the administrator.
+	// Usernames are unique regardless of case.
 	// Errors: EINVALID, ECONFLICT (username taken).
 	SignUp(ctx context.Context, username, email, password string) (*User, error)
 	// SignIn checks the password and opens a session. Errors: EUNAUTHORIZED.
@@ -80,7 +81,10 @@ type UserService interface {
 	// FindUserByID returns a user; administrators see anyone, others only
 	// themselves. Errors: ENOTFOUND, EFORBIDDEN.
 	FindUserByID(ctx context.Context, id string) (*User, error)
-	// UpdateUser changes a user. Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+	// UpdateUser changes a user: users may change their own e-mail and
+	// password, the administrator anything of anyone.
+	// Errors: EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT (demoting the last
+	// administrator).
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
 	// DeleteUser removes a user (administrator only) and everything they own.
 	// Errors: ENOTFOUND, EFORBIDDEN, ECONFLICT (the last administrator).

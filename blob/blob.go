@@ -182,6 +182,13 @@ func (s *Store) install(tmp, id string) error {
 		return err
 	}
 	if _, err := os.Lstat(final); err == nil {
+		// Refresh the existing file's time: the garbage collector spares
+		// young files, so content put again now is not collected in the
+		// moment before the caller records a reference to it.
+		now := s.now()
+		if err := os.Chtimes(final, now, now); err != nil {
+			return err
+		}
 		return os.Remove(tmp)
 	}
 	if err := os.Rename(tmp, final); err != nil {

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/bitnobi/bitnobi/store"
@@ -169,4 +170,38 @@ func (Dialect) References(ctx context.Context, q store.Querier, table string) ([
 		refs = append(refs, n)
 	}
 	return refs, rows.Err()
+}
+
+// ForeignKeys lists the table's foreign keys. A key that names no
+// referenced columns points to the referenced table's primary key; its
+// RefColumns are then empty.
+func (Dialect) ForeignKeys(ctx context.Context, q store.Querier, table string) ([]store.ForeignKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, "table", "from", COALESCE("to", '') FROM pragma_foreign_key_list(?) ORDER BY id, seq`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fks []store.ForeignKey
+	last := -1
+	for rows.Next() {
+		var id int
+		var ref, from, to string
+		if err := rows.Scan(&id, &ref, &from, &to); err != nil {
+			return nil, err
+		}
+		if id != last {
+			fks = append(fks, store.ForeignKey{Table: table, RefTable: ref})
+			last = id
+		}
+		fk := &fks[len(fks)-1]
+		fk.Columns = append(fk.Columns, from)
+		if to != "" {
+			fk.RefColumns = append(fk.RefColumns, to)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(fks, func(i, j int) bool { return strings.Join(fks[i].Columns, ",") < strings.Join(fks[j].Columns, ",") })
+	return fks, nil
 }

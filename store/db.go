@@ -41,6 +41,9 @@ type Dialect interface {
 	PrimaryKey(ctx context.Context, q Querier, table string) ([]string, error)
 	// References lists the tables that a table's foreign keys point to.
 	References(ctx context.Context, q Querier, table string) ([]string, error)
+	// ForeignKeys lists a table's foreign keys, ordered by their columns.
+	// The blob collector derives from them which columns refer to blobs.
+	ForeignKeys(ctx context.Context, q Querier, table string) ([]ForeignKey, error)
 }
 
 // Querier is what both *sql.DB and *sql.Tx provide.

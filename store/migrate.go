@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,14 +67,24 @@ func LatestSchemaVersion() int {
 	return len(ms)
 }
 
-// SchemaVersion returns the version the database is at (0 when new).
+// SchemaVersion returns the version the database is at (0 when new). It
+// only reads, so a backup may call it on a live database.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	if err := db.ensureMigrationTable(ctx); err != nil {
-		return 0, err
+	return SchemaVersionOf(ctx, db.Read, db.Dialect)
+}
+
+// SchemaVersionOf returns the schema version seen by q, for example within
+// a backup's snapshot transaction (0 when the database is new).
+func SchemaVersionOf(ctx context.Context, q Querier, d Dialect) (int, error) {
+	tables, err := d.Tables(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if !slices.Contains(tables, "schema_migrations") {
+		return 0, nil
 	}
 	var v int
-	err := db.Read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	if err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil
@@ -108,6 +119,9 @@ func (db *DB) MigrateTo(ctx context.Context, target int) error {
 	}
 	if target > len(ms) {
 		return fmt.Errorf("schema version %d is newer than this binary knows (%d): use a newer bitnobi", target, len(ms))
+	}
+	if err := db.ensureMigrationTable(ctx); err != nil {
+		return err
 	}
 	cur, err := db.SchemaVersion(ctx)
 	if err != nil {

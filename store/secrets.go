@@ -10,19 +10,30 @@ import (
 	"github.com/bitnobi/bitnobi/secret"
 )
 
-// PutSecret seals value under the master key and stores it within tx,
-// replacing the secret at id if id is not empty. It returns the secret's ID.
-// The ID is the seal's additional data, so a sealed value copied into
-// another row does not open.
+// PutSecret seals value under the master key and stores it within tx: a
+// new secret when id is "", else in place of the secret id (which records
+// keep referring to). It returns the secret's ID. The ID is the seal's
+// additional data, so a sealed value copied into another row does not open.
 func (tx *Tx) PutSecret(ctx context.Context, id, value string) (string, error) {
-	if id == "" {
+	isNew := id == ""
+	if isNew {
 		id = bitnobi.NewID()
-	} else if _, err := tx.Exec(ctx, `DELETE FROM secrets WHERE id = ?`, id); err != nil {
-		return "", fmt.Errorf("replace secret: %w", err)
 	}
 	sealed, err := secret.Seal(tx.db.Key, []byte(value), []byte(id))
 	if err != nil {
 		return "", fmt.Errorf("seal secret: %w", err)
+	}
+	if !isNew {
+		res, err := tx.Exec(ctx, `UPDATE secrets SET sealed = ?, key_fingerprint = ?, created_at = ? WHERE id = ?`,
+			sealed, tx.db.Key.Fingerprint(), ts(tx.Now()), id)
+		if err != nil {
+			return "", fmt.Errorf("replace secret: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", fmt.Errorf("replace secret: %w", err)
+		} else if n == 1 {
+			return id, nil
+		}
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO secrets (id, sealed, key_fingerprint, created_at) VALUES (?, ?, ?, ?)`,
 		id, sealed, tx.db.Key.Fingerprint(), ts(tx.Now()))

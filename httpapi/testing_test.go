@@ -1,0 +1,262 @@
+package httpapi_test
+
+// Shared helpers for the API tests: a real server on a real SQLite file,
+// driven over real HTTP. Both account_test.go and content_test.go use them.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/httpapi"
+	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// J is a decoded JSON object.
+type J = map[string]any
+
+// testEnv is one server on its own database in t.TempDir().
+type testEnv struct {
+	t      testing.TB
+	Dir    string
+	DBPath string
+	DB     *store.DB
+	Server *httpapi.Server
+	HTTP   *httptest.Server
+	Clock  *testClock
+
+	Users    *store.UserService
+	Policies *store.PolicyService
+	Remotes  *store.RemoteServerService
+	Settings *store.SettingsService
+	Audit    *store.AuditService
+
+	log *responseLog // shared by the copies For makes
+}
+
+// responseLog keeps every response body, so tests can check that no
+// secret leaks.
+type responseLog struct {
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+// For returns e reporting to t: call it at the top of a subtest, so that a
+// helper's Fatalf stops the subtest, not its parent.
+//
+//	t.Run("OK", func(t *testing.T) { e := e.For(t); ... })
+func (e *testEnv) For(t testing.TB) *testEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// responses returns every response body received so far.
+func (e *testEnv) responses() [][]byte {
+	e.log.mu.Lock()
+	defer e.log.mu.Unlock()
+	return append([][]byte(nil), e.log.bodies...)
+}
+
+// fastPasswords keeps argon2id cheap in tests; production uses
+// store.DefaultPasswordParams.
+var fastPasswords = store.PasswordParams{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// newTestServer opens a fresh database, wires every service into an
+// httpapi.Server and serves it with httptest.
+func newTestServer(t testing.TB) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	e := &testEnv{t: t, Dir: dir, DBPath: filepath.Join(dir, "bitnobi.db"), Clock: &testClock{now: time.Now().UTC()}, log: &responseLog{}}
+	db, err := sqlite.Open(ctx, e.DBPath)
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if db.Key, err = secret.GenerateKey(); err != nil {
+		t.Fatal(err)
+	}
+	db.Blobs = blob.NewStore(filepath.Join(dir, "blobs"))
+	db.Now = e.Clock.Now
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db.Logger = logger
+	e.DB = db
+
+	e.Users = &store.UserService{DB: db, Password: fastPasswords}
+	e.Policies = &store.PolicyService{DB: db}
+	e.Remotes = &store.RemoteServerService{DB: db}
+	e.Settings = &store.SettingsService{DB: db}
+	e.Audit = &store.AuditService{DB: db}
+
+	s := httpapi.NewServer()
+	s.Logger = logger
+	s.Users = e.Users
+	s.Policies = e.Policies
+	s.Remotes = e.Remotes
+	s.Settings = e.Settings
+	s.Audit = e.Audit
+	s.DataSources = &store.DataSourceService{DB: db}
+	s.Workflows = &store.WorkflowService{DB: db}
+	s.Reports = &store.ReportService{DB: db}
+	s.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) {
+		v, err := db.SchemaVersion(ctx)
+		return bitnobi.VersionInfo{AppVersion: bitnobi.Version, SchemaVersion: v, LatestSchema: store.LatestSchemaVersion(), Engine: db.Dialect.Name()}, err
+	}
+	e.Server = s
+	e.HTTP = httptest.NewServer(s.Handler())
+	t.Cleanup(e.HTTP.Close) // runs before db.Close: cleanups are LIFO
+	return e
+}
+
+// do sends a request and returns the status and the decoded JSON object
+// (nil for an empty body). body may be nil, a string or []byte (sent as
+// is), or any value (sent as JSON). token, if set, is sent as a bearer
+// token.
+func (e *testEnv) do(method, path, token string, body any) (int, J) {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatalf("encode body: %v", err)
+		}
+		r = bytes.NewReader(data)
+	}
+	hdr := http.Header{}
+	if body != nil {
+		hdr.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
+	status, data := e.raw(method, path, hdr, r)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return status, nil
+	}
+	var v J
+	if err := json.Unmarshal(data, &v); err != nil {
+		e.t.Fatalf("%s %s: status %d, body is not a JSON object: %v: %s", method, path, status, err, data)
+	}
+	return status, v
+}
+
+// raw sends a request with exactly the given headers and body, and returns
+// the status and body bytes.
+func (e *testEnv) raw(method, path string, hdr http.Header, body io.Reader) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.HTTP.URL+path, body)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	resp, err := e.HTTP.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	e.log.mu.Lock()
+	e.log.bodies = append(e.log.bodies, data)
+	e.log.mu.Unlock()
+	return resp.StatusCode, data
+}
+
+// must is do, failing the test unless the status is want.
+func (e *testEnv) must(want int, method, path, token string, body any) J {
+	e.t.Helper()
+	status, v := e.do(method, path, token, body)
+	if status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %v", method, path, status, want, v)
+	}
+	return v
+}
+
+// password is the test password of username.
+func password(username string) string { return "pw-" + username + "-long-enough" }
+
+// signUp creates the account username and returns it.
+func (e *testEnv) signUp(username string) J {
+	e.t.Helper()
+	return e.must(http.StatusCreated, "POST", "/api/auth/signup", "", J{
+		"username": username, "email": username + "@example.org", "password": password(username),
+	})
+}
+
+// signIn signs username in and returns the token.
+func (e *testEnv) signIn(username string) string {
+	e.t.Helper()
+	v := e.must(http.StatusOK, "POST", "/api/auth/signin", "", J{"username": username, "password": password(username)})
+	tok, _ := v["token"].(string)
+	if tok == "" {
+		e.t.Fatalf("sign-in of %s returned no token: %v", username, v)
+	}
+	return tok
+}
+
+// user signs username up and in, and returns their ID and token.
+func (e *testEnv) user(username string) (id, token string) {
+	e.t.Helper()
+	u := e.signUp(username)
+	return u["id"].(string), e.signIn(username)
+}
+
+// auditCount returns the number of audit entries, read from the database.
+func (e *testEnv) auditCount() int64 {
+	e.t.Helper()
+	var n int64
+	if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
+		e.t.Fatalf("count audit entries: %v", err)
+	}
+	return n
+}
+
+// testClock is the database clock: real time until a test moves it.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testLogWriter sends server logs to the test log.
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}

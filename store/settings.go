@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bitnobi/bitnobi"
+)
+
+// SettingsService implements [bitnobi.SettingsService] on the database.
+// The e-mail settings are the single row of email_settings (id 1); the
+// SMTP password is sealed in the secrets table.
+type SettingsService struct {
+	DB *DB
+}
+
+var _ bitnobi.SettingsService = (*SettingsService)(nil)
+
+// GetEmailSettings returns the e-mail settings (administrator only).
+func (s *SettingsService) GetEmailSettings(ctx context.Context) (*bitnobi.EmailSettings, error) {
+	if _, err := adminActor(ctx); err != nil {
+		return nil, err
+	}
+	var es *bitnobi.EmailSettings
+	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		es, _, err = readEmailSettings(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// UpdateEmailSettings replaces the e-mail settings (administrator only).
+// A new password is sealed under a new secret ID and the old secret
+// removed, so the row never points at a missing secret.
+func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.EmailSettingsUpdate) (*bitnobi.EmailSettings, error) {
+	if _, err := adminActor(ctx); err != nil {
+		return nil, err
+	}
+	upd.From, upd.Host, upd.User = strings.TrimSpace(upd.From), strings.TrimSpace(upd.Host), strings.TrimSpace(upd.User)
+	if err := validEmailSettings(upd); err != nil {
+		return nil, err
+	}
+	var es *bitnobi.EmailSettings
+	err := s.DB.WriteTx(ctx, func(tx *Tx) error {
+		old, oldSecret, err := readEmailSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		newSecret := oldSecret
+		pwChanged := upd.Password != nil && (*upd.Password != "" || oldSecret != "")
+		if pwChanged {
+			newSecret = ""
+			if *upd.Password != "" {
+				if newSecret, err = tx.PutSecret(ctx, "", *upd.Password); err != nil {
+					return err
+				}
+			}
+		}
+		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
+		if old.UpdatedAt.IsZero() {
+			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
+				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
+				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+		}
+		if err != nil {
+			return fmt.Errorf("save e-mail settings: %w", err)
+		}
+		if pwChanged {
+			if err := tx.DeleteSecret(ctx, oldSecret); err != nil {
+				return err
+			}
+		}
+		return tx.Audit(ctx, bitnobi.ActionSettingsUpdate, "settings", "email", map[string]any{
+			"from": es.From, "host": es.Host, "port": es.Port, "user": es.User, "enabled": es.Enabled,
+			"password": passwordChange(pwChanged && newSecret != "", pwChanged && newSecret == "", "unchanged"),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// EmailPassword returns the unsealed SMTP password, "" when none is set.
+// It is for the code that sends mail; it checks no actor, and no API calls
+// it.
+func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
+	var secretID string
+	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		_, secretID, err = readEmailSettings(ctx, tx)
+		return err
+	})
+	if err != nil || secretID == "" {
+		return "", err
+	}
+	return s.DB.RevealSecret(ctx, secretID)
+}
+
+// readEmailSettings returns the settings and the password's secret ID; zero
+// settings, not enabled, when none are saved.
+func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, string, error) {
+	es := &bitnobi.EmailSettings{}
+	var secretID sql.NullString
+	var enabled int64
+	var updated string
+	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
+		Scan(&es.From, &es.Host, &es.Port, &es.User, &secretID, &enabled, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return es, "", nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("read e-mail settings: %w", err)
+	}
+	es.Enabled = enabled != 0
+	es.PasswordSet = secretID.String != ""
+	if es.UpdatedAt, err = parseTS(updated); err != nil {
+		return nil, "", err
+	}
+	return es, secretID.String, nil
+}
+
+func validEmailSettings(upd bitnobi.EmailSettingsUpdate) error {
+	if upd.From != "" || upd.Enabled {
+		if err := validEmail(upd.From); err != nil {
+			return bitnobi.Invalidf("from", "From must be an address such as bitnobi@example.org.")
+		}
+	}
+	if upd.Enabled && upd.Host == "" {
+		return bitnobi.Invalidf("host", "Host must be set when e-mail is enabled.")
+	}
+	if len(upd.Host) > maxEmailLen || strings.ContainsAny(upd.Host, " \t\r\n/") {
+		return bitnobi.Invalidf("host", "Host must be a host name or address.")
+	}
+	if upd.Port < 0 || upd.Port > 65535 || (upd.Enabled && upd.Port == 0) {
+		return bitnobi.Invalidf("port", "Port must be 1 to 65535.")
+	}
+	if err := validText("user", upd.User, false, maxEmailLen); err != nil {
+		return err
+	}
+	if upd.Password != nil {
+		if err := validText("password", *upd.Password, false, maxPasswordLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
