@@ -7,18 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/store"
 )
 
-func TestSignUp(t *testing.T) {
-	e := newTestServer(t)
+func TestSignUp(t *testing.T) { dbtest.Run(t, testSignUp) }
+
+func testSignUp(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	t.Run("FirstIsAdmin", func(t *testing.T) {
 		e := e.For(t)
 		u := e.signUp("alice")
@@ -88,8 +90,10 @@ func TestSignUp(t *testing.T) {
 
 // TestSignUpConcurrentFirst races sign-ups on an empty server: exactly one
 // may become the administrator.
-func TestSignUpConcurrentFirst(t *testing.T) {
-	e := newTestServer(t)
+func TestSignUpConcurrentFirst(t *testing.T) { dbtest.Run(t, testSignUpConcurrentFirst) }
+
+func testSignUpConcurrentFirst(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	const n = 8
 	var wg sync.WaitGroup
 	admins := make(chan string, n)
@@ -119,8 +123,10 @@ func TestSignUpConcurrentFirst(t *testing.T) {
 	}
 }
 
-func TestSignInOut(t *testing.T) {
-	e := newTestServer(t)
+func TestSignInOut(t *testing.T) { dbtest.Run(t, testSignInOut) }
+
+func testSignInOut(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	aliceID, _ := e.user("alice")
 
 	t.Run("OK", func(t *testing.T) {
@@ -146,7 +152,7 @@ func TestSignInOut(t *testing.T) {
 		}
 		// Only the token's hash is stored.
 		var n int
-		if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM sessions WHERE token_hash = ?`, tok).Scan(&n); err != nil || n != 0 {
+		if err := e.queryRow(`SELECT COUNT(*) FROM sessions WHERE token_hash = ?`, tok).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("sessions table holds the plain token (n=%d, err=%v)", n, err)
 		}
 	})
@@ -219,7 +225,7 @@ func TestSignInOut(t *testing.T) {
 		// The next sign-in clears expired sessions away.
 		e.signIn("alice")
 		var n int
-		if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM sessions WHERE expires_at <= ?`, bitnobi.FormatTime(e.Clock.Now())).Scan(&n); err != nil || n != 0 {
+		if err := e.queryRow(`SELECT COUNT(*) FROM sessions WHERE expires_at <= ?`, bitnobi.FormatTime(e.Clock.Now())).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d expired sessions left (err %v)", n, err)
 		}
 	})
@@ -239,8 +245,10 @@ func TestSignInOut(t *testing.T) {
 	})
 }
 
-func TestUsers(t *testing.T) {
-	e := newTestServer(t)
+func TestUsers(t *testing.T) { dbtest.Run(t, testUsers) }
+
+func testUsers(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	adminID, admin := e.user("admin")
 	aliceID, alice := e.user("alice")
 	bobID, bob := e.user("bob")
@@ -337,7 +345,7 @@ func TestUsers(t *testing.T) {
 	t.Run("Delete", func(t *testing.T) {
 		e := e.For(t)
 		// bob is the administrator now.
-		if _, err := e.DB.Write.Exec(`INSERT INTO policies (id, owner_id, name, global, created_at, updated_at) VALUES (?, ?, 'p', 0, 'x', 'x')`, bitnobi.NewID(), aliceID); err != nil {
+		if _, err := e.exec(`INSERT INTO policies (id, owner_id, name, global, created_at, updated_at) VALUES (?, ?, 'p', 0, 'x', 'x')`, bitnobi.NewID(), aliceID); err != nil {
 			t.Fatal(err)
 		}
 		if status, _ := e.do("DELETE", "/api/users/"+aliceID, bob, nil); status != http.StatusNoContent {
@@ -347,7 +355,7 @@ func TestUsers(t *testing.T) {
 		e.must(http.StatusNotFound, "DELETE", "/api/users/"+aliceID, bob, nil)
 		e.must(http.StatusUnauthorized, "GET", "/api/me", alice, nil)
 		var n int
-		if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM policies WHERE owner_id = ?`, aliceID).Scan(&n); err != nil || n != 0 {
+		if err := e.queryRow(`SELECT COUNT(*) FROM policies WHERE owner_id = ?`, aliceID).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("deleted user's policies left: %d (err %v)", n, err)
 		}
 	})
@@ -369,8 +377,10 @@ func TestUsers(t *testing.T) {
 	})
 }
 
-func TestPolicies(t *testing.T) {
-	e := newTestServer(t)
+func TestPolicies(t *testing.T) { dbtest.Run(t, testPolicies) }
+
+func testPolicies(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, admin := e.user("admin")
 	aliceID, alice := e.user("alice")
 	bobID, bob := e.user("bob")
@@ -534,8 +544,10 @@ func TestPolicies(t *testing.T) {
 	})
 }
 
-func TestRemoteServers(t *testing.T) {
-	e := newTestServer(t)
+func TestRemoteServers(t *testing.T) { dbtest.Run(t, testRemoteServers) }
+
+func testRemoteServers(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, admin := e.user("admin")
 	_, alice := e.user("alice")
 	ctx := context.Background()
@@ -656,8 +668,10 @@ func TestRemoteServers(t *testing.T) {
 	})
 }
 
-func TestEmailSettings(t *testing.T) {
-	e := newTestServer(t)
+func TestEmailSettings(t *testing.T) { dbtest.Run(t, testEmailSettings) }
+
+func testEmailSettings(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, admin := e.user("admin")
 	_, alice := e.user("alice")
 	ctx := context.Background()
@@ -744,8 +758,10 @@ func TestEmailSettings(t *testing.T) {
 // TestSecretsNotLeaked stores every kind of secret, then checks that no API
 // response ever carried one and that none is in the database files in
 // plain text, while each can still be unsealed.
-func TestSecretsNotLeaked(t *testing.T) {
-	e := newTestServer(t)
+func TestSecretsNotLeaked(t *testing.T) { dbtest.Run(t, testSecretsNotLeaked) }
+
+func testSecretsNotLeaked(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	ctx := context.Background()
 	const remotePW, smtpPW = "remote-secret-Vb93pQxz", "smtp-secret-Lk02mNwe"
 	_, admin := e.user("admin")
@@ -771,25 +787,19 @@ func TestSecretsNotLeaked(t *testing.T) {
 	}
 
 	found, control := 0, false
-	for _, suffix := range []string{"", "-wal", "-journal"} {
-		data, err := os.ReadFile(e.DBPath + suffix)
-		if os.IsNotExist(err) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for where, data := range e.storedData() {
 		found++
 		// Control: the non-secret fields saved with the secrets are there
 		// in plain text, so the search below does see the data.
 		control = control || bytes.Contains(data, []byte("smtp.example.org"))
 		for _, s := range secrets {
 			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("database file %s holds secret %q in plain text", e.DBPath+suffix, s)
+				t.Errorf("%s holds secret %q in plain text", where, s)
 			}
 		}
 	}
 	if found == 0 || !control {
-		t.Fatalf("database files found: %d; control value found: %v", found, control)
+		t.Fatalf("places searched: %d; control value found: %v", found, control)
 	}
 	// Sealed, not lost.
 	if got, err := e.Remotes.Password(ctx, rs["id"].(string)); err != nil || got != remotePW {
@@ -802,8 +812,10 @@ func TestSecretsNotLeaked(t *testing.T) {
 
 // TestBadInput checks that each kind of bad request gets the documented
 // status and error code.
-func TestBadInput(t *testing.T) {
-	e := newTestServer(t)
+func TestBadInput(t *testing.T) { dbtest.Run(t, testBadInput) }
+
+func testBadInput(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	aliceID, alice := e.user("alice")
 	jh := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + alice}}
 	for _, tc := range []struct {
@@ -854,8 +866,10 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func TestAuditLog(t *testing.T) {
-	e := newTestServer(t)
+func TestAuditLog(t *testing.T) { dbtest.Run(t, testAuditLog) }
+
+func testAuditLog(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	adminID, admin := e.user("admin") // signup, signin
 	_, alice := e.user("alice")       // signup, signin
 	t0 := e.Clock.Now()
@@ -945,8 +959,10 @@ func TestAuditLog(t *testing.T) {
 	})
 }
 
-func TestAuditChain(t *testing.T) {
-	e := newTestServer(t)
+func TestAuditChain(t *testing.T) { dbtest.Run(t, testAuditChain) }
+
+func testAuditChain(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, admin := e.user("admin")
 	_, alice := e.user("alice")
 	e.must(http.StatusCreated, "POST", "/api/policies", alice, J{"name": "p", "attributes": J{"a": "b"}})
@@ -958,7 +974,7 @@ func TestAuditChain(t *testing.T) {
 
 	t.Run("Tampered", func(t *testing.T) {
 		e := e.For(t)
-		if _, err := e.DB.Write.Exec(`UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3`); err != nil {
+		if _, err := e.exec(`UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3`); err != nil {
 			t.Fatal(err)
 		}
 		status, v := e.do("GET", "/api/audit/verify", admin, nil)
@@ -971,10 +987,10 @@ func TestAuditChain(t *testing.T) {
 		}
 	})
 	t.Run("Removed", func(t *testing.T) {
-		e := newTestServer(t)
+		e := newTestServer(t, engine)
 		_, admin := e.user("admin")
 		e.signIn("admin")
-		if _, err := e.DB.Write.Exec(`DELETE FROM audit_log WHERE seq = 2`); err != nil {
+		if _, err := e.exec(`DELETE FROM audit_log WHERE seq = 2`); err != nil {
 			t.Fatal(err)
 		}
 		status, v := e.do("GET", "/api/audit/verify", admin, nil)
@@ -988,7 +1004,7 @@ func TestAuditChain(t *testing.T) {
 func secretCount(t *testing.T, e *testEnv) int {
 	t.Helper()
 	var n int
-	if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM secrets`).Scan(&n); err != nil {
+	if err := e.queryRow(`SELECT COUNT(*) FROM secrets`).Scan(&n); err != nil {
 		t.Fatalf("count secrets: %v", err)
 	}
 	return n

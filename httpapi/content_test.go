@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 )
 
 // uploadPart is one part of a multipart upload: a text field, or the file
@@ -100,7 +101,7 @@ func (e *testEnv) download(token, id string) (int, http.Header, []byte) {
 // auditActions counts the audit entries per action.
 func (e *testEnv) auditActions() map[string]int {
 	e.t.Helper()
-	rows, err := e.DB.Read.Query(`SELECT action, COUNT(*) FROM audit_log GROUP BY action`)
+	rows, err := e.query(`SELECT action, COUNT(*) FROM audit_log GROUP BY action`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func (e *testEnv) auditActions() map[string]int {
 func (e *testEnv) lastAudit(action string) bitnobi.AuditEntry {
 	e.t.Helper()
 	var a bitnobi.AuditEntry
-	err := e.DB.Read.QueryRow(`SELECT actor_name, action, target_type, target_id, detail, remote_addr, remote_user FROM audit_log WHERE action = ? ORDER BY seq DESC LIMIT 1`, action).
+	err := e.queryRow(`SELECT actor_name, action, target_type, target_id, detail, remote_addr, remote_user FROM audit_log WHERE action = ? ORDER BY seq DESC LIMIT 1`, action).
 		Scan(&a.ActorName, &a.Action, &a.TargetType, &a.TargetID, &a.Detail, &a.RemoteAddr, &a.RemoteUser)
 	if err != nil {
 		e.t.Fatalf("last %s audit entry: %v", action, err)
@@ -178,8 +179,10 @@ const (
 	salesJSON = `[{"region":"north","amount":3},{"region":"west","amount":4.5,"extra":true}]`
 )
 
-func TestDataSourceUpload(t *testing.T) {
-	e := newTestServer(t)
+func TestDataSourceUpload(t *testing.T) { dbtest.Run(t, testDataSourceUpload) }
+
+func testDataSourceUpload(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, root := e.user("root") // the administrator
 	aliceID, alice := e.user("alice")
 	_, bob := e.user("bob")
@@ -287,7 +290,7 @@ func TestDataSourceUpload(t *testing.T) {
 			t.Errorf("blob file: %v", err)
 		}
 		var n int
-		if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM blobs WHERE id = ?`, sha(salesJSON)).Scan(&n); err != nil || n != 1 {
+		if err := e.queryRow(`SELECT COUNT(*) FROM blobs WHERE id = ?`, sha(salesJSON)).Scan(&n); err != nil || n != 1 {
 			t.Errorf("blobs rows: %d, %v", n, err)
 		}
 	})
@@ -305,8 +308,10 @@ func TestDataSourceUpload(t *testing.T) {
 	})
 }
 
-func TestDataSourceUploadErrors(t *testing.T) {
-	e := newTestServer(t)
+func TestDataSourceUploadErrors(t *testing.T) { dbtest.Run(t, testDataSourceUploadErrors) }
+
+func testDataSourceUploadErrors(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, alice := e.user("alice")
 	file := uploadPart{name: "file", filename: "a.csv", value: "a,b\n1,2\n"}
 	for _, tc := range []struct {
@@ -392,8 +397,10 @@ func TestDataSourceUploadErrors(t *testing.T) {
 	})
 }
 
-func TestSQLDataSource(t *testing.T) {
-	e := newTestServer(t)
+func TestSQLDataSource(t *testing.T) { dbtest.Run(t, testSQLDataSource) }
+
+func testSQLDataSource(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	ctx := context.Background()
 	_, root := e.user("root")
 	_, alice := e.user("alice")
@@ -413,7 +420,7 @@ func TestSQLDataSource(t *testing.T) {
 	}
 	secretID := func() string {
 		var s *string
-		if err := e.DB.Read.QueryRow(`SELECT secret_id FROM datasources WHERE id = ?`, id).Scan(&s); err != nil {
+		if err := e.queryRow(`SELECT secret_id FROM datasources WHERE id = ?`, id).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
 		if s == nil {
@@ -468,13 +475,13 @@ func TestSQLDataSource(t *testing.T) {
 		t.Fatalf("after removing the password: %v, secret %q", v, secretID())
 	}
 	var secrets int
-	e.DB.Read.QueryRow(`SELECT COUNT(*) FROM secrets`).Scan(&secrets)
+	e.queryRow(`SELECT COUNT(*) FROM secrets`).Scan(&secrets)
 	if secrets != 0 {
 		t.Fatalf("%d secrets left after the password was removed", secrets)
 	}
 	e.must(http.StatusOK, "PATCH", "/api/datasources/"+id, alice, J{"password": pw})
 	e.must(http.StatusNoContent, "DELETE", "/api/datasources/"+id, alice, nil)
-	e.DB.Read.QueryRow(`SELECT COUNT(*) FROM secrets`).Scan(&secrets)
+	e.queryRow(`SELECT COUNT(*) FROM secrets`).Scan(&secrets)
 	if secrets != 0 {
 		t.Fatalf("%d secrets left after the data source was deleted", secrets)
 	}
@@ -491,22 +498,16 @@ func TestSQLDataSource(t *testing.T) {
 		}
 	}
 	control := false
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(e.DBPath + suffix)
-		if os.IsNotExist(err) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for where, data := range e.storedData() {
 		control = control || bytes.Contains(data, []byte("db.example.org"))
 		for _, s := range []string{pw, pw2} {
 			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("database file %s%s holds the password %q", e.DBPath, suffix, s)
+				t.Errorf("%s holds the password %q", where, s)
 			}
 		}
 	}
 	if !control {
-		t.Fatal("control: the host name is in no database file, so the search sees nothing")
+		t.Fatal("control: the host name is nowhere in the database, so the search sees nothing")
 	}
 }
 
@@ -529,8 +530,10 @@ func (e *testEnv) result(token, workflowID, runID string) (int, J) {
 	return e.do("GET", "/api/workflows/"+workflowID+"/runs/"+runID+"/result", token, nil)
 }
 
-func TestWorkflowValidation(t *testing.T) {
-	e := newTestServer(t)
+func TestWorkflowValidation(t *testing.T) { dbtest.Run(t, testWorkflowValidation) }
+
+func testWorkflowValidation(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, alice := e.user("alice")
 	ds := bitnobi.NewID()
 	good := salesGraph(ds)
@@ -586,8 +589,8 @@ type sharingSetup struct {
 	dsID, wfID, policyID    string
 }
 
-func newSharingSetup(t *testing.T) *sharingSetup {
-	e := newTestServer(t)
+func newSharingSetup(t *testing.T, engine string) *sharingSetup {
+	e := newTestServer(t, engine)
 	s := &sharingSetup{e: e}
 	_, s.root = e.user("root")
 	_, s.alice = e.user("alice")
@@ -602,8 +605,10 @@ func newSharingSetup(t *testing.T) *sharingSetup {
 	return s
 }
 
-func TestWorkflowPolicies(t *testing.T) {
-	s := newSharingSetup(t)
+func TestWorkflowPolicies(t *testing.T) { dbtest.Run(t, testWorkflowPolicies) }
+
+func testWorkflowPolicies(t *testing.T, engine string) {
+	s := newSharingSetup(t, engine)
 	e := s.e
 	path := "/api/workflows/" + s.wfID + "/policies/"
 	bobPolicy := e.must(http.StatusCreated, "POST", "/api/policies", s.bob, J{"name": "bob's", "attributes": J{"department": "IT"}})["id"].(string)
@@ -652,8 +657,10 @@ func TestWorkflowPolicies(t *testing.T) {
 	}
 }
 
-func TestWorkflowRunAndSharing(t *testing.T) {
-	s := newSharingSetup(t)
+func TestWorkflowRunAndSharing(t *testing.T) { dbtest.Run(t, testWorkflowRunAndSharing) }
+
+func testWorkflowRunAndSharing(t *testing.T, engine string) {
+	s := newSharingSetup(t, engine)
 	e := s.e
 	wantRows := []any{[]any{"north", 2.0, 11.0}, []any{"south", 1.0, 5.0}, []any{"east", 1.0, 7.0}}
 	e.must(http.StatusNoContent, "PUT", "/api/workflows/"+s.wfID+"/policies/"+s.policyID, s.alice, nil)
@@ -673,7 +680,7 @@ func TestWorkflowRunAndSharing(t *testing.T) {
 	}
 	// The result is a blob referred to by the run.
 	var blobID string
-	if err := e.DB.Read.QueryRow(`SELECT b.id FROM workflow_runs r JOIN blobs b ON b.id = r.result_blob_id WHERE r.id = ?`, runID).Scan(&blobID); err != nil {
+	if err := e.queryRow(`SELECT b.id FROM workflow_runs r JOIN blobs b ON b.id = r.result_blob_id WHERE r.id = ?`, runID).Scan(&blobID); err != nil {
 		t.Fatalf("result blob: %v", err)
 	}
 	if data, err := os.ReadFile(e.DB.Blobs.Path(blobID)); err != nil || string(data) != "[\"north\",2,11]\n[\"south\",1,5]\n[\"east\",1,7]\n" {
@@ -836,8 +843,10 @@ func TestWorkflowRunAndSharing(t *testing.T) {
 	})
 }
 
-func TestReports(t *testing.T) {
-	s := newSharingSetup(t)
+func TestReports(t *testing.T) { dbtest.Run(t, testReports) }
+
+func testReports(t *testing.T, engine string) {
+	s := newSharingSetup(t, engine)
 	e := s.e
 	e.must(http.StatusNoContent, "PUT", "/api/workflows/"+s.wfID+"/policies/"+s.policyID, s.alice, nil)
 	charts := []J{{"type": "bar", "title": "Apples", "x": "region", "y": []string{"total"}}, {"type": "table"}}
@@ -907,8 +916,10 @@ func TestReports(t *testing.T) {
 	wantError(t, status, v, http.StatusNotFound, bitnobi.ENOTFOUND, "")
 }
 
-func TestContentBadInput(t *testing.T) {
-	e := newTestServer(t)
+func TestContentBadInput(t *testing.T) { dbtest.Run(t, testContentBadInput) }
+
+func testContentBadInput(t *testing.T, engine string) {
+	e := newTestServer(t, engine)
 	_, alice := e.user("alice")
 	jh := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + alice}}
 	id := bitnobi.NewID()
@@ -997,10 +1008,12 @@ func (g *csvGenerator) Read(p []byte) (int, error) {
 // TestDataSourceUploadLarge streams a generated 200 MB CSV file through the
 // real HTTP handler into the blob store, sampling the heap meanwhile: the
 // upload must not be held in memory.
-func TestDataSourceUploadLarge(t *testing.T) {
+func TestDataSourceUploadLarge(t *testing.T) { dbtest.Run(t, testDataSourceUploadLarge) }
+
+func testDataSourceUploadLarge(t *testing.T, engine string) {
 	const size = 200 << 20
 	const maxGrowth = 64 << 20
-	e := newTestServer(t)
+	e := newTestServer(t, engine)
 	_, alice := e.user("alice")
 
 	pr, pw := io.Pipe()

@@ -1,16 +1,21 @@
 package httpapi_test
 
-// Shared helpers for the API tests: a real server on a real SQLite file,
+// Shared helpers for the API tests: a real server on a real database,
 // driven over real HTTP. Both account_test.go and content_test.go use them.
+// Every test runs once per engine (dbtest.Run): on a SQLite file, and on a
+// PostgreSQL database of its own when the environment provides one.
 
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,19 +25,20 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/httpapi"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/secret"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
 // J is a decoded JSON object.
 type J = map[string]any
 
-// testEnv is one server on its own database in t.TempDir().
+// testEnv is one server on its own database (files in t.TempDir()).
 type testEnv struct {
 	t      testing.TB
+	Engine string // "sqlite" or "postgres"
 	Dir    string
-	DBPath string
+	DBPath string // the SQLite file; "" on PostgreSQL
 	DB     *store.DB
 	Server *httpapi.Server
 	HTTP   *httptest.Server
@@ -75,18 +81,20 @@ func (e *testEnv) responses() [][]byte {
 // store.DefaultPasswordParams.
 var fastPasswords = store.PasswordParams{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// newTestServer opens a fresh database, wires every service into an
-// httpapi.Server and serves it with httptest.
-func newTestServer(t testing.TB) *testEnv {
+// newTestServer opens a fresh database on engine, wires every service into
+// an httpapi.Server and serves it with httptest.
+func newTestServer(t testing.TB, engine string) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	e := &testEnv{t: t, Dir: dir, DBPath: filepath.Join(dir, "bitnobi.db"), Clock: &testClock{now: time.Now().UTC()}, log: &responseLog{}}
-	db, err := sqlite.Open(ctx, e.DBPath)
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+	e := &testEnv{t: t, Engine: engine, Dir: dir, Clock: &testClock{now: time.Now().UTC()}, log: &responseLog{}}
+	db := dbtest.Open(t, engine)
+	if engine == dbtest.SQLite {
+		if err := db.Read.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&e.DBPath); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { db.Close() })
+	var err error
 	if db.Key, err = secret.GenerateKey(); err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +237,86 @@ func (e *testEnv) user(username string) (id, token string) {
 func (e *testEnv) auditCount() int64 {
 	e.t.Helper()
 	var n int64
-	if err := e.DB.Read.QueryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
+	if err := e.queryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
 		e.t.Fatalf("count audit entries: %v", err)
 	}
 	return n
+}
+
+// queryRow runs query, written with "?" placeholders, on the read pool.
+func (e *testEnv) queryRow(query string, args ...any) *sql.Row {
+	return e.DB.Read.QueryRow(e.DB.Dialect.Rebind(query), args...)
+}
+
+// query runs query, written with "?" placeholders, on the read pool.
+func (e *testEnv) query(query string, args ...any) (*sql.Rows, error) {
+	return e.DB.Read.Query(e.DB.Dialect.Rebind(query), args...)
+}
+
+// exec runs statement, written with "?" placeholders, on the write pool,
+// outside the services: tests use it to break things on purpose.
+func (e *testEnv) exec(statement string, args ...any) (sql.Result, error) {
+	return e.DB.Write.Exec(e.DB.Dialect.Rebind(statement), args...)
+}
+
+// storedData returns what the database holds, as bytes to search, keyed by
+// where it was found: on SQLite the database files themselves (with the
+// WAL and journal, so deleted and old values count too); on PostgreSQL,
+// whose files the test cannot read, every value of every table.
+func (e *testEnv) storedData() map[string][]byte {
+	e.t.Helper()
+	out := map[string][]byte{}
+	if e.Engine == dbtest.SQLite {
+		for _, suffix := range []string{"", "-wal", "-journal"} {
+			data, err := os.ReadFile(e.DBPath + suffix)
+			if os.IsNotExist(err) {
+				continue
+			} else if err != nil {
+				e.t.Fatal(err)
+			}
+			out["database file "+e.DBPath+suffix] = data
+		}
+		return out
+	}
+	ctx := context.Background()
+	tables, err := e.DB.Dialect.Tables(ctx, e.DB.Read)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, table := range tables {
+		rows, err := e.DB.Read.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				e.t.Fatal(err)
+			}
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				fmt.Fprintf(&buf, "%v\t", v)
+			}
+			buf.WriteByte('\n')
+		}
+		if err := rows.Err(); err != nil {
+			e.t.Fatal(err)
+		}
+		rows.Close()
+		out["table "+table] = buf.Bytes()
+	}
+	return out
 }
 
 // testClock is the database clock: real time until a test moves it.

@@ -30,7 +30,10 @@ type Dialect interface {
 	// Rebind rewrites a query written with "?" placeholders for the engine.
 	Rebind(query string) string
 	// LockAudit serialises audit appends within tx (a no-op where the
-	// engine already allows a single writer).
+	// engine already allows a single writer). It holds until tx ends and
+	// may be taken again in the same transaction. [DB.WriteTx] takes it
+	// first thing, so write transactions run one at a time on every
+	// engine.
 	LockAudit(ctx context.Context, tx *sql.Tx) error
 	// Tables lists the user tables of the schema, sorted by name.
 	Tables(ctx context.Context, q Querier) ([]string, error)
@@ -135,19 +138,35 @@ func (tx *Tx) Now() time.Time { return tx.now }
 // WriteTx runs fn in a read-write transaction and commits when fn returns
 // nil; otherwise it rolls back, so a failed action leaves no trace, not even
 // an audit entry.
+//
+// Write transactions run one at a time: SQLite has a single writer, and on
+// other engines the transaction first takes the dialect's lock (see
+// [Dialect.LockAudit]). The services rely on it: they check a rule (a
+// free username, another administrator left) and then act, which is only
+// safe if no other writer can slip in between.
 func (db *DB) WriteTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.runTx(ctx, db.Write, nil, fn)
 }
 
-// ReadTx runs fn in a read-only transaction: one consistent snapshot.
+// ReadTx runs fn in a read-only transaction: one consistent snapshot. (The
+// isolation level says so for engines whose default takes a new snapshot
+// per statement; SQLite's read transactions are snapshots anyway.)
 func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.runTx(ctx, db.Read, &sql.TxOptions{ReadOnly: true}, fn)
+	return db.runTx(ctx, db.Read, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, fn)
 }
 
 func (db *DB) runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
 	stx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if opts == nil || !opts.ReadOnly {
+		// Before reading the clock, so that transactions' times follow
+		// their order.
+		if err := db.Dialect.LockAudit(ctx, stx); err != nil {
+			_ = stx.Rollback()
+			return fmt.Errorf("begin transaction: lock for writing: %w", err)
+		}
 	}
 	tx := &Tx{Tx: stx, db: db, now: db.now()}
 	if err := fn(tx); err != nil {

@@ -113,7 +113,7 @@ func (db *DB) CollectGarbage(ctx context.Context, lockPath string, grace time.Du
 
 	// Files: list first, then remove each candidate in a write
 	// transaction that checks again that no row refers to it, so that a
-	// row committed meanwhile (SQLite has one writer) keeps its file.
+	// row committed meanwhile (writers run one at a time) keeps its file.
 	var candidates []string
 	err = db.Blobs.Walk(func(id string, size int64, mod time.Time) error {
 		if err := ctx.Err(); err != nil {

@@ -12,24 +12,16 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
-func openGCDB(t *testing.T) (*store.DB, string) {
+func openGCDB(t *testing.T, engine string) (*store.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
-	ctx := context.Background()
-	db, err := sqlite.OpenNoMigrate(ctx, filepath.Join(dir, "bitnobi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := dbtest.Open(t, engine)
 	db.Logger = slog.New(slog.DiscardHandler)
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	db.Blobs = blob.NewStore(filepath.Join(dir, "blobs"))
 	return db, filepath.Join(dir, "gc.lock")
 }
@@ -48,7 +40,7 @@ func putBlob(t *testing.T, db *store.DB, content string, fileAge, rowAge time.Du
 		t.Fatal(err)
 	}
 	if rowAge >= 0 {
-		_, err := db.Write.Exec(`INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`, id, len(content), bitnobi.FormatTime(time.Now().Add(-rowAge)))
+		_, err := db.Write.Exec(db.Dialect.Rebind(`INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`), id, len(content), bitnobi.FormatTime(time.Now().Add(-rowAge)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +48,10 @@ func putBlob(t *testing.T, db *store.DB, content string, fileAge, rowAge time.Du
 	return id
 }
 
-func TestBlobReferences(t *testing.T) {
-	db, _ := openGCDB(t)
+func TestBlobReferences(t *testing.T) { dbtest.Run(t, testBlobReferences) }
+
+func testBlobReferences(t *testing.T, engine string) {
+	db, _ := openGCDB(t, engine)
 	refs, err := db.BlobReferences(context.Background(), db.Read)
 	if err != nil {
 		t.Fatal(err)
@@ -72,13 +66,17 @@ func TestBlobReferences(t *testing.T) {
 	}
 }
 
-func TestCollectGarbage(t *testing.T) {
-	db, lockPath := openGCDB(t)
+func TestCollectGarbage(t *testing.T) { dbtest.Run(t, testCollectGarbage) }
+
+func testCollectGarbage(t *testing.T, engine string) {
+	db, lockPath := openGCDB(t, engine)
 	ctx := context.Background()
 	day := 24 * time.Hour
 	used := putBlob(t, db, "referenced", day, day)
-	_, err := db.Write.Exec(`INSERT INTO users (id, username, email, password_hash, created_at, updated_at) VALUES ('u', 'u', '', '', '', '');
-		INSERT INTO datasources (id, owner_id, name, kind, blob_id, created_at, updated_at) VALUES ('d', 'u', 'd', 'file', ?, '', '')`, used)
+	if _, err := db.Write.Exec(`INSERT INTO users (id, username, email, password_hash, created_at, updated_at) VALUES ('u', 'u', '', '', '', '')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Write.Exec(db.Dialect.Rebind(`INSERT INTO datasources (id, owner_id, name, kind, blob_id, created_at, updated_at) VALUES ('d', 'u', 'd', 'file', ?, '', '')`), used)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +107,11 @@ func TestCollectGarbage(t *testing.T) {
 
 // The collector waits while a backup holds gc.lock shared.
 func TestCollectGarbage_WaitsForBackup(t *testing.T) {
-	db, lockPath := openGCDB(t)
+	dbtest.Run(t, testCollectGarbage_WaitsForBackup)
+}
+
+func testCollectGarbage_WaitsForBackup(t *testing.T, engine string) {
+	db, lockPath := openGCDB(t, engine)
 	orphan := putBlob(t, db, "orphan", 48*time.Hour, 48*time.Hour)
 	l, err := lockfile.AcquireShared(lockPath, "backup")
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/*/*.sql
 var migrationFS embed.FS
 
 // Migration is one numbered schema change.
@@ -131,7 +131,15 @@ func (db *DB) MigrateTo(ctx context.Context, target int) error {
 		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): use a newer bitnobi", cur, len(ms))
 	}
 	for _, m := range ms[cur:target] {
+		applied := false
 		err := db.WriteTx(ctx, func(tx *Tx) error {
+			// Another process may have applied it since cur was read;
+			// write transactions run one at a time, so this check holds.
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			applied = true
 			if _, err := tx.Tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
@@ -142,7 +150,9 @@ func (db *DB) MigrateTo(ctx context.Context, target int) error {
 		if err != nil {
 			return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
 		}
-		db.Logger.Info("applied migration", "version", m.Version, "name", m.Name)
+		if applied {
+			db.Logger.Info("applied migration", "version", m.Version, "name", m.Name)
+		}
 	}
 	return nil
 }

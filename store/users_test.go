@@ -3,25 +3,21 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/secret"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
-// openAccountsDB opens a fresh SQLite database in t.TempDir().
-func openAccountsDB(t *testing.T) *store.DB {
+// openAccountsDB opens a fresh database on engine, with a master key.
+func openAccountsDB(t *testing.T, engine string) *store.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bitnobi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := dbtest.Open(t, engine)
+	var err error
 	if db.Key, err = secret.GenerateKey(); err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +26,11 @@ func openAccountsDB(t *testing.T) *store.DB {
 
 var cheap = store.PasswordParams{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func TestUserService_PasswordHash(t *testing.T) {
+func TestUserService_PasswordHash(t *testing.T) { dbtest.Run(t, testUserService_PasswordHash) }
+
+func testUserService_PasswordHash(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openAccountsDB(t)
+	db := openAccountsDB(t, engine)
 	s := &store.UserService{DB: db} // production parameters
 	for _, name := range []string{"alice", "bob"} {
 		if _, err := s.SignUp(ctx, name, name+"@example.org", "same password"); err != nil {
@@ -42,7 +40,7 @@ func TestUserService_PasswordHash(t *testing.T) {
 	var hashes []string
 	for _, name := range []string{"alice", "bob"} {
 		var h string
-		if err := db.Read.QueryRow(`SELECT password_hash FROM users WHERE username = ?`, name).Scan(&h); err != nil {
+		if err := db.Read.QueryRow(db.Dialect.Rebind(`SELECT password_hash FROM users WHERE username = ?`), name).Scan(&h); err != nil {
 			t.Fatal(err)
 		}
 		if want := "$argon2id$v=19$m=19456,t=2,p=1$"; !strings.HasPrefix(h, want) || strings.Count(h, "$") != 5 {
@@ -63,9 +61,11 @@ func TestUserService_PasswordHash(t *testing.T) {
 
 // TestUserService_ParamsChange: a hash carries its parameters, so changing
 // them locks nobody out.
-func TestUserService_ParamsChange(t *testing.T) {
+func TestUserService_ParamsChange(t *testing.T) { dbtest.Run(t, testUserService_ParamsChange) }
+
+func testUserService_ParamsChange(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openAccountsDB(t)
+	db := openAccountsDB(t, engine)
 	if _, err := (&store.UserService{DB: db, Password: cheap}).SignUp(ctx, "alice", "a@example.org", "password one"); err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +76,17 @@ func TestUserService_ParamsChange(t *testing.T) {
 
 // TestUserService_CorruptHash: a damaged hash is an internal error, never
 // a successful sign-in.
-func TestUserService_CorruptHash(t *testing.T) {
+func TestUserService_CorruptHash(t *testing.T) { dbtest.Run(t, testUserService_CorruptHash) }
+
+func testUserService_CorruptHash(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openAccountsDB(t)
+	db := openAccountsDB(t, engine)
 	s := &store.UserService{DB: db, Password: cheap}
 	if _, err := s.SignUp(ctx, "alice", "a@example.org", "password one"); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range []string{"", "garbage", "$argon2id$v=19$m=99999999,t=1,p=1$AAAA$AAAA", "$argon2id$v=19$m=64,t=1,p=1$!!$!!", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"} {
-		if _, err := db.Write.Exec(`UPDATE users SET password_hash = ?`, h); err != nil {
+		if _, err := db.Write.Exec(db.Dialect.Rebind(`UPDATE users SET password_hash = ?`), h); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.SignIn(ctx, "alice", "password one"); bitnobi.ErrorCode(err) != bitnobi.EINTERNAL {
@@ -96,8 +98,12 @@ func TestUserService_CorruptHash(t *testing.T) {
 // TestUserService_FirstSignUpConcurrent: of many simultaneous first
 // sign-ups, exactly one becomes the administrator.
 func TestUserService_FirstSignUpConcurrent(t *testing.T) {
+	dbtest.Run(t, testUserService_FirstSignUpConcurrent)
+}
+
+func testUserService_FirstSignUpConcurrent(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openAccountsDB(t)
+	db := openAccountsDB(t, engine)
 	s := &store.UserService{DB: db, Password: cheap}
 	const n = 16
 	var wg sync.WaitGroup
@@ -131,9 +137,11 @@ func TestUserService_FirstSignUpConcurrent(t *testing.T) {
 
 // TestAccountServices_Anonymous: without an actor in the context, every
 // service refuses, and nothing is written.
-func TestAccountServices_Anonymous(t *testing.T) {
+func TestAccountServices_Anonymous(t *testing.T) { dbtest.Run(t, testAccountServices_Anonymous) }
+
+func testAccountServices_Anonymous(t *testing.T, engine string) {
 	ctx := context.Background()
-	db := openAccountsDB(t)
+	db := openAccountsDB(t, engine)
 	id := bitnobi.NewID()
 	for name, call := range map[string]func() error{
 		"FindUsers": func() error { _, err := (&store.UserService{DB: db}).FindUsers(ctx); return err },

@@ -53,6 +53,10 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+
+	// onListen, if set, is called with the server's address once it
+	// listens (tests serve on ":0").
+	onListen func(addr string)
 }
 
 // NewMain returns a Main on the process's streams and environment.

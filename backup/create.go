@@ -1,0 +1,684 @@
+package backup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// Progress tells how far a long operation has come. Totals are 0 when
+// not known in advance.
+type Progress struct {
+	Phase      string // "tables", "blobs", "verify", "load"
+	Items      int64  // tables, blobs or files done
+	ItemsTotal int64
+	Bytes      int64 // bytes done, decoded
+	BytesTotal int64
+}
+
+// CreateOptions configures [Create].
+type CreateOptions struct {
+	// DataDir is the data directory to back up. Required.
+	DataDir string
+	// Folder is the backup folder the new backup goes into, created if
+	// missing. It must not be inside DataDir. Required.
+	Folder string
+	// KeyFile is the master key's path, read only for its fingerprint;
+	// "" means DataDir/master.key.
+	KeyFile string
+	// LockWait is how long to wait while another backup writes into
+	// Folder; 0 fails at once with an error matching [lockfile.ErrLocked].
+	LockWait time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Progress, if set, is called as work advances, from the calling
+	// goroutine.
+	Progress func(Progress)
+	// Logger receives warnings (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Result describes a backup [Create] wrote.
+type Result struct {
+	Name     string    // directory name, e.g. backup-20250102_1504
+	Path     string    // absolute path of the backup directory
+	Manifest *Manifest // its manifest
+	// RemovedTemp lists the temporary directories of interrupted backups
+	// that were removed first.
+	RemovedTemp []string
+	// Warnings are problems that did not stop the backup.
+	Warnings []string
+	Duration time.Duration
+}
+
+// blobRef is a row of the snapshot's blobs table.
+type blobRef struct {
+	id   string
+	size int64
+}
+
+// Create writes a backup of the data directory opts.DataDir into a new
+// directory of opts.Folder, and returns where. See the package
+// documentation for the algorithm; it works while a server runs on the
+// data directory, and does not take the server's lock.
+func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
+	start := time.Now()
+	if opts.DataDir == "" || opts.Folder == "" {
+		return nil, errors.New("backup: data directory and backup folder are required")
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	folder, err := filepath.Abs(opts.Folder)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if within(folder, dataDir) {
+		return nil, &HintError{
+			Err:  fmt.Errorf("backup: backup folder %s is inside the data directory %s: a backup must not live with the state it protects", folder, dataDir),
+			Hint: "use a backup folder beside the data directory",
+		}
+	}
+	dir := datadir.Dir(dataDir)
+	if err := RecoverInterruptedRestore(dataDir); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir.DB()); err != nil {
+		return nil, &HintError{Err: fmt.Errorf("backup: no Bitnobi database in %s: %w", dataDir, err), Hint: "check --data-dir"}
+	}
+	keyFile := opts.KeyFile
+	if keyFile == "" {
+		keyFile = dir.Key()
+	}
+	key, err := secret.ReadKeyFile(keyFile)
+	if err != nil {
+		return nil, &HintError{
+			Err:  fmt.Errorf("backup: master key (needed for its fingerprint): %w", err),
+			Hint: "set BITNOBI_MASTER_KEY_FILE to where the server's master key is",
+		}
+	}
+
+	if err := os.MkdirAll(folder, dirPerm); err != nil {
+		return nil, fmt.Errorf("backup: create backup folder: %w", err)
+	}
+	lock, err := lockFolder(ctx, folder, opts.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+
+	res = &Result{}
+	res.RemovedTemp, err = removeStaleTemp(folder)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := previousBackup(folder)
+	if err != nil {
+		return nil, err
+	}
+
+	db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer db.Close()
+	db.Now = now
+	db.Logger = logger
+
+	// From before the snapshot until every blob it lists is copied, the
+	// blob collector must not run: it takes this lock exclusively.
+	gcLock, err := lockfile.AcquireWait(ctx, dir.GCLock(), "backup", true)
+	if err != nil {
+		return nil, fmt.Errorf("backup: wait for the blob collector: %w", err)
+	}
+	defer gcLock.Release()
+
+	base := Name(now())
+	tmp, err := os.MkdirTemp(folder, tmpPrefix+strings.TrimPrefix(base, "backup-")+"-")
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	w := &writer{
+		tmp:      tmp,
+		progress: opts.Progress,
+		blobs:    blob.NewStore(dir.Blobs()),
+		logger:   logger,
+		shards:   map[string]bool{},
+	}
+	for _, d := range []string{"tables", "blobs"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), dirPerm); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+
+	m := &Manifest{
+		Format:     FormatVersion,
+		AppVersion: bitnobi.Version,
+		Engine:     db.Dialect.Name(),
+		MasterKey:  KeyInfo{Fingerprint: key.Fingerprint(), Mode: KeyExternal},
+	}
+	m.Host, _ = os.Hostname()
+	var refs []blobRef
+	err = db.ReadTx(ctx, func(tx *store.Tx) error {
+		v, err := store.SchemaVersionOf(ctx, tx, db.Dialect)
+		if err != nil {
+			return err
+		}
+		if latest := store.LatestSchemaVersion(); v > latest {
+			return &HintError{
+				Err:  fmt.Errorf("%w: the database has schema version %d, this bitnobi %s knows up to %d", ErrNewerVersion, v, bitnobi.Version, latest),
+				Hint: "back up with the bitnobi binary the server runs, or a newer one",
+			}
+		}
+		if v == 0 {
+			return fmt.Errorf("the database in %s has no schema yet: start the server once", dataDir)
+		}
+		m.SchemaVersion = v
+		m.CreatedAt = tx.Now().UTC()
+		err = tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = ?`, store.MetaInstanceID).Scan(&m.InstanceID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read instance id: %w", err)
+		}
+		fps, err := store.SecretKeyFingerprints(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, fp := range fps {
+			if fp != key.Fingerprint() {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("some secrets were sealed with master key %s, not with the key in %s (%s): they cannot be opened after a restore", fp, keyFile, key.Fingerprint()))
+			}
+		}
+		tables, err := db.StateTables(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for i, t := range tables {
+			var onRow func([]any) error
+			if t.Name == "blobs" {
+				if onRow, err = collectBlobs(t, &refs); err != nil {
+					return err
+				}
+			}
+			entry, file, err := w.writeTable(ctx, db, tx, t, onRow)
+			if err != nil {
+				return fmt.Errorf("back up table %s: %w", t.Name, err)
+			}
+			m.Tables = append(m.Tables, entry)
+			m.Files = append(m.Files, file)
+			m.Stats.Rows += entry.Rows
+			w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.rawDone})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := syncDir(filepath.Join(tmp, "tables")); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+
+	// Blobs: the snapshot's transaction is over (the server's WAL can be
+	// checkpointed again), but the collector is still held off.
+	var total int64
+	for _, r := range refs {
+		total += r.size
+	}
+	w.rawDone = 0
+	if prev != nil {
+		m.Previous = prev.Name
+	}
+	for i, r := range refs {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		f, linked, err := w.copyBlob(r, prev)
+		if err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		m.Files = append(m.Files, f)
+		m.Stats.Blobs++
+		m.Stats.BlobBytes += f.RawSize
+		if linked {
+			m.Stats.FilesLinked++
+			m.Stats.BytesLinked += f.Size
+		}
+		w.report(Progress{Phase: "blobs", Items: int64(i + 1), ItemsTotal: int64(len(refs)), Bytes: w.rawDone, BytesTotal: total})
+	}
+	if err := gcLock.Release(); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if m.Stats.FilesLinked == 0 {
+		m.Previous = ""
+	}
+	for shard := range w.shards {
+		if err := syncDir(shard); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+	if err := syncDir(filepath.Join(tmp, "blobs")); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	for _, f := range m.Files {
+		if f.Blob == "" || !w.linked[f.Blob] {
+			m.Stats.FilesWritten++
+			m.Stats.BytesWritten += f.Size
+		}
+	}
+	sortFiles(m.Files)
+
+	data, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := writeNew(filepath.Join(tmp, ManifestName), data); err != nil {
+		return nil, fmt.Errorf("backup: write manifest: %w", err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	name, err := renameIntoPlace(tmp, folder, base)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := syncDir(folder); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	res.Name, res.Path, res.Manifest = name, filepath.Join(folder, name), m
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// renameIntoPlace renames tmp to folder/base, or base-2, base-3... if
+// taken, and returns the name used. It never replaces anything.
+func renameIntoPlace(tmp, folder, base string) (string, error) {
+	for n := 1; n < 10000; n++ {
+		name := base
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := renameNoReplace(tmp, filepath.Join(folder, name))
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free name for %s in %s", base, folder)
+}
+
+// collectBlobs returns a row callback that appends each row of the
+// blobs table to refs.
+func collectBlobs(t store.Table, refs *[]blobRef) (func([]any) error, error) {
+	idCol, sizeCol := -1, -1
+	for i, c := range t.Columns {
+		switch c.Name {
+		case "id":
+			idCol = i
+		case "size":
+			sizeCol = i
+		}
+	}
+	if idCol < 0 || sizeCol < 0 {
+		return nil, errors.New("the blobs table has no id or size column")
+	}
+	return func(row []any) error {
+		id, _ := row[idCol].(string)
+		size, _ := row[sizeCol].(int64)
+		if !blob.ValidID(id) {
+			return fmt.Errorf("blobs row %q: not a blob id", id)
+		}
+		*refs = append(*refs, blobRef{id: id, size: size})
+		return nil
+	}, nil
+}
+
+// writer writes the files of one backup.
+type writer struct {
+	tmp      string
+	progress func(Progress)
+	blobs    *blob.Store
+	logger   *slog.Logger
+	shards   map[string]bool // blob shard directories to fsync
+	linked   map[string]bool // blob ids hard-linked from the previous backup
+	rawDone  int64           // decoded bytes done in the current phase
+	lastTick time.Time
+}
+
+func (w *writer) report(p Progress) {
+	if w.progress != nil {
+		w.progress(p)
+	}
+}
+
+// tick adds n to the bytes done and reports at most every 100ms.
+func (w *writer) tick(phase string, n int64, p Progress) {
+	w.rawDone += n
+	if w.progress == nil || time.Since(w.lastTick) < 100*time.Millisecond {
+		return
+	}
+	w.lastTick = time.Now()
+	p.Phase, p.Bytes = phase, w.rawDone
+	w.progress(p)
+}
+
+// writeTable writes t's rows, read within tx, to tables/<name>.jsonl.zst.
+func (w *writer) writeTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, onRow func([]any) error) (Table, File, error) {
+	if !tableNameRE.MatchString(t.Name) {
+		return Table{}, File{}, fmt.Errorf("table name %q cannot be a file name", t.Name)
+	}
+	rel := tableFile(t.Name)
+	f, err := os.OpenFile(filepath.Join(w.tmp, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
+	if err != nil {
+		return Table{}, File{}, err
+	}
+	defer f.Close()
+	hw := newHashingWriter(f)
+	zw := newZstdWriter(hw)
+	defer zw.Close()
+	var buf []byte
+	var rows, raw int64
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := zw.Write(buf)
+		raw += int64(len(buf))
+		w.tick("tables", int64(len(buf)), Progress{})
+		buf = buf[:0]
+		return err
+	}
+	err = db.ExportRows(ctx, tx, t, func(row []any) error {
+		if onRow != nil {
+			if err := onRow(row); err != nil {
+				return err
+			}
+		}
+		var err error
+		if buf, err = appendRow(buf, t.Columns, row); err != nil {
+			return fmt.Errorf("row %d: %w", rows+1, err)
+		}
+		rows++
+		if len(buf) >= 256<<10 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return Table{}, File{}, err
+	}
+	entry := Table{Name: t.Name, File: rel, Rows: rows, RawSize: raw, Columns: t.Columns, PrimaryKey: t.PrimaryKey}
+	file := File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: EncodingZstd, RawSize: raw}
+	return entry, file, nil
+}
+
+// copyBlob puts blob r into the backup: hard-linked from the previous
+// backup when that holds it intact, else read from the live store,
+// checked against its id and compressed when that pays.
+func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
+	rel := blobFile(r.id)
+	dst := filepath.Join(w.tmp, filepath.FromSlash(rel))
+	shard := filepath.Dir(dst)
+	if !w.shards[shard] {
+		if err := os.MkdirAll(shard, dirPerm); err != nil {
+			return File{}, false, err
+		}
+		w.shards[shard] = true
+	}
+	if prev != nil {
+		if pf, ok := prev.blobFiles[r.id]; ok {
+			f, ok, err := w.linkBlob(prev, pf, dst)
+			if err != nil {
+				return File{}, false, err
+			}
+			if ok {
+				return f, true, nil
+			}
+		}
+	}
+	src, err := w.blobs.Open(r.id)
+	if errors.Is(err, blob.ErrNotFound) {
+		return File{}, false, &HintError{
+			Err:  fmt.Errorf("blob %s is listed in the blobs table but its file is missing from the data directory", r.id),
+			Hint: "restore the data directory from an earlier backup, or remove the records that refer to the blob",
+		}
+	} else if err != nil {
+		return File{}, false, err
+	}
+	defer src.Close()
+
+	bp := bufPool.Get().(*[]byte)
+	n, err := io.ReadFull(src, (*bp)[:sampleSize])
+	enc := EncodingNone
+	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		if compresses((*bp)[:n]) {
+			enc = EncodingZstd
+		}
+		err = nil
+	}
+	bufPool.Put(bp)
+	if err != nil {
+		return File{}, false, fmt.Errorf("read blob %s: %w", r.id, err)
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return File{}, false, fmt.Errorf("read blob %s: %w", r.id, err)
+	}
+
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
+	if err != nil {
+		return File{}, false, err
+	}
+	defer out.Close()
+	hw := newHashingWriter(out)
+	var dstW io.Writer = hw
+	var zw *zstdWriter
+	if enc == EncodingZstd {
+		zw = newZstdWriter(hw)
+		defer zw.Close()
+		dstW = zw
+	}
+	raw := newHashingWriter(dstW)
+	if _, err := copyBuf(raw, src, func(n int64) { w.tick("blobs", n, Progress{}) }); err != nil {
+		return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+	}
+	if got := raw.sum(); got != r.id {
+		return File{}, false, &HintError{
+			Err:  fmt.Errorf("blob %s in the data directory is damaged: its content hashes to %s", r.id, got),
+			Hint: "restore the blob from an earlier backup (bitnobi backups verify --all)",
+		}
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return File{}, false, err
+		}
+	}
+	if err := out.Sync(); err != nil {
+		return File{}, false, err
+	}
+	if err := out.Close(); err != nil {
+		return File{}, false, err
+	}
+	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: raw.n, Blob: r.id}, false, nil
+}
+
+// linkBlob hard-links the previous backup's file pf to dst and checks it
+// against pf's checksum, so a damaged copy is never carried forward. It
+// reports false, leaving nothing at dst, when the caller should copy the
+// blob afresh instead.
+func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
+	src := filepath.Join(prev.Path, filepath.FromSlash(pf.Path))
+	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() != pf.Size {
+		return File{}, false, nil
+	}
+	if err := os.Link(src, dst); err != nil {
+		return File{}, false, nil // another file system, or no hard links: copy
+	}
+	sum, size, err := hashFile(dst, nil)
+	if err != nil || sum != pf.SHA256 || size != pf.Size {
+		w.logger.Warn("previous backup's copy of a blob is damaged; copying it afresh", "backup", prev.Name, "blob", pf.Blob)
+		if rerr := os.Remove(dst); rerr != nil {
+			return File{}, false, rerr
+		}
+		return File{}, false, nil
+	}
+	if w.linked == nil {
+		w.linked = map[string]bool{}
+	}
+	w.linked[pf.Blob] = true
+	w.rawDone += pf.RawSize
+	return pf, true, nil
+}
+
+// writeNew writes data to a new file at path (mode 0600) and fsyncs it.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// lockFolder takes the backup folder's lock, which one writing backup
+// holds at a time.
+func lockFolder(ctx context.Context, folder string, wait time.Duration) (*lockfile.Lock, error) {
+	p := filepath.Join(folder, ".lock")
+	var l *lockfile.Lock
+	var err error
+	if wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		l, err = lockfile.AcquireWait(wctx, p, "backup", false)
+		cancel()
+	} else {
+		l, err = lockfile.Acquire(p, "backup")
+	}
+	if err == nil {
+		return l, nil
+	}
+	var he *lockfile.HeldError
+	if errors.As(err, &he) {
+		who := "another backup"
+		if he.PID > 0 {
+			who = fmt.Sprintf("another backup (pid %d", he.PID)
+			if !he.Since.IsZero() {
+				who += ", since " + he.Since.Format(time.RFC3339)
+			}
+			who += ")"
+		}
+		return nil, &HintError{
+			Err:  fmt.Errorf("backup folder %s is in use by %s: %w", folder, who, lockfile.ErrLocked),
+			Hint: "wait for it to finish, or pass --wait 30m to wait",
+		}
+	}
+	return nil, fmt.Errorf("lock backup folder: %w", err)
+}
+
+// removeStaleTemp removes the temporary directories of interrupted
+// backups. The caller holds the folder's lock, so none has a writer.
+func removeStaleTemp(folder string) ([]string, error) {
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if !IsTemp(e.Name()) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(folder, e.Name())); err != nil {
+			return removed, fmt.Errorf("backup: remove interrupted backup: %w", err)
+		}
+		removed = append(removed, e.Name())
+	}
+	if len(removed) > 0 {
+		if err := syncDir(folder); err != nil {
+			return removed, fmt.Errorf("backup: %w", err)
+		}
+	}
+	return removed, nil
+}
+
+// previousBackup returns the newest complete backup in folder, indexed
+// for linking, or nil.
+func previousBackup(folder string) (*Info, error) {
+	infos, err := List(folder)
+	if err != nil {
+		return nil, err
+	}
+	var best *Info
+	for i := range infos {
+		in := &infos[i]
+		if in.Err != nil {
+			continue
+		}
+		// List is in name order, so among equal times the later name wins.
+		if best == nil || !in.Manifest.CreatedAt.Before(best.Manifest.CreatedAt) {
+			best = in
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	best.blobFiles = map[string]File{}
+	for _, f := range best.Manifest.Files {
+		if f.Blob != "" {
+			best.blobFiles[f.Blob] = f
+		}
+	}
+	return best, nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

@@ -1,0 +1,88 @@
+// Package backup writes, verifies and restores backups of a Bitnobi data
+// directory: every table that holds state and every blob, as a plain
+// directory that any later version of Bitnobi can restore. The format is
+// specified in docs/backup-format.md; this comment describes the
+// algorithms and what a crash at each step leaves behind.
+//
+// # Layout
+//
+//	backup-20250102_1504/
+//	    manifest.json               written last; lists every other file
+//	    tables/<table>.jsonl.zst    one JSON array per row, PK order, zstd
+//	    blobs/<aa>/<sha256>         blob content, zstd or as is
+//
+// # Create
+//
+// [Create] works while a server runs on the data directory and does not
+// take the server's lock (bitnobi.lock):
+//
+//  1. Finish an interrupted restore of the data directory, if any
+//     ([RecoverInterruptedRestore]).
+//  2. Take the backup folder's lock (B/.lock) exclusively, so that backups
+//     into one folder run one at a time, and remove the temporary
+//     directories (.tmp-backup-*) of interrupted backups: holding the lock
+//     proves their writers are gone.
+//  3. Open the database without migrating it; refuse if its schema is
+//     newer than this binary knows.
+//  4. Take gc.lock shared. The blob collector ([store.DB.CollectGarbage])
+//     takes it exclusively, so from here until step 6 no blob row or file
+//     is collected.
+//  5. In one read transaction (one SQLite snapshot, which in WAL mode
+//     never blocks the server's writers) write each table's rows, in
+//     primary-key order, to tables/<name>.jsonl.zst in a new directory
+//     B/.tmp-backup-*; remember the blobs table's rows.
+//  6. After the transaction, copy each of those blobs: hard-link it from
+//     the newest complete backup in B when that holds the same blob
+//     intact (its SHA-256 is checked), or else read it from the live
+//     store, check its SHA-256 against its id, and compress it when a
+//     sample shows that pays. Release gc.lock.
+//  7. Write manifest.json, fsync every file and directory, and rename the
+//     temporary directory to backup-YYYYMMDD_HHMM (UTC; -2, -3... if that
+//     name is taken; never replacing anything). Fsync B.
+//
+// Every file is fsynced before the manifest is written and the manifest
+// before the rename. A crash before the rename leaves only a
+// .tmp-backup-* directory, which [List] and [Restore] never take for a
+// backup and the next [Create] removes; a crash after it leaves a complete
+// backup. A backup never changes the data directory.
+//
+// # Restore
+//
+// [Restore] changes nothing until every check has passed:
+//
+//  1. Take the restore lock beside the data directory (<dir>.restore-lock)
+//     and finish an interrupted restore (see below).
+//  2. Read the manifest: its checksum, format and schema version (a newer
+//     one is refused, naming both versions).
+//  3. Take the data directory's lock (bitnobi.lock), refusing while a
+//     server holds it; create the directory first if it is missing.
+//  4. Find the master key (--key-file, BITNOBI_MASTER_KEY_FILE or the
+//     target's master.key) and check its fingerprint against the
+//     manifest's.
+//  5. Check that the backup holds exactly the files the manifest lists,
+//     with their sizes and SHA-256, and no symbolic links or paths that
+//     leave it.
+//  6. Check that the backup's secrets were sealed with that key, and that
+//     the file system has room for the new state.
+//  7. Build the new state in <dir>.restore-staging (same file system):
+//     the schema at the backup's version (migrations up to it), the rows,
+//     the blobs (each checked against its id), then the migrations of
+//     this binary; verify the audit chain and append a restore entry;
+//     mark a copy (--as-copy); install the key; fsync everything.
+//  8. Switch: write the journal <dir>.restore-journal, rename the data
+//     directory to <dir>.before-restore-YYYYMMDD_HHMMSS (or remove it if
+//     it held only lock files), rename the staging directory to the data
+//     directory, remove the journal; fsync the parent after each step.
+//
+// A crash before step 8 leaves the data directory untouched and a staging
+// directory that the next restore removes. During step 8 the journal
+// exists, and [RecoverInterruptedRestore], run at the start of serve,
+// backup and restore, completes the switch from wherever it stopped: with
+// the staging directory and the data directory both present it does the
+// first rename (or, when the previous state is already in place and the
+// data directory was made anew, empty, removes that); with only the
+// staging directory, the second; with only the data directory, nothing
+// but removing the journal. So the data
+// directory holds the old state or the new one, never a mix, and is never
+// missing once recovery has run.
+package backup

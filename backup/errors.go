@@ -1,0 +1,120 @@
+package backup
+
+import "errors"
+
+// ErrVerify matches every error that means a backup is damaged or was
+// altered: [ErrChecksumMismatch], [ErrMissingFile], [ErrUnexpectedFile],
+// [ErrUnsafePath] and [ErrMalformed]. Check it with [errors.Is].
+var ErrVerify = errors.New("backup does not verify")
+
+// verifyError is a sentinel that also matches [ErrVerify].
+type verifyError string
+
+func (e verifyError) Error() string        { return string(e) }
+func (e verifyError) Is(target error) bool { return target == ErrVerify }
+
+// Errors about the content of a backup. Each matches [ErrVerify] too.
+var (
+	// ErrChecksumMismatch means a file's SHA-256 or size is not the one
+	// the manifest records, or the manifest's own checksum is wrong.
+	ErrChecksumMismatch error = verifyError("checksum mismatch")
+
+	// ErrMissingFile means a file the manifest lists is not there.
+	ErrMissingFile error = verifyError("file missing")
+
+	// ErrUnexpectedFile means the backup holds a file the manifest does
+	// not list.
+	ErrUnexpectedFile error = verifyError("unexpected file")
+
+	// ErrUnsafePath means a path in the backup would escape it: "..", an
+	// absolute path, or a symbolic link.
+	ErrUnsafePath error = verifyError("unsafe path")
+
+	// ErrMalformed means the manifest or a table file cannot be read as
+	// this format defines, or does not agree with the schema it names.
+	ErrMalformed error = verifyError("malformed backup")
+)
+
+// Errors that refuse a backup which is intact but cannot be used here.
+var (
+	// ErrNotBackup means a directory is not a backup: it has no
+	// manifest.json, or is an interrupted backup's temporary directory.
+	ErrNotBackup = errors.New("not a backup")
+
+	// ErrNewerVersion means a backup's format or schema, or a live
+	// database's schema, is newer than this binary knows.
+	ErrNewerVersion = errors.New("newer than this bitnobi knows")
+
+	// ErrKeyMissing means the master key the backup needs was not found.
+	ErrKeyMissing = errors.New("master key not found")
+
+	// ErrKeyMismatch means the master key found is not the one the
+	// backup's secrets were sealed with.
+	ErrKeyMismatch = errors.New("wrong master key")
+
+	// ErrNoSpace means the file system lacks the room for the restored
+	// state.
+	ErrNoSpace = errors.New("not enough free disk space")
+
+	// ErrTargetNotEmpty means a restore target exists, is not empty and is
+	// not a Bitnobi data directory.
+	ErrTargetNotEmpty = errors.New("not a Bitnobi data directory")
+)
+
+// FileError is an error about one file of a backup or data directory.
+// Hint, when set, tells the operator what to do.
+type FileError struct {
+	Op   string // what was being done: "verify", "read", "restore"...
+	Path string // the file, relative to the backup for backup files
+	Err  error
+	Hint string
+}
+
+// Error returns "Op Path: Err".
+func (e *FileError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// HintError is an error with a suggestion for the operator.
+type HintError struct {
+	Err  error
+	Hint string
+}
+
+// Error returns Err's message.
+func (e *HintError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *HintError) Unwrap() error { return e.Err }
+
+// Hint returns the operator hint carried by err (a [*FileError] or a
+// [*HintError] in its chain), or "".
+func Hint(err error) string {
+	for err != nil {
+		switch e := err.(type) {
+		case *FileError:
+			if e.Hint != "" {
+				return e.Hint
+			}
+		case *HintError:
+			if e.Hint != "" {
+				return e.Hint
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if h := Hint(e); h != "" {
+					return h
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
+	}
+	return ""
+}

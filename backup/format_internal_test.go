@@ -1,0 +1,225 @@
+package backup
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitnobi/bitnobi/store"
+)
+
+func sampleManifest() *Manifest {
+	id := strings.Repeat("ab", 32)
+	return &Manifest{
+		Format: FormatVersion, AppVersion: "1.2.3", SchemaVersion: 1, Engine: "sqlite",
+		CreatedAt: time.Date(2025, 1, 2, 15, 4, 5, 6, time.UTC), Host: "h", InstanceID: "i",
+		MasterKey: KeyInfo{Fingerprint: "0123456789abcdef", Mode: KeyExternal},
+		Tables: []Table{
+			{Name: "blobs", File: "tables/blobs.jsonl.zst", Rows: 1, RawSize: 10,
+				Columns: []store.Column{{Name: "id", Type: "TEXT"}, {Name: "size", Type: "INTEGER"}}, PrimaryKey: []string{"id"}},
+		},
+		Files: []File{
+			{Path: "blobs/ab/" + id, Size: 5, SHA256: id, Encoding: EncodingNone, RawSize: 5, Blob: id},
+			{Path: "tables/blobs.jsonl.zst", Size: 20, SHA256: id, Encoding: EncodingZstd, RawSize: 10},
+		},
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	m := sampleManifest()
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, []byte(fmt.Sprintf("\"manifest_checksum\": %q\n}\n", m.ManifestChecksum))) {
+		t.Fatalf("manifest does not end with its checksum:\n%s", data)
+	}
+	got, err := ParseManifest(data)
+	if err != nil {
+		t.Fatalf("ParseManifest: %v", err)
+	}
+	again, _ := got.Marshal()
+	if !bytes.Equal(again, data) {
+		t.Fatalf("re-marshalled manifest differs:\n%s\n%s", again, data)
+	}
+	// Unknown members are refused: a reader must not skip what it does
+	// not understand.
+	bad := bytes.Replace(data, []byte(`"host"`), []byte(`"hostx"`), 1)
+	m2, _ := ParseManifest(bad)
+	if m2 != nil {
+		t.Fatal("accepted a manifest whose checksum is wrong")
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	data, _ := sampleManifest().Marshal()
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Add([]byte(`{"manifest_checksum": "` + strings.Repeat("0", 64) + `"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest(data)
+		if err != nil {
+			if !errors.Is(err, ErrVerify) && !errors.Is(err, ErrNewerVersion) {
+				t.Fatalf("error %v matches neither ErrVerify nor ErrNewerVersion", err)
+			}
+			return
+		}
+		out, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseManifest(out); err != nil {
+			t.Fatalf("a parsed manifest does not parse once marshalled: %v", err)
+		}
+	})
+}
+
+var fuzzCols = []store.Column{{Name: "t", Type: "TEXT"}, {Name: "i", Type: "INTEGER"}, {Name: "r", Type: "REAL"}, {Name: "n", Type: "TEXT"}}
+
+func FuzzRowRoundTrip(f *testing.F) {
+	f.Add("plain", int64(1), 1.5)
+	f.Add("quote \" backslash \\ newline \n tab \t nul \x00 \u2028 é", int64(math.MinInt64), math.Inf(1))
+	f.Add("\xff\xfe invalid utf-8", int64(math.MaxInt64), -0.0)
+	f.Add("", int64(0), 1e300)
+	f.Fuzz(func(t *testing.T, s string, n int64, r float64) {
+		row := []any{s, n, r, nil}
+		line, err := appendRow(nil, fuzzCols, row)
+		if math.IsNaN(r) {
+			if err == nil {
+				t.Fatal("NaN encoded")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Count(line, []byte("\n")) != 1 {
+			t.Fatalf("row spans lines: %q", line)
+		}
+		got := make([]any, len(fuzzCols))
+		if err := decodeRow(line, fuzzCols, got); err != nil {
+			t.Fatalf("decode %q: %v", line, err)
+		}
+		if got[0] != s || got[1] != n || math.Float64bits(got[2].(float64)) != math.Float64bits(r) || got[3] != nil {
+			t.Fatalf("round trip of %#v gave %#v (line %q)", row, got, line)
+		}
+	})
+}
+
+func FuzzDecodeRow(f *testing.F) {
+	f.Add([]byte(`["a",1,2.5,null]` + "\n"))
+	f.Add([]byte(`[{"base64":"/w=="},"1",1e999,null]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		row := make([]any, len(fuzzCols))
+		if err := decodeRow(line, fuzzCols, row); err != nil {
+			return
+		}
+		// What decodes must encode back to a line that decodes the same.
+		out, err := appendRow(nil, fuzzCols, row)
+		if err != nil {
+			t.Fatalf("decoded row %#v does not encode: %v", row, err)
+		}
+		again := make([]any, len(fuzzCols))
+		if err := decodeRow(out, fuzzCols, again); err != nil {
+			t.Fatalf("re-encoded row does not decode: %v", err)
+		}
+	})
+}
+
+func TestRowReader(t *testing.T) {
+	var buf bytes.Buffer
+	long := strings.Repeat("x", 200<<10) // longer than the reader's buffer
+	for _, row := range [][]any{{"a", int64(1), 1.0, nil}, {long, int64(2), math.Inf(-1), "z"}} {
+		line, err := appendRow(nil, fuzzCols, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(line)
+	}
+	rr := newRowReader(bytes.NewReader(buf.Bytes()), fuzzCols)
+	for i := 0; i < 2; i++ {
+		row, err := rr.next()
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if i == 1 && (row[0] != long || !math.IsInf(row[2].(float64), -1)) {
+			t.Fatal("long row not read back")
+		}
+	}
+	if _, err := rr.next(); err != io.EOF {
+		t.Fatalf("after the last row: %v, want EOF", err)
+	}
+	rr = newRowReader(bytes.NewReader(buf.Bytes()[:buf.Len()-1]), fuzzCols)
+	rr.next()
+	if _, err := rr.next(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated last line: %v, want ErrMalformed", err)
+	}
+}
+
+// sampleCSV returns n bytes of CSV shaped like an uploaded data set.
+func sampleCSV(n int) []byte {
+	var b bytes.Buffer
+	r := mrand.New(mrand.NewPCG(1, 1))
+	orgs := []string{"Bitnobi", "Acme Corp", "University of Somewhere", "Hospital North", "Ministry"}
+	deps := []string{"IT", "Research", "Finance", "HR", "Operations", "Sales"}
+	first := []string{"Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy"}
+	b.WriteString("id,name,organization,department,age,salary,joined,score\n")
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%d,%s %c.,%s,%s,%d,%d.%02d,2018-%02d-%02d,%.4f\n", i+1, first[r.IntN(len(first))], 'A'+r.IntN(26),
+			orgs[r.IntN(len(orgs))], deps[r.IntN(len(deps))], 20+r.IntN(45), 30000+r.IntN(90000), r.IntN(100), 1+r.IntN(12), 1+r.IntN(28), r.Float64()*100)
+	}
+	return b.Bytes()[:n]
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestCompressionChoice(t *testing.T) {
+	if !compresses(sampleCSV(sampleSize)) {
+		t.Error("CSV is not stored compressed")
+	}
+	if compresses(randomBytes(sampleSize)) {
+		t.Error("random data is stored compressed")
+	}
+	if compresses(nil) {
+		t.Error("an empty blob is stored compressed")
+	}
+}
+
+// BenchmarkBlobEncoding measures what the blob encoding costs and saves
+// on CSV and on random data; the numbers are in docs/backup-format.md.
+// Run: go test -run '^$' -bench BlobEncoding ./backup/
+func BenchmarkBlobEncoding(b *testing.B) {
+	const size = 32 << 20
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"csv", sampleCSV(size)}, {"random", randomBytes(size)}} {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(size)
+			var out countWriter
+			for b.Loop() {
+				out = 0
+				if !compresses(in.data[:sampleSize]) {
+					out = countWriter(len(in.data))
+					continue
+				}
+				z := newZstdWriter(&out)
+				z.Write(in.data)
+				z.Close()
+			}
+			b.ReportMetric(float64(out)/float64(size), "ratio")
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package backup_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+var update = flag.Bool("update", false, "regenerate the golden backup of the current format and schema in testdata/")
+
+// TestGolden restores every golden backup kept in testdata/, one per
+// format and schema version that was ever released, with today's binary,
+// and checks the content. Run with -update to (re)write the one for the
+// current versions; never regenerate an older one.
+func TestGolden(t *testing.T) {
+	current := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
+	if *update {
+		writeGolden(t, filepath.Join("testdata", current))
+	}
+	dirs, err := filepath.Glob(filepath.Join("testdata", "v*-schema*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		found = found || filepath.Base(dir) == current
+		t.Run(filepath.Base(dir), func(t *testing.T) { checkGolden(t, dir) })
+	}
+	if !found {
+		t.Fatalf("no golden backup testdata/%s for the current format and schema: run go test ./backup -run TestGolden -update", current)
+	}
+}
+
+func writeGolden(t *testing.T, dir string) {
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	res, err := backup.Create(context.Background(), backup.CreateOptions{
+		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
+		Now: func() time.Time { return time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(res.Path)); err != nil {
+		t.Fatal(err)
+	}
+	backuptest.CopyKey(t, d.Dir.Key(), dir+".master.key")
+	t.Logf("wrote %s", dir)
+}
+
+func checkGolden(t *testing.T, dir string) {
+	ctx := context.Background()
+	if _, err := backup.Verify(ctx, dir, nil); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "master.key")
+	backuptest.CopyKey(t, dir+".master.key", key)
+	target := filepath.Join(tmp, "data")
+	res := mustRestore(t, dir, target, backup.RestoreOptions{KeyFile: key})
+	r := backuptest.Open(t, target)
+	if v, err := r.DB.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
+		t.Fatalf("restored schema version %d (%v), want %d", v, err, store.LatestSchemaVersion())
+	}
+	count := func(q string, args ...any) int {
+		var n int
+		if err := r.DB.Read.QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		q    string
+		args []any
+		want int
+	}{
+		{`SELECT COUNT(*) FROM users WHERE username IN ('admin', 'alice', 'bob')`, nil, 3},
+		{`SELECT COUNT(*) FROM users WHERE username = 'admin' AND is_admin = 1`, nil, 1},
+		{`SELECT COUNT(*) FROM user_attributes WHERE user_id = 'u-alice' AND key = 'department' AND value = 'Research'`, nil, 1},
+		{`SELECT COUNT(*) FROM policies WHERE name = ? AND global = 0`, []any{"Acme — «partners»"}, 1},
+		{`SELECT COUNT(*) FROM policy_attributes WHERE policy_id = 'p-it'`, nil, 2},
+		{`SELECT COUNT(*) FROM workflow_policies WHERE workflow_id = 'wf-1' AND policy_id = 'p-it'`, nil, 1},
+		{`SELECT COUNT(*) FROM reports WHERE id = 'rep-1'`, nil, 1},
+		{`SELECT COUNT(*) FROM remote_servers WHERE enabled = 1`, nil, 1},
+	} {
+		if got := count(c.q, c.args...); got != c.want {
+			t.Errorf("%s = %d, want %d", c.q, got, c.want)
+		}
+	}
+	var blobID, secretID string
+	if err := r.DB.Read.QueryRow(`SELECT blob_id FROM datasources WHERE id = 'ds-csv'`).Scan(&blobID); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Blobs.Open(blobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(f)
+	f.Close()
+	if string(data) != backuptest.SampleCSV {
+		t.Fatalf("uploaded CSV after restore: %q", data)
+	}
+	if err := r.DB.Read.QueryRow(`SELECT secret_id FROM datasources WHERE id = 'ds-sql'`).Scan(&secretID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.DB.RevealSecret(ctx, secretID); err != nil || got != "s3cret-db-password" {
+		t.Fatalf("data source password after restore: %q, %v", got, err)
+	}
+	if n := verifyAudit(t, r.DB); n != 14 {
+		t.Fatalf("audit log has %d entries, want 13 seeded + 1 restore", n)
+	}
+	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
+		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)
+	}
+	if res.InstanceID != res.Manifest.InstanceID {
+		t.Fatalf("instance id %s, want the backup's %s", res.InstanceID, res.Manifest.InstanceID)
+	}
+}

@@ -1,0 +1,76 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Info is a backup found in a backup folder by [List].
+type Info struct {
+	Name     string    // directory name
+	Path     string    // full path
+	Manifest *Manifest // nil when Err is set
+	// Err says why the directory is not a usable backup: its manifest is
+	// missing, damaged or of a newer format. Only the manifest is
+	// checked; [Verify] checks every file.
+	Err error
+
+	blobFiles map[string]File // blob id -> file, for linking
+}
+
+// List returns the backups in folder, oldest first: every directory named
+// backup-*, with its manifest read and checked. Temporary directories of
+// backups being written or interrupted are skipped. A missing folder has
+// no backups.
+func List(folder string) ([]Info, error) {
+	entries, err := os.ReadDir(folder)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	var infos []Info
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "backup-") {
+			continue
+		}
+		in := Info{Name: e.Name(), Path: filepath.Join(folder, e.Name())}
+		in.Manifest, in.Err = ReadManifest(in.Path)
+		infos = append(infos, in)
+	}
+	sort.Slice(infos, func(i, j int) bool { return nameLess(infos[i].Name, infos[j].Name) })
+	return infos, nil
+}
+
+// nameLess orders backup names by time, then by their -N suffix as a
+// number, so backup-..._1200-10 comes after backup-..._1200-9.
+func nameLess(a, b string) bool {
+	ab, an := splitSuffix(a)
+	bb, bn := splitSuffix(b)
+	if ab != bb {
+		return ab < bb
+	}
+	return an < bn
+}
+
+func splitSuffix(name string) (string, int) {
+	// backup-YYYYMMDD_HHMM[-N]
+	const baseLen = len("backup-20060102_1504")
+	if len(name) > baseLen+1 && name[baseLen] == '-' {
+		if n, err := strconv.Atoi(name[baseLen+1:]); err == nil {
+			return name[:baseLen], n
+		}
+	}
+	return name, 1
+}
+
+// sortFiles sorts manifest files by path.
+func sortFiles(files []File) {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+}

@@ -1,0 +1,366 @@
+package backup
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// FormatVersion is the version of the backup format this package writes
+// and the newest it reads. A change that a reader of an earlier version
+// would misread increments it; see docs/backup-format.md.
+const FormatVersion = 1
+
+// ManifestName is the name of the manifest file in a backup directory.
+const ManifestName = "manifest.json"
+
+// Encodings of a file in a backup.
+const (
+	EncodingNone = "none" // the bytes as they are
+	EncodingZstd = "zstd" // one or more zstd frames
+)
+
+// Master-key modes of a backup.
+const (
+	// KeyExternal: the backup does not carry the master key; the operator
+	// keeps it apart and restore is given it.
+	KeyExternal = "external"
+)
+
+// maxManifestSize bounds how much of a manifest.json is read. A manifest
+// lists every file of a backup in about 250 bytes each.
+const maxManifestSize = 1 << 30
+
+// Manifest describes a backup: what it was taken from, and every file in
+// it with its size and SHA-256. It is stored as manifest.json, written
+// last, so a backup directory with a complete manifest is a complete
+// backup. Its last member, manifest_checksum, is the SHA-256 of the file's
+// bytes before that member (see [ParseManifest]).
+type Manifest struct {
+	Format        int       `json:"format"`
+	AppVersion    string    `json:"app_version"`
+	SchemaVersion int       `json:"schema_version"`
+	Engine        string    `json:"engine"`
+	CreatedAt     time.Time `json:"created_at"` // the snapshot's time, UTC
+	Host          string    `json:"host"`
+	InstanceID    string    `json:"instance_id"`
+	MasterKey     KeyInfo   `json:"master_key"`
+	// Previous names the backup in the same folder whose blob files this
+	// one hard-linked, or is empty.
+	Previous string  `json:"previous,omitempty"`
+	Stats    Stats   `json:"stats"`
+	Tables   []Table `json:"tables"`
+	Files    []File  `json:"files"`
+	// ManifestChecksum is the lowercase hex SHA-256 of every byte of
+	// manifest.json before this member's name.
+	ManifestChecksum string `json:"manifest_checksum,omitempty"`
+}
+
+// KeyInfo says how the master key travels with a backup.
+type KeyInfo struct {
+	// Fingerprint is the key's [secret.Key.Fingerprint].
+	Fingerprint string `json:"fingerprint"`
+	// Mode is [KeyExternal]: the key is not in the backup. Backups that
+	// carry the key sealed under a passphrase will use another mode.
+	Mode string `json:"mode"`
+}
+
+// Stats counts what writing the backup cost.
+type Stats struct {
+	Rows         int64 `json:"rows"`          // rows in all tables
+	Blobs        int64 `json:"blobs"`         // blobs in the backup
+	BlobBytes    int64 `json:"blob_bytes"`    // their size, decoded
+	FilesWritten int64 `json:"files_written"` // files written anew
+	BytesWritten int64 `json:"bytes_written"` // their size on disk
+	FilesLinked  int64 `json:"files_linked"`  // files hard-linked from Previous
+	BytesLinked  int64 `json:"bytes_linked"`  // their size on disk
+}
+
+// Table describes one table's file.
+type Table struct {
+	Name       string         `json:"name"`
+	File       string         `json:"file"` // tables/<name>.jsonl.zst
+	Rows       int64          `json:"rows"`
+	RawSize    int64          `json:"raw_size"` // bytes of JSON lines, decoded
+	Columns    []store.Column `json:"columns"`
+	PrimaryKey []string       `json:"primary_key"`
+}
+
+// File describes one file of a backup other than manifest.json.
+type File struct {
+	Path     string `json:"path"`     // slash-separated, relative to the backup
+	Size     int64  `json:"size"`     // bytes on disk
+	SHA256   string `json:"sha256"`   // of the bytes on disk, lowercase hex
+	Encoding string `json:"encoding"` // EncodingNone or EncodingZstd
+	RawSize  int64  `json:"raw_size"` // bytes once decoded
+	Blob     string `json:"blob,omitempty"`
+}
+
+// Name returns the backup's directory name for a backup created at t
+// (UTC, to the minute): "backup-YYYYMMDD_HHMM". A second backup in the
+// same minute gets "-2", "-3"... appended.
+func Name(t time.Time) string { return "backup-" + t.UTC().Format("20060102_1504") }
+
+// tmpPrefix starts the name of a backup being written.
+const tmpPrefix = ".tmp-backup-"
+
+// IsTemp reports whether name is the directory of a backup being written
+// or interrupted. Restore and list never take one for a backup.
+func IsTemp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
+
+var (
+	checksumRE  = regexp.MustCompile(`"manifest_checksum"\s*:\s*"([0-9a-f]{64})"\s*\}\s*\z`)
+	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)
+	hexRE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Marshal returns the manifest as written to manifest.json: indented
+// JSON whose last member is manifest_checksum, computed here.
+func (m *Manifest) Marshal() ([]byte, error) {
+	c := *m
+	c.ManifestChecksum = ""
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	body, ok := bytes.CutSuffix(b, []byte("\n}"))
+	if !ok {
+		return nil, errors.New("encode manifest: unexpected JSON layout")
+	}
+	body = append(body, ",\n  "...)
+	sum := sha256.Sum256(body)
+	m.ManifestChecksum = hex.EncodeToString(sum[:])
+	return fmt.Appendf(body, "\"manifest_checksum\": %q\n}\n", m.ManifestChecksum), nil
+}
+
+// ParseManifest parses and checks the content of a manifest.json. It
+// checks, in order: the checksum (the SHA-256 of the bytes before the
+// last member "manifest_checksum", which must be the last member), the
+// format version, then every field. Errors match [ErrChecksumMismatch],
+// [ErrMalformed], [ErrUnsafePath] or [ErrNewerVersion].
+func ParseManifest(data []byte) (*Manifest, error) {
+	loc := checksumRE.FindSubmatchIndex(data)
+	if loc == nil {
+		return nil, fmt.Errorf("%w: manifest does not end with a manifest_checksum member (truncated?)", ErrMalformed)
+	}
+	sum := sha256.Sum256(data[:loc[0]])
+	if want := string(data[loc[2]:loc[3]]); hex.EncodeToString(sum[:]) != want {
+		return nil, fmt.Errorf("%w: manifest content does not match its manifest_checksum", ErrChecksumMismatch)
+	}
+	var head struct {
+		Format     int    `json:"format"`
+		AppVersion string `json:"app_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
+	}
+	if head.Format > FormatVersion {
+		return nil, &HintError{
+			Err: fmt.Errorf("%w: backup format %d (written by bitnobi %s) is newer than this bitnobi %s reads (format %d)",
+				ErrNewerVersion, head.Format, head.AppVersion, bitnobi.Version, FormatVersion),
+			Hint: "restore it with bitnobi " + head.AppVersion + " or newer",
+		}
+	}
+	if head.Format < 1 {
+		return nil, fmt.Errorf("%w: manifest format %d is not a version", ErrMalformed, head.Format)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: manifest: data after the JSON object", ErrMalformed)
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// ReadManifest reads and checks dir/manifest.json with [ParseManifest]. A
+// directory without one gives an error matching [ErrNotBackup]; a
+// manifest that is a symbolic link, [ErrUnsafePath].
+func ReadManifest(dir string) (*Manifest, error) {
+	if IsTemp(filepath.Base(dir)) {
+		return nil, &HintError{
+			Err:  fmt.Errorf("%s: %w: it is the temporary directory of a backup that was interrupted or is being written", dir, ErrNotBackup),
+			Hint: "pick a complete backup: bitnobi backups list",
+		}
+	}
+	p := filepath.Join(dir, ManifestName)
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, derr := os.Stat(dir); derr != nil {
+			return nil, &HintError{Err: fmt.Errorf("%w: %v", ErrNotBackup, derr), Hint: "pick a backup: bitnobi backups list"}
+		}
+		return nil, &HintError{
+			Err:  fmt.Errorf("%s: %w: no %s", dir, ErrNotBackup, ManifestName),
+			Hint: "pick a complete backup: bitnobi backups list",
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: not a regular file", ErrUnsafePath)}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(data) > maxManifestSize {
+		return nil, &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxManifestSize)}
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, &FileError{Op: "read", Path: ManifestName, Err: err, Hint: Hint(err)}
+	}
+	return m, nil
+}
+
+// validate checks every field of a parsed manifest.
+func (m *Manifest) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: manifest: %s", ErrMalformed, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case m.SchemaVersion < 1:
+		return bad("schema_version %d", m.SchemaVersion)
+	case m.Engine == "":
+		return bad("engine is empty")
+	case m.CreatedAt.IsZero():
+		return bad("created_at is missing")
+	case m.MasterKey.Mode != KeyExternal:
+		return bad("master_key.mode %q is not %q", m.MasterKey.Mode, KeyExternal)
+	case m.MasterKey.Fingerprint == "":
+		return bad("master_key.fingerprint is empty")
+	case len(m.Tables) == 0:
+		return bad("no tables")
+	}
+	files := make(map[string]*File, len(m.Files))
+	prev := ""
+	for i := range m.Files {
+		f := &m.Files[i]
+		if err := checkPath(f.Path); err != nil {
+			return err
+		}
+		if f.Path <= prev {
+			return bad("files are not sorted by path, or %s is listed twice", f.Path)
+		}
+		prev = f.Path
+		files[f.Path] = f
+		if !hexRE.MatchString(f.SHA256) {
+			return bad("%s: sha256 %q is not 64 lowercase hex characters", f.Path, f.SHA256)
+		}
+		if f.Size < 0 || f.RawSize < 0 {
+			return bad("%s: negative size", f.Path)
+		}
+		switch f.Encoding {
+		case EncodingNone:
+			if f.RawSize != f.Size {
+				return bad("%s: raw_size %d differs from size %d but encoding is none", f.Path, f.RawSize, f.Size)
+			}
+		case EncodingZstd:
+		default:
+			return bad("%s: unknown encoding %q", f.Path, f.Encoding)
+		}
+		if strings.HasPrefix(f.Path, "blobs/") {
+			id := f.Path[len("blobs/xx/"):]
+			if f.Blob != id || !blob.ValidID(id) {
+				return bad("%s: blob %q does not match its path", f.Path, f.Blob)
+			}
+		} else if f.Blob != "" {
+			return bad("%s: blob set on a table file", f.Path)
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range m.Tables {
+		if !tableNameRE.MatchString(t.Name) {
+			return bad("table name %q", t.Name)
+		}
+		if seen[t.Name] {
+			return bad("table %s listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		if t.File != tableFile(t.Name) {
+			return bad("table %s: file %q, want %q", t.Name, t.File, tableFile(t.Name))
+		}
+		f := files[t.File]
+		if f == nil {
+			return bad("table %s: file %s is not listed in files", t.Name, t.File)
+		}
+		if f.Encoding != EncodingZstd || f.RawSize != t.RawSize {
+			return bad("table %s: file entry does not agree (encoding %s, raw_size %d)", t.Name, f.Encoding, f.RawSize)
+		}
+		if t.Rows < 0 || len(t.Columns) == 0 || len(t.PrimaryKey) == 0 {
+			return bad("table %s: rows, columns or primary_key missing", t.Name)
+		}
+		for _, c := range t.Columns {
+			switch c.Type {
+			case "TEXT", "INTEGER", "REAL":
+			default:
+				return bad("table %s: column %s has type %q", t.Name, c.Name, c.Type)
+			}
+		}
+	}
+	for p := range files {
+		if strings.HasPrefix(p, "tables/") && !seen[strings.TrimSuffix(strings.TrimPrefix(p, "tables/"), ".jsonl.zst")] {
+			return bad("file %s belongs to no table", p)
+		}
+	}
+	if !seen["blobs"] {
+		return bad("no blobs table")
+	}
+	return nil
+}
+
+// tableFile is the path of a table's file in a backup.
+func tableFile(name string) string { return "tables/" + name + ".jsonl.zst" }
+
+// blobFile is the path of a blob's file in a backup.
+func blobFile(id string) string { return "blobs/" + id[:2] + "/" + id }
+
+// checkPath accepts only the two shapes of file path a backup holds:
+// tables/<name>.jsonl.zst and blobs/<aa>/<sha256>. Anything that could
+// leave the backup directory gives [ErrUnsafePath].
+func checkPath(p string) error {
+	if !fs.ValidPath(p) || strings.Contains(p, `\`) || strings.HasPrefix(p, "/") || p == "." {
+		return &FileError{Op: "check", Path: p, Err: fmt.Errorf("%w: path is absolute or leaves the backup", ErrUnsafePath)}
+	}
+	dir, name := pathDir(p)
+	switch {
+	case dir == "tables" && strings.HasSuffix(name, ".jsonl.zst") && tableNameRE.MatchString(strings.TrimSuffix(name, ".jsonl.zst")):
+		return nil
+	case strings.HasPrefix(dir, "blobs/") && len(dir) == len("blobs/xx") && blob.ValidID(name) && dir[len("blobs/"):] == name[:2]:
+		return nil
+	}
+	return &FileError{Op: "check", Path: p, Err: fmt.Errorf("%w: not a path this format uses", ErrMalformed)}
+}
+
+func pathDir(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}

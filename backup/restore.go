@@ -1,0 +1,643 @@
+package backup
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// RestoreOptions configures [Restore].
+type RestoreOptions struct {
+	// KeyFile is the master key to restore with; "" means the target
+	// data directory's master.key. The key must have the fingerprint the
+	// manifest records.
+	KeyFile string
+	// AsCopy makes the restored state a copy that never acts as the
+	// original: a new instance ID, meta clone_of set to the original's,
+	// e-mail settings and remote servers disabled.
+	AsCopy bool
+	// DiscardPrevious removes the data directory's previous state after
+	// the switch instead of keeping it as <dir>.before-restore-<time>.
+	DiscardPrevious bool
+	// RestoredBy names who restores, for the audit entry; "" means the
+	// current OS user.
+	RestoredBy string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Progress, if set, is called as work advances.
+	Progress func(Progress)
+	// Logger receives warnings (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// RestoreResult describes a finished restore.
+type RestoreResult struct {
+	Manifest *Manifest
+	DataDir  string // absolute path of the restored data directory
+	// Previous is where the data directory's previous state was kept, or
+	// "" when it held none or DiscardPrevious was set.
+	Previous   string
+	InstanceID string // the restored state's instance ID
+	CloneOf    string // the original's instance ID, for a copy
+	Duration   time.Duration
+}
+
+// Restore restores the backup in backupDir into dataDir, which may be
+// missing, empty, or a data directory whose state is replaced (in place).
+// See the package documentation for the checks made before anything is
+// changed and for how the switch survives a crash. It refuses while a
+// server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
+// holds that lock itself while it works.
+func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
+	start := time.Now()
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if backupDir, err = filepath.Abs(backupDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if within(backupDir, dataDir) || within(dataDir, backupDir) {
+		return nil, &HintError{
+			Err:  fmt.Errorf("restore: the backup %s and the data directory %s overlap", backupDir, dataDir),
+			Hint: "keep backups in a folder beside the data directory",
+		}
+	}
+	name := filepath.Base(backupDir)
+
+	// One restore into dataDir at a time; finish one that was cut short.
+	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	rlock, err := lockRestore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer rlock.Release()
+	if err := recoverLocked(dataDir, logger); err != nil {
+		return nil, err
+	}
+
+	m, err := ReadManifest(backupDir)
+	if err != nil {
+		return nil, err
+	}
+	if latest := store.LatestSchemaVersion(); m.SchemaVersion > latest {
+		return nil, &HintError{
+			Err: fmt.Errorf("restore: %w: backup %s has schema version %d (bitnobi %s); this bitnobi %s knows up to schema version %d",
+				ErrNewerVersion, name, m.SchemaVersion, m.AppVersion, bitnobi.Version, latest),
+			Hint: "restore with bitnobi " + m.AppVersion + " or newer",
+		}
+	}
+
+	kind, err := inspectTarget(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	if kind == targetMissing {
+		// Create it, to hold its lock: a server started meanwhile must
+		// not begin a new installation there.
+		if err := os.MkdirAll(dataDir, dirPerm); err != nil {
+			return nil, fmt.Errorf("restore: create data directory: %w", err)
+		}
+		created = true
+	}
+	tlock, err := lockfile.Acquire(datadir.Dir(dataDir).Lock(), "restore")
+	if err != nil {
+		if created {
+			removeEmptyTarget(dataDir)
+		}
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		tlock.Release()
+		if err != nil && created {
+			removeEmptyTarget(dataDir)
+		}
+	}()
+
+	key, err := findKey(opts.KeyFile, dataDir, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFiles(ctx, backupDir, m, opts.Progress); err != nil {
+		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
+	}
+	if err := checkSecretKeys(ctx, backupDir, m, key); err != nil {
+		return nil, err
+	}
+	if err := checkSpace(filepath.Dir(dataDir), m); err != nil {
+		return nil, err
+	}
+
+	staging := stagingPath(dataDir)
+	if err := os.RemoveAll(staging); err != nil { // left by an interrupted restore
+		return nil, fmt.Errorf("restore: remove stale staging directory: %w", err)
+	}
+	if err := os.Mkdir(staging, dirPerm); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	switched := false
+	defer func() {
+		if !switched {
+			os.RemoveAll(staging)
+		}
+	}()
+	b := &builder{
+		ctx: ctx, dir: backupDir, name: name, staging: staging, m: m, key: key, opts: opts,
+		now: now, logger: logger,
+	}
+	res = &RestoreResult{Manifest: m, DataDir: dataDir}
+	if res.InstanceID, res.CloneOf, err = b.build(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+
+	j := &journal{DataDir: dataDir, Staging: staging, Backup: name}
+	if kind == targetState {
+		if j.Previous, err = previousName(dataDir, now()); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := writeJournal(j); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	switched = true // from here on, the journal owns the staging directory
+	created = false // and the data directory
+	if _, err := finishSwitch(j); err != nil {
+		return nil, err
+	}
+	res.Previous = j.Previous
+	if opts.DiscardPrevious && j.Previous != "" {
+		if err := os.RemoveAll(j.Previous); err != nil {
+			logger.Warn("could not remove the previous state", "path", j.Previous, "err", err)
+		} else {
+			res.Previous = ""
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// Kinds of restore target.
+const (
+	targetMissing = iota // no directory
+	targetEmpty          // a directory with nothing but lock files
+	targetState          // a data directory, or one holding a master key
+)
+
+// dataDirNames are the entries a data directory may hold.
+var dataDirNames = map[string]bool{
+	"bitnobi.db": true, "bitnobi.db-wal": true, "bitnobi.db-shm": true, "blobs": true,
+	"master.key": true, "bitnobi.lock": true, "gc.lock": true,
+}
+
+// inspectTarget tells what a restore would replace at dataDir, refusing
+// what is not a data directory.
+func inspectTarget(dataDir string) (int, error) {
+	fi, err := os.Lstat(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return targetMissing, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return 0, &HintError{
+			Err:  fmt.Errorf("restore: data directory %s is a symbolic link", dataDir),
+			Hint: "pass the directory it points to as --data-dir",
+		}
+	}
+	if !fi.IsDir() {
+		return 0, fmt.Errorf("restore: %s is not a directory", dataDir)
+	}
+	entries, err := os.ReadDir(dataDir)
+	if err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
+	kind, hasDB := targetEmpty, false
+	var unknown string
+	for _, e := range entries {
+		switch {
+		case lockNames[e.Name()]:
+		case e.Name() == "bitnobi.db":
+			hasDB, kind = true, targetState
+		case dataDirNames[e.Name()]:
+			kind = targetState
+		default:
+			kind, unknown = targetState, e.Name()
+		}
+	}
+	if unknown != "" && !hasDB {
+		return 0, &HintError{
+			Err:  fmt.Errorf("restore: %w: %s holds %s and no bitnobi.db", ErrTargetNotEmpty, dataDir, unknown),
+			Hint: "restore into a new or empty directory, or into an existing data directory",
+		}
+	}
+	return kind, nil
+}
+
+// previousName picks the name the previous state is kept under.
+func previousName(dataDir string, t time.Time) (string, error) {
+	base := dataDir + ".before-restore-" + t.UTC().Format("20060102_150405")
+	for n := 1; n < 1000; n++ {
+		p := base
+		if n > 1 {
+			p = fmt.Sprintf("%s-%d", base, n)
+		}
+		ok, err := exists(p)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no free name for %s", base)
+}
+
+// findKey reads the master key a restore installs and checks it against
+// the manifest. The key travels outside plain backups (KeyExternal).
+func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
+	if keyFile == "" {
+		keyFile = datadir.Dir(dataDir).Key()
+	}
+	switch m.MasterKey.Mode {
+	case KeyExternal:
+	default:
+		return secret.Key{}, fmt.Errorf("restore: %w: master key mode %q", ErrMalformed, m.MasterKey.Mode)
+	}
+	key, err := secret.ReadKeyFile(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return secret.Key{}, &HintError{
+			Err: fmt.Errorf("restore: %w: the backup needs the master key with fingerprint %s, and %s does not exist",
+				ErrKeyMissing, m.MasterKey.Fingerprint, keyFile),
+			Hint: "pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE",
+		}
+	} else if err != nil {
+		return secret.Key{}, &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyMissing, err), Hint: secretHint(err)}
+	}
+	if fp := key.Fingerprint(); fp != m.MasterKey.Fingerprint {
+		return secret.Key{}, &HintError{
+			Err: fmt.Errorf("restore: %w: %s has fingerprint %s, the backup was made with the key whose fingerprint is %s",
+				ErrKeyMismatch, keyFile, fp, m.MasterKey.Fingerprint),
+			Hint: "pass the right master key with --key-file",
+		}
+	}
+	return key, nil
+}
+
+func secretHint(err error) string {
+	var ke *secret.KeyFileError
+	if errors.As(err, &ke) && ke.Hint != "" {
+		return ke.Hint
+	}
+	return "pass the master key with --key-file"
+}
+
+// checkSecretKeys checks that every secret in the backup was sealed with
+// key, so that the restored secrets can be opened.
+func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Key) error {
+	for _, t := range m.Tables {
+		if t.Name != "secrets" {
+			continue
+		}
+		col := slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == "key_fingerprint" })
+		if col < 0 {
+			return nil
+		}
+		others := map[string]int{}
+		_, err := forEachRow(ctx, dir, t, func(row []any) error {
+			if fp, _ := row[col].(string); fp != key.Fingerprint() {
+				others[fp]++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		for fp, n := range others {
+			return &HintError{
+				Err: fmt.Errorf("restore: %w: %d secrets in the backup were sealed with the master key whose fingerprint is %s, not with %s",
+					ErrKeyMismatch, n, fp, key.Fingerprint()),
+				Hint: "pass the master key those secrets were sealed with, with --key-file",
+			}
+		}
+	}
+	return nil
+}
+
+// checkSpace refuses a restore whose new state would not fit beside the
+// old one. The database takes about twice its rows' JSON size (indexes
+// and pages); blobs take their size.
+func checkSpace(dir string, m *Manifest) error {
+	var need int64 = 64 << 20
+	for _, f := range m.Files {
+		if f.Blob != "" {
+			need += f.RawSize
+		} else {
+			need += 2 * f.RawSize
+		}
+	}
+	avail, ok, err := freeSpace(dir)
+	if err != nil {
+		return fmt.Errorf("restore: free space of %s: %w", dir, err)
+	}
+	if ok && avail < need {
+		return &HintError{
+			Err:  fmt.Errorf("restore: %w in %s: %d bytes free, the restored state needs about %d", ErrNoSpace, dir, avail, need),
+			Hint: "free some space (an old <data-dir>.before-restore-* directory, perhaps) and try again",
+		}
+	}
+	return nil
+}
+
+// builder builds the restored state in the staging directory.
+type builder struct {
+	ctx     context.Context
+	dir     string // the backup
+	name    string // its name
+	staging string
+	m       *Manifest
+	key     secret.Key
+	opts    RestoreOptions
+	now     func() time.Time
+	logger  *slog.Logger
+}
+
+func (b *builder) progress(p Progress) {
+	if b.opts.Progress != nil {
+		b.opts.Progress(p)
+	}
+}
+
+// build creates the database at the backup's schema version, loads the
+// rows, copies the blobs, migrates to this binary's schema, checks the
+// audit chain, records the restore, installs the key and fsyncs it all.
+func (b *builder) build() (instanceID, cloneOf string, err error) {
+	ctx, m := b.ctx, b.m
+	sdir := datadir.Dir(b.staging)
+	db, err := sqlite.OpenNoMigrate(ctx, sdir.DB())
+	if err != nil {
+		return "", "", fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	db.Now = b.now
+	db.Logger = slog.New(slog.DiscardHandler)
+	db.Key = b.key
+	db.Blobs = blob.NewStore(sdir.Blobs())
+	if err := db.MigrateTo(ctx, m.SchemaVersion); err != nil {
+		return "", "", fmt.Errorf("restore: build schema version %d: %w", m.SchemaVersion, err)
+	}
+	tables, err := b.matchSchema(db)
+	if err != nil {
+		return "", "", err
+	}
+	byName := map[string]Table{}
+	for _, t := range m.Tables {
+		byName[t.Name] = t
+	}
+
+	err = db.WriteTx(ctx, func(tx *store.Tx) error {
+		for i, t := range tables {
+			mt := byName[t.Name]
+			imp, err := db.NewImporter(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			n, err := forEachRow(ctx, b.dir, mt, func(row []any) error { return imp.Insert(ctx, row) })
+			imp.Close()
+			if err != nil {
+				return fmt.Errorf("restore table %s: %w", t.Name, err)
+			}
+			if n != mt.Rows {
+				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+			}
+			b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("restore: %w", err)
+	}
+	if err := b.copyBlobs(db); err != nil {
+		return "", "", err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
+	}
+	err = db.ReadTx(ctx, func(tx *store.Tx) error {
+		_, _, err := store.VerifyAudit(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return "", "", &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
+	}
+	if instanceID, cloneOf, err = b.record(db); err != nil {
+		return "", "", err
+	}
+	err = db.Close()
+	db = nil
+	if err != nil {
+		return "", "", fmt.Errorf("restore: %w", err)
+	}
+	if err := writeNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+		return "", "", fmt.Errorf("restore: install master key: %w", err)
+	}
+	os.Remove(filepath.Join(sdir.Blobs(), "tmp")) // empty unless something failed
+	if err := syncTree(b.staging); err != nil {
+		return "", "", fmt.Errorf("restore: sync: %w", err)
+	}
+	return instanceID, cloneOf, nil
+}
+
+// matchSchema checks that the tables of the fresh schema are exactly the
+// backup's, with the same columns, and returns them in load order.
+func (b *builder) matchSchema(db *store.DB) ([]store.Table, error) {
+	tables, err := db.StateTables(b.ctx, db.Read)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	inBackup := map[string]Table{}
+	for _, t := range b.m.Tables {
+		inBackup[t.Name] = t
+	}
+	for _, t := range tables {
+		mt, ok := inBackup[t.Name]
+		if !ok {
+			return nil, fmt.Errorf("restore: %w: schema version %d has table %s, which the backup lacks (incomplete backup)", ErrMalformed, b.m.SchemaVersion, t.Name)
+		}
+		if !slices.Equal(mt.Columns, t.Columns) {
+			return nil, fmt.Errorf("restore: %w: table %s: the backup's columns %v differ from schema version %d's %v", ErrMalformed, t.Name, mt.Columns, b.m.SchemaVersion, t.Columns)
+		}
+		delete(inBackup, t.Name)
+	}
+	for name := range inBackup {
+		return nil, fmt.Errorf("restore: %w: the backup has table %s, which schema version %d does not", ErrMalformed, name, b.m.SchemaVersion)
+	}
+	return tables, nil
+}
+
+// copyBlobs decodes every blob into the staging blob store, checking
+// each against its id, and checks that the blobs table and the blob files
+// agree.
+func (b *builder) copyBlobs(db *store.DB) error {
+	var total, done, items, count int64
+	for _, f := range b.m.Files {
+		if f.Blob != "" {
+			total += f.RawSize
+			count++
+		}
+	}
+	for _, f := range b.m.Files {
+		if f.Blob == "" {
+			continue
+		}
+		if err := b.ctx.Err(); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		r, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return &FileError{Op: "restore", Path: f.Path, Err: err}
+		}
+		dr, release, err := decodeReader(r, f.Encoding)
+		if err != nil {
+			r.Close()
+			return &FileError{Op: "restore", Path: f.Path, Err: err}
+		}
+		id, size, err := db.Blobs.Put(b.ctx, dr, 0)
+		release()
+		r.Close()
+		if err != nil {
+			return &FileError{Op: "restore", Path: f.Path, Err: err}
+		}
+		if id != f.Blob || size != f.RawSize {
+			return &FileError{Op: "restore", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, size, id)}
+		}
+		done += size
+		items++
+		b.progress(Progress{Phase: "blobs", Items: items, ItemsTotal: count, Bytes: done, BytesTotal: total})
+	}
+	var rows int64
+	err := db.ReadTx(b.ctx, func(tx *store.Tx) error {
+		q, err := tx.Query(b.ctx, `SELECT id FROM blobs ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		for q.Next() {
+			var id string
+			if err := q.Scan(&id); err != nil {
+				return err
+			}
+			rows++
+			if _, err := db.Blobs.Stat(id); errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrInvalidID) {
+				return fmt.Errorf("%w: the blobs table lists %s, which has no file in the backup", ErrMalformed, id)
+			} else if err != nil {
+				return err
+			}
+		}
+		return q.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if rows != count {
+		return fmt.Errorf("restore: %w: %d blob files for %d rows of the blobs table", ErrMalformed, count, rows)
+	}
+	return nil
+}
+
+// record marks the restored state: meta restored_from, a new identity for
+// a copy, and the restore's audit entry.
+func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
+	by := b.opts.RestoredBy
+	if by == "" {
+		by = osUser()
+	}
+	mode := "plain"
+	if b.opts.AsCopy {
+		mode = "copy"
+	}
+	err = db.WriteTx(b.ctx, func(tx *store.Tx) error {
+		err := tx.QueryRow(b.ctx, `SELECT value FROM meta WHERE key = ?`, store.MetaInstanceID).Scan(&instanceID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := tx.SetMeta(b.ctx, store.MetaRestoredFrom, b.name); err != nil {
+			return err
+		}
+		if b.opts.AsCopy {
+			cloneOf, instanceID = instanceID, bitnobi.NewID()
+			if err := tx.SetMeta(b.ctx, store.MetaInstanceID, instanceID); err != nil {
+				return err
+			}
+			if err := tx.SetMeta(b.ctx, store.MetaCloneOf, cloneOf); err != nil {
+				return err
+			}
+			// A copy must never send the original's mail or talk to its
+			// federation partners as if it were the original.
+			if _, err := tx.Exec(b.ctx, `UPDATE email_settings SET enabled = 0`); err != nil {
+				return fmt.Errorf("disable e-mail: %w", err)
+			}
+			if _, err := tx.Exec(b.ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
+				return fmt.Errorf("disable remote servers: %w", err)
+			}
+		}
+		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})
+		return tx.Audit(actx, bitnobi.ActionRestore, "backup", b.name, map[string]any{
+			"backup":         b.name,
+			"created_at":     bitnobi.FormatTime(b.m.CreatedAt),
+			"mode":           mode,
+			"restored_by":    by,
+			"app_version":    b.m.AppVersion,
+			"schema_version": b.m.SchemaVersion,
+			"instance_id":    b.m.InstanceID,
+		})
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("restore: record the restore: %w", err)
+	}
+	return instanceID, cloneOf, nil
+}
+
+// osUser names the user running the process.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
+}

@@ -1,0 +1,145 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+var errCrash = errors.New("simulated crash")
+
+// TestRecoverInterruptedRestore interrupts the switch at each of its
+// steps, as a crash would, and checks that recovery leaves the data
+// directory with the restored state and the previous state kept.
+func TestRecoverInterruptedRestore(t *testing.T) {
+	root := t.TempDir()
+	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
+	backuptest.Seed(t, src)
+	res, err := Create(context.Background(), CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		inPlace bool
+		step    string
+		recover func(dataDir string) error
+	}{
+		{"InPlace/BeforeFirstRename", true, "rename-previous", RecoverInterruptedRestore},
+		{"InPlace/BetweenRenames", true, "rename-staging", RecoverInterruptedRestore},
+		{"InPlace/BeforeJournalRemoved", true, "remove-journal", RecoverInterruptedRestore},
+		{"New/BeforeRemovingEmpty", false, "remove-empty", RecoverInterruptedRestore},
+		{"New/BetweenRemoveAndRename", false, "rename-staging", RecoverInterruptedRestore},
+		{"InPlace/DataDirRecreatedEmpty", true, "rename-staging", func(dataDir string) error {
+			// A process made the data directory anew before recovering.
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dataDir, "bitnobi.lock"), nil, 0o600); err != nil {
+				return err
+			}
+			return RecoverInterruptedRestore(dataDir)
+		}},
+		{"InPlace/RecoveredByBackup", true, "rename-staging", func(dataDir string) error {
+			_, err := Create(context.Background(), CreateOptions{DataDir: dataDir, Folder: filepath.Join(filepath.Dir(dataDir), "b2")})
+			return err
+		}},
+		{"InPlace/RecoveredByRestore", true, "rename-staging", func(dataDir string) error {
+			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			if tt.inPlace {
+				d := backuptest.NewDataDir(t, dataDir)
+				if err := d.DB.WriteTx(context.Background(), func(tx *store.Tx) error { return tx.SetMeta(context.Background(), "marker", "old") }); err != nil {
+					t.Fatal(err)
+				}
+				d.Close()
+			}
+			switchHook = func(step string) error {
+				if step == tt.step {
+					return errCrash
+				}
+				return nil
+			}
+			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()})
+			switchHook = nil
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("Restore err=%v, want the simulated crash", err)
+			}
+			if ok, _ := exists(journalPath(dataDir)); !ok {
+				t.Fatal("no journal after a crash during the switch")
+			}
+			// A restore running now holds the restore lock: recovery
+			// must not touch its work.
+			l, err := lockfile.Acquire(restoreLockPath(dataDir), "restore")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := RecoverInterruptedRestore(dataDir); !errors.Is(err, lockfile.ErrLocked) {
+				t.Fatalf("recovery during a restore: err=%v, want ErrLocked", err)
+			}
+			l.Release()
+
+			if err := tt.recover(dataDir); err != nil {
+				t.Fatalf("recover: %v", err)
+			}
+			for _, p := range []string{journalPath(dataDir), stagingPath(dataDir)} {
+				if ok, _ := exists(p); ok {
+					t.Fatalf("%s left after recovery", p)
+				}
+			}
+			r := backuptest.Open(t, dataDir)
+			if got, _ := r.DB.Meta(context.Background(), store.MetaRestoredFrom); got != res.Name {
+				t.Fatalf("data directory after recovery: restored_from=%q, want %q", got, res.Name)
+			}
+			prev, _ := filepath.Glob(dataDir + ".before-restore-*")
+			if !tt.inPlace {
+				if len(prev) != 0 {
+					t.Fatalf("previous state %v kept for a new data directory", prev)
+				}
+				return
+			}
+			// A restore that recovers then restores again keeps a second.
+			if len(prev) < 1 || (len(prev) > 1 && tt.name != "InPlace/RecoveredByRestore") {
+				t.Fatalf("previous states %v, want one", prev)
+			}
+			old := backuptest.Open(t, prev[0])
+			if got, _ := old.DB.Meta(context.Background(), "marker"); got != "old" {
+				t.Fatalf("previous state marker=%q, want old", got)
+			}
+		})
+	}
+}
+
+// A staging directory left by a restore that crashed before its switch
+// is removed by the next restore, and the data directory was untouched.
+func TestRestore_StaleStaging(t *testing.T) {
+	root := t.TempDir()
+	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
+	res, err := Create(context.Background(), CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(root, "data")
+	if err := os.MkdirAll(filepath.Join(stagingPath(dataDir), "blobs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := RecoverInterruptedRestore(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := exists(stagingPath(dataDir)); ok {
+		t.Fatal("stale staging directory left")
+	}
+}

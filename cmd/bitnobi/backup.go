@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+const backupHelp = `Usage: bitnobi backup [flags]
+
+Writes a backup of all Bitnobi state in --data-dir (every table and every
+uploaded file) into a new directory of the backup folder, named
+backup-YYYYMMDD_HHMM after the current time in UTC; a second backup in the
+same minute gets -2, -3... It never overwrites a backup. The new backup's
+path is the last line printed on stdout.
+
+The server may keep running: the backup reads one consistent snapshot and
+does not stop or lock out the server. Blobs already in the newest backup of
+the folder are hard-linked rather than copied again. An interrupted backup
+leaves only a .tmp-backup-* directory, which the next backup removes.
+
+The backup does not contain the master key (master.key, which seals the
+stored passwords): keep a copy of it off-site, apart from the backups. A
+restore needs it.
+
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 another backup is writing into
+the folder (see --wait).
+`
+
+func (m *Main) runBackup(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("backup", backupHelp)
+	dataDir := m.dataDirFlag(fs)
+	backupDirFlag := m.backupDirFlag(fs)
+	quiet := fs.Bool("quiet", false, "print only the backup's path: no progress, summary or notes")
+	wait := fs.Duration("wait", 0, "how long to wait while another backup writes into the folder (0: fail at once)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bitnobi backup --help", "backup takes no arguments, got %q", fs.Args())
+	}
+	folder, err := m.backupDir(*backupDirFlag, *dataDir)
+	if err != nil {
+		return err
+	}
+	dir := datadir.Dir(*dataDir)
+	if _, err := os.Stat(dir.DB()); errors.Is(err, os.ErrNotExist) {
+		return usagef("bitnobi backup --data-dir DIR, with the directory bitnobi serve uses", "no Bitnobi database in %s", dir.Path())
+	}
+	prog := m.newProgress(*quiet)
+	res, err := backup.Create(ctx, backup.CreateOptions{
+		DataDir:  dir.Path(),
+		Folder:   folder,
+		KeyFile:  m.keyFile(dir),
+		LockWait: *wait,
+		Progress: prog.update,
+		Logger:   slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	prog.done()
+	if err != nil {
+		return backupError(err)
+	}
+	if !*quiet {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
+		}
+		if len(res.RemovedTemp) > 0 {
+			fmt.Fprintf(m.Stderr, "Removed %d interrupted backup(s): %s\n", len(res.RemovedTemp), strings.Join(res.RemovedTemp, ", "))
+		}
+		fmt.Fprintf(m.Stderr, "Note: the backup does not contain the master key (fingerprint %s). Keep a copy of %s off-site, apart from the backups: restoring needs it.\n",
+			res.Manifest.MasterKey.Fingerprint, absPath(m.keyFile(dir)))
+		st := res.Manifest.Stats
+		fmt.Fprintf(m.Stdout, "%s: %d tables, %d rows, %d blobs (%s), schema %d\n",
+			res.Name, len(res.Manifest.Tables), st.Rows, st.Blobs, humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
+		linked := ""
+		if st.FilesLinked > 0 {
+			linked = " from " + res.Manifest.Previous
+		}
+		fmt.Fprintf(m.Stdout, "written %s in %d files, linked %s in %d files%s, in %s\n",
+			humanBytes(st.BytesWritten), st.FilesWritten, humanBytes(st.BytesLinked), st.FilesLinked, linked, res.Duration.Round(time.Millisecond))
+	}
+	fmt.Fprintln(m.Stdout, res.Path)
+	return nil
+}
+
+// backupError gives the backup package's errors their exit codes and
+// hints: 3 for a lock held by someone else, 4 for a backup that does not
+// verify, 2 for input that cannot be accepted.
+func backupError(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	hint := backup.Hint(err)
+	switch {
+	case errors.Is(err, lockfile.ErrLocked):
+		var held *lockfile.HeldError
+		if hint == "" && errors.As(err, &held) {
+			hint = fmt.Sprintf("stop process %d (%s) first", held.PID, held.Purpose)
+		}
+		return &ExitError{Code: ExitLocked, Err: err, Hint: hint}
+	case errors.Is(err, backup.ErrVerify), errors.Is(err, store.ErrAuditChain):
+		if hint == "" {
+			hint = "pick another backup: bitnobi backups list"
+		}
+		return &ExitError{Code: ExitVerify, Err: err, Hint: hint}
+	case errors.Is(err, backup.ErrNotBackup), errors.Is(err, backup.ErrNewerVersion),
+		errors.Is(err, backup.ErrKeyMissing), errors.Is(err, backup.ErrKeyMismatch),
+		errors.Is(err, backup.ErrTargetNotEmpty),
+		errors.Is(err, secret.ErrInsecureKeyFile), errors.Is(err, secret.ErrMalformedKeyFile):
+		return &UsageError{Err: err, Hint: hint}
+	case hint != "":
+		return &ExitError{Code: ExitFailed, Err: err, Hint: hint}
+	}
+	return err
+}
+
+// recoverInterruptedRestore finishes a restore into dataDir that a crash
+// interrupted (see backup.RecoverInterruptedRestore); serve calls it
+// before taking the data directory.
+func recoverInterruptedRestore(dataDir string) error {
+	return backupError(backup.RecoverInterruptedRestore(dataDir))
+}
+
+// collectGarbage removes the blobs nothing refers to, waiting while a
+// backup copies blobs.
+func collectGarbage(ctx context.Context, a *app, logger *slog.Logger) error {
+	res, err := a.DB.CollectGarbage(ctx, a.Dir.GCLock(), store.DefaultGCGrace)
+	if err != nil {
+		return err
+	}
+	logger.Debug("blob garbage collection", "rows", res.RowsDeleted, "files", res.FilesRemoved, "bytes", res.BytesFreed)
+	return nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// progress draws a one-line progress report on stderr when it is a
+// terminal: phase, items and bytes done, rate and time left.
+type progress struct {
+	w          io.Writer // nil: draw nothing
+	phase      string
+	phaseStart time.Time
+	last       time.Time
+	drawn      bool
+}
+
+// newProgress returns a progress line on m.Stderr, or one that draws
+// nothing when quiet or when stderr is not a terminal.
+func (m *Main) newProgress(quiet bool) *progress {
+	p := &progress{}
+	if f, ok := m.Stderr.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
+		p.w = f
+	}
+	return p
+}
+
+func (p *progress) update(u backup.Progress) {
+	if p.w == nil {
+		return
+	}
+	now := time.Now()
+	if u.Phase != p.phase {
+		p.phase, p.phaseStart = u.Phase, now
+	} else if now.Sub(p.last) < 200*time.Millisecond && (u.ItemsTotal == 0 || u.Items < u.ItemsTotal) {
+		return
+	}
+	p.last = now
+	fmt.Fprintf(p.w, "\r\033[K%s", formatProgress(u, now.Sub(p.phaseStart)))
+	p.drawn = true
+}
+
+// done clears the progress line.
+func (p *progress) done() {
+	if p.w != nil && p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// formatProgress renders one progress line, e.g.
+//
+//	blobs 12/40  1.2 GiB/3.4 GiB  85.3 MiB/s  ETA 27s
+func formatProgress(u backup.Progress, elapsed time.Duration) string {
+	var b strings.Builder
+	b.WriteString(u.Phase)
+	if u.ItemsTotal > 0 {
+		fmt.Fprintf(&b, " %d/%d", u.Items, u.ItemsTotal)
+	} else if u.Items > 0 {
+		fmt.Fprintf(&b, " %d", u.Items)
+	}
+	if u.Bytes > 0 {
+		b.WriteString("  " + humanBytes(u.Bytes))
+		if u.BytesTotal > 0 {
+			b.WriteString("/" + humanBytes(u.BytesTotal))
+		}
+		if secs := elapsed.Seconds(); secs > 0.5 {
+			rate := float64(u.Bytes) / secs
+			fmt.Fprintf(&b, "  %s/s", humanBytes(int64(rate)))
+			if u.BytesTotal > u.Bytes && rate > 0 {
+				eta := time.Duration(float64(u.BytesTotal-u.Bytes) / rate * float64(time.Second))
+				fmt.Fprintf(&b, "  ETA %s", eta.Round(time.Second))
+			}
+		}
+	}
+	return b.String()
+}
+
+// humanBytes formats n bytes with a binary unit: 512 B, 1.5 KiB, 3.2 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/secret"
+)
+
+// runCmd runs one command in-process with the given environment and
+// returns its exit code, stdout and stderr.
+func runCmd(t testing.TB, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	code := m.Report(m.Run(context.Background(), args))
+	return code, out.String(), errb.String()
+}
+
+func lastOf(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// seededDataDir makes a data directory with content, closed again so
+// that commands can use it.
+func seededDataDir(t *testing.T) (root, dataDir string) {
+	t.Helper()
+	root = t.TempDir()
+	dataDir = filepath.Join(root, "bitnobi-data")
+	d := backuptest.NewDataDir(t, dataDir)
+	backuptest.Seed(t, d)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return root, dataDir
+}
+
+func mustBackup(t *testing.T, dataDir string, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCmd(t, nil, append([]string{"backup", "--data-dir", dataDir}, args...)...)
+	if code != ExitOK {
+		t.Fatalf("backup exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	return lastOf(out)
+}
+
+func TestBackupCommand(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	path := lastOf(out)
+	if got, want := filepath.Dir(path), filepath.Join(root, "backup"); got != want {
+		t.Fatalf("backup written to %s, want the folder %s beside the data directory", got, want)
+	}
+	if ok, _ := regexp.MatchString(`^backup-\d{8}_\d{4}$`, filepath.Base(path)); !ok {
+		t.Fatalf("last line %q is not a backup path", path)
+	}
+	if _, err := backup.ReadManifest(path); err != nil {
+		t.Fatalf("the printed backup: %v", err)
+	}
+	if n := strings.Count(errOut, "master key"); n != 1 {
+		t.Fatalf("stderr mentions the master key %d times, want once:\n%s", n, errOut)
+	}
+	if !strings.Contains(errOut, datadir.Dir(dataDir).Key()) || !strings.Contains(errOut, "off-site") {
+		t.Fatalf("stderr does not tell where the key is and to keep it off-site:\n%s", errOut)
+	}
+	if !strings.Contains(out, "written") || !strings.Contains(out, "linked") {
+		t.Fatalf("no summary of bytes written and linked:\n%s", out)
+	}
+
+	t.Run("Quiet", func(t *testing.T) {
+		code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--quiet")
+		if code != ExitOK || strings.Count(out, "\n") != 1 || errOut != "" {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want only the path", code, out, errOut)
+		}
+		if got := filepath.Base(lastOf(out)); got != filepath.Base(path)+"-2" && !strings.HasPrefix(got, "backup-") {
+			t.Fatalf("second backup %s", got)
+		}
+	})
+	t.Run("BackupDirFromEnv", func(t *testing.T) {
+		folder := filepath.Join(root, "elsewhere")
+		code, out, _ := runCmd(t, map[string]string{EnvBackupDir: folder, EnvDataDir: dataDir}, "backup", "--quiet")
+		if code != ExitOK || filepath.Dir(lastOf(out)) != folder {
+			t.Fatalf("exit %d, path %q; want a backup in %s", code, lastOf(out), folder)
+		}
+	})
+}
+
+func TestBackupCommand_Refused(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	folder := filepath.Join(root, "backup")
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := lockfile.Acquire(filepath.Join(folder, ".lock"), "backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"FolderLocked", []string{"backup", "--data-dir", dataDir}, ExitLocked},
+		{"NoDatabase", []string{"backup", "--data-dir", filepath.Join(root, "missing")}, ExitUsage},
+		{"FolderInsideDataDir", []string{"backup", "--data-dir", dataDir, "--backup-dir", filepath.Join(dataDir, "b")}, ExitUsage},
+		{"UnknownFlag", []string{"backup", "--nope"}, ExitUsage},
+		{"Argument", []string{"backup", "--data-dir", dataDir, "extra"}, ExitUsage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, tt.args...)
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
+			}
+			if !strings.HasPrefix(errOut, "Error: ") && !strings.Contains(errOut, "\nError: ") {
+				t.Fatalf("stderr has no Error: line:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestRestoreCommand(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	key := datadir.Dir(dataDir).Key()
+
+	target := filepath.Join(root, "new", "bitnobi-data")
+	code, out, errOut := runCmd(t, nil, "restore", path, "--data-dir", target, "--key-file", key)
+	if code != ExitOK {
+		t.Fatalf("restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if lastOf(out) != target {
+		t.Fatalf("last line %q, want the data directory %s", lastOf(out), target)
+	}
+	r := backuptest.Open(t, target)
+	var users int
+	r.DB.Read.QueryRow(`SELECT COUNT(*) FROM users`).Scan(&users)
+	if users != 3 {
+		t.Fatalf("restored %d users, want 3", users)
+	}
+	r.Close()
+
+	// In place, by name, with the key from the environment and flags
+	// before the argument.
+	env := map[string]string{EnvKeyFile: key}
+	code, out, errOut = runCmd(t, env, "restore", "--data-dir", dataDir, filepath.Base(path))
+	if code != ExitOK || !strings.Contains(out, "previous state kept in "+dataDir+".before-restore-") {
+		t.Fatalf("in-place restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+
+	// As a copy.
+	code, out, _ = runCmd(t, nil, "restore", path, "--data-dir", filepath.Join(root, "copy"), "--key-file", key, "--as-copy", "--quiet")
+	if code != ExitOK || strings.Count(out, "\n") != 1 {
+		t.Fatalf("restore --as-copy --quiet exit %d, stdout %q", code, out)
+	}
+}
+
+func TestRestoreCommand_ExitCodes(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	key := datadir.Dir(dataDir).Key()
+	wrongKey := filepath.Join(root, "wrong.key")
+	if _, _, err := secret.LoadOrCreateKeyFile(wrongKey); err != nil {
+		t.Fatal(err)
+	}
+	damaged := filepath.Join(root, "damaged")
+	if err := os.CopyFS(damaged, os.DirFS(path)); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(damaged, "tables", "users.jsonl.zst")
+	data, _ := os.ReadFile(users)
+	data[len(data)/2] ^= 1
+	os.WriteFile(users, data, 0o600)
+
+	locked := filepath.Join(root, "locked")
+	backuptest.NewDataDir(t, locked).Close()
+	l, err := lockfile.Acquire(datadir.Dir(locked).Lock(), "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		want   int
+		naming string
+	}{
+		{"NoArgument", []string{"restore", "--data-dir", filepath.Join(root, "t1")}, ExitUsage, "one backup"},
+		{"NotABackup", []string{"restore", filepath.Dir(path), "--data-dir", filepath.Join(root, "t2"), "--key-file", key}, ExitUsage, "not a backup"},
+		{"WrongKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t3"), "--key-file", wrongKey}, ExitUsage, "fingerprint"},
+		{"MissingKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t4")}, ExitUsage, "master key"},
+		{"Damaged", []string{"restore", damaged, "--data-dir", filepath.Join(root, "t5"), "--key-file", key}, ExitVerify, "tables/users.jsonl.zst"},
+		{"ServerRunning", []string{"restore", path, "--data-dir", locked, "--key-file", key}, ExitLocked, "serve"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, tt.args...)
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
+			}
+			if !strings.Contains(errOut, tt.naming) || !strings.Contains(errOut, "Try: ") {
+				t.Fatalf("stderr does not name %q or give a hint:\n%s", tt.naming, errOut)
+			}
+		})
+	}
+}
+
+func TestBackupsCommand(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	first := mustBackup(t, dataDir)
+	second := mustBackup(t, dataDir)
+	folder := filepath.Join(root, "backup")
+
+	code, out, errOut := runCmd(t, nil, "backups", "list", "--data-dir", dataDir)
+	if code != ExitOK || !strings.Contains(out, filepath.Base(first)) || !strings.Contains(out, filepath.Base(second)) {
+		t.Fatalf("list exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(first))
+	if code != ExitOK || !strings.Contains(out, "OK") {
+		t.Fatalf("verify exit %d: %s", code, out)
+	}
+	// Damage the second: verify --all fails with exit 4 naming the file.
+	manifest, err := backup.ReadManifest(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	for _, f := range manifest.Files {
+		if f.Blob != "" {
+			victim = f.Path
+		}
+	}
+	// The blob is hard-linked to the first backup's: replace, not modify.
+	p := filepath.Join(second, victim)
+	data, _ := os.ReadFile(p)
+	os.Remove(p)
+	data[0] ^= 1
+	os.WriteFile(p, data, 0o600)
+	code, out, errOut = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+	if code != ExitVerify || !strings.Contains(out, victim) || !strings.Contains(out, "FAILED") {
+		t.Fatalf("verify --all exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, _, _ = runCmd(t, nil, "backups", "verify", "--backup-dir", folder)
+	if code != ExitUsage {
+		t.Fatalf("verify without a name: exit %d, want %d", code, ExitUsage)
+	}
+	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
+	if code != ExitOK || !strings.Contains(out, `"bytes_linked"`) {
+		t.Fatalf("list --json exit %d: %s", code, out)
+	}
+}
+
+func TestFormatProgress(t *testing.T) {
+	got := formatProgress(backup.Progress{Phase: "blobs", Items: 12, ItemsTotal: 40, Bytes: 3 << 20, BytesTotal: 9 << 20}, 3*time.Second)
+	if want := "blobs 12/40  3.0 MiB/9.0 MiB  1.0 MiB/s  ETA 6s"; got != want {
+		t.Fatalf("formatProgress=%q, want %q", got, want)
+	}
+	if got, want := humanBytes(512), "512 B"; got != want {
+		t.Fatalf("humanBytes=%q, want %q", got, want)
+	}
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+)
+
+const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
+
+Restores the backup BACKUP (a path, or the name of a backup in the backup
+folder) into --data-dir: a new or empty directory, or an existing data
+directory whose state is replaced. The server must be stopped; a restore
+refuses while one holds the data directory.
+
+Nothing is changed until every check has passed: the backup's format and
+schema version (an older one is migrated forward, a newer one is refused),
+the SHA-256 of every file, the master key, free disk space. The new state
+is then built beside the data directory and switched in with renames, so an
+interruption leaves the old state or the new one, never a mix. The
+previous state is kept as DATA_DIR.before-restore-YYYYMMDD_HHMMSS unless
+--discard-previous is given.
+
+The master key is not in the backup. It is read from --key-file, else from
+$BITNOBI_MASTER_KEY_FILE, else from the data directory's master.key, must
+be the one the backup was made with, and is installed in the restored data
+directory.
+
+A plain restore keeps the installation's identity (instance ID): use it to
+recover or to move an installation. --as-copy makes a duplicate that never
+acts as the original: a new instance ID, and e-mail and remote servers
+disabled.
+
+Exit codes: 0 ok, 1 failed, 2 bad input (not a backup, newer version,
+missing or wrong key), 3 the data directory is in use, 4 the backup does
+not verify.
+`
+
+func (m *Main) runRestore(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("restore", restoreHelp)
+	dataDir := m.dataDirFlag(fs)
+	backupDirFlag := m.backupDirFlag(fs)
+	keyFile := fs.String("key-file", "", "master key file (default $"+EnvKeyFile+", else DATA_DIR/master.key)")
+	asCopy := fs.Bool("as-copy", false, "restore as a copy: new instance ID, e-mail and remote servers disabled")
+	discard := fs.Bool("discard-previous", false, "do not keep the data directory's previous state")
+	quiet := fs.Bool("quiet", false, "print nothing but errors and the data directory's path")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %d arguments", len(pos))
+	}
+	src, err := m.resolveBackup(pos[0], *backupDirFlag, *dataDir)
+	if err != nil {
+		return err
+	}
+	key := *keyFile
+	if key == "" {
+		key = m.Getenv(EnvKeyFile)
+	}
+	dir := datadir.Dir(*dataDir)
+	prog := m.newProgress(*quiet)
+	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
+		KeyFile:         key,
+		AsCopy:          *asCopy,
+		DiscardPrevious: *discard,
+		Progress:        prog.update,
+		Logger:          slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	prog.done()
+	if err != nil {
+		return backupError(err)
+	}
+	if !*quiet {
+		mf := res.Manifest
+		fmt.Fprintf(m.Stdout, "restored %s (taken %s on %s, bitnobi %s, schema %d) into %s in %s\n",
+			filepath.Base(src), mf.CreatedAt.Format(time.RFC3339), mf.Host, mf.AppVersion, mf.SchemaVersion, res.DataDir, res.Duration.Round(time.Millisecond))
+		if res.CloneOf != "" {
+			fmt.Fprintf(m.Stdout, "copy: instance %s (a copy of %s); e-mail and remote servers are disabled\n", res.InstanceID, res.CloneOf)
+		} else {
+			fmt.Fprintf(m.Stdout, "instance %s\n", res.InstanceID)
+		}
+		if res.Previous != "" {
+			fmt.Fprintf(m.Stdout, "previous state kept in %s\n", res.Previous)
+		}
+	}
+	fmt.Fprintln(m.Stdout, res.DataDir)
+	return nil
+}
+
+// resolveBackup turns the BACKUP argument into a path: as given if it
+// exists, else the backup of that name in the backup folder.
+func (m *Main) resolveBackup(arg, backupDirFlag, dataDir string) (string, error) {
+	if _, err := os.Stat(arg); err == nil || strings.ContainsRune(arg, filepath.Separator) {
+		return arg, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	folder, err := m.backupDir(backupDirFlag, dataDir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(folder, arg), nil
+}
+
+// parseInterleaved parses flags given before, between and after the
+// positional arguments, which it returns ("restore B --data-dir D" and
+// "restore --data-dir D B" alike).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil // after "--", all are arguments
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

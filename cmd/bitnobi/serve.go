@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/httpapi"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+const serveHelp = `Usage: bitnobi serve [flags]
+
+Runs the Bitnobi server: the JSON API on --listen, all state in --data-dir
+(a SQLite database, a blob folder and the master key, created on first
+start). With --db postgres://..., the database is on that PostgreSQL server
+instead, while blobs and the master key stay in --data-dir. Only one process
+may hold a data directory: a second server, or a restore, is refused with
+the holder's PID; likewise only one server may use a PostgreSQL database,
+and a second is refused with the first's session (pid, application, client
+address). SIGINT or SIGTERM stops the server gracefully, finishing requests
+in flight.
+
+Backups can be taken while it runs: see "bitnobi backup --help".
+`
+
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("serve", serveHelp)
+	dataDir := m.dataDirFlag(fs)
+	dbFlag := m.dbFlag(fs)
+	defListen := m.Getenv(EnvListen)
+	if defListen == "" {
+		defListen = ":8000"
+	}
+	listen := fs.String("listen", defListen, "address to listen on (env "+EnvListen+")")
+	maxUpload := fs.Int64("max-upload-bytes", 1<<30, "largest data-source upload accepted, in bytes")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bitnobi serve --help", "serve takes no arguments, got %q", fs.Args())
+	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
+		return err
+	}
+	logger, err := m.newLogger(*logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+
+	dir := datadir.Dir(*dataDir)
+	if err := os.MkdirAll(dir.Path(), 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := recoverInterruptedRestore(dir.Path()); err != nil {
+		return err
+	}
+	lock, err := lockfile.Acquire(dir.Lock(), "serve")
+	if err != nil {
+		return lockError(err)
+	}
+	defer lock.Release()
+
+	if dsn != "" {
+		// The data-dir lock cannot see a server on another machine. Taken
+		// before openApp, which migrates the database.
+		unlock, err := lockDatabase(ctx, dsn)
+		if err != nil {
+			return lockError(err)
+		}
+		defer unlock()
+	}
+
+	a, err := m.openApp(ctx, dir, dsn, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.DB.Logger = logger
+	instance, err := a.DB.EnsureInstance(ctx)
+	if err != nil {
+		return err
+	}
+
+	srv := newAPIServer(a, logger)
+	srv.MaxUploadBytes = *maxUpload
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", dir.Path(), "db", a.DB.Dialect.Name(), "instance_id", instance, "version", bitnobi.Version)
+	if m.onListen != nil {
+		m.onListen(ln.Addr().String())
+	}
+
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	if *gcEvery > 0 {
+		go m.gcLoop(gcCtx, a, *gcEvery, logger)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newAPIServer wires the store's services into the HTTP API.
+func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
+	srv := httpapi.NewServer()
+	srv.Logger = logger
+	srv.Users = &store.UserService{DB: a.DB}
+	srv.Policies = &store.PolicyService{DB: a.DB}
+	srv.DataSources = &store.DataSourceService{DB: a.DB}
+	srv.Workflows = &store.WorkflowService{DB: a.DB}
+	srv.Reports = &store.ReportService{DB: a.DB}
+	srv.Remotes = &store.RemoteServerService{DB: a.DB}
+	srv.Settings = &store.SettingsService{DB: a.DB}
+	srv.Audit = &store.AuditService{DB: a.DB}
+	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
+	return srv
+}
+
+// gcLoop collects unreferenced blobs every interval until ctx ends.
+func (m *Main) gcLoop(ctx context.Context, a *app, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := collectGarbage(ctx, a, logger); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Warn("blob garbage collection", "err", err)
+		}
+	}
+}
+
+// lockDatabase takes the PostgreSQL database dsn for this server (see
+// [postgres.AcquireLock]) on a connection of its own, kept until unlock.
+func lockDatabase(ctx context.Context, dsn string) (unlock func(), err error) {
+	db, err := postgres.OpenNoMigrate(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	release, err := postgres.AcquireLock(ctx, db.Write)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return func() { release(); db.Close() }, nil
+}
+
+// lockError turns a held lock into an exit code and a hint.
+func lockError(err error) error {
+	var held *lockfile.HeldError
+	if errors.As(err, &held) {
+		return &ExitError{Code: ExitLocked, Err: err, Hint: fmt.Sprintf("stop process %d (%s) first, or use another --data-dir", held.PID, held.Purpose)}
+	}
+	var pgHeld *postgres.LockedError
+	if errors.As(err, &pgHeld) {
+		return &ExitError{Code: ExitLocked, Err: err, Hint: "stop the other server first, or use another --db"}
+	}
+	return err
+}
+
+func (m *Main) newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level info", "unknown log level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(m.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts)), nil
+	}
+	return nil, usagef("--log-format text", "unknown log format %q (text or json)", format)
+}

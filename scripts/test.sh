@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: static checks, then every test with
+# the race detector, on SQLite and on a throw-away PostgreSQL cluster that
+# scripts/with-postgres.sh starts (installing PostgreSQL from Debian if
+# needed) and removes at the end. Run from anywhere: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2   # pinned; installed through the Go module proxy
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run: gofmt -w .):"
+  echo "$unformatted"
+  exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck $STATICCHECK_VERSION"
+bin="$(go env GOPATH)/bin"
+if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+"$bin/staticcheck" ./...
+
+step "go test -race (SQLite and PostgreSQL)"
+bash scripts/with-postgres.sh go test -race -count=1 -timeout 20m ./...
