@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -167,3 +168,27 @@ func hashFile(path string, tick func(int64)) (string, int64, error) {
 	}
 	return hw.sum(), hw.n, nil
 }
+
+// openContent opens the backup file at path (slash-separated, relative to
+// dir) and returns a reader of its decoded content. Every read of a backup
+// file's content goes through here, so that a new layer (encryption) is
+// added in one place. Close releases the file and the decoder.
+func openContent(dir, path, encoding string) (io.ReadCloser, error) {
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(path)))
+	if err != nil {
+		return nil, err
+	}
+	dr, release, err := decodeReader(f, encoding)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &contentReader{Reader: dr, close: func() error { release(); return f.Close() }}, nil
+}
+
+type contentReader struct {
+	io.Reader
+	close func() error
+}
+
+func (c *contentReader) Close() error { return c.close() }

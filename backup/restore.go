@@ -526,17 +526,11 @@ func (b *builder) copyBlobs(db *store.DB) error {
 		if err := b.ctx.Err(); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		r, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(f.Path)))
+		r, err := openContent(b.dir, f.Path, f.Encoding)
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}
 		}
-		dr, release, err := decodeReader(r, f.Encoding)
-		if err != nil {
-			r.Close()
-			return &FileError{Op: "restore", Path: f.Path, Err: err}
-		}
-		id, size, err := db.Blobs.Put(b.ctx, dr, 0)
-		release()
+		id, size, err := db.Blobs.Put(b.ctx, r, 0)
 		r.Close()
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}

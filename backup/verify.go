@@ -210,18 +210,13 @@ func checkContent(ctx context.Context, dir string, m *Manifest, progress func(Pr
 // decodedHash returns the SHA-256 and size of a backup file's decoded
 // content.
 func decodedHash(dir string, f File) (string, int64, error) {
-	r, err := os.Open(filepath.Join(dir, filepath.FromSlash(f.Path)))
+	r, err := openContent(dir, f.Path, f.Encoding)
 	if err != nil {
 		return "", 0, &FileError{Op: "read", Path: f.Path, Err: err}
 	}
 	defer r.Close()
-	dr, release, err := decodeReader(r, f.Encoding)
-	if err != nil {
-		return "", 0, &FileError{Op: "read", Path: f.Path, Err: err}
-	}
-	defer release()
 	hw := newHashingWriter(io.Discard)
-	if _, err := copyBuf(hw, dr, nil); err != nil {
+	if _, err := copyBuf(hw, r, nil); err != nil {
 		return "", 0, &FileError{Op: "decode", Path: f.Path, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
 	return hw.sum(), hw.n, nil
@@ -230,17 +225,12 @@ func decodedHash(dir string, f File) (string, int64, error) {
 // forEachRow decodes table t's file in dir and calls fn (if not nil) with
 // each row; it returns the number of rows.
 func forEachRow(ctx context.Context, dir string, t Table, fn func(row []any) error) (int64, error) {
-	r, err := os.Open(filepath.Join(dir, filepath.FromSlash(t.File)))
+	r, err := openContent(dir, t.File, EncodingZstd)
 	if err != nil {
 		return 0, &FileError{Op: "read", Path: t.File, Err: err}
 	}
 	defer r.Close()
-	dr, release, err := decodeReader(r, EncodingZstd)
-	if err != nil {
-		return 0, &FileError{Op: "read", Path: t.File, Err: err}
-	}
-	defer release()
-	rr := newRowReader(dr, t.Columns)
+	rr := newRowReader(r, t.Columns)
 	for {
 		if rr.n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
