@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -106,7 +107,8 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("Path=%q, want %q", got, want)
 	}
 	m := f.res.Manifest
-	if m.Format != backup.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
+	// Plain backups stay format 1, which bitnobi before encryption reads.
+	if m.Format != 1 || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
 		t.Fatalf("manifest format=%d schema=%d engine=%q", m.Format, m.SchemaVersion, m.Engine)
 	}
 	if got, want := m.MasterKey.Fingerprint, f.data.Key.Fingerprint(); got != want {
@@ -500,8 +502,10 @@ func TestRestore_Refused(t *testing.T) {
 				data, _ := os.ReadFile(p)
 				os.WriteFile(p, data[:len(data)/2], 0o600)
 			}},
-		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: "backup format 2",
-			damage: func(t *testing.T, dir string) { rewriteManifest(t, dir, func(m *backup.Manifest) { m.Format = 2 }) }},
+		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: fmt.Sprintf("backup format %d", backup.FormatVersion+1),
+			damage: func(t *testing.T, dir string) {
+				rewriteManifest(t, dir, func(m *backup.Manifest) { m.Format = backup.FormatVersion + 1 })
+			}},
 		{name: "NewerSchema", want: backup.ErrNewerVersion, naming: "schema version",
 			damage: func(t *testing.T, dir string) {
 				rewriteManifest(t, dir, func(m *backup.Manifest) { m.SchemaVersion = store.LatestSchemaVersion() + 1 })

@@ -171,14 +171,36 @@ func hashFile(path string, tick func(int64)) (string, int64, error) {
 
 // openContent opens the backup file at path (slash-separated, relative to
 // dir) and returns a reader of its decoded content. Every read of a backup
-// file's content goes through here, so that a new layer (encryption) is
-// added in one place. Close releases the file and the decoder.
-func openContent(dir, path, encoding string) (io.ReadCloser, error) {
+// file's content goes through here. keys is nil for a plain backup; for an
+// encrypted one it holds the identities or passphrase given, and the file
+// is decrypted (age) before it is decoded: encoding is the content's
+// encoding under the encryption, as the unlocked manifest records it. A
+// file that does not decrypt gives an error matching [ErrWrongKey] (the
+// keys do not open it) or [ErrChecksumMismatch] (it was altered). Reading
+// returns an error matching [ErrChecksumMismatch] where the ciphertext
+// was altered. Close releases the file and the decoder.
+func openContent(dir, path, encoding string, keys *Keys) (io.ReadCloser, error) {
 	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(path)))
 	if err != nil {
 		return nil, err
 	}
-	dr, release, err := decodeReader(f, encoding)
+	var src io.Reader = f
+	if keys != nil {
+		// The sealed part is encrypted to the operator's keys; every
+		// other file to the identities it holds (see fileIdentities).
+		ids, sealed := keys.Identities, path == SealedName
+		if !sealed {
+			if ids, err = fileIdentities(dir, keys); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+		if src, err = decryptReader(f, ids, sealed); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	dr, release, err := decodeReader(src, encoding)
 	if err != nil {
 		f.Close()
 		return nil, err

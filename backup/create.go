@@ -39,9 +39,14 @@ type CreateOptions struct {
 	// Folder is the backup folder the new backup goes into, created if
 	// missing. It must not be inside DataDir. Required.
 	Folder string
-	// KeyFile is the master key's path, read only for its fingerprint;
-	// "" means DataDir/master.key.
+	// KeyFile is the master key's path, read for its fingerprint (and,
+	// for an encrypted backup, to carry the key); "" means
+	// DataDir/master.key.
 	KeyFile string
+	// Encrypt, if set, encrypts the backup: every file is age-encrypted,
+	// and the backup carries the master key in its encrypted part (see
+	// docs/backup-format.md). nil writes a plain backup.
+	Encrypt *EncryptOptions
 	// LockWait is how long to wait while another backup writes into
 	// Folder; 0 fails at once with an error matching [lockfile.ErrLocked].
 	LockWait time.Duration
@@ -141,6 +146,15 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var crypt *cryptor
+	if opts.Encrypt != nil {
+		if crypt, err = newCryptor(opts.Encrypt, key, prev); err != nil {
+			return nil, err
+		}
+		if crypt.prevWarning != "" {
+			res.Warnings = append(res.Warnings, crypt.prevWarning)
+		}
+	}
 
 	db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
 	if err != nil {
@@ -174,6 +188,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		blobs:    blob.NewStore(dir.Blobs()),
 		logger:   logger,
 		shards:   map[string]bool{},
+		crypt:    crypt,
 	}
 	for _, d := range []string{"tables", "blobs"} {
 		if err := os.Mkdir(filepath.Join(tmp, d), dirPerm); err != nil {
@@ -182,10 +197,15 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 
 	m := &Manifest{
-		Format:     FormatVersion,
+		Format:     formatPlain,
 		AppVersion: bitnobi.Version,
 		Engine:     db.Dialect.Name(),
 		MasterKey:  KeyInfo{Fingerprint: key.Fingerprint(), Mode: KeyExternal},
+	}
+	if crypt != nil {
+		m.Format = FormatVersion
+		m.MasterKey.Mode = KeySealed
+		m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: crypt.mode}
 	}
 	m.Host, _ = os.Hostname()
 	var refs []blobRef
@@ -296,7 +316,15 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 	sortFiles(m.Files)
 
-	data, err := m.Marshal()
+	// An encrypted backup's manifest.json is only its public part; the
+	// full manifest and the key go into SealedName, written first.
+	pub := m
+	if crypt != nil {
+		if pub, err = crypt.seal(tmp, m, key); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+	data, err := pub.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -371,6 +399,7 @@ type writer struct {
 	logger   *slog.Logger
 	shards   map[string]bool // blob shard directories to fsync
 	linked   map[string]bool // blob ids hard-linked from the previous backup
+	crypt    *cryptor        // nil for a plain backup
 	rawDone  int64           // decoded bytes done in the current phase
 	lastTick time.Time
 }
@@ -404,7 +433,11 @@ func (w *writer) writeTable(ctx context.Context, db *store.DB, tx *store.Tx, t s
 	}
 	defer f.Close()
 	hw := newHashingWriter(f)
-	zw := newZstdWriter(hw)
+	ew, err := w.crypt.encrypt(hw)
+	if err != nil {
+		return Table{}, File{}, err
+	}
+	zw := newZstdWriter(ew)
 	defer zw.Close()
 	var buf []byte
 	var rows, raw int64
@@ -441,6 +474,9 @@ func (w *writer) writeTable(ctx context.Context, db *store.DB, tx *store.Tx, t s
 		err = zw.Close()
 	}
 	if err == nil {
+		err = ew.Close()
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
@@ -456,19 +492,19 @@ func (w *writer) writeTable(ctx context.Context, db *store.DB, tx *store.Tx, t s
 
 // copyBlob puts blob r into the backup: hard-linked from the previous
 // backup when that holds it intact, else read from the live store,
-// checked against its id and compressed when that pays.
+// checked against its id, compressed when that pays, and encrypted for
+// an encrypted backup.
 func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
+	if w.crypt != nil {
+		return w.copyBlobEncrypted(r, prev)
+	}
 	rel := blobFile(r.id)
-	dst := filepath.Join(w.tmp, filepath.FromSlash(rel))
-	shard := filepath.Dir(dst)
-	if !w.shards[shard] {
-		if err := os.MkdirAll(shard, dirPerm); err != nil {
-			return File{}, false, err
-		}
-		w.shards[shard] = true
+	dst, err := w.blobPath(rel)
+	if err != nil {
+		return File{}, false, err
 	}
 	if prev != nil {
-		if pf, ok := prev.blobFiles[r.id]; ok {
+		if pf, ok := prev.blobFiles[rel]; ok && pf.Blob == r.id {
 			f, ok, err := w.linkBlob(prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
@@ -478,17 +514,77 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 			}
 		}
 	}
+	src, enc, err := w.openBlob(r)
+	if err != nil {
+		return File{}, false, err
+	}
+	defer src.Close()
+	return w.writeBlob(r, src, enc, dst, rel)
+}
+
+// copyBlobEncrypted is copyBlob for an encrypted backup. The file's name
+// is a keyed hash of the blob id and its encoding (see blobName), which
+// the encoding decision on the live blob's first MiB gives; the previous
+// backup's file of that name, if intact, holds the same content
+// encrypted for the same keys, and is linked.
+func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
+	src, enc, err := w.openBlob(r)
+	if err != nil {
+		return File{}, false, err
+	}
+	defer src.Close()
+	name := w.crypt.blobName(r.id, enc)
+	rel := "blobs/" + name[:2] + "/" + name
+	dst, err := w.blobPath(rel)
+	if err != nil {
+		return File{}, false, err
+	}
+	if prev != nil {
+		if pf, ok := prev.blobFiles[rel]; ok && pf.Encoding == EncodingAge {
+			f, ok, err := w.linkBlob(prev, pf, dst)
+			if err != nil {
+				return File{}, false, err
+			}
+			if ok {
+				// Only the previous backup's encrypted part knows more;
+				// the name vouches for the id and encoding, the blobs
+				// table for the size, and restore checks all three.
+				f.Encoding, f.RawSize, f.Blob = enc, r.size, r.id
+				w.linked[r.id] = true
+				w.rawDone += r.size
+				return f, true, nil
+			}
+		}
+	}
+	return w.writeBlob(r, src, enc, dst, rel)
+}
+
+// blobPath returns where the blob file rel goes in the backup being
+// written, creating its shard directory.
+func (w *writer) blobPath(rel string) (string, error) {
+	dst := filepath.Join(w.tmp, filepath.FromSlash(rel))
+	shard := filepath.Dir(dst)
+	if !w.shards[shard] {
+		if err := os.MkdirAll(shard, dirPerm); err != nil {
+			return "", err
+		}
+		w.shards[shard] = true
+	}
+	return dst, nil
+}
+
+// openBlob opens blob r in the live store and decides, from its first
+// MiB, how to store it. The reader is at the start of the blob.
+func (w *writer) openBlob(r blobRef) (*os.File, string, error) {
 	src, err := w.blobs.Open(r.id)
 	if errors.Is(err, blob.ErrNotFound) {
-		return File{}, false, &HintError{
+		return nil, "", &HintError{
 			Err:  fmt.Errorf("blob %s is listed in the blobs table but its file is missing from the data directory", r.id),
 			Hint: "restore the data directory from an earlier backup, or remove the records that refer to the blob",
 		}
 	} else if err != nil {
-		return File{}, false, err
+		return nil, "", err
 	}
-	defer src.Close()
-
 	bp := bufPool.Get().(*[]byte)
 	n, err := io.ReadFull(src, (*bp)[:sampleSize])
 	enc := EncodingNone
@@ -499,23 +595,34 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 		err = nil
 	}
 	bufPool.Put(bp)
+	if err == nil {
+		_, err = src.Seek(0, io.SeekStart)
+	}
 	if err != nil {
-		return File{}, false, fmt.Errorf("read blob %s: %w", r.id, err)
+		src.Close()
+		return nil, "", fmt.Errorf("read blob %s: %w", r.id, err)
 	}
-	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		return File{}, false, fmt.Errorf("read blob %s: %w", r.id, err)
-	}
+	return src, enc, nil
+}
 
+// writeBlob writes blob r from src to dst (rel in the backup), encoded
+// with enc and, for an encrypted backup, encrypted; it checks the content
+// against the blob's id.
+func (w *writer) writeBlob(r blobRef, src io.Reader, enc, dst, rel string) (File, bool, error) {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
 	if err != nil {
 		return File{}, false, err
 	}
 	defer out.Close()
 	hw := newHashingWriter(out)
-	var dstW io.Writer = hw
+	ew, err := w.crypt.encrypt(hw)
+	if err != nil {
+		return File{}, false, err
+	}
+	var dstW io.Writer = ew
 	var zw *zstdWriter
 	if enc == EncodingZstd {
-		zw = newZstdWriter(hw)
+		zw = newZstdWriter(ew)
 		defer zw.Close()
 		dstW = zw
 	}
@@ -533,6 +640,9 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 		if err := zw.Close(); err != nil {
 			return File{}, false, err
 		}
+	}
+	if err := ew.Close(); err != nil {
+		return File{}, false, err
 	}
 	if err := out.Sync(); err != nil {
 		return File{}, false, err
@@ -557,7 +667,7 @@ func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
 	}
 	sum, size, err := hashFile(dst, nil)
 	if err != nil || sum != pf.SHA256 || size != pf.Size {
-		w.logger.Warn("previous backup's copy of a blob is damaged; copying it afresh", "backup", prev.Name, "blob", pf.Blob)
+		w.logger.Warn("previous backup's copy of a blob is damaged; copying it afresh", "backup", prev.Name, "file", pf.Path)
 		if rerr := os.Remove(dst); rerr != nil {
 			return File{}, false, rerr
 		}
@@ -566,8 +676,10 @@ func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
 	if w.linked == nil {
 		w.linked = map[string]bool{}
 	}
-	w.linked[pf.Blob] = true
-	w.rawDone += pf.RawSize
+	if pf.Blob != "" { // a plain backup's entry; an encrypted one's is completed by the caller
+		w.linked[pf.Blob] = true
+		w.rawDone += pf.RawSize
+	}
 	return pf, true, nil
 }
 
@@ -670,8 +782,8 @@ func previousBackup(folder string) (*Info, error) {
 	}
 	best.blobFiles = map[string]File{}
 	for _, f := range best.Manifest.Files {
-		if f.Blob != "" {
-			best.blobFiles[f.Blob] = f
+		if strings.HasPrefix(f.Path, "blobs/") {
+			best.blobFiles[f.Path] = f
 		}
 	}
 	return best, nil

@@ -11,6 +11,16 @@
 //	    tables/<table>.jsonl.zst    one JSON array per row, PK order, zstd
 //	    blobs/<aa>/<sha256>         blob content, zstd or as is
 //
+// An encrypted backup ([CreateOptions].Encrypt; format 2) age-encrypts
+// every file but manifest.json, which keeps only what listing needs and
+// the SHA-256 of each ciphertext; manifest.age holds the full manifest,
+// a copy of manifest.json that authenticates it, and the master key.
+// Blob files are named by HMAC-SHA256 of the blob id under a key derived
+// from the master key and the recipients, so that consecutive backups to
+// the same recipients can link them without revealing the ids. Keys
+// ([Keys], [LoadKeys]) unlock it; every read of a file's content goes
+// through one function, openContent, which decrypts.
+//
 // # Create
 //
 // [Create] works while a server runs on the data directory and does not
@@ -35,10 +45,14 @@
 //     the newest complete backup in B when that holds the same blob
 //     intact (its SHA-256 is checked), or else read it from the live
 //     store, check its SHA-256 against its id, and compress it when a
-//     sample shows that pays. Release gc.lock.
-//  7. Write manifest.json, fsync every file and directory, and rename the
-//     temporary directory to backup-YYYYMMDD_HHMM (UTC; -2, -3... if that
-//     name is taken; never replacing anything). Fsync B.
+//     sample shows that pays. Release gc.lock. (Encrypted: the sample
+//     decides the encoding first, which with the id gives the keyed
+//     file name that is looked up in the newest backup; table and blob
+//     files are encrypted as they are written.)
+//  7. Encrypted: write manifest.age. Write manifest.json, fsync every
+//     file and directory, and rename the temporary directory to
+//     backup-YYYYMMDD_HHMM (UTC; -2, -3... if that name is taken; never
+//     replacing anything). Fsync B.
 //
 // Every file is fsynced before the manifest is written and the manifest
 // before the rename. A crash before the rename leaves only a
@@ -53,12 +67,14 @@
 //  1. Take the restore lock beside the data directory (<dir>.restore-lock)
 //     and finish an interrupted restore (see below).
 //  2. Read the manifest: its checksum, format and schema version (a newer
-//     one is refused, naming both versions).
+//     one is refused, naming both versions). Unlock an encrypted backup:
+//     manifest.age's hash, decryption with the keys given, its copy of
+//     manifest.json, the full manifest ([Unlock]).
 //  3. Take the data directory's lock (bitnobi.lock), refusing while a
 //     server holds it; create the directory first if it is missing.
-//  4. Find the master key (--key-file, BITNOBI_MASTER_KEY_FILE or the
-//     target's master.key) and check its fingerprint against the
-//     manifest's.
+//  4. Find the master key (an encrypted backup's own, else --key-file,
+//     BITNOBI_MASTER_KEY_FILE or the target's master.key) and check its
+//     fingerprint against the manifest's.
 //  5. Check that the backup holds exactly the files the manifest lists,
 //     with their sizes and SHA-256, and no symbolic links or paths that
 //     leave it.
@@ -85,4 +101,32 @@
 // but removing the journal. So the data
 // directory holds the old state or the new one, never a mix, and is never
 // missing once recovery has run.
+//
+// # Managing a backup folder
+//
+// Reading never changes a backup. [Scan] lists a folder (stat only, and
+// each manifest); [Reader] reads a backup's tables a row at a time,
+// checking each table file against the manifest first and its row count
+// and primary-key order last; [Inspect] and [Diff] build on it ([DiffLive]
+// reads the live database in one read transaction instead), merge-joining
+// rows by primary key so that memory does not grow with the tables.
+// [VerifyDeep] restores into a temporary directory and checks the result.
+//
+// [Prune] and [Import] change the folder, under its lock (B/.lock), so
+// they never run beside a backup or each other:
+//
+//   - Prune decides with package retention on the complete backups'
+//     creation times, then for each backup to remove renames it to
+//     .tmp-backup-prune-<name>-<random>, fsyncs the folder, removes its
+//     verification record and deletes the directory. A crash leaves a
+//     .tmp-backup-* directory, never a partial backup-*, and the next
+//     backup or prune removes it. Deleting a backup unlinks its files;
+//     a blob file hard-linked into another backup lives on there.
+//   - Import extracts an archive ([Export]'s tar, manifest last) into
+//     .tmp-backup-import-*, refusing while extracting whatever no backup
+//     holds (package archive does links, escapes and duplicates; the
+//     allow function paths of other shapes and entries after the
+//     manifest), then verifies the result completely against the
+//     extracted manifest, and renames it into place without replacing
+//     anything. A crash leaves only the temporary directory.
 package backup

@@ -118,3 +118,18 @@ func Hint(err error) string {
 	}
 	return ""
 }
+
+// Errors about the keys of an encrypted backup.
+var (
+	// ErrKeyRequired means the backup is encrypted and no identity or
+	// passphrase was given.
+	ErrKeyRequired = errors.New("backup is encrypted: an identity or passphrase is needed")
+
+	// ErrWrongKey means none of the identities or passphrases given
+	// unlocks the backup.
+	ErrWrongKey = errors.New("no identity or passphrase given unlocks the backup")
+
+	// ErrKeyFile means an identity, recipient or passphrase file cannot
+	// be used.
+	ErrKeyFile = errors.New("unusable key file")
+)

@@ -61,6 +61,8 @@ func TestManifestRoundTrip(t *testing.T) {
 func FuzzParseManifest(f *testing.F) {
 	data, _ := sampleManifest().Marshal()
 	f.Add(data)
+	public, _ := samplePublic().Marshal()
+	f.Add(public)
 	f.Add(data[:len(data)/2])
 	f.Add([]byte(`{"manifest_checksum": "` + strings.Repeat("0", 64) + `"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -86,7 +88,7 @@ var fuzzCols = []store.Column{{Name: "t", Type: "TEXT"}, {Name: "i", Type: "INTE
 func FuzzRowRoundTrip(f *testing.F) {
 	f.Add("plain", int64(1), 1.5)
 	f.Add("quote \" backslash \\ newline \n tab \t nul \x00 \u2028 é", int64(math.MinInt64), math.Inf(1))
-	f.Add("\xff\xfe invalid utf-8", int64(math.MaxInt64), -0.0)
+	f.Add("\xff\xfe invalid utf-8", int64(math.MaxInt64), math.Copysign(0, -1))
 	f.Add("", int64(0), 1e300)
 	f.Fuzz(func(t *testing.T, s string, n int64, r float64) {
 		row := []any{s, n, r, nil}

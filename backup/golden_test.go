@@ -10,22 +10,33 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/store"
 )
 
-var update = flag.Bool("update", false, "regenerate the golden backup of the current format and schema in testdata/")
+var update = flag.Bool("update", false, "regenerate the golden backups of the current formats and schema in testdata/")
 
 // TestGolden restores every golden backup kept in testdata/, one per
 // format and schema version that was ever released, with today's binary,
-// and checks the content. Run with -update to (re)write the one for the
-// current versions; never regenerate an older one.
+// and checks the content. Run with -update to (re)write the ones for the
+// current versions; never regenerate an older one. Plain backups are
+// written in format 1, encrypted ones in [backup.FormatVersion]; a golden
+// encrypted backup vN-schemaM has its age identity in
+// vN-schemaM.identity (a test key, protecting nothing) instead of a
+// master key file.
 func TestGolden(t *testing.T) {
+	plain := fmt.Sprintf("v1-schema%d", store.LatestSchemaVersion())
 	current := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
 	if *update {
-		writeGolden(t, filepath.Join("testdata", current))
+		writeGolden(t, filepath.Join("testdata", plain), false)
+		writeGolden(t, filepath.Join("testdata", current), true)
+	}
+	if _, err := os.Stat(filepath.Join("testdata", plain)); err != nil {
+		t.Fatalf("no golden plain backup testdata/%s for the current schema: run go test ./backup -run TestGolden -update", plain)
 	}
 	dirs, err := filepath.Glob(filepath.Join("testdata", "v*-schema*"))
 	if err != nil {
@@ -44,14 +55,20 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func writeGolden(t *testing.T, dir string) {
+func writeGolden(t *testing.T, dir string, encrypted bool) {
 	root := t.TempDir()
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	backuptest.Seed(t, d)
-	res, err := backup.Create(context.Background(), backup.CreateOptions{
+	opts := backup.CreateOptions{
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
 		Now: func() time.Time { return time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC) },
-	})
+	}
+	var id *age.X25519Identity
+	if encrypted {
+		id = newIdentity(t)
+		opts.Encrypt = toRecipients(id)
+	}
+	res, err := backup.Create(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,20 +78,40 @@ func writeGolden(t *testing.T, dir string) {
 	if err := os.CopyFS(dir, os.DirFS(res.Path)); err != nil {
 		t.Fatal(err)
 	}
-	backuptest.CopyKey(t, d.Dir.Key(), dir+".master.key")
+	os.Remove(dir + ".master.key")
+	os.Remove(dir + ".identity")
+	if encrypted {
+		text := "# test identity of the golden backup " + filepath.Base(dir) + "; protects nothing\n" + id.String() + "\n"
+		if err := os.WriteFile(dir+".identity", []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		backuptest.CopyKey(t, d.Dir.Key(), dir+".master.key")
+	}
 	t.Logf("wrote %s", dir)
 }
 
 func checkGolden(t *testing.T, dir string) {
 	ctx := context.Background()
-	if _, err := backup.Verify(ctx, dir, nil); err != nil {
+	tmp := t.TempDir()
+	opts := backup.RestoreOptions{}
+	if _, err := os.Stat(dir + ".identity"); err == nil {
+		// Test identities are committed with mode 0644; LoadKeys does
+		// not mind.
+		keys, err := backup.LoadKeys(dir+".identity", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Keys = keys
+	} else {
+		opts.KeyFile = filepath.Join(tmp, "master.key")
+		backuptest.CopyKey(t, dir+".master.key", opts.KeyFile)
+	}
+	if _, err := backup.VerifyWith(ctx, dir, backup.VerifyOptions{Keys: opts.Keys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	tmp := t.TempDir()
-	key := filepath.Join(tmp, "master.key")
-	backuptest.CopyKey(t, dir+".master.key", key)
 	target := filepath.Join(tmp, "data")
-	res := mustRestore(t, dir, target, backup.RestoreOptions{KeyFile: key})
+	res := mustRestore(t, dir, target, opts)
 	r := backuptest.Open(t, target)
 	if v, err := r.DB.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
 		t.Fatalf("restored schema version %d (%v), want %d", v, err, store.LatestSchemaVersion())

@@ -21,7 +21,7 @@ type Info struct {
 	// checked; [Verify] checks every file.
 	Err error
 
-	blobFiles map[string]File // blob id -> file, for linking
+	blobFiles map[string]File // path -> blob file, for linking
 }
 
 // List returns the backups in folder, oldest first: every directory named

@@ -20,18 +20,33 @@ import (
 	"github.com/bitnobi/bitnobi/store"
 )
 
-// FormatVersion is the version of the backup format this package writes
-// and the newest it reads. A change that a reader of an earlier version
-// would misread increments it; see docs/backup-format.md.
-const FormatVersion = 1
+// FormatVersion is the newest version of the backup format this package
+// reads, and the version of the encrypted backups it writes. A change
+// that a reader of an earlier version would misread increments it; see
+// docs/backup-format.md. Plain backups are still written as format 1
+// ([formatPlain]), so that binaries from before encryption restore them.
+const FormatVersion = 2
+
+// formatPlain is the format of plain (not encrypted) backups: format 1
+// has everything they need.
+const formatPlain = 1
 
 // ManifestName is the name of the manifest file in a backup directory.
 const ManifestName = "manifest.json"
+
+// SealedName is the name of the encrypted part of an encrypted backup's
+// manifest: the full manifest and the master key, age-encrypted to the
+// backup's recipients or passphrase.
+const SealedName = "manifest.age"
 
 // Encodings of a file in a backup.
 const (
 	EncodingNone = "none" // the bytes as they are
 	EncodingZstd = "zstd" // one or more zstd frames
+	// EncodingAge marks, in the public manifest of an encrypted backup,
+	// a file encrypted with age; its encoding under the encryption is in
+	// the encrypted part.
+	EncodingAge = "age"
 )
 
 // Master-key modes of a backup.
@@ -39,7 +54,22 @@ const (
 	// KeyExternal: the backup does not carry the master key; the operator
 	// keeps it apart and restore is given it.
 	KeyExternal = "external"
+	// KeySealed: the backup carries the master key in its encrypted part
+	// ([SealedName]); only encrypted backups do.
+	KeySealed = "sealed"
 )
+
+// Encryption modes: what unlocks an encrypted backup.
+const (
+	// EncryptRecipients: age X25519 (or hybrid) identities, the private
+	// halves of the recipients the backup was encrypted to.
+	EncryptRecipients = "recipients"
+	// EncryptPassphrase: a passphrase, stretched with scrypt.
+	EncryptPassphrase = "passphrase"
+)
+
+// EncryptionScheme is the only value of [Encryption.Scheme].
+const EncryptionScheme = "age-v1"
 
 // maxManifestSize bounds how much of a manifest.json is read. A manifest
 // lists every file of a backup in about 250 bytes each.
@@ -59,6 +89,9 @@ type Manifest struct {
 	Host          string    `json:"host"`
 	InstanceID    string    `json:"instance_id"`
 	MasterKey     KeyInfo   `json:"master_key"`
+	// Encryption is set for an encrypted backup (format 2 and later),
+	// nil for a plain one.
+	Encryption *Encryption `json:"encryption,omitempty"`
 	// Previous names the backup in the same folder whose blob files this
 	// one hard-linked, or is empty.
 	Previous string  `json:"previous,omitempty"`
@@ -68,14 +101,55 @@ type Manifest struct {
 	// ManifestChecksum is the lowercase hex SHA-256 of every byte of
 	// manifest.json before this member's name.
 	ManifestChecksum string `json:"manifest_checksum,omitempty"`
+
+	// public is, for the full manifest of an encrypted backup (from its
+	// encrypted part), the public manifest.json it was unlocked with.
+	public *Manifest
+}
+
+// Encryption says how an encrypted backup was encrypted. Every file but
+// manifest.json is age-encrypted; what manifest.json shows and what only
+// the key reveals is specified in docs/backup-format.md.
+type Encryption struct {
+	Scheme string `json:"scheme"` // EncryptionScheme
+	Mode   string `json:"mode"`   // EncryptRecipients or EncryptPassphrase
+}
+
+// Encrypted reports whether m is the manifest of an encrypted backup.
+func (m *Manifest) Encrypted() bool { return m.Encryption != nil }
+
+// Locked reports whether m is the public manifest of an encrypted
+// backup: without the tables, row counts, host, instance ID, master-key
+// fingerprint and blob ids, which only the key reveals (see [Unlock]).
+func (m *Manifest) Locked() bool { return m.Encryption != nil && m.public == nil }
+
+// Public returns the manifest as manifest.json holds it: m itself for a
+// plain backup or a locked one, and the public manifest that the full
+// manifest of an encrypted backup was unlocked with. Its files are the
+// files on disk, with the SHA-256 of the bytes on disk.
+func (m *Manifest) Public() *Manifest {
+	if m.public != nil {
+		return m.public
+	}
+	return m
+}
+
+// contentKeys returns the keys to give openContent for the files of the
+// backup m describes: nil for a plain backup.
+func (m *Manifest) contentKeys(keys *Keys) *Keys {
+	if m.Encryption == nil {
+		return nil
+	}
+	return keys
 }
 
 // KeyInfo says how the master key travels with a backup.
 type KeyInfo struct {
 	// Fingerprint is the key's [secret.Key.Fingerprint].
 	Fingerprint string `json:"fingerprint"`
-	// Mode is [KeyExternal]: the key is not in the backup. Backups that
-	// carry the key sealed under a passphrase will use another mode.
+	// Mode is [KeyExternal] (the key is not in the backup) or, for an
+	// encrypted backup, [KeySealed] (the key is in its encrypted part).
+	// The public manifest of an encrypted backup shows only the mode.
 	Mode string `json:"mode"`
 }
 
@@ -105,9 +179,12 @@ type File struct {
 	Path     string `json:"path"`     // slash-separated, relative to the backup
 	Size     int64  `json:"size"`     // bytes on disk
 	SHA256   string `json:"sha256"`   // of the bytes on disk, lowercase hex
-	Encoding string `json:"encoding"` // EncodingNone or EncodingZstd
-	RawSize  int64  `json:"raw_size"` // bytes once decoded
-	Blob     string `json:"blob,omitempty"`
+	Encoding string `json:"encoding"` // EncodingNone or EncodingZstd; EncodingAge in a public manifest of an encrypted backup
+	RawSize  int64  `json:"raw_size"` // bytes once decoded (0 in a public manifest of an encrypted backup)
+	// Blob is, for a blob file, the blob id (the SHA-256 of its decoded
+	// content): the file's name in a plain backup, a keyed hash of it in
+	// an encrypted one, where only the encrypted part holds the id.
+	Blob string `json:"blob,omitempty"`
 }
 
 // Name returns the backup's directory name for a backup created at t
@@ -238,11 +315,24 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// validate checks every field of a parsed manifest.
+// validate checks every field of a parsed manifest.json: a plain
+// backup's complete manifest, or an encrypted backup's public one.
 func (m *Manifest) validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: manifest: %s", ErrMalformed, fmt.Sprintf(format, args...))
+	if err := m.validateHead(); err != nil {
+		return err
 	}
+	if m.Encryption == nil {
+		return m.validateFull(false)
+	}
+	return m.validatePublic()
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: manifest: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// validateHead checks the members every manifest has.
+func (m *Manifest) validateHead() error {
 	switch {
 	case m.SchemaVersion < 1:
 		return bad("schema_version %d", m.SchemaVersion)
@@ -250,8 +340,69 @@ func (m *Manifest) validate() error {
 		return bad("engine is empty")
 	case m.CreatedAt.IsZero():
 		return bad("created_at is missing")
-	case m.MasterKey.Mode != KeyExternal:
+	}
+	if e := m.Encryption; e != nil {
+		switch {
+		case m.Format < 2:
+			return bad("format %d has no encryption", m.Format)
+		case e.Scheme != EncryptionScheme:
+			return bad("encryption.scheme %q is not %q", e.Scheme, EncryptionScheme)
+		case e.Mode != EncryptRecipients && e.Mode != EncryptPassphrase:
+			return bad("encryption.mode %q", e.Mode)
+		case m.MasterKey.Mode != KeySealed:
+			return bad("master_key.mode %q of an encrypted backup is not %q", m.MasterKey.Mode, KeySealed)
+		}
+	} else if m.MasterKey.Mode != KeyExternal {
 		return bad("master_key.mode %q is not %q", m.MasterKey.Mode, KeyExternal)
+	}
+	return nil
+}
+
+// validatePublic checks the public manifest of an encrypted backup: it
+// lists every file, SealedName included, as age-encrypted, and shows
+// nothing that only the key may reveal.
+func (m *Manifest) validatePublic() error {
+	switch {
+	case m.MasterKey.Fingerprint != "":
+		return bad("the public manifest of an encrypted backup shows master_key.fingerprint")
+	case len(m.Tables) > 0:
+		return bad("the public manifest of an encrypted backup lists tables")
+	case m.Host != "" || m.InstanceID != "":
+		return bad("the public manifest of an encrypted backup shows host or instance_id")
+	case m.Stats.Rows != 0 || m.Stats.Blobs != 0 || m.Stats.BlobBytes != 0:
+		return bad("the public manifest of an encrypted backup shows rows, blobs or blob_bytes")
+	}
+	prev, sealed := "", false
+	for _, f := range m.Files {
+		if f.Path == SealedName {
+			sealed = true
+		} else if err := checkPath(f.Path); err != nil {
+			return err
+		}
+		if f.Path <= prev {
+			return bad("files are not sorted by path, or %s is listed twice", f.Path)
+		}
+		prev = f.Path
+		switch {
+		case !hexRE.MatchString(f.SHA256):
+			return bad("%s: sha256 %q is not 64 lowercase hex characters", f.Path, f.SHA256)
+		case f.Size < 0:
+			return bad("%s: negative size", f.Path)
+		case f.Encoding != EncodingAge || f.RawSize != 0 || f.Blob != "":
+			return bad("%s: a file of an encrypted backup shows encoding %q, raw_size or blob", f.Path, f.Encoding)
+		}
+	}
+	if !sealed {
+		return bad("encrypted backup without %s", SealedName)
+	}
+	return nil
+}
+
+// validateFull checks the tables and files of a complete manifest: a
+// plain backup's, or (keyed) the one in an encrypted backup's encrypted
+// part, whose blob files are named by a keyed hash of their id.
+func (m *Manifest) validateFull(keyed bool) error {
+	switch {
 	case m.MasterKey.Fingerprint == "":
 		return bad("master_key.fingerprint is empty")
 	case len(m.Tables) == 0:
@@ -277,7 +428,7 @@ func (m *Manifest) validate() error {
 		}
 		switch f.Encoding {
 		case EncodingNone:
-			if f.RawSize != f.Size {
+			if f.RawSize != f.Size && !keyed {
 				return bad("%s: raw_size %d differs from size %d but encoding is none", f.Path, f.RawSize, f.Size)
 			}
 		case EncodingZstd:
@@ -285,8 +436,8 @@ func (m *Manifest) validate() error {
 			return bad("%s: unknown encoding %q", f.Path, f.Encoding)
 		}
 		if strings.HasPrefix(f.Path, "blobs/") {
-			id := f.Path[len("blobs/xx/"):]
-			if f.Blob != id || !blob.ValidID(id) {
+			name := f.Path[len("blobs/xx/"):]
+			if !blob.ValidID(f.Blob) || (!keyed && f.Blob != name) {
 				return bad("%s: blob %q does not match its path", f.Path, f.Blob)
 			}
 		} else if f.Blob != "" {
@@ -340,8 +491,10 @@ func tableFile(name string) string { return "tables/" + name + ".jsonl.zst" }
 // blobFile is the path of a blob's file in a backup.
 func blobFile(id string) string { return "blobs/" + id[:2] + "/" + id }
 
-// checkPath accepts only the two shapes of file path a backup holds:
-// tables/<name>.jsonl.zst and blobs/<aa>/<sha256>. Anything that could
+// checkPath accepts only the two shapes of file path a backup holds
+// besides its manifest: tables/<name>.jsonl.zst and blobs/<aa>/<name>,
+// name being 64 lowercase hex characters (the blob id, or in an encrypted
+// backup a keyed hash of it). Anything that could
 // leave the backup directory gives [ErrUnsafePath].
 func checkPath(p string) error {
 	if !fs.ValidPath(p) || strings.Contains(p, `\`) || strings.HasPrefix(p, "/") || p == "." {

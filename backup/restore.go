@@ -25,10 +25,13 @@ import (
 
 // RestoreOptions configures [Restore].
 type RestoreOptions struct {
-	// KeyFile is the master key to restore with; "" means the target
-	// data directory's master.key. The key must have the fingerprint the
-	// manifest records.
+	// KeyFile is the master key to restore a plain backup with; "" means
+	// the target data directory's master.key. The key must have the
+	// fingerprint the manifest records. An encrypted backup carries its
+	// key, and KeyFile is not read.
 	KeyFile string
+	// Keys unlock an encrypted backup; a plain one needs none.
+	Keys *Keys
 	// AsCopy makes the restored state a copy that never acts as the
 	// original: a new instance ID, meta clone_of set to the original's,
 	// e-mail settings and remote servers disabled.
@@ -106,6 +109,13 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	if err != nil {
 		return nil, err
 	}
+	// An encrypted backup is unlocked first: a missing or wrong key, or
+	// an altered manifest, stops the restore before anything else.
+	u, err := unlock(backupDir, m, opts.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
+	}
+	m = u.m
 	if latest := store.LatestSchemaVersion(); m.SchemaVersion > latest {
 		return nil, &HintError{
 			Err: fmt.Errorf("restore: %w: backup %s has schema version %d (bitnobi %s); this bitnobi %s knows up to schema version %d",
@@ -141,14 +151,17 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 	}()
 
-	key, err := findKey(opts.KeyFile, dataDir, m)
-	if err != nil {
-		return nil, err
+	key := u.key
+	if m.MasterKey.Mode != KeySealed {
+		if key, err = findKey(opts.KeyFile, dataDir, m); err != nil {
+			return nil, err
+		}
 	}
-	if err := checkFiles(ctx, backupDir, m, opts.Progress); err != nil {
+	keys := m.contentKeys(opts.Keys)
+	if err := checkFiles(ctx, backupDir, m.Public(), opts.Progress); err != nil {
 		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
 	}
-	if err := checkSecretKeys(ctx, backupDir, m, key); err != nil {
+	if err := checkSecretKeys(ctx, backupDir, m, key, keys); err != nil {
 		return nil, err
 	}
 	if err := checkSpace(filepath.Dir(dataDir), m); err != nil {
@@ -169,7 +182,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 	}()
 	b := &builder{
-		ctx: ctx, dir: backupDir, name: name, staging: staging, m: m, key: key, opts: opts,
+		ctx: ctx, dir: backupDir, name: name, staging: staging, m: m, key: key, keys: keys, opts: opts,
 		now: now, logger: logger,
 	}
 	res = &RestoreResult{Manifest: m, DataDir: dataDir}
@@ -283,7 +296,8 @@ func previousName(dataDir string, t time.Time) (string, error) {
 }
 
 // findKey reads the master key a restore installs and checks it against
-// the manifest. The key travels outside plain backups (KeyExternal).
+// the manifest. The key travels outside plain backups (KeyExternal);
+// encrypted ones carry it (KeySealed), and unlock returns it.
 func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
 	if keyFile == "" {
 		keyFile = datadir.Dir(dataDir).Key()
@@ -323,7 +337,7 @@ func secretHint(err error) string {
 
 // checkSecretKeys checks that every secret in the backup was sealed with
 // key, so that the restored secrets can be opened.
-func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Key) error {
+func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Key, keys *Keys) error {
 	for _, t := range m.Tables {
 		if t.Name != "secrets" {
 			continue
@@ -333,7 +347,7 @@ func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Ke
 			return nil
 		}
 		others := map[string]int{}
-		_, err := forEachRow(ctx, dir, t, func(row []any) error {
+		_, err := forEachRow(ctx, dir, t, keys, func(row []any) error {
 			if fp, _ := row[col].(string); fp != key.Fingerprint() {
 				others[fp]++
 			}
@@ -386,6 +400,7 @@ type builder struct {
 	staging string
 	m       *Manifest
 	key     secret.Key
+	keys    *Keys // for openContent: nil for a plain backup
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger
@@ -435,7 +450,7 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 			if err != nil {
 				return err
 			}
-			n, err := forEachRow(ctx, b.dir, mt, func(row []any) error { return imp.Insert(ctx, row) })
+			n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
 			imp.Close()
 			if err != nil {
 				return fmt.Errorf("restore table %s: %w", t.Name, err)
@@ -526,7 +541,7 @@ func (b *builder) copyBlobs(db *store.DB) error {
 		if err := b.ctx.Err(); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		r, err := openContent(b.dir, f.Path, f.Encoding)
+		r, err := openContent(b.dir, f.Path, f.Encoding, b.keys)
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}
 		}

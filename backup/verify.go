@@ -23,15 +23,48 @@ const maxReported = 20
 // is its id. It returns the manifest, and an error matching [ErrVerify]
 // that names the damaged files, or [ErrNotBackup] or [ErrNewerVersion].
 // progress, if not nil, is called as it goes.
+//
+// An encrypted backup is checked only as far as its public manifest
+// goes: every file's size and the SHA-256 of its ciphertext. The returned
+// manifest is then [Manifest.Locked]; [VerifyWith] with its keys checks
+// the content too.
 func Verify(ctx context.Context, dir string, progress func(Progress)) (*Manifest, error) {
+	return VerifyWith(ctx, dir, VerifyOptions{Progress: progress})
+}
+
+// VerifyOptions configures [VerifyWith].
+type VerifyOptions struct {
+	// Keys unlock an encrypted backup, so that its content is checked;
+	// without them only its files' ciphertext is.
+	Keys *Keys
+	// Progress, if set, is called as work advances.
+	Progress func(Progress)
+}
+
+// VerifyWith is [Verify] with options. With keys, an encrypted backup is
+// checked as completely as a plain one, and also that its encrypted part
+// opens and agrees with manifest.json (an altered public manifest gives
+// an error matching [ErrChecksumMismatch]); the result is its full
+// manifest. Wrong keys give [ErrWrongKey].
+func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFiles(ctx, dir, m, progress); err != nil {
+	if err := checkFiles(ctx, dir, m, opts.Progress); err != nil {
 		return m, err
 	}
-	if err := checkContent(ctx, dir, m, progress); err != nil {
+	if m.Encrypted() {
+		if opts.Keys == nil {
+			return m, nil
+		}
+		full, err := Unlock(dir, m, opts.Keys)
+		if err != nil {
+			return m, err
+		}
+		m = full
+	}
+	if err := checkContent(ctx, dir, m, m.contentKeys(opts.Keys), opts.Progress); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -172,10 +205,10 @@ func joinErrs(errs []error) error {
 }
 
 // checkContent decodes every table and blob file of a backup whose files
-// checkFiles accepted.
-func checkContent(ctx context.Context, dir string, m *Manifest, progress func(Progress)) error {
+// checkFiles accepted. keys is nil for a plain backup.
+func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, progress func(Progress)) error {
 	for i, t := range m.Tables {
-		n, err := forEachRow(ctx, dir, t, nil)
+		n, err := forEachRow(ctx, dir, t, keys, nil)
 		if err != nil {
 			return err
 		}
@@ -193,7 +226,7 @@ func checkContent(ctx context.Context, dir string, m *Manifest, progress func(Pr
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		sum, n, err := decodedHash(dir, f)
+		sum, n, err := decodedHash(dir, f, keys)
 		if err != nil {
 			return err
 		}
@@ -209,8 +242,8 @@ func checkContent(ctx context.Context, dir string, m *Manifest, progress func(Pr
 
 // decodedHash returns the SHA-256 and size of a backup file's decoded
 // content.
-func decodedHash(dir string, f File) (string, int64, error) {
-	r, err := openContent(dir, f.Path, f.Encoding)
+func decodedHash(dir string, f File, keys *Keys) (string, int64, error) {
+	r, err := openContent(dir, f.Path, f.Encoding, keys)
 	if err != nil {
 		return "", 0, &FileError{Op: "read", Path: f.Path, Err: err}
 	}
@@ -222,10 +255,11 @@ func decodedHash(dir string, f File) (string, int64, error) {
 	return hw.sum(), hw.n, nil
 }
 
-// forEachRow decodes table t's file in dir and calls fn (if not nil) with
+// forEachRow decodes table t's file in dir (keys as for openContent: nil
+// for a plain backup) and calls fn (if not nil) with
 // each row; it returns the number of rows.
-func forEachRow(ctx context.Context, dir string, t Table, fn func(row []any) error) (int64, error) {
-	r, err := openContent(dir, t.File, EncodingZstd)
+func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(row []any) error) (int64, error) {
+	r, err := openContent(dir, t.File, EncodingZstd, keys)
 	if err != nil {
 		return 0, &FileError{Op: "read", Path: t.File, Err: err}
 	}

@@ -33,12 +33,31 @@ does not stop or lock out the server. Blobs already in the newest backup of
 the folder are hard-linked rather than copied again. An interrupted backup
 leaves only a .tmp-backup-* directory, which the next backup removes.
 
-The backup does not contain the master key (master.key, which seals the
-stored passwords): keep a copy of it off-site, apart from the backups. A
-restore needs it.
+A plain backup does not contain the master key (master.key, which seals
+the stored passwords): keep a copy of it off-site, apart from the backups.
+A restore needs it.
 
-Exit codes: 0 ok, 1 failed, 2 bad input, 3 another backup is writing into
-the folder (see --wait).
+Encryption (--encrypt): every file of the backup is encrypted with age
+(https://age-encryption.org), to one or more public keys (--recipient
+age1..., repeatable, or --recipients-file FILE with one per line, as
+age-keygen prints them) or under a passphrase (--passphrase-file FILE, its
+first line; never on the command line). An encrypted backup carries the
+master key, sealed with everything else, so a restore on a new machine
+needs only the backup and the identity file (age-keygen's output) or the
+passphrase: keep those safe and apart from the backups, since without
+them the backup cannot be read at all. What stays readable without them
+is only what "backups list" shows: the backup's time, the app, schema and
+format versions, and the files' sizes and ciphertext checksums. Blobs are
+hard-linked from the previous backup only when it was encrypted to the
+same recipients or passphrase.
+
+  age-keygen -o backup-key.txt      # prints the public key: age1...
+  bitnobi backup --encrypt --recipient age1...
+  bitnobi restore backup-20250102_1504 --identity backup-key.txt
+
+Exit codes: 0 ok, 1 failed, 2 bad input (an unusable recipient or
+passphrase file), 3 another backup is writing into the folder (see
+--wait).
 `
 
 func (m *Main) runBackup(ctx context.Context, args []string) error {
@@ -47,11 +66,16 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	backupDirFlag := m.backupDirFlag(fs)
 	quiet := fs.Bool("quiet", false, "print only the backup's path: no progress, summary or notes")
 	wait := fs.Duration("wait", 0, "how long to wait while another backup writes into the folder (0: fail at once)")
+	encFlags := m.encryptFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi backup --help", "backup takes no arguments, got %q", fs.Args())
+	}
+	encrypt, err := encFlags.options()
+	if err != nil {
+		return err
 	}
 	folder, err := m.backupDir(*backupDirFlag, *dataDir)
 	if err != nil {
@@ -66,6 +90,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		DataDir:  dir.Path(),
 		Folder:   folder,
 		KeyFile:  m.keyFile(dir),
+		Encrypt:  encrypt,
 		LockWait: *wait,
 		Progress: prog.update,
 		Logger:   slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -81,8 +106,17 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		if len(res.RemovedTemp) > 0 {
 			fmt.Fprintf(m.Stderr, "Removed %d interrupted backup(s): %s\n", len(res.RemovedTemp), strings.Join(res.RemovedTemp, ", "))
 		}
-		fmt.Fprintf(m.Stderr, "Note: the backup does not contain the master key (fingerprint %s). Keep a copy of %s off-site, apart from the backups: restoring needs it.\n",
-			res.Manifest.MasterKey.Fingerprint, absPath(m.keyFile(dir)))
+		if e := res.Manifest.Encryption; e != nil {
+			how := "identity (the private key of a recipient)"
+			if e.Mode == backup.EncryptPassphrase {
+				how = "passphrase"
+			}
+			fmt.Fprintf(m.Stderr, "Note: the backup is encrypted and carries the master key (fingerprint %s), sealed with it. Restoring needs only the %s: keep it safe and apart from the backups, as nothing can read the backup without it.\n",
+				res.Manifest.MasterKey.Fingerprint, how)
+		} else {
+			fmt.Fprintf(m.Stderr, "Note: the backup does not contain the master key (fingerprint %s). Keep a copy of %s off-site, apart from the backups: restoring needs it.\n",
+				res.Manifest.MasterKey.Fingerprint, absPath(m.keyFile(dir)))
+		}
 		st := res.Manifest.Stats
 		fmt.Fprintf(m.Stdout, "%s: %d tables, %d rows, %d blobs (%s), schema %d\n",
 			res.Name, len(res.Manifest.Tables), st.Rows, st.Blobs, humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
@@ -99,7 +133,9 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 
 // backupError gives the backup package's errors their exit codes and
 // hints: 3 for a lock held by someone else, 4 for a backup that does not
-// verify, 2 for input that cannot be accepted.
+// verify (altered or damaged, encrypted files included), 2 for input that
+// cannot be accepted (a missing or wrong identity or passphrase among
+// them).
 func backupError(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
@@ -119,6 +155,7 @@ func backupError(err error) error {
 		return &ExitError{Code: ExitVerify, Err: err, Hint: hint}
 	case errors.Is(err, backup.ErrNotBackup), errors.Is(err, backup.ErrNewerVersion),
 		errors.Is(err, backup.ErrKeyMissing), errors.Is(err, backup.ErrKeyMismatch),
+		errors.Is(err, backup.ErrKeyRequired), errors.Is(err, backup.ErrWrongKey), errors.Is(err, backup.ErrKeyFile),
 		errors.Is(err, backup.ErrTargetNotEmpty),
 		errors.Is(err, secret.ErrInsecureKeyFile), errors.Is(err, secret.ErrMalformedKeyFile):
 		return &UsageError{Err: err, Hint: hint}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -249,12 +248,3 @@ func (s *csvStream) Read(p []byte) (int, error) {
 }
 
 func id(j J) string { s, _ := j["id"].(string); return s }
-
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

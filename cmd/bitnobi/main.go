@@ -3,7 +3,7 @@
 //	bitnobi serve      run the server
 //	bitnobi backup     write a backup of all state
 //	bitnobi restore    restore a backup
-//	bitnobi backups    list, verify and manage backups
+//	bitnobi backups    list, verify, inspect, diff, prune, export and import backups
 //	bitnobi audit      verify the audit log's hash chain
 //	bitnobi version    print versions
 //
@@ -125,7 +125,7 @@ Commands:
   serve      run the server (SQLite and a blob folder in --data-dir)
   backup     write a consistent backup of all state, while the server runs
   restore    restore a backup into a data directory, atomically
-  backups    list, verify, inspect and prune backups
+  backups    list, verify, inspect, diff, prune, export and import backups
   audit      verify the audit log's hash chain
   version    print the app, schema and backup-format versions
 
@@ -155,6 +155,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAudit(ctx, rest)
 	case "version":
 		return m.runVersion(ctx, rest)
+	case "dev":
+		return m.runDev(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

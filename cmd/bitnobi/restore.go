@@ -19,9 +19,12 @@ import (
 const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
 
 Restores the backup BACKUP (a path, or the name of a backup in the backup
-folder) into --data-dir: a new or empty directory, or an existing data
-directory whose state is replaced. The server must be stopped; a restore
-refuses while one holds the data directory.
+folder, or an archive file written by "bitnobi backups export", or "-" for
+such an archive on stdin) into --data-dir: a new or empty directory, or an
+existing data directory whose state is replaced. The server must be
+stopped; a restore refuses while one holds the data directory. An archive
+is first unpacked and verified in a temporary directory beside the data
+directory (DATA_DIR.restore-archive-*), removed afterwards.
 
 Nothing is changed until every check has passed: the backup's format and
 schema version (an older one is migrated forward, a newer one is refused),
@@ -36,24 +39,33 @@ $BITNOBI_MASTER_KEY_FILE, else from the data directory's master.key, must
 be the one the backup was made with, and is installed in the restored data
 directory.
 
+An encrypted backup ("bitnobi backup --encrypt") needs the identity file
+(--identity, age-keygen's output) or the passphrase file
+(--passphrase-file) it was encrypted for, and nothing else: it carries the
+master key, sealed with everything else, and --key-file is not read. A
+missing or wrong identity or passphrase is refused (exit code 2), and an
+encrypted file that was altered (exit code 4), naming the file, before
+anything is changed.
+
 A plain restore keeps the installation's identity (instance ID): use it to
 recover or to move an installation. --as-copy makes a duplicate that never
 acts as the original: a new instance ID, and e-mail and remote servers
 disabled.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (not a backup, newer version,
-missing or wrong key), 3 the data directory is in use, 4 the backup does
-not verify.
+missing or wrong master key, identity or passphrase), 3 the data directory
+is in use, 4 the backup does not verify (damaged or altered).
 `
 
 func (m *Main) runRestore(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("restore", restoreHelp)
 	dataDir := m.dataDirFlag(fs)
 	backupDirFlag := m.backupDirFlag(fs)
-	keyFile := fs.String("key-file", "", "master key file (default $"+EnvKeyFile+", else DATA_DIR/master.key)")
+	keyFile := fs.String("key-file", "", "master key file for a plain backup (default $"+EnvKeyFile+", else DATA_DIR/master.key)")
 	asCopy := fs.Bool("as-copy", false, "restore as a copy: new instance ID, e-mail and remote servers disabled")
 	discard := fs.Bool("discard-previous", false, "do not keep the data directory's previous state")
 	quiet := fs.Bool("quiet", false, "print nothing but errors and the data directory's path")
+	loadKeys := m.keysFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -61,8 +73,19 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %d arguments", len(pos))
 	}
-	src, err := m.resolveBackup(pos[0], *backupDirFlag, *dataDir)
+	keys, err := loadKeys()
 	if err != nil {
+		return err
+	}
+	var src string
+	if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
+		u, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
+		if err != nil {
+			return err
+		}
+		defer u.Remove()
+		src = u.Dir
+	} else if src, err = m.resolveBackup(pos[0], *backupDirFlag, *dataDir); err != nil {
 		return err
 	}
 	key := *keyFile
@@ -73,6 +96,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	prog := m.newProgress(*quiet)
 	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
 		KeyFile:         key,
+		Keys:            keys,
 		AsCopy:          *asCopy,
 		DiscardPrevious: *discard,
 		Progress:        prog.update,

@@ -1,0 +1,74 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/bitnobi/bitnobi/backup"
+)
+
+// TestManage_Encrypted runs list, inspect, diff, export, import and deep
+// verification on an encrypted backup.
+func TestManage_Encrypted(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.root, "encrypted"),
+		Encrypt: &backup.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	keys := backup.NewKeys(id)
+
+	entries, err := backup.Scan(filepath.Dir(res.Path))
+	if err != nil || len(entries) != 1 || !entries[0].Encrypted || entries[0].Kind != backup.KindBackup {
+		t.Fatalf("Scan=%+v, %v; want one encrypted backup", entries, err)
+	}
+	if _, err := backup.OpenReader(res.Path, nil); !errors.Is(err, backup.ErrKeyRequired) {
+		t.Fatalf("OpenReader without keys: %v, want ErrKeyRequired", err)
+	}
+	r, err := backup.OpenReader(res.Path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := backup.Inspect(ctx, r)
+	if err != nil || len(in.Users) != 3 || in.InstanceID == "" {
+		t.Fatalf("Inspect=%+v, %v", in, err)
+	}
+	plain, err := backup.OpenReader(f.res.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := backup.Diff(ctx, plain, r, backup.DiffOptions{Limit: 5})
+	if err != nil || d.Changed() {
+		t.Fatalf("Diff of a plain and an encrypted backup of one state: %+v, %v", d, err)
+	}
+
+	var buf bytes.Buffer
+	if _, err := backup.Export(ctx, res.Path, &buf, true); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	imp, err := backup.Import(ctx, bytes.NewReader(buf.Bytes()), backup.ImportOptions{
+		Folder: filepath.Join(t.TempDir(), "backup"), UnpackOptions: backup.UnpackOptions{Keys: keys}})
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Keys: keys, TempDir: t.TempDir()}); err != nil {
+		t.Fatalf("VerifyDeep of the imported encrypted backup: %v", err)
+	}
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Keys: backup.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
+		t.Fatalf("VerifyDeep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
+	}
+}

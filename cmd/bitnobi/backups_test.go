@@ -1,0 +1,681 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/datadir"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", p, got, want)
+	}
+}
+
+// folderState records a folder's tree (paths, modes, content hashes),
+// leaving out its lock file, to tell whether anything changed.
+func folderState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".lock" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			v += " " + hex.EncodeToString(sum[:])
+		}
+		out[p] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameState(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// fixedBackup seeds a data directory with a fixed clock and backs it up
+// with one, so that what the backup holds is the same on every run but
+// for the instance ID, host and version.
+func fixedBackup(t *testing.T) (dataDir string, res *backup.Result) {
+	t.Helper()
+	root := t.TempDir()
+	dataDir = filepath.Join(root, "bitnobi-data")
+	d := backuptest.NewDataDir(t, dataDir)
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	d.DB.Now = func() time.Time { return at }
+	backuptest.Seed(t, d)
+	res, err := backup.Create(context.Background(), backup.CreateOptions{
+		DataDir: dataDir, Folder: filepath.Join(root, "backup"), Now: func() time.Time { return at.Add(time.Hour) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, res
+}
+
+// normalize replaces what differs between runs with placeholders.
+func normalize(s string, m *backup.Manifest) string {
+	return strings.NewReplacer(m.InstanceID, "INSTANCE", m.Host, "HOST", m.AppVersion, "VERSION").Replace(s)
+}
+
+// secretsIn returns what must never be printed: secret values, sealed or
+// not, secret ids, and password hashes, as the data directory holds them.
+func secretsIn(t *testing.T, dataDir string) []string {
+	t.Helper()
+	d := backuptest.Open(t, dataDir)
+	defer d.Close()
+	out := []string{"s3cret-db-password", "remote-service-password", "smtp-password"}
+	rows, err := d.DB.Read.Query(`SELECT id FROM secrets UNION ALL SELECT sealed FROM secrets UNION ALL SELECT password_hash FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestBackupsInspect(t *testing.T) {
+	dataDir, res := fixedBackup(t)
+	folder := filepath.Dir(res.Path)
+	code, out, errOut := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder)
+	if code != ExitOK {
+		t.Fatalf("inspect exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	golden(t, "inspect.golden", normalize(out, res.Manifest))
+
+	code, one, _ := runCmd(t, nil, "backups", "inspect", "--backup-dir", folder, res.Name, "data-sources")
+	if code != ExitOK || !strings.Contains(one, "DATA SOURCES (2)") || strings.Contains(one, "USERS") || strings.Contains(one, "COUNTS") {
+		t.Fatalf("inspect NAME data-sources exit %d:\n%s", code, one)
+	}
+	code, js, _ := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "--json")
+	var in backup.Inspection
+	if code != ExitOK || json.Unmarshal([]byte(js), &in) != nil || len(in.Users) != 3 {
+		t.Fatalf("inspect --json exit %d:\n%s", code, js)
+	}
+	for _, s := range secretsIn(t, dataDir) {
+		for _, o := range []string{out, js} {
+			if strings.Contains(o, s) {
+				t.Errorf("inspect prints the secret %q", s)
+			}
+		}
+	}
+	if code, _, _ := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "sessions"); code != ExitUsage {
+		t.Fatalf("inspect of an unknown entity: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// cloneBackup makes folder/name a copy of the backup src made at t: every
+// file hard-linked but the manifest, rewritten with created_at t.
+func cloneBackup(t *testing.T, src, folder, name string, at time.Time) {
+	t.Helper()
+	dst := filepath.Join(folder, name)
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		case rel == backup.ManifestName:
+			return nil
+		}
+		return os.Link(p, filepath.Join(dst, rel))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := backup.ReadManifest(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CreatedAt = at
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, backup.ManifestName), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pruneTimes are the synthetic creation times of the backups the prune
+// tests start from: a year of irregular backups, dense at the end, two in
+// one minute.
+var pruneTimes = []string{
+	"2024-11-03 09:00", "2024-12-24 18:30", "2025-01-05 09:00", "2025-02-10 12:00",
+	"2025-03-02 08:00", "2025-03-16 08:00", "2025-03-20 10:00", "2025-03-21 10:00",
+	"2025-03-21 22:00", "2025-03-22 01:00", "2025-03-22 01:30", "2025-03-22 02:10",
+	"2025-03-22 03:00", "2025-03-22 03:00",
+}
+
+func TestBackupsPrune(t *testing.T) {
+	_, dataDir := seededDataDir(t)
+	src := mustBackup(t, dataDir)
+	for _, tt := range []struct {
+		name  string
+		flags []string
+	}{
+		{"keep-last", []string{"--keep-last", "3"}},
+		{"hourly", []string{"--keep-hourly", "4"}},
+		{"daily", []string{"--keep-daily", "3"}},
+		{"weekly-monthly", []string{"--keep-weekly", "2", "--keep-monthly", "3"}},
+		{"yearly", []string{"--keep-yearly", "5"}},
+		{"within", []string{"--keep-within", "1d2h"}},
+		{"combined", []string{"--keep-last", "2", "--keep-daily", "2", "--keep-weekly", "2", "--keep-monthly", "3", "--keep-yearly", "2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			folder := filepath.Join(t.TempDir(), "backup")
+			for _, s := range pruneTimes {
+				at, err := time.Parse("2006-01-02 15:04", s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := backup.Name(at)
+				if _, err := os.Stat(filepath.Join(folder, name)); err == nil {
+					name += "-2"
+				}
+				cloneBackup(t, src, folder, name, at)
+			}
+			args := append([]string{"backups", "prune", "--backup-dir", folder}, tt.flags...)
+			before := folderState(t, folder)
+			code, dry, errOut := runCmd(t, nil, append(args, "--dry-run")...)
+			if code != ExitOK {
+				t.Fatalf("prune --dry-run exit %d\nstdout: %s\nstderr: %s", code, dry, errOut)
+			}
+			if !sameState(before, folderState(t, folder)) {
+				t.Fatal("prune --dry-run changed the backup folder")
+			}
+			code, out, errOut := runCmd(t, nil, args...)
+			if code != ExitOK {
+				t.Fatalf("prune exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+			golden(t, filepath.Join("prune", tt.name+".golden"), "$ bitnobi backups prune "+strings.Join(tt.flags, " ")+" --dry-run\n"+dry+
+				"\n$ bitnobi backups prune "+strings.Join(tt.flags, " ")+"\n"+out)
+
+			// Exactly what the dry run announced was removed, and the
+			// backups left, which shared every file with the removed ones,
+			// still verify.
+			var wouldKeep []string
+			for _, line := range strings.Split(dry, "\n") {
+				if f := strings.Fields(line); len(f) > 1 && f[0] == "keep" {
+					wouldKeep = append(wouldKeep, f[1])
+				}
+			}
+			var left []string
+			entries, _ := os.ReadDir(folder)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), "backup-") {
+					left = append(left, e.Name())
+				}
+			}
+			slices.Sort(wouldKeep)
+			if !slices.Equal(left, wouldKeep) {
+				t.Fatalf("left %v, the dry run said it would keep %v", left, wouldKeep)
+			}
+			code, out, _ = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+			if code != ExitOK || strings.Count(out, ": OK") != len(left) {
+				t.Fatalf("verify --all after prune: exit %d\n%s", code, out)
+			}
+		})
+	}
+	t.Run("EmptyPolicy", func(t *testing.T) {
+		code, _, errOut := runCmd(t, nil, "backups", "prune", "--data-dir", dataDir)
+		if code != ExitUsage || !strings.Contains(errOut, "--keep") {
+			t.Fatalf("prune without a policy: exit %d, stderr %s", code, errOut)
+		}
+		if _, err := os.Stat(src); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("BadWithin", func(t *testing.T) {
+		if code, _, _ := runCmd(t, nil, "backups", "prune", "--data-dir", dataDir, "--keep-within", "soon"); code != ExitUsage {
+			t.Fatalf("exit %d, want %d", code, ExitUsage)
+		}
+	})
+}
+
+func TestParseWithin(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"36h": 36 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
+		"1w3d12h": (10*24 + 12) * time.Hour, "90m": 90 * time.Minute,
+	} {
+		if got, err := parseWithin(in); err != nil || got != want {
+			t.Errorf("parseWithin(%q)=%v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "d", "7x", "-3h", "3d-4h2"} {
+		if _, err := parseWithin(in); err == nil {
+			t.Errorf("parseWithin(%q) accepted", in)
+		}
+	}
+}
+
+// reChecksumTable rewrites a table file of the backup in dir with lines
+// appended, and the manifest to match: every checksum agrees.
+func reChecksumTable(t *testing.T, dir, table string, extra ...string) {
+	t.Helper()
+	m, err := backup.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := "tables/" + table + ".jsonl.zst"
+	raw, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := zstd.NewReader(nil)
+	plain, err := dec.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range extra {
+		plain = append(plain, l+"\n"...)
+	}
+	enc, _ := zstd.NewWriter(nil)
+	data := enc.EncodeAll(plain, nil)
+	os.Remove(filepath.Join(dir, rel))
+	if err := os.WriteFile(filepath.Join(dir, rel), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	for i := range m.Tables {
+		if m.Tables[i].Name == table {
+			m.Tables[i].Rows += int64(len(extra))
+			m.Tables[i].RawSize = int64(len(plain))
+		}
+	}
+	for i := range m.Files {
+		if m.Files[i].Path == rel {
+			m.Files[i].Size, m.Files[i].SHA256, m.Files[i].RawSize = int64(len(data)), hex.EncodeToString(sum[:]), int64(len(plain))
+		}
+	}
+	out, _ := m.Marshal()
+	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackupsVerify(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	good := mustBackup(t, dataDir)
+	folder := filepath.Join(root, "backup")
+	// A backup whose files all match its re-written manifest, but whose
+	// user_attributes refer to a user who is not there.
+	inconsistent := filepath.Join(folder, "backup-20200101_0000")
+	if err := os.CopyFS(inconsistent, os.DirFS(good)); err != nil {
+		t.Fatal(err)
+	}
+	reChecksumTable(t, inconsistent, "user_attributes", `["u-ghost","department","Nowhere"]`)
+
+	code, out, errOut := runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(good), "--deep")
+	if code != ExitOK || !strings.Contains(out, "OK") || !strings.Contains(out, "trial restore") {
+		t.Fatalf("verify --deep of a good backup: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent))
+	if code != ExitOK {
+		t.Fatalf("verify (not deep) of the re-checksummed backup: exit %d, want 0: checksums cannot tell\n%s", code, out)
+	}
+	code, out, errOut = runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent), "--deep")
+	if code != ExitVerify || !strings.Contains(out, "FAILED") || !strings.Contains(out, "trial restore") {
+		t.Fatalf("verify --deep of the inconsistent backup: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+
+	// The outcomes show in the list.
+	code, out, _ = runCmd(t, nil, "backups", "list", "--data-dir", dataDir)
+	if code != ExitOK {
+		t.Fatalf("list exit %d", code)
+	}
+	for _, want := range []struct{ name, status string }{{filepath.Base(good), "ok "}, {filepath.Base(inconsistent), "FAILED "}} {
+		line := lineWith(out, want.name)
+		if !strings.Contains(line, want.status) || !strings.Contains(line, "(deep)") {
+			t.Errorf("list line %q does not show the last verification as %q (deep)", line, want.status)
+		}
+	}
+
+	t.Run("NamesEveryBadFile", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "backup-20200101_0001")
+		if err := os.CopyFS(dir, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := backup.ReadManifest(dir)
+		var bad []string
+		for _, f := range m.Files {
+			if len(bad) < 3 && (f.Blob != "" || f.Path == "tables/users.jsonl.zst") {
+				data, _ := os.ReadFile(filepath.Join(dir, f.Path))
+				data[len(data)/2] ^= 1
+				os.WriteFile(filepath.Join(dir, f.Path), data, 0o600)
+				bad = append(bad, f.Path)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "tables", "extra.jsonl.zst"), []byte("x"), 0o600)
+		bad = append(bad, "tables/extra.jsonl.zst")
+		code, out, _ := runCmd(t, nil, "backups", "verify", dir)
+		if code != ExitVerify {
+			t.Fatalf("exit %d, want %d", code, ExitVerify)
+		}
+		for _, b := range bad {
+			if !strings.Contains(out, b) {
+				t.Errorf("output does not name %s:\n%s", b, out)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(dir), backup.VerifiedDir)); err == nil {
+			t.Error("a verification record was written into a folder that is not a backup folder")
+		}
+	})
+	t.Run("DeepWithoutKey", func(t *testing.T) {
+		code, _, errOut := runCmd(t, nil, "backups", "verify", "--data-dir", filepath.Join(root, "elsewhere"), good, "--deep")
+		if code != ExitVerify || !strings.Contains(errOut, "master key") {
+			t.Fatalf("exit %d, stderr %s", code, errOut)
+		}
+	})
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestBackupsList(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	first := mustBackup(t, dataDir)
+	second := mustBackup(t, dataDir)
+	folder := filepath.Join(root, "backup")
+	os.MkdirAll(filepath.Join(folder, ".tmp-backup-20250101_0000-99"), 0o700)
+	os.MkdirAll(filepath.Join(folder, "backup-20200101_0000"), 0o700)
+	os.WriteFile(filepath.Join(folder, "notes.txt"), []byte("x"), 0o600)
+
+	code, out, errOut := runCmd(t, nil, "backups", "list", "--backup-dir", folder)
+	if code != ExitOK {
+		t.Fatalf("list exit %d\n%s\n%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	order := []string{filepath.Base(second), filepath.Base(first), "backup-20200101_0000", ".tmp-backup-20250101_0000-99", "notes.txt"}
+	if len(lines) != len(order)+1 {
+		t.Fatalf("list:\n%s", out)
+	}
+	for i, name := range order {
+		if !strings.HasPrefix(lines[i+1], name+" ") {
+			t.Fatalf("line %d is %q, want %s (newest backup first, then the rest)\n%s", i+1, lines[i+1], name, out)
+		}
+	}
+	for i, want := range []string{"never", "never", "damaged", "incomplete", "foreign"} {
+		if !strings.Contains(lines[i+1], want) {
+			t.Errorf("line %q does not say %q", lines[i+1], want)
+		}
+	}
+
+	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
+	var entries []listEntry
+	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 {
+		t.Fatalf("list --json exit %d:\n%s", code, out)
+	}
+	// The second backup linked both blobs from the first: neither owns
+	// them alone.
+	m, _ := backup.ReadManifest(second)
+	var blobs int64
+	for _, f := range m.Files {
+		if f.Blob != "" {
+			blobs += f.Size
+		}
+	}
+	for _, e := range entries[:2] {
+		if e.Kind != backup.KindBackup || e.Encrypted || e.Unique != e.Size-blobs {
+			t.Errorf("entry %+v: want a plain backup whose unique bytes leave out %d bytes of shared blobs", e, blobs)
+		}
+	}
+	if entries[2].Kind != backup.KindDamaged || entries[3].Kind != backup.KindIncomplete || entries[4].Kind != backup.KindForeign {
+		t.Errorf("kinds %s %s %s", entries[2].Kind, entries[3].Kind, entries[4].Kind)
+	}
+}
+
+func TestBackupsDiff(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	a := mustBackup(t, dataDir)
+	d := backuptest.Open(t, dataDir)
+	if _, err := d.DB.Write.Exec(`UPDATE policies SET description = 'changed' WHERE id = 'p-it'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Write.Exec(`DELETE FROM reports WHERE id = 'rep-1'`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	folder := filepath.Join(root, "backup")
+
+	check := func(t *testing.T, out string) {
+		t.Helper()
+		for _, want := range []string{"policies (policies): 0 added, 0 removed, 1 changed", "~ p-it  Bitnobi IT  (description)",
+			"reports (reports): 0 added, 1 removed, 0 changed", "- rep-1  Orgs"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("diff output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "users") {
+			t.Errorf("diff shows unchanged users:\n%s", out)
+		}
+	}
+	t.Run("Live", func(t *testing.T) {
+		code, out, errOut := runCmd(t, nil, "backups", "diff", filepath.Base(a), "live", "--data-dir", dataDir)
+		if code != ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		check(t, out)
+	})
+	t.Run("TwoBackups", func(t *testing.T) {
+		b := mustBackup(t, dataDir)
+		code, out, errOut := runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b))
+		if code != ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		check(t, out)
+		code, out, _ = runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(b), filepath.Base(b))
+		if code != ExitOK || !strings.Contains(out, "no differences") {
+			t.Fatalf("diff of a backup with itself: exit %d\n%s", code, out)
+		}
+		code, out, _ = runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b), "--json")
+		var diff backup.Difference
+		if code != ExitOK || json.Unmarshal([]byte(out), &diff) != nil || !diff.Changed() {
+			t.Fatalf("diff --json exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("Usage", func(t *testing.T) {
+		if code, _, _ := runCmd(t, nil, "backups", "diff", filepath.Base(a)); code != ExitUsage {
+			t.Fatalf("diff with one argument: exit %d", code)
+		}
+	})
+}
+
+func TestBackupsExportImport(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	src := mustBackup(t, dataDir)
+	key := datadir.Dir(dataDir).Key()
+	archivePath := filepath.Join(root, "offsite", filepath.Base(src)+".tar.zst")
+	os.MkdirAll(filepath.Dir(archivePath), 0o700)
+
+	code, out, errOut := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath)
+	if code != ExitOK || lastOf(out) != archivePath {
+		t.Fatalf("export exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if code, _, _ := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath); code != ExitUsage {
+		t.Fatalf("export over an existing file: exit %d, want %d", code, ExitUsage)
+	}
+	plain := filepath.Join(root, "plain.tar")
+	if code, _, _ := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), plain, "--no-compress"); code != ExitOK {
+		t.Fatalf("export --no-compress exit %d", code)
+	}
+	var stdout bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	if err := m.Run(context.Background(), []string{"backups", "export", "--data-dir", dataDir, filepath.Base(src), "-"}); err != nil {
+		t.Fatalf("export to stdout: %v", err)
+	}
+
+	want := dumpOf(t, dataDir)
+	other := filepath.Join(root, "elsewhere", "backup")
+	code, out, errOut = runCmd(t, nil, "backups", "import", archivePath, "--backup-dir", other)
+	if code != ExitOK || lastOf(out) != filepath.Join(other, filepath.Base(src)) {
+		t.Fatalf("import exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, nil, "backups", "import", plain, "--backup-dir", other); code != ExitUsage || !strings.Contains(errOut, "already") {
+		t.Fatalf("importing the same backup again: exit %d, stderr %s", code, errOut)
+	}
+	target := filepath.Join(root, "t1", "bitnobi-data")
+	if code, out, errOut := runCmd(t, nil, "restore", lastOf(out), "--data-dir", target, "--key-file", key); code != ExitOK {
+		t.Fatalf("restore of the imported backup: exit %d\n%s\n%s", code, out, errOut)
+	}
+	compareDumps(t, want, dumpOf(t, target))
+
+	t.Run("RestoreFromArchive", func(t *testing.T) {
+		target := filepath.Join(root, "t2", "bitnobi-data")
+		code, out, errOut := runCmd(t, nil, "restore", archivePath, "--data-dir", target, "--key-file", key)
+		if code != ExitOK || !strings.Contains(out, "restored "+filepath.Base(src)) {
+			t.Fatalf("restore of an archive: exit %d\n%s\n%s", code, out, errOut)
+		}
+		compareDumps(t, want, dumpOf(t, target))
+		entries, _ := os.ReadDir(filepath.Dir(target))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "restore-archive") {
+				t.Errorf("left beside the data directory: %s", e.Name())
+			}
+		}
+
+		// From stdin.
+		target = filepath.Join(root, "t3", "bitnobi-data")
+		f, err := os.Open(plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m := &Main{Stdin: f, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+		if err := m.Run(context.Background(), []string{"restore", "-", "--data-dir", target, "--key-file", key}); err != nil {
+			t.Fatalf("restore - < archive: %v", err)
+		}
+		compareDumps(t, want, dumpOf(t, target))
+	})
+
+	t.Run("Malicious", func(t *testing.T) {
+		corpus := filepath.Join("..", "..", "backup", "archive", "testdata", "malicious")
+		entries, err := os.ReadDir(corpus)
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("malicious corpus: %v", err)
+		}
+		before := folderState(t, other)
+		for _, e := range entries {
+			code, out, errOut := runCmd(t, nil, "backups", "import", filepath.Join(corpus, e.Name()), "--backup-dir", other)
+			if code != ExitVerify || !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitVerify, out, errOut)
+			}
+			if !sameState(before, folderState(t, other)) {
+				t.Fatalf("import %s changed the backup folder", e.Name())
+			}
+			target := filepath.Join(root, "t4", "bitnobi-data")
+			if code, _, _ := runCmd(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitVerify {
+				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitVerify)
+			}
+			if left, _ := os.ReadDir(filepath.Join(root, "t4")); len(left) > 0 {
+				var names []string
+				for _, l := range left {
+					names = append(names, l.Name())
+				}
+				t.Fatalf("restore of %s left %v", e.Name(), names)
+			}
+		}
+	})
+}
+
+// dumpOf returns the state tables of a data directory, sorted.
+func dumpOf(t *testing.T, dataDir string) map[string][]string {
+	t.Helper()
+	d := backuptest.Open(t, dataDir)
+	defer d.Close()
+	return backuptest.Dump(t, d.DB)
+}
+
+// compareDumps compares two states, but for what a restore adds: its
+// audit entry and meta marks.
+func compareDumps(t *testing.T, want, got map[string][]string) {
+	t.Helper()
+	for table, rows := range want {
+		switch table {
+		case "audit_log":
+			if len(got[table]) != len(rows)+1 {
+				t.Errorf("audit_log has %d rows, want %d + the restore's", len(got[table]), len(rows))
+			}
+		case "meta":
+		default:
+			if !slices.Equal(got[table], rows) {
+				t.Errorf("table %s differs:\n%s\nwant\n%s", table, fmt.Sprint(got[table]), fmt.Sprint(rows))
+			}
+		}
+	}
+}
