@@ -18,6 +18,8 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -119,12 +121,20 @@ func (w *writer) run(ctx context.Context) error {
 // state, then restores each and checks that it is one consistent
 // snapshot: the invariants hold exactly, every reference resolves, every
 // blob is present with its hash, and the audit chain verifies.
+//
+// It runs on each engine: on PostgreSQL the snapshot is one REPEATABLE
+// READ, READ ONLY transaction, and each backup is restored into a new
+// PostgreSQL database.
 func TestCreate_WhileWriting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	dbtest.Run(t, testCreateWhileWriting)
+}
+
+func testCreateWhileWriting(t *testing.T, engine string) {
 	root := t.TempDir()
-	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), engine)
 	backuptest.Seed(t, d)
 	folder := filepath.Join(root, "backup")
 
@@ -141,9 +151,12 @@ func TestCreate_WhileWriting(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		before := w.count()
-		res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
 		if err != nil {
 			t.Fatalf("Create %d: %v", i, err)
+		}
+		if res.Manifest.Engine != engine {
+			t.Fatalf("manifest engine %q, want %q", res.Manifest.Engine, engine)
 		}
 		t.Logf("backup %d: %d writes during it, %d rows, %d blobs, %d linked", i, w.count()-before, res.Manifest.Stats.Rows, res.Manifest.Stats.Blobs, res.Manifest.Stats.FilesLinked)
 		results = append(results, res)
@@ -157,8 +170,14 @@ func TestCreate_WhileWriting(t *testing.T) {
 			t.Fatalf("Verify %d: %v", i, err)
 		}
 		target := filepath.Join(root, fmt.Sprintf("restored-%d", i))
-		mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
-		r := backuptest.Open(t, target)
+		opts := backup.RestoreOptions{KeyFile: d.Dir.Key()}
+		var rdsn string
+		if engine == dbtest.Postgres {
+			rdsn = dbtest.NewPostgresDatabase(t)
+			opts.Target = &postgres.RestoreTarget{DSN: rdsn}
+		}
+		mustRestore(t, res.Path, target, opts)
+		r := backuptest.OpenOn(t, target, rdsn)
 		checkInvariants(t, r)
 	}
 }

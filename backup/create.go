@@ -43,6 +43,11 @@ type CreateOptions struct {
 	// for an encrypted backup, to carry the key); "" means
 	// DataDir/master.key.
 	KeyFile string
+	// OpenDB, if set, opens the database to back up, without migrating
+	// it (e.g. postgres.OpenWith for a server run with --db); the backup
+	// closes it. nil means the SQLite database in DataDir. Blobs are
+	// read from DataDir either way.
+	OpenDB func(ctx context.Context) (*store.DB, error)
 	// Encrypt, if set, encrypts the backup: every file is age-encrypted,
 	// and the backup carries the master key in its encrypted part (see
 	// docs/backup-format.md). nil writes a plain backup.
@@ -113,8 +118,12 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if err := RecoverInterruptedRestore(dataDir); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dir.DB()); err != nil {
-		return nil, &HintError{Err: fmt.Errorf("backup: no Bitnobi database in %s: %w", dataDir, err), Hint: "check --data-dir"}
+	openDB := opts.OpenDB
+	if openDB == nil {
+		if _, err := os.Stat(dir.DB()); err != nil {
+			return nil, &HintError{Err: fmt.Errorf("backup: no Bitnobi database in %s: %w", dataDir, err), Hint: "check --data-dir"}
+		}
+		openDB = func(ctx context.Context) (*store.DB, error) { return sqlite.OpenNoMigrate(ctx, dir.DB()) }
 	}
 	keyFile := opts.KeyFile
 	if keyFile == "" {
@@ -156,7 +165,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		}
 	}
 
-	db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
+	db, err := openDB(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

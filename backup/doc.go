@@ -32,13 +32,16 @@
 //     into one folder run one at a time, and remove the temporary
 //     directories (.tmp-backup-*) of interrupted backups: holding the lock
 //     proves their writers are gone.
-//  3. Open the database without migrating it; refuse if its schema is
-//     newer than this binary knows.
+//  3. Open the database without migrating it ([CreateOptions].OpenDB: the
+//     data directory's SQLite file by default, or e.g. PostgreSQL); refuse
+//     if its schema is newer than this binary knows.
 //  4. Take gc.lock shared. The blob collector ([store.DB.CollectGarbage])
 //     takes it exclusively, so from here until step 6 no blob row or file
 //     is collected.
 //  5. In one read transaction (one SQLite snapshot, which in WAL mode
-//     never blocks the server's writers) write each table's rows, in
+//     never blocks the server's writers; on PostgreSQL one REPEATABLE
+//     READ, READ ONLY transaction, which never blocks them either) write
+//     each table's rows, in
 //     primary-key order, to tables/<name>.jsonl.zst in a new directory
 //     B/.tmp-backup-*; remember the blobs table's rows.
 //  6. After the transaction, copy each of those blobs: hard-link it from
@@ -89,6 +92,17 @@
 //     directory to <dir>.before-restore-YYYYMMDD_HHMMSS (or remove it if
 //     it held only lock files), rename the staging directory to the data
 //     directory, remove the journal; fsync the parent after each step.
+//
+// With [RestoreOptions].Target (PostgreSQL: postgres.RestoreTarget) steps
+// 1-6 are the same, the data directory's lock included; step 7 builds the
+// database in what the target stages (a new schema, which no server reads,
+// taken under the database's server lock; rows loaded with COPY through
+// [RowLoader]) and the blobs straight into the data directory's blob store
+// (content-addressed: new files go beside the existing ones, replacing
+// nothing), installs the master key if the directory has none, and step 8
+// is the target's Commit: one transaction that renames the current schema
+// away and the new one into its place. A crash before it leaves the
+// database as it was (and extra blobs, which the collector removes).
 //
 // A crash before step 8 leaves the data directory untouched and a staging
 // directory that the next restore removes. During step 8 the journal

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
@@ -238,6 +240,10 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if want := string(data[loc[2]:loc[3]]); hex.EncodeToString(sum[:]) != want {
 		return nil, fmt.Errorf("%w: manifest content does not match its manifest_checksum", ErrChecksumMismatch)
 	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD silently.
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%w: manifest is not valid UTF-8", ErrMalformed)
+	}
 	var head struct {
 		Format     int    `json:"format"`
 		AppVersion string `json:"app_version"`
@@ -246,6 +252,9 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: manifest: %v", ErrMalformed, err)
 	}
 	if head.Format > FormatVersion {
+		if !shortText(head.AppVersion) {
+			head.AppVersion = "(unreadable version)"
+		}
 		return nil, &HintError{
 			Err: fmt.Errorf("%w: backup format %d (written by bitnobi %s) is newer than this bitnobi %s reads (format %d)",
 				ErrNewerVersion, head.Format, head.AppVersion, bitnobi.Version, FormatVersion),
@@ -331,6 +340,27 @@ func bad(format string, args ...any) error {
 	return fmt.Errorf("%w: manifest: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
+// knownEngines are the database engines a backup may come from.
+var knownEngines = map[string]bool{"sqlite": true, "postgres": true}
+
+// maxShortText bounds the informative strings of a manifest, which are
+// printed to operators.
+const maxShortText = 255
+
+// shortText reports whether s is short and holds no control characters,
+// so that printing it cannot flood or drive a terminal.
+func shortText(s string) bool {
+	if len(s) > maxShortText {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // validateHead checks the members every manifest has.
 func (m *Manifest) validateHead() error {
 	switch {
@@ -338,6 +368,10 @@ func (m *Manifest) validateHead() error {
 		return bad("schema_version %d", m.SchemaVersion)
 	case m.Engine == "":
 		return bad("engine is empty")
+	case !knownEngines[m.Engine]:
+		return bad("engine %.64q is not one of sqlite, postgres", m.Engine)
+	case !shortText(m.AppVersion) || !shortText(m.Host) || !shortText(m.InstanceID):
+		return bad("app_version, host or instance_id is longer than %d bytes or holds control characters", maxShortText)
 	case m.CreatedAt.IsZero():
 		return bad("created_at is missing")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
 	"os/user"
@@ -23,8 +24,37 @@ import (
 	"github.com/bitnobi/bitnobi/store"
 )
 
+// Target is a database other than the data directory's SQLite file that
+// [Restore] builds the restored state in and then switches to atomically
+// (package postgres provides one: postgres.RestoreTarget). The data
+// directory still receives the blobs and, when it has none, the master key.
+type Target interface {
+	// Stage locks the database against servers (failing if one runs) and
+	// returns a new, empty database, which no server sees, to build the
+	// restored state in.
+	Stage(ctx context.Context) (*store.DB, error)
+	// Commit makes the staged state the database's, in one atomic step,
+	// and returns where the previous state was kept ("" where nothing
+	// was, or discardPrevious was set). The staged *store.DB is closed.
+	Commit(ctx context.Context, discardPrevious bool) (previous string, err error)
+	// Close removes a staged state that was not committed and releases
+	// the lock. It is called once, after Commit or after a failure.
+	Close() error
+}
+
+// RowLoader is an optional capability of a [Target]: loading a table's
+// rows, given in the engine-neutral form of backups, faster than one
+// INSERT each (COPY on PostgreSQL). It returns the number of rows loaded.
+type RowLoader interface {
+	LoadRows(ctx context.Context, t store.Table, rows iter.Seq2[[]any, error]) (int64, error)
+}
+
 // RestoreOptions configures [Restore].
 type RestoreOptions struct {
+	// Target, if set, is the database to restore into; the data directory
+	// then receives only the blobs and the master key. nil restores into
+	// the data directory's SQLite database, switching the whole directory.
+	Target Target
 	// KeyFile is the master key to restore a plain backup with; "" means
 	// the target data directory's master.key. The key must have the
 	// fingerprint the manifest records. An encrypted backup carries its
@@ -54,8 +84,9 @@ type RestoreOptions struct {
 type RestoreResult struct {
 	Manifest *Manifest
 	DataDir  string // absolute path of the restored data directory
-	// Previous is where the data directory's previous state was kept, or
-	// "" when it held none or DiscardPrevious was set.
+	// Previous is where the data directory's previous state was kept (for
+	// a [Target], the previous database state, e.g. a PostgreSQL schema),
+	// or "" when it held none or DiscardPrevious was set.
 	Previous   string
 	InstanceID string // the restored state's instance ID
 	CloneOf    string // the original's instance ID, for a copy
@@ -166,6 +197,22 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	}
 	if err := checkSpace(filepath.Dir(dataDir), m); err != nil {
 		return nil, err
+	}
+	if opts.Target != nil {
+		if err := checkTargetKey(datadir.Dir(dataDir).Key(), key); err != nil {
+			return nil, err
+		}
+		b := &builder{
+			ctx: ctx, dir: backupDir, name: name, m: m, key: key, keys: keys, opts: opts,
+			now: now, logger: logger,
+		}
+		res = &RestoreResult{Manifest: m, DataDir: dataDir}
+		if err := b.buildTarget(opts.Target, datadir.Dir(dataDir), res); err != nil {
+			return nil, err
+		}
+		created = false // it holds blobs and the key now
+		res.Duration = time.Since(start)
+		return res, nil
 	}
 
 	staging := stagingPath(dataDir)
@@ -416,9 +463,8 @@ func (b *builder) progress(p Progress) {
 // rows, copies the blobs, migrates to this binary's schema, checks the
 // audit chain, records the restore, installs the key and fsyncs it all.
 func (b *builder) build() (instanceID, cloneOf string, err error) {
-	ctx, m := b.ctx, b.m
 	sdir := datadir.Dir(b.staging)
-	db, err := sqlite.OpenNoMigrate(ctx, sdir.DB())
+	db, err := sqlite.OpenNoMigrate(b.ctx, sdir.DB())
 	if err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
@@ -427,58 +473,8 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 			db.Close()
 		}
 	}()
-	db.Now = b.now
-	db.Logger = slog.New(slog.DiscardHandler)
-	db.Key = b.key
 	db.Blobs = blob.NewStore(sdir.Blobs())
-	if err := db.MigrateTo(ctx, m.SchemaVersion); err != nil {
-		return "", "", fmt.Errorf("restore: build schema version %d: %w", m.SchemaVersion, err)
-	}
-	tables, err := b.matchSchema(db)
-	if err != nil {
-		return "", "", err
-	}
-	byName := map[string]Table{}
-	for _, t := range m.Tables {
-		byName[t.Name] = t
-	}
-
-	err = db.WriteTx(ctx, func(tx *store.Tx) error {
-		for i, t := range tables {
-			mt := byName[t.Name]
-			imp, err := db.NewImporter(ctx, tx, t)
-			if err != nil {
-				return err
-			}
-			n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
-			imp.Close()
-			if err != nil {
-				return fmt.Errorf("restore table %s: %w", t.Name, err)
-			}
-			if n != mt.Rows {
-				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
-			}
-			b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
-		}
-		return nil
-	})
-	if err != nil {
-		return "", "", fmt.Errorf("restore: %w", err)
-	}
-	if err := b.copyBlobs(db); err != nil {
-		return "", "", err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
-	}
-	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		_, _, err := store.VerifyAudit(ctx, tx)
-		return err
-	})
-	if err != nil {
-		return "", "", &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
-	}
-	if instanceID, cloneOf, err = b.record(db); err != nil {
+	if instanceID, cloneOf, err = b.fill(db, nil); err != nil {
 		return "", "", err
 	}
 	err = db.Close()
@@ -494,6 +490,152 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 		return "", "", fmt.Errorf("restore: sync: %w", err)
 	}
 	return instanceID, cloneOf, nil
+}
+
+// buildTarget builds the restored state in the database t stages, its
+// blobs in dir's blob store (content-addressed, so new blobs go beside
+// the existing ones and nothing is replaced), installs the master key
+// in dir when it has none, and has t switch to the new state.
+func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (err error) {
+	db, err := t.Stage(b.ctx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		if cerr := t.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("restore: %w", cerr)
+		}
+	}()
+	db.Blobs = blob.NewStore(dir.Blobs())
+	loader, _ := t.(RowLoader)
+	if res.InstanceID, res.CloneOf, err = b.fill(db, loader); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(dir.Blobs(), "tmp")) // empty unless something failed
+	if _, err := os.Stat(dir.Key()); errors.Is(err, fs.ErrNotExist) {
+		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+			return fmt.Errorf("restore: install master key: %w", err)
+		}
+		if err := syncDir(dir.Path()); err != nil {
+			return fmt.Errorf("restore: sync: %w", err)
+		}
+	}
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	res.Previous, err = t.Commit(b.ctx, b.opts.DiscardPrevious)
+	return err
+}
+
+// checkTargetKey refuses a restore into a target whose data directory
+// holds another master key than the one the restored secrets need: the
+// server would read that one. (Restoring into the data directory's SQLite
+// database replaces the whole directory, key included.)
+func checkTargetKey(path string, key secret.Key) error {
+	have, err := secret.ReadKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return &HintError{Err: fmt.Errorf("restore: the data directory's master key: %w", err), Hint: secretHint(err)}
+	}
+	if have.Fingerprint() != key.Fingerprint() {
+		return &HintError{
+			Err: fmt.Errorf("restore: %w: the data directory's %s has fingerprint %s, the restored state needs the key whose fingerprint is %s",
+				ErrKeyMismatch, path, have.Fingerprint(), key.Fingerprint()),
+			Hint: "restore with a new --data-dir, or move that master.key away first",
+		}
+	}
+	return nil
+}
+
+// fill builds the restored state in db, a new empty database whose Blobs
+// are set: the schema at the backup's version, the rows (through loader
+// when not nil, else INSERTs in one transaction), the blobs, the later
+// migrations, the audit chain's check, and the restore's record.
+func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf string, err error) {
+	ctx, m := b.ctx, b.m
+	db.Now = b.now
+	db.Logger = slog.New(slog.DiscardHandler)
+	db.Key = b.key
+	if err := db.MigrateTo(ctx, m.SchemaVersion); err != nil {
+		return "", "", fmt.Errorf("restore: build schema version %d: %w", m.SchemaVersion, err)
+	}
+	tables, err := b.matchSchema(db)
+	if err != nil {
+		return "", "", err
+	}
+	byName := map[string]Table{}
+	for _, t := range m.Tables {
+		byName[t.Name] = t
+	}
+
+	if loader != nil {
+		for i, t := range tables {
+			mt := byName[t.Name]
+			n, err := loader.LoadRows(ctx, t, b.rows(mt))
+			if err != nil {
+				return "", "", fmt.Errorf("restore: restore table %s: %w", t.Name, err)
+			}
+			if n != mt.Rows {
+				return "", "", &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+			}
+			b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
+		}
+	} else {
+		err = db.WriteTx(ctx, func(tx *store.Tx) error {
+			for i, t := range tables {
+				mt := byName[t.Name]
+				imp, err := db.NewImporter(ctx, tx, t)
+				if err != nil {
+					return err
+				}
+				n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
+				imp.Close()
+				if err != nil {
+					return fmt.Errorf("restore table %s: %w", t.Name, err)
+				}
+				if n != mt.Rows {
+					return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+				}
+				b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
+			}
+			return nil
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := b.copyBlobs(db); err != nil {
+		return "", "", err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
+	}
+	err = db.ReadTx(ctx, func(tx *store.Tx) error {
+		_, _, err := store.VerifyAudit(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return "", "", &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
+	}
+	return b.record(db)
+}
+
+// rows returns the rows of the backup's table t as a sequence; a read
+// error ends it.
+func (b *builder) rows(t Table) iter.Seq2[[]any, error] {
+	return func(yield func([]any, error) bool) {
+		errStop := errors.New("stopped")
+		_, err := forEachRow(b.ctx, b.dir, t, b.keys, func(row []any) error {
+			if !yield(row, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(nil, err)
+		}
+	}
 }
 
 // matchSchema checks that the tables of the fresh schema are exactly the

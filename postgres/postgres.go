@@ -57,6 +57,24 @@ func Open(ctx context.Context, dsn string) (*store.DB, error) {
 // OpenNoMigrate connects to the database without applying migrations (a
 // restore builds the schema a backup was taken at itself).
 func OpenNoMigrate(ctx context.Context, dsn string) (*store.DB, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// Options are the connection settings [OpenWith] adds to a DSN.
+type Options struct {
+	// ApplicationName is the connections' application_name unless the DSN
+	// sets one; "" means [ApplicationName]. Backups and restores say who
+	// they are ("bitnobi backup", "bitnobi restore") so that an operator
+	// tells them from the server in pg_stat_activity.
+	ApplicationName string
+	// Schema, if set, is the connections' search_path: the one schema all
+	// of Bitnobi's tables are created in and read from. A restore builds
+	// the new state in a schema of its own this way.
+	Schema string
+}
+
+// OpenWith is [OpenNoMigrate] with the settings of o.
+func OpenWith(ctx context.Context, dsn string, o Options) (*store.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// The error may quote the DSN, password included: name the field only.
@@ -64,6 +82,12 @@ func OpenNoMigrate(ctx context.Context, dsn string) (*store.DB, error) {
 	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = ApplicationName
+		if o.ApplicationName != "" {
+			cfg.RuntimeParams["application_name"] = o.ApplicationName
+		}
+	}
+	if o.Schema != "" {
+		cfg.RuntimeParams["search_path"] = quoteIdent(o.Schema)
 	}
 	write := stdlib.OpenDB(*cfg)
 	write.SetMaxOpenConns(maxWriteConns)
@@ -376,4 +400,9 @@ func lockHolder(ctx context.Context, conn *sql.Conn) (*LockedError, error) {
 		e.ClientAddr = "local socket"
 	}
 	return &e, nil
+}
+
+// quoteIdent quotes an identifier for PostgreSQL.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -62,6 +63,11 @@ func open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 		q.Add("_txlock", "immediate")
 		q.Add("_pragma", "journal_mode(WAL)")
 	}
+	if !readOnly {
+		if err := restrictMode(path); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+	}
 	dsn := "file:" + path + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -72,6 +78,30 @@ func open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// restrictMode creates the database file at path with mode 0600 if it is
+// missing, and takes away others' access if it has any. SQLite creates a
+// new file with 0644 less the umask, and gives its -wal, -shm and
+// -journal files the database file's mode: they hold password hashes and
+// users' data.
+func restrictMode(path string) error {
+	if path == "" || strings.HasPrefix(path, ":") {
+		return nil // in memory
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return f.Chmod(fi.Mode().Perm() &^ 0o077)
+	}
+	return nil
 }
 
 // Dialect is the SQLite [store.Dialect].

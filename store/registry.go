@@ -218,6 +218,28 @@ func (im *Importer) Count() int64 { return im.n }
 // Close releases the prepared statement.
 func (im *Importer) Close() error { return im.stmt.Close() }
 
+// ConvertRow converts row, in the engine-neutral form [Importer.Insert]
+// takes, to the values a driver takes for t's columns (string, int64,
+// float64 or nil), checking each against its column type. It reuses dst
+// when that is large enough. Bulk loaders (COPY on PostgreSQL) use it.
+func ConvertRow(t Table, row, dst []any) ([]any, error) {
+	if len(row) != len(t.Columns) {
+		return nil, fmt.Errorf("import %s: row has %d values, table has %d columns", t.Name, len(row), len(t.Columns))
+	}
+	if cap(dst) < len(row) {
+		dst = make([]any, len(row))
+	}
+	dst = dst[:len(row)]
+	for i, c := range t.Columns {
+		v, err := denormalize(c, row[i])
+		if err != nil {
+			return nil, fmt.Errorf("import %s.%s: %w", t.Name, c.Name, err)
+		}
+		dst[i] = v
+	}
+	return dst, nil
+}
+
 func denormalize(c Column, v any) (any, error) {
 	if v == nil {
 		return nil, nil

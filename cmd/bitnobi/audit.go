@@ -14,6 +14,7 @@ const auditHelp = `Usage: bitnobi audit verify [flags]
 Checks the audit log's hash chain: every entry's hash over its content and
 the previous entry's hash. A changed, removed or reordered entry is reported
 with its sequence number. Safe while the server runs (it only reads).
+With --db (or BITNOBI_DB), the log of that PostgreSQL database.
 Exit code 0 when the chain is whole, 4 when it is broken.
 `
 
@@ -27,11 +28,16 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	}
 	fs := m.newFlagSet("audit verify", auditHelp)
 	dataDir := m.dataDirFlag(fs)
+	dbFlag := m.dbFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
+		return err
+	}
 	dir := datadir.Dir(*dataDir)
-	db, err := openExisting(ctx, dir)
+	db, err := openExisting(ctx, dir, dsn, "bitnobi audit")
 	if err != nil {
 		return err
 	}
@@ -43,7 +49,11 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		return err
 	})
 	if errors.Is(err, store.ErrAuditChain) {
-		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %d good entries)", dir.Path(), err, n),
+		where := dir.Path()
+		if dsn != "" {
+			where = "the PostgreSQL database"
+		}
+		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %d good entries)", where, err, n),
 			Hint: "restore the audit log from a backup that verifies: bitnobi backups verify --all"}
 	} else if err != nil {
 		return err

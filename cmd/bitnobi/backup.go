@@ -16,6 +16,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -23,13 +24,15 @@ import (
 const backupHelp = `Usage: bitnobi backup [flags]
 
 Writes a backup of all Bitnobi state in --data-dir (every table and every
-uploaded file) into a new directory of the backup folder, named
+uploaded file; with --db, the tables come from that PostgreSQL database,
+as for "bitnobi serve --db") into a new directory of the backup folder, named
 backup-YYYYMMDD_HHMM after the current time in UTC; a second backup in the
 same minute gets -2, -3... It never overwrites a backup. The new backup's
 path is the last line printed on stdout.
 
-The server may keep running: the backup reads one consistent snapshot and
-does not stop or lock out the server. Blobs already in the newest backup of
+The server may keep running: the backup reads one consistent snapshot (on
+PostgreSQL, one REPEATABLE READ, READ ONLY transaction) and does not stop
+or lock out the server. Blobs already in the newest backup of
 the folder are hard-linked rather than copied again. An interrupted backup
 leaves only a .tmp-backup-* directory, which the next backup removes.
 
@@ -63,6 +66,7 @@ passphrase file), 3 another backup is writing into the folder (see
 func (m *Main) runBackup(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("backup", backupHelp)
 	dataDir := m.dataDirFlag(fs)
+	dbFlag := m.dbFlag(fs)
 	backupDirFlag := m.backupDirFlag(fs)
 	quiet := fs.Bool("quiet", false, "print only the backup's path: no progress, summary or notes")
 	wait := fs.Duration("wait", 0, "how long to wait while another backup writes into the folder (0: fail at once)")
@@ -81,13 +85,26 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
+		return err
+	}
 	dir := datadir.Dir(*dataDir)
-	if _, err := os.Stat(dir.DB()); errors.Is(err, os.ErrNotExist) {
+	var openDB func(context.Context) (*store.DB, error)
+	if dsn != "" {
+		if _, err := os.Stat(dir.Path()); errors.Is(err, os.ErrNotExist) {
+			return usagef("bitnobi backup --db ... --data-dir DIR, with the directory bitnobi serve uses (its blobs and master key)", "no data directory %s", dir.Path())
+		}
+		openDB = func(ctx context.Context) (*store.DB, error) {
+			return postgres.OpenWith(ctx, dsn, postgres.Options{ApplicationName: "bitnobi backup"})
+		}
+	} else if _, err := os.Stat(dir.DB()); errors.Is(err, os.ErrNotExist) {
 		return usagef("bitnobi backup --data-dir DIR, with the directory bitnobi serve uses", "no Bitnobi database in %s", dir.Path())
 	}
 	prog := m.newProgress(*quiet)
 	res, err := backup.Create(ctx, backup.CreateOptions{
 		DataDir:  dir.Path(),
+		OpenDB:   openDB,
 		Folder:   folder,
 		KeyFile:  m.keyFile(dir),
 		Encrypt:  encrypt,
@@ -141,7 +158,10 @@ func backupError(err error) error {
 		return err
 	}
 	hint := backup.Hint(err)
+	var pgHeld *postgres.LockedError
 	switch {
+	case errors.As(err, &pgHeld):
+		return &ExitError{Code: ExitLocked, Err: err, Hint: "stop the server using the database first"}
 	case errors.Is(err, lockfile.ErrLocked):
 		var held *lockfile.HeldError
 		if hint == "" && errors.As(err, &held) {

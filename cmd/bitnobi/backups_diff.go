@@ -10,7 +10,6 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
-	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -104,14 +103,11 @@ func (m *Main) openLive(ctx context.Context, dataDir, dbFlag string) (*store.DB,
 	if err != nil {
 		return nil, err
 	}
-	if dsn != "" {
-		return postgres.OpenNoMigrate(ctx, dsn)
-	}
 	dir := datadir.Dir(dataDir)
-	if _, err := os.Stat(dir.DB()); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(dir.DB()); dsn == "" && errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("bitnobi backups diff A live --data-dir DIR", "no Bitnobi database in %s", dir.Path())
 	}
-	return openExisting(ctx, dir)
+	return openExisting(ctx, dir, dsn, "bitnobi backup")
 }
 
 // writeDifference prints a difference, tables without changes left out.

@@ -160,10 +160,14 @@ func (m *Main) openApp(ctx context.Context, dir datadir.Dir, dsn string, create 
 // Close closes the database.
 func (a *app) Close() error { return a.DB.Close() }
 
-// openExisting opens the database of dir without migrating it, for
-// commands that only read (audit verify, version); it refuses, rather than
-// creates, a missing database.
-func openExisting(ctx context.Context, dir datadir.Dir) (*store.DB, error) {
+// openExisting opens the database without migrating it, for commands that
+// only read (audit verify, version, backups diff ... live): the PostgreSQL
+// database dsn, with application_name app, or else the SQLite database of
+// dir, which it refuses, rather than creates, when missing.
+func openExisting(ctx context.Context, dir datadir.Dir, dsn, app string) (*store.DB, error) {
+	if dsn != "" {
+		return postgres.OpenWith(ctx, dsn, postgres.Options{ApplicationName: app})
+	}
 	if _, err := os.Stat(dir.DB()); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, usagef("--data-dir PATH (or "+EnvDataDir+")", "no Bitnobi database in %s", dir.Path())

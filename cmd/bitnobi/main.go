@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"syscall"
 
 	"github.com/bitnobi/bitnobi"
@@ -134,9 +135,12 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
 4 a backup did not verify, 130 interrupted.
 `
 
+var setVersion sync.Once
+
 // Run runs the command named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
-	bitnobi.Version = appVersion()
+	// Once: tests run several commands at a time in one process.
+	setVersion.Do(func() { bitnobi.Version = appVersion() })
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
 		return usagef("bitnobi serve --help", "no command given")

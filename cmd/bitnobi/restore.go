@@ -14,6 +14,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/postgres"
 )
 
 const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
@@ -21,7 +22,17 @@ const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
 Restores the backup BACKUP (a path, or the name of a backup in the backup
 folder, or an archive file written by "bitnobi backups export", or "-" for
 such an archive on stdin) into --data-dir: a new or empty directory, or an
-existing data directory whose state is replaced. The server must be
+existing data directory whose state is replaced.
+
+With --db postgres://... (or BITNOBI_DB) the tables go into that PostgreSQL
+database instead, empty or in use by Bitnobi, and only the blobs (added
+beside any already there) and, when it has none, the master key go into
+--data-dir. The new state is built in a schema of its own,
+bitnobi_restore_YYYYMMDD_HHMMSS, then switched in with one transaction that
+renames the current schema (normally public) to
+bitnobi_before_restore_YYYYMMDD_HHMMSS (dropped with --discard-previous) and
+the new one to its name. A backup taken on either engine restores into
+either. A server running on the database is detected and refused. The server must be
 stopped; a restore refuses while one holds the data directory. An archive
 is first unpacked and verified in a temporary directory beside the data
 directory (DATA_DIR.restore-archive-*), removed afterwards.
@@ -60,6 +71,7 @@ is in use, 4 the backup does not verify (damaged or altered).
 func (m *Main) runRestore(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("restore", restoreHelp)
 	dataDir := m.dataDirFlag(fs)
+	dbFlag := m.dbFlag(fs)
 	backupDirFlag := m.backupDirFlag(fs)
 	keyFile := fs.String("key-file", "", "master key file for a plain backup (default $"+EnvKeyFile+", else DATA_DIR/master.key)")
 	asCopy := fs.Bool("as-copy", false, "restore as a copy: new instance ID, e-mail and remote servers disabled")
@@ -76,6 +88,14 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	keys, err := loadKeys()
 	if err != nil {
 		return err
+	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
+		return err
+	}
+	var target backup.Target
+	if dsn != "" {
+		target = &postgres.RestoreTarget{DSN: dsn, ApplicationName: "bitnobi restore"}
 	}
 	var src string
 	if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
@@ -95,6 +115,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	dir := datadir.Dir(*dataDir)
 	prog := m.newProgress(*quiet)
 	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
+		Target:          target,
 		KeyFile:         key,
 		Keys:            keys,
 		AsCopy:          *asCopy,
@@ -115,7 +136,9 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		} else {
 			fmt.Fprintf(m.Stdout, "instance %s\n", res.InstanceID)
 		}
-		if res.Previous != "" {
+		if res.Previous != "" && target != nil {
+			fmt.Fprintf(m.Stdout, "previous state kept in schema %s of the database (drop it when satisfied: DROP SCHEMA %s CASCADE)\n", res.Previous, res.Previous)
+		} else if res.Previous != "" {
 			fmt.Fprintf(m.Stdout, "previous state kept in %s\n", res.Previous)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,4 +65,58 @@ func TestServe_Postgres(t *testing.T) {
 	s.Stop(t)
 	s = startServer(t, t.TempDir(), env)
 	s.Stop(t)
+}
+
+// TestMoveToPostgres follows the README's path from the embedded SQLite
+// database to PostgreSQL: a backup on SQLite, a restore --db into an
+// empty PostgreSQL database with the same data directory, serve --db; and
+// the commands that read state (version, audit verify, backups diff ...
+// live) with --db. A second restore, in place, keeps the previous schema.
+func TestMoveToPostgres(t *testing.T) {
+	dsn := dbtest.NewPostgresDatabase(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	s := startServer(t, data, nil)
+	anon := &client{t: t, base: s.URL}
+	anon.do("POST", "/api/auth/signup", J{"username": "ada", "email": "ada@example.org", "password": "correct horse battery"}, http.StatusCreated, nil)
+	s.Stop(t)
+
+	code, out, errOut := runMain(t, nil, "backup", "--data-dir", data, "--quiet")
+	if code != 0 {
+		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+	}
+	name := lastLine(out)
+	env := map[string]string{EnvDB: dsn}
+	if code, out, errOut = runMain(t, env, "restore", name, "--data-dir", data); code != 0 {
+		t.Fatalf("restore --db: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "previous state") {
+		t.Errorf("restore into an empty database kept a previous state: %s", out)
+	}
+
+	s = startServer(t, data, env)
+	signIn(t, s.URL, "ada", "correct horse battery")
+	// A restore while the server runs is refused, naming its session.
+	code, _, errOut = runMain(t, env, "restore", name, "--data-dir", t.TempDir(), "--key-file", filepath.Join(data, "master.key"))
+	if code != ExitLocked || !strings.Contains(errOut, `application "bitnobi serve"`) {
+		t.Fatalf("restore beside a server: exit %d, %s; want %d naming it", code, errOut, ExitLocked)
+	}
+	s.Stop(t)
+
+	if code, out, errOut = runMain(t, env, "version", "--data-dir", data, "--json"); code != 0 || !strings.Contains(out, `"engine": "postgres"`) {
+		t.Fatalf("version --db: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runMain(t, env, "audit", "verify", "--data-dir", data); code != 0 || !strings.Contains(out, "audit chain OK") {
+		t.Fatalf("audit verify --db: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runMain(t, env, "backups", "diff", filepath.Base(name), "live", "--data-dir", data); code != 0 || !strings.Contains(out, "from ") {
+		t.Fatalf("backups diff live --db: exit %d\n%s%s", code, out, errOut)
+	}
+	// A backup on PostgreSQL, restored in place: the previous schema is kept.
+	if code, out, errOut = runMain(t, env, "backup", "--data-dir", data, "--quiet"); code != 0 {
+		t.Fatalf("backup --db: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runMain(t, env, "restore", lastLine(out), "--data-dir", data); code != 0 || !strings.Contains(out, "schema bitnobi_before_restore_") {
+		t.Fatalf("restore --db in place: exit %d\n%s%s", code, out, errOut)
+	}
 }

@@ -11,22 +11,26 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
 const versionHelp = `Usage: bitnobi version [flags]
 
 Prints the app version, the schema version this binary migrates to and the
-backup format it writes. When the data directory holds a database, also its
-schema version and instance ID.
+backup format it writes. When the data directory holds a database (or with
+--db, the PostgreSQL database), also its schema version and instance ID.
 `
 
 func (m *Main) runVersion(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("version", versionHelp)
 	dataDir := m.dataDirFlag(fs)
+	dbFlag := m.dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
 		return err
 	}
 	info := bitnobi.VersionInfo{
@@ -36,8 +40,8 @@ func (m *Main) runVersion(ctx context.Context, args []string) error {
 		BackupFormat: backup.FormatVersion,
 	}
 	dir := datadir.Dir(*dataDir)
-	if _, err := os.Stat(dir.DB()); err == nil {
-		db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
+	if _, err := os.Stat(dir.DB()); err == nil || dsn != "" {
+		db, err := openExisting(ctx, dir, dsn, "bitnobi version")
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver, for the administrative connection
 
@@ -120,8 +121,19 @@ func NewPostgresDatabase(tb testing.TB) string {
 			return
 		}
 		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop test database %s: %v", name, err)
+		// FORCE may not end an autovacuum worker busy on a large database
+		// ("must be a member of the role whose process is being
+		// terminated"): it finishes soon, so try again for a while.
+		for try := 0; ; try++ {
+			_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			if err == nil {
+				return
+			}
+			if try == 60 {
+				tb.Errorf("drop test database %s: %v", name, err)
+				return
+			}
+			time.Sleep(time.Second)
 		}
 	})
 	dsn, err := withDatabase(base, name)

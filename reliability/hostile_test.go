@@ -1,0 +1,277 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/bitnobi/bitnobi/backup"
+)
+
+// sealManifest writes m as dir/manifest.json with a valid checksum, so
+// that what is tested is the reader's handling of the content, not the
+// checksum.
+func sealManifest(t testing.TB, dir string, m map[string]any) {
+	t.Helper()
+	delete(m, "manifest_checksum")
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSealed(t, dir, body)
+}
+
+// writeSealed appends a valid manifest_checksum member to body, a JSON
+// object's text ending in "}", and writes it as dir/manifest.json.
+func writeSealed(t testing.TB, dir string, body []byte) {
+	t.Helper()
+	body = bytes.TrimRight(body, "\n")
+	body = append(bytes.TrimSuffix(body, []byte("}")), []byte(",\n  ")...)
+	sum := sha256.Sum256(body)
+	body = append(body, []byte(`"manifest_checksum": "`+hex.EncodeToString(sum[:])+"\"\n}\n")...)
+	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readManifestMap(t testing.TB, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, backup.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// hostile is one malicious backup directory, made from a good one.
+type hostile struct {
+	name string
+	make func(t testing.TB, dir, outside string)
+}
+
+func files(m map[string]any) []any { return m["files"].([]any) }
+
+func firstBlob(m map[string]any) map[string]any {
+	for _, f := range files(m) {
+		if f.(map[string]any)["blob"] != nil {
+			return f.(map[string]any)
+		}
+	}
+	panic("no blob")
+}
+
+var hostiles = []hostile{
+	{"path-traversal-file", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		files(m)[0].(map[string]any)["path"] = "../../outside/secret"
+		sealManifest(t, dir, m)
+	}},
+	{"path-traversal-table", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["tables"].([]any)[0].(map[string]any)["file"] = "../outside/secret"
+		sealManifest(t, dir, m)
+	}},
+	{"path-traversal-table-name", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["tables"].([]any)[0].(map[string]any)["name"] = "../users"
+		sealManifest(t, dir, m)
+	}},
+	{"absolute-path", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		files(m)[0].(map[string]any)["path"] = filepath.Join(outside, "secret")
+		sealManifest(t, dir, m)
+	}},
+	{"blob-id-traversal", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		firstBlob(m)["blob"] = "../../../outside"
+		sealManifest(t, dir, m)
+	}},
+	{"symlink-blob-outside", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		p := filepath.Join(dir, firstBlob(m)["path"].(string))
+		copyFile(t, p, filepath.Join(outside, "blob-copy")) // same content: checksums match
+		os.Remove(p)
+		must(t, os.Symlink(filepath.Join(outside, "blob-copy"), p))
+	}},
+	{"symlink-tables-dir", func(t testing.TB, dir, outside string) {
+		copyTree(t, filepath.Join(dir, "tables"), filepath.Join(outside, "tables"))
+		must(t, os.RemoveAll(filepath.Join(dir, "tables")))
+		must(t, os.Symlink(filepath.Join(outside, "tables"), filepath.Join(dir, "tables")))
+	}},
+	{"symlink-manifest", func(t testing.TB, dir, outside string) {
+		copyFile(t, filepath.Join(dir, backup.ManifestName), filepath.Join(outside, "manifest.json"))
+		os.Remove(filepath.Join(dir, backup.ManifestName))
+		must(t, os.Symlink(filepath.Join(outside, "manifest.json"), filepath.Join(dir, backup.ManifestName)))
+	}},
+	{"symlink-extra-outside", func(t testing.TB, dir, outside string) {
+		must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "tables", "extra.jsonl.zst")))
+	}},
+	{"hardlink-outside-other-content", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		p := filepath.Join(dir, firstBlob(m)["path"].(string))
+		os.Remove(p)
+		must(t, os.Link(filepath.Join(outside, "secret"), p))
+	}},
+	{"fifo", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		p := filepath.Join(dir, firstBlob(m)["path"].(string))
+		os.Remove(p)
+		must(t, syscall.Mkfifo(p, 0o600))
+	}},
+	{"listed-file-missing", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		id := strings.Repeat("cd", 32)
+		m["files"] = append(files(m), map[string]any{"path": "blobs/cd/" + id, "size": 5, "sha256": strings.Repeat("0", 64), "encoding": "none", "raw_size": 5, "blob": id})
+		sealManifest(t, dir, m)
+	}},
+	{"huge-declared-sizes", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		for _, f := range files(m) {
+			f.(map[string]any)["size"] = json.Number("4611686018427387904")
+			f.(map[string]any)["raw_size"] = json.Number("4611686018427387904")
+		}
+		for _, tb := range m["tables"].([]any) {
+			tb.(map[string]any)["raw_size"] = json.Number("4611686018427387904")
+			tb.(map[string]any)["rows"] = json.Number("4611686018427387904")
+		}
+		sealManifest(t, dir, m)
+	}},
+	{"huge-raw-size-only", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		firstBlob(m)["raw_size"] = json.Number("4611686018427387904")
+		sealManifest(t, dir, m)
+	}},
+	{"negative-size", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		files(m)[0].(map[string]any)["size"] = json.Number("-1")
+		sealManifest(t, dir, m)
+	}},
+	{"deeply-nested-json", func(t testing.TB, dir, outside string) {
+		body := `{"format": 1, "x": ` + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20) + "\n}"
+		writeSealed(t, dir, []byte(body))
+	}},
+	{"huge-json", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["host"] = strings.Repeat("h", prof.HugeJSONMiB<<20)
+		sealManifest(t, dir, m)
+	}},
+	{"invalid-utf8", func(t testing.TB, dir, outside string) {
+		data, err := os.ReadFile(filepath.Join(dir, backup.ManifestName))
+		must(t, err)
+		body := data[:bytes.LastIndex(data, []byte(`,`))]
+		body = bytes.Replace(body, []byte(`"host": "`), []byte("\"host\": \"\xff\xfe"), 1)
+		writeSealed(t, dir, append(body, []byte("\n}")...))
+	}},
+	{"future-format", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["format"] = 99
+		sealManifest(t, dir, m)
+	}},
+	{"wrong-engine", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["engine"] = "oracle"
+		sealManifest(t, dir, m)
+	}},
+	{"unknown-member", func(t testing.TB, dir, outside string) {
+		m := readManifestMap(t, dir)
+		m["run_after_restore"] = "rm -rf /"
+		sealManifest(t, dir, m)
+	}},
+	{"manifest-is-directory", func(t testing.TB, dir, outside string) {
+		os.Remove(filepath.Join(dir, backup.ManifestName))
+		must(t, os.Mkdir(filepath.Join(dir, backup.ManifestName), 0o700))
+	}},
+	{"empty-manifest", func(t testing.TB, dir, outside string) {
+		write(t, filepath.Join(dir, backup.ManifestName), nil)
+	}},
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	must(t, err)
+	must(t, os.WriteFile(dst, data, 0o600))
+}
+
+// TestHostileBackups gives verify and restore malicious backup
+// directories, each built from a good backup at run time (symbolic links,
+// hard links and FIFOs cannot be kept in git as they are): each is
+// refused with an error, and nothing is changed, neither the data
+// directory nor anything outside the backup.
+func TestHostileBackups(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	for _, h := range hostiles {
+		t.Run(h.name, func(t *testing.T) {
+			dir := filepath.Join(f.root, "hostile", h.name, "backup-20990101_0000")
+			outside := filepath.Join(f.root, "hostile", h.name, "outside")
+			must(t, os.MkdirAll(outside, 0o700))
+			write(t, filepath.Join(outside, "secret"), []byte("outside the backup"))
+			copyTree(t, f.backup, dir)
+			h.make(t, dir, outside)
+			before := snapshotTree(t, filepath.Join(f.root, "hostile", h.name))
+
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			alloc := ms.TotalAlloc
+			_, verr := backup.Verify(context.Background(), dir, nil)
+			rerr := f.restoreIn(dir)
+			runtime.ReadMemStats(&ms)
+			if verr == nil {
+				t.Errorf("verify accepted it")
+			}
+			if rerr == nil {
+				t.Errorf("restore accepted it")
+			}
+			t.Logf("verify: %v\nrestore: %v", verr, rerr)
+			if got := ms.TotalAlloc - alloc; got > 1<<30 {
+				t.Errorf("verify and restore allocated %d MiB", got>>20)
+			}
+			if after := snapshotTree(t, filepath.Join(f.root, "hostile", h.name)); after != before {
+				t.Errorf("the backup or its surroundings changed")
+			}
+			f.checkUntouched(t, h.name)
+		})
+	}
+	record(t, "hostile backup directories (traversal, absolute paths, symlinks, hard link, FIFO, missing files, huge sizes, nested/huge JSON, invalid UTF-8, future format, wrong engine, unknown member)", len(hostiles), "each refused by verify and by restore with an error naming the problem; nothing changed")
+}
+
+// snapshotTree describes every path under root (type, size, content
+// hash), without following links.
+func snapshotTree(t testing.TB, root string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		b.WriteString(p + " " + fi.Mode().String())
+		if fi.Mode().IsRegular() {
+			b.WriteString(" " + hashFile(t, p))
+		}
+		b.WriteString("\n")
+		return nil
+	})
+	return b.String()
+}

@@ -1,0 +1,5 @@
+//go:build reliability_long
+
+package reliability_test
+
+func init() { longByTag = true }
