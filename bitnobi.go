@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
@@ -39,20 +40,47 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// NewID returns a new stable record identifier: 32 lowercase hex characters,
-// the first 12 of which encode the creation time in milliseconds, so that IDs
-// sort roughly by creation and primary-key order is creation order. IDs are
-// kept unchanged by backup and restore.
+// NewID returns a new stable record identifier: 32 lowercase hex
+// characters. The first 12 encode the creation time in milliseconds and the
+// next 4 a counter within that millisecond, so IDs made by one process are
+// strictly increasing and primary-key order is creation order, even for
+// records made in the same millisecond; the rest is random. IDs are kept
+// unchanged by backup and restore.
 func NewID() string {
 	var b [16]byte
-	ms := uint64(time.Now().UnixMilli())
+	ms, seq := nextIDTime()
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], ms)
 	copy(b[:6], ts[2:])
-	if _, err := rand.Read(b[6:]); err != nil {
+	binary.BigEndian.PutUint16(b[6:8], seq)
+	if _, err := rand.Read(b[8:]); err != nil {
 		panic("bitnobi: crypto/rand failed: " + err.Error())
 	}
 	return hex.EncodeToString(b[:])
+}
+
+var idClock struct {
+	sync.Mutex
+	ms  uint64
+	seq uint16
+}
+
+// nextIDTime returns the millisecond and counter for the next ID: the
+// counter restarts each millisecond; when it runs out, or the clock steps
+// back, the millisecond is carried forward so IDs never decrease.
+func nextIDTime() (uint64, uint16) {
+	idClock.Lock()
+	defer idClock.Unlock()
+	now := uint64(time.Now().UnixMilli())
+	switch {
+	case now > idClock.ms:
+		idClock.ms, idClock.seq = now, 0
+	case idClock.seq == 0xffff:
+		idClock.ms, idClock.seq = idClock.ms+1, 0
+	default:
+		idClock.seq++
+	}
+	return idClock.ms, idClock.seq
 }
 
 // ValidID reports whether s has the shape of an ID made by [NewID].

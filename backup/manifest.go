@@ -73,9 +73,12 @@ const (
 // EncryptionScheme is the only value of [Encryption.Scheme].
 const EncryptionScheme = "age-v1"
 
-// maxManifestSize bounds how much of a manifest.json is read. A manifest
-// lists every file of a backup in about 250 bytes each.
-const maxManifestSize = 1 << 30
+// maxManifestSize bounds a manifest.json (docs/backup-format.md, "Size
+// limit"). A manifest lists every file of a backup in about 250 bytes, so
+// 10 GB of state in 100,000 blobs is a manifest of about 25 MB; 256 MiB
+// leaves ten times that and keeps a hostile manifest's cost (it is held in
+// memory and decoded twice) to about a GiB of allocation.
+const maxManifestSize = 256 << 20
 
 // Manifest describes a backup: what it was taken from, and every file in
 // it with its size and SHA-256. It is stored as manifest.json, written
@@ -305,17 +308,26 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: not a regular file", ErrUnsafePath)}
 	}
+	tooLarge := &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxManifestSize)}
+	// Refused on its declared size before any of it is read (a sparse
+	// file may declare terabytes); the limited read below catches a file
+	// that grows meanwhile.
+	if fi.Size() > maxManifestSize {
+		return nil, tooLarge
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + 1) // one allocation, not ReadAll's doublings
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxManifestSize+1)); err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
+	data := buf.Bytes()
 	if len(data) > maxManifestSize {
-		return nil, &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxManifestSize)}
+		return nil, tooLarge
 	}
 	m, err := ParseManifest(data)
 	if err != nil {

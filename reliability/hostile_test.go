@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -214,22 +216,79 @@ func copyFile(t testing.TB, src, dst string) {
 	must(t, os.WriteFile(dst, data, 0o600))
 }
 
+// update rewrites the committed hostile corpus:
+//
+//	go test ./reliability -run TestHostileBackups -update
+var update = flag.Bool("update", false, "rewrite testdata/hostile (TestHostileBackups)")
+
+// corpusDir holds the committed hostile corpus (testdata/hostile/README.md):
+// good/ is a complete backup, master.key its key, and each stored case's
+// directory holds the files that differ from good/.
+const corpusDir = "testdata/hostile"
+
+// madeAtRunTime are the cases not stored under testdata, and why.
+var madeAtRunTime = map[string]string{
+	"absolute-path":                  "names the test's own outside directory",
+	"symlink-blob-outside":           "symbolic link",
+	"symlink-tables-dir":             "symbolic link",
+	"symlink-manifest":               "symbolic link",
+	"symlink-extra-outside":          "symbolic link",
+	"hardlink-outside-other-content": "hard link",
+	"fifo":                           "FIFO",
+	"manifest-is-directory":          "empty directory",
+	"deeply-nested-json":             "2 MiB of brackets",
+	"huge-json":                      "4 MiB (fast) or 64 MiB (long) manifest",
+}
+
 // TestHostileBackups gives verify and restore malicious backup
-// directories, each built from a good backup at run time (symbolic links,
-// hard links and FIFOs cannot be kept in git as they are): each is
-// refused with an error, and nothing is changed, neither the data
+// directories: the committed ones of testdata/hostile, and the few made at
+// run time from its good backup (symbolic links, hard links and FIFOs
+// cannot be kept in git as they are; the huge ones would weigh MiBs).
+// Each is refused with an error, and nothing is changed, neither the data
 // directory nor anything outside the backup.
 func TestHostileBackups(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 1)
+	if *update {
+		writeCorpus(t)
+	}
+	good := filepath.Join(corpusDir, "good")
+	root := t.TempDir()
+	f := &fixture{root: root, data: filepath.Join(root, "data")}
+	seedDataDir(t, f.data, 0, "marker-live", filepath.Join(corpusDir, "master.key"))
+	f.key = filepath.Join(f.data, "master.key")
+	f.state = dump(t, f.data)
+
+	// Control: the good backup verifies and restores (into a directory of
+	// its own), so the refusals below are the hostile parts' doing.
+	t.Run("control", func(t *testing.T) {
+		dir := filepath.Join(root, "control", "backup-20990101_0000")
+		copyCorpus(t, good, dir)
+		if _, err := backup.Verify(context.Background(), dir, nil); err != nil {
+			t.Fatalf("verify of the good backup: %v (regenerate the corpus with -update?)", err)
+		}
+		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{KeyFile: f.key, Logger: quiet}); err != nil {
+			t.Fatalf("restore of the good backup: %v", err)
+		}
+	})
+
+	known := map[string]bool{"good": true}
 	for _, h := range hostiles {
+		known[h.name] = true
 		t.Run(h.name, func(t *testing.T) {
 			dir := filepath.Join(f.root, "hostile", h.name, "backup-20990101_0000")
 			outside := filepath.Join(f.root, "hostile", h.name, "outside")
 			must(t, os.MkdirAll(outside, 0o700))
 			write(t, filepath.Join(outside, "secret"), []byte("outside the backup"))
-			copyTree(t, f.backup, dir)
-			h.make(t, dir, outside)
+			copyCorpus(t, good, dir)
+			if _, ok := madeAtRunTime[h.name]; ok {
+				h.make(t, dir, outside)
+			} else {
+				stored := filepath.Join(corpusDir, h.name)
+				if _, err := os.Stat(stored); err != nil {
+					t.Fatalf("no committed case: %v (go test ./reliability -run TestHostileBackups -update)", err)
+				}
+				copyCorpus(t, stored, dir)
+			}
 			before := snapshotTree(t, filepath.Join(f.root, "hostile", h.name))
 
 			var ms runtime.MemStats
@@ -254,7 +313,101 @@ func TestHostileBackups(t *testing.T) {
 			f.checkUntouched(t, h.name)
 		})
 	}
+	des, err := os.ReadDir(corpusDir)
+	must(t, err)
+	for _, de := range des {
+		if de.IsDir() && !known[de.Name()] {
+			t.Errorf("%s/%s is no case of the test: remove it or regenerate with -update", corpusDir, de.Name())
+		}
+	}
 	record(t, "hostile backup directories (traversal, absolute paths, symlinks, hard link, FIFO, missing files, huge sizes, nested/huge JSON, invalid UTF-8, future format, wrong engine, unknown member)", len(hostiles), "each refused by verify and by restore with an error naming the problem; nothing changed")
+}
+
+// writeCorpus rewrites testdata/hostile from a fresh backup of a small
+// data directory: good/, master.key, and for each case not made at run
+// time the files that differ from good/. README.md is kept.
+func writeCorpus(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	seedDataDir(t, data, 0, "marker-live", "")
+	r := mustRun(t, "backup", "--quiet", "--data-dir", data, "--backup-dir", filepath.Join(root, "backups"))
+	src := lastLine(r.Stdout)
+
+	des, err := os.ReadDir(corpusDir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if de.Name() != "README.md" {
+			must(t, os.RemoveAll(filepath.Join(corpusDir, de.Name())))
+		}
+	}
+	good := filepath.Join(corpusDir, "good")
+	copyCorpus(t, src, good)
+	copyFile(t, filepath.Join(data, "master.key"), filepath.Join(corpusDir, "master.key"))
+	for _, h := range hostiles {
+		if _, ok := madeAtRunTime[h.name]; ok {
+			continue
+		}
+		dir := filepath.Join(root, "cases", h.name)
+		outside := filepath.Join(root, "cases", "outside")
+		must(t, os.MkdirAll(outside, 0o700))
+		copyCorpus(t, good, dir)
+		h.make(t, dir, outside)
+		// Keep what differs from good/; the cases stored here only
+		// change or add regular files.
+		n := 0
+		err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return err
+			}
+			if !de.Type().IsRegular() {
+				t.Fatalf("%s: %s is not a regular file: make the case at run time", h.name, p)
+			}
+			rel, _ := filepath.Rel(dir, p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if old, err := os.ReadFile(filepath.Join(good, rel)); err == nil && bytes.Equal(old, data) {
+				return nil
+			}
+			n++
+			target := filepath.Join(corpusDir, h.name, rel)
+			must(t, os.MkdirAll(filepath.Dir(target), 0o755))
+			return os.WriteFile(target, data, 0o644)
+		})
+		must(t, err)
+		if n == 0 {
+			t.Fatalf("%s: the case changes nothing", h.name)
+		}
+	}
+	t.Logf("wrote %s", corpusDir)
+}
+
+// copyCorpus copies the regular files and directories under src over
+// dst, as a backup has them: files 0600, directories 0700 (git keeps
+// neither mode).
+func copyCorpus(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if de.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // snapshotTree describes every path under root (type, size, content
