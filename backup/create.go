@@ -16,6 +16,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -272,7 +273,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(filepath.Join(tmp, "tables")); err != nil {
+	if err := fsutil.SyncDir(filepath.Join(tmp, "tables")); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 
@@ -310,11 +311,11 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		m.Previous = ""
 	}
 	for shard := range w.shards {
-		if err := syncDir(shard); err != nil {
+		if err := fsutil.SyncDir(shard); err != nil {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
-	if err := syncDir(filepath.Join(tmp, "blobs")); err != nil {
+	if err := fsutil.SyncDir(filepath.Join(tmp, "blobs")); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	for _, f := range m.Files {
@@ -340,14 +341,14 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if err := writeNew(filepath.Join(tmp, ManifestName), data); err != nil {
 		return nil, fmt.Errorf("backup: write manifest: %w", err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	name, err := renameIntoPlace(tmp, folder, base)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if err := syncDir(folder); err != nil {
+	if err := fsutil.SyncDir(folder); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	res.Name, res.Path, res.Manifest = name, filepath.Join(folder, name), m
@@ -761,7 +762,7 @@ func removeStaleTemp(folder string) ([]string, error) {
 		removed = append(removed, e.Name())
 	}
 	if len(removed) > 0 {
-		if err := syncDir(folder); err != nil {
+		if err := fsutil.SyncDir(folder); err != nil {
 			return removed, fmt.Errorf("backup: %w", err)
 		}
 	}

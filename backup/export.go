@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup/archive"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 // ErrArchive means an archive given to [Import] or [Unpack] was refused:
@@ -216,7 +217,7 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	if err := syncDir(folder); err != nil {
+	if err := fsutil.SyncDir(folder); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return &ImportResult{Name: name, Path: filepath.Join(folder, name), Manifest: u.Manifest}, nil

@@ -6,29 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 const (
 	dirPerm  = 0o700
 	filePerm = 0o600
 )
-
-// syncDir fsyncs a directory, so that the entries created, renamed or
-// removed in it survive a power loss.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // writeFileSync writes data to path (mode 0600) through a temporary file
 // in the same directory, fsyncs it, renames it into place and fsyncs the
@@ -59,7 +44,7 @@ func writeFileSync(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // exists reports whether path exists (without following a final
@@ -103,7 +88,7 @@ func syncTree(root string) error {
 		return err
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syncDir(dirs[i]); err != nil {
+		if err := fsutil.SyncDir(dirs[i]); err != nil {
 			return err
 		}
 	}

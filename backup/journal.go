@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
@@ -181,7 +182,7 @@ func finishSwitch(j *journal) (string, error) {
 				return fail(err)
 			}
 		}
-		if err := syncDir(parent); err != nil {
+		if err := fsutil.SyncDir(parent); err != nil {
 			return fail(err)
 		}
 		fallthrough
@@ -192,7 +193,7 @@ func finishSwitch(j *journal) (string, error) {
 		if err := renameNoReplace(j.Staging, j.DataDir); err != nil {
 			return fail(err)
 		}
-		if err := syncDir(parent); err != nil {
+		if err := fsutil.SyncDir(parent); err != nil {
 			return fail(err)
 		}
 	case hasD:
@@ -207,7 +208,7 @@ func finishSwitch(j *journal) (string, error) {
 		if err := os.Rename(j.Previous, j.DataDir); err != nil {
 			return fail(err)
 		}
-		if err := syncDir(parent); err != nil {
+		if err := fsutil.SyncDir(parent); err != nil {
 			return fail(err)
 		}
 		outcome = "previous"
@@ -218,7 +219,7 @@ func finishSwitch(j *journal) (string, error) {
 	if err := os.Remove(journalPath(j.DataDir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fail(err)
 	}
-	if err := syncDir(parent); err != nil {
+	if err := fsutil.SyncDir(parent); err != nil {
 		return fail(err)
 	}
 	return outcome, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup/retention"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 // ErrEmptyPolicy means a prune was asked for with no retention rule: it
@@ -151,7 +152,7 @@ func removeBackup(folder, name string) error {
 		}
 		return fmt.Errorf("prune: remove %s: %w", name, err)
 	}
-	if err := syncDir(folder); err != nil {
+	if err := fsutil.SyncDir(folder); err != nil {
 		return fmt.Errorf("prune: remove %s: %w", name, err)
 	}
 	if err := removeVerification(folder, name); err != nil {
@@ -163,7 +164,7 @@ func removeBackup(folder, name string) error {
 			Hint: "the next backup or prune removes it",
 		}
 	}
-	if err := syncDir(folder); err != nil {
+	if err := fsutil.SyncDir(folder); err != nil {
 		return fmt.Errorf("prune: remove %s: %w", name, err)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -516,7 +517,7 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
 			return fmt.Errorf("restore: install master key: %w", err)
 		}
-		if err := syncDir(dir.Path()); err != nil {
+		if err := fsutil.SyncDir(dir.Path()); err != nil {
 			return fmt.Errorf("restore: sync: %w", err)
 		}
 	}

@@ -13,9 +13,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 // Errors returned by [Store] methods. Check them with [errors.Is].
@@ -194,12 +195,12 @@ func (s *Store) install(tmp, id string) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	if err := syncDir(shard); err != nil {
+	if err := fsutil.SyncDir(shard); err != nil {
 		return err
 	}
 	if newShard {
 		// The new shard folder's own entry lives in Dir.
-		return syncDir(s.Dir)
+		return fsutil.SyncDir(s.Dir)
 	}
 	return nil
 }
@@ -508,21 +509,4 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// syncDir fsyncs a directory so that a rename or new entry in it survives
-// a power loss.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for sync there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 // Errors returned by this package. Check them with [errors.Is].
@@ -260,22 +262,7 @@ func createKeyFile(path string, k Key) (err error) {
 			return unwrapPathError(err)
 		}
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsutil.SyncDir(dir)
 }
 
 func newAEAD(k Key) (cipher.AEAD, error) {
