@@ -584,6 +584,10 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 		}
 	} else {
 		err = db.WriteTx(ctx, func(tx *store.Tx) error {
+			rebuild, err := db.DeferIndexes(ctx, tx)
+			if err != nil {
+				return err
+			}
 			for i, t := range tables {
 				mt := byName[t.Name]
 				imp, err := db.NewImporter(ctx, tx, t)
@@ -600,7 +604,7 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 				}
 				b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
 			}
-			return nil
+			return rebuild()
 		})
 		if err != nil {
 			return "", "", fmt.Errorf("restore: %w", err)

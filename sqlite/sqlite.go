@@ -62,6 +62,11 @@ func open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
 		// deadlock upgrading a read lock.
 		q.Add("_txlock", "immediate")
 		q.Add("_pragma", "journal_mode(WAL)")
+		// A 32 MiB page cache for the one writer (the default is 2 MiB):
+		// large transactions, a restore loading millions of rows above
+		// all, otherwise spend much of their time re-reading index pages
+		// through system calls. Measured by BenchmarkRestore_AuditRows.
+		q.Add("_pragma", "cache_size(-32768)")
 	}
 	if !readOnly {
 		if err := restrictMode(path); err != nil {
@@ -234,4 +239,24 @@ func (Dialect) ForeignKeys(ctx context.Context, q store.Querier, table string) (
 	}
 	sort.Slice(fks, func(i, j int) bool { return strings.Join(fks[i].Columns, ",") < strings.Join(fks[j].Columns, ",") })
 	return fks, nil
+}
+
+// SecondaryIndexes returns the CREATE INDEX statements of the schema's
+// explicit indexes (not those SQLite makes for keys and UNIQUE), so that a
+// bulk load can drop them first and rebuild each once at the end.
+func (Dialect) SecondaryIndexes(ctx context.Context, q store.Querier) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	idx := map[string]string{}
+	for rows.Next() {
+		var name, stmt string
+		if err := rows.Scan(&name, &stmt); err != nil {
+			return nil, err
+		}
+		idx[name] = stmt
+	}
+	return idx, rows.Err()
 }

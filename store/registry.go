@@ -286,3 +286,43 @@ func denormalize(c Column, v any) (any, error) {
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// IndexLister is an optional [Dialect] capability: it lists the schema's
+// secondary indexes by name with the statement that creates each. A bulk
+// load (a restore) drops them, loads, and creates each once at the end,
+// instead of updating every index for every row.
+type IndexLister interface {
+	SecondaryIndexes(ctx context.Context, q Querier) (map[string]string, error)
+}
+
+// DeferIndexes drops the secondary indexes within tx when the dialect can
+// list them, and returns a function that creates them again; call it
+// before tx commits. Without the capability both are no-ops.
+func (db *DB) DeferIndexes(ctx context.Context, tx *Tx) (rebuild func() error, err error) {
+	il, ok := db.Dialect.(IndexLister)
+	if !ok {
+		return func() error { return nil }, nil
+	}
+	idx, err := il.SecondaryIndexes(ctx, tx.Tx)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	names := make([]string, 0, len(idx))
+	for name := range idx {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, err := tx.Tx.ExecContext(ctx, "DROP INDEX "+quoteIdent(name)); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
+	return func() error {
+		for _, name := range names {
+			if _, err := tx.Tx.ExecContext(ctx, idx[name]); err != nil {
+				return fmt.Errorf("rebuild index %s: %w", name, err)
+			}
+		}
+		return nil
+	}, nil
+}
