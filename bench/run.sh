@@ -232,6 +232,7 @@ tstat() {
     m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; print m, v[1], v[NR]}'
 }
 med() { tstat "$1" | cut -d' ' -f1; }
+cpu() { tstat "$1" 5 | awk '{if($1=="-")print "—"; else printf "%.1f s", $1}'; }
 maxrss() { awk -F'\t' -v n="$1" '$1==n && $4>m{m=$4} END{print m+0}' "$TIMES"; }
 bytes_med() {
   awk -F'\t' -v n="$1" '$1==n{print $3}' "$BYTES" | sort -g | awk '{v[NR]=$1} END{if(NR==0){print 0; exit} print (NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2}'
@@ -299,9 +300,9 @@ fs=$(df -T "$W" | awk 'NR==2{print $2" on "$1}')
   echo "| operation | bitnobi CPU | restic CPU | borg CPU |"
   echo "|---|---|---|---|"
   for op in full nochange incremental restore; do
-    echo "| $op | $(tstat ours-$op 5 | cut -d' ' -f1) s | $(tstat restic-$op 5 | cut -d' ' -f1) s | $(tstat borg-$op 5 | cut -d' ' -f1) s |"
+    echo "| $op | $(cpu ours-$op) | $(cpu restic-$op) | $(cpu borg-$op) |"
   done
-  echo "| check | $(tstat ours-verify 5 | cut -d' ' -f1) s | $(tstat restic-check 5 | cut -d' ' -f1) s | $(tstat borg-check 5 | cut -d' ' -f1) s |"
+  echo "| check | $(cpu ours-verify) | $(cpu restic-check) | $(cpu borg-check) |"
   echo
   echo "## Physical limits (same data directory)"
   echo
