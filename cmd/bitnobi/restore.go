@@ -158,7 +158,14 @@ func (m *Main) resolveBackup(arg, backupDirFlag, dataDir string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(folder, arg), nil
+	p := filepath.Join(folder, arg)
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		// A name is looked up in the backup folder of --data-dir, which
+		// for a restore into a new directory is not where the backups are.
+		return "", usagef("give the backup's path, or --backup-dir FOLDER; bitnobi backups list --backup-dir FOLDER shows the names",
+			"no backup %q: neither a path nor a backup in the folder %s", arg, folder)
+	}
+	return p, nil
 }
 
 // parseInterleaved parses flags given before, between and after the
