@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -58,6 +59,10 @@ type Main struct {
 	// onListen, if set, is called with the server's address once it
 	// listens (tests serve on ":0").
 	onListen func(addr string)
+
+	// helpAsked is set when the arguments ask for help; the help then goes
+	// to Stdout rather than Stderr.
+	helpAsked bool
 }
 
 // NewMain returns a Main on the process's streams and environment.
@@ -141,6 +146,7 @@ var setVersion sync.Once
 func (m *Main) Run(ctx context.Context, args []string) error {
 	// Once: tests run several commands at a time in one process.
 	setVersion.Do(func() { bitnobi.Version = appVersion() })
+	m.helpAsked = slices.ContainsFunc(args, isHelpFlag)
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
 		return usagef("bitnobi serve --help", "no command given")
@@ -186,11 +192,26 @@ func (m *Main) newFlagSet(name, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
+		// Help that was asked for is the command's output (so that
+		// "bitnobi restore --help | less" works); help shown because of a
+		// flag error goes with the error, to stderr.
+		if m.helpAsked {
+			fs.SetOutput(m.Stdout)
+		}
 		fmt.Fprint(fs.Output(), help)
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// isHelpFlag reports whether arg asks for help.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
 }
 
 // parseFlags parses args, turning a flag error into a [UsageError].
