@@ -714,7 +714,7 @@ func TestRestore_KeyInTarget(t *testing.T) {
 	f := newFixture(t)
 	target := filepath.Join(f.root, "new")
 	backuptest.CopyKey(t, f.data.Dir.Key(), filepath.Join(target, "master.key"))
-	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{})
+	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
 	if res.Previous == "" {
 		t.Fatal("the directory holding only the key was not kept as the previous state")
 	}
@@ -759,5 +759,40 @@ func chtimes(tb testing.TB, path string, t time.Time) {
 	tb.Helper()
 	if err := os.Chtimes(path, t, t); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestRestore_WALMode checks that the restored database, loaded without a
+// write-ahead log (sqlite.OpenStaging), is left in WAL mode, the server's,
+// with nothing beside it: the file header says WAL before anything opens it.
+func TestRestore_WALMode(t *testing.T) {
+	f := newFixture(t)
+	target := filepath.Join(t.TempDir(), "restored")
+	mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	db := filepath.Join(target, filepath.Base(f.data.Dir.DB()))
+	hdr := make([]byte, 20)
+	fh, err := os.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadFull(fh, hdr)
+	fh.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bytes 18 and 19 of the header are the file format's write and read
+	// versions: 2 in WAL mode, 1 in rollback-journal mode.
+	if hdr[18] != 2 || hdr[19] != 2 {
+		t.Fatalf("restored database's header has versions %d/%d, want 2/2 (WAL)", hdr[18], hdr[19])
+	}
+	for _, suffix := range []string{"-wal", "-journal"} {
+		if ok, _ := exists(db + suffix); ok {
+			t.Fatalf("%s left beside the restored database", db+suffix)
+		}
+	}
+	r := backuptest.Open(t, target)
+	var mode string
+	if err := r.DB.Read.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode %q (%v), want wal", mode, err)
 	}
 }

@@ -87,21 +87,24 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 	return d
 }
 
-// benchBlobDataDir returns a data directory holding one blob of content.
-func benchBlobDataDir(b *testing.B, content []byte) *backuptest.DataDir {
+// benchBlobDataDir returns a data directory holding one blob of each
+// content.
+func benchBlobDataDir(b *testing.B, contents ...[]byte) *backuptest.DataDir {
 	b.Helper()
 	ctx := context.Background()
 	d := backuptest.NewDataDir(b, filepath.Join(b.TempDir(), "data"))
-	id, size, err := d.Blobs.Put(ctx, bytes.NewReader(content), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	err = d.DB.WriteTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`, id, size, bitnobi.FormatTime(tx.Now()))
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
+	for _, content := range contents {
+		id, size, err := d.Blobs.Put(ctx, bytes.NewReader(content), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = d.DB.WriteTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`, id, size, bitnobi.FormatTime(tx.Now()))
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 	return d
 }
@@ -186,6 +189,20 @@ func BenchmarkCreate_Blob(b *testing.B) {
 			b.ReportMetric(float64(st.BytesWritten)/float64(st.BlobBytes), "written/raw")
 		})
 	}
+}
+
+// BenchmarkCreate_SmallBlobs backs up 64 CSV blobs of 512 KiB each
+// (32 MiB): blobs that fit in the compression sample.
+func BenchmarkCreate_SmallBlobs(b *testing.B) {
+	const n, size = 64, 512 << 10
+	all := benchCSV(b, n*size+n)
+	contents := make([][]byte, n)
+	for i := range contents {
+		contents[i] = all[i*(size+1) : i*(size+1)+size] // distinct blobs
+	}
+	d := benchBlobDataDir(b, contents...)
+	b.SetBytes(n * size)
+	benchCreate(b, d)
 }
 
 func BenchmarkRestore_Blob(b *testing.B) {

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -95,14 +96,38 @@ func decodeReader(r io.Reader, encoding string) (io.Reader, func(), error) {
 
 // compresses reports whether the sample is worth storing compressed.
 func compresses(sample []byte) bool {
+	_, ok := compressSample(sample, false)
+	return ok
+}
+
+// compressSample compresses sample and reports whether that pays. With
+// keep set it also returns, when it pays, the compressed bytes: one whole
+// zstd frame, the same a [zstdWriter] writes for sample. A blob that fits
+// in its sample is then compressed once, not twice.
+func compressSample(sample []byte, keep bool) ([]byte, bool) {
 	if len(sample) == 0 {
-		return false
+		return nil, false
 	}
 	var n countWriter
-	z := newZstdWriter(&n)
+	var buf *bytes.Buffer
+	var w io.Writer = &n
+	if keep {
+		buf = bytes.NewBuffer(make([]byte, 0, len(sample)/2+64))
+		w = buf
+	}
+	z := newZstdWriter(w)
 	z.Write(sample)
 	z.Close()
-	return float64(n) <= compressRatio*float64(len(sample))
+	if buf != nil {
+		n = countWriter(buf.Len())
+	}
+	if float64(n) > compressRatio*float64(len(sample)) {
+		return nil, false
+	}
+	if buf != nil {
+		return buf.Bytes(), true
+	}
+	return nil, true
 }
 
 // countWriter counts the bytes written to it.

@@ -2,7 +2,9 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -524,12 +526,12 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 			}
 		}
 	}
-	src, enc, err := w.openBlob(r)
+	src, enc, pre, err := w.openBlob(r)
 	if err != nil {
 		return File{}, false, err
 	}
 	defer src.Close()
-	return w.writeBlob(r, src, enc, dst, rel)
+	return w.writeBlob(r, src, enc, pre, dst, rel)
 }
 
 // copyBlobEncrypted is copyBlob for an encrypted backup. The file's name
@@ -538,7 +540,7 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 // backup's file of that name, if intact, holds the same content
 // encrypted for the same keys, and is linked.
 func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
-	src, enc, err := w.openBlob(r)
+	src, enc, pre, err := w.openBlob(r)
 	if err != nil {
 		return File{}, false, err
 	}
@@ -566,7 +568,14 @@ func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
 			}
 		}
 	}
-	return w.writeBlob(r, src, enc, dst, rel)
+	return w.writeBlob(r, src, enc, pre, dst, rel)
+}
+
+// preBlob is a blob that fit in openBlob's sample, already compressed.
+type preBlob struct {
+	z   []byte // the zstd frame of the whole blob
+	sum string // the SHA-256 of its raw content
+	n   int64  // its raw size
 }
 
 // blobPath returns where the blob file rel goes in the backup being
@@ -584,23 +593,31 @@ func (w *writer) blobPath(rel string) (string, error) {
 }
 
 // openBlob opens blob r in the live store and decides, from its first
-// MiB, how to store it. The reader is at the start of the blob.
-func (w *writer) openBlob(r blobRef) (*os.File, string, error) {
-	src, err := w.blobs.Open(r.id)
+// MiB, how to store it. The reader is at the start of the blob. When the
+// whole blob fit in that MiB and is to be compressed, pre holds it
+// compressed, so that writeBlob need not compress it again.
+func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, err error) {
+	src, err = w.blobs.Open(r.id)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, "", &HintError{
+		return nil, "", nil, &HintError{
 			Err:  fmt.Errorf("blob %s is listed in the blobs table but its file is missing from the data directory", r.id),
 			Hint: "restore the data directory from an earlier backup, or remove the records that refer to the blob",
 		}
 	} else if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	bp := bufPool.Get().(*[]byte)
 	n, err := io.ReadFull(src, (*bp)[:sampleSize])
-	enc := EncodingNone
+	enc = EncodingNone
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		if compresses((*bp)[:n]) {
+		whole := err != nil // the blob ended within the sample
+		sample := (*bp)[:n]
+		if z, ok := compressSample(sample, whole); ok {
 			enc = EncodingZstd
+			if whole {
+				sum := sha256.Sum256(sample)
+				pre = &preBlob{z: z, sum: hex.EncodeToString(sum[:]), n: int64(n)}
+			}
 		}
 		err = nil
 	}
@@ -610,15 +627,18 @@ func (w *writer) openBlob(r blobRef) (*os.File, string, error) {
 	}
 	if err != nil {
 		src.Close()
-		return nil, "", fmt.Errorf("read blob %s: %w", r.id, err)
+		return nil, "", nil, fmt.Errorf("read blob %s: %w", r.id, err)
 	}
-	return src, enc, nil
+	return src, enc, pre, nil
 }
 
 // writeBlob writes blob r from src to dst (rel in the backup), encoded
 // with enc and, for an encrypted backup, encrypted; it checks the content
 // against the blob's id.
-func (w *writer) writeBlob(r blobRef, src io.Reader, enc, dst, rel string) (File, bool, error) {
+//
+// pre, when not nil, is the blob already compressed (enc is zstd), written
+// as it is; src is not read.
+func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, dst, rel string) (File, bool, error) {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
 	if err != nil {
 		return File{}, false, err
@@ -631,16 +651,27 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc, dst, rel string) (File
 	}
 	var dstW io.Writer = ew
 	var zw *zstdWriter
-	if enc == EncodingZstd {
+	if enc == EncodingZstd && pre == nil {
 		zw = newZstdWriter(ew)
 		defer zw.Close()
 		dstW = zw
 	}
-	raw := newHashingWriter(dstW)
-	if _, err := copyBuf(raw, src, func(n int64) { w.tick("blobs", n, Progress{}) }); err != nil {
-		return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+	var got string
+	var rawN int64
+	if pre != nil {
+		if _, err := ew.Write(pre.z); err != nil {
+			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+		}
+		w.tick("blobs", pre.n, Progress{})
+		got, rawN = pre.sum, pre.n
+	} else {
+		raw := newHashingWriter(dstW)
+		if _, err := copyBuf(raw, src, func(n int64) { w.tick("blobs", n, Progress{}) }); err != nil {
+			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+		}
+		got, rawN = raw.sum(), raw.n
 	}
-	if got := raw.sum(); got != r.id {
+	if got != r.id {
 		return File{}, false, &HintError{
 			Err:  fmt.Errorf("blob %s in the data directory is damaged: its content hashes to %s", r.id, got),
 			Hint: "restore the blob from an earlier backup (bitnobi backups verify --all)",
@@ -660,7 +691,7 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc, dst, rel string) (File
 	if err := out.Close(); err != nil {
 		return File{}, false, err
 	}
-	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: raw.n, Blob: r.id}, false, nil
+	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: rawN, Blob: r.id}, false, nil
 }
 
 // linkBlob hard-links the previous backup's file pf to dst and checks it

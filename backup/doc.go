@@ -87,7 +87,10 @@
 //     the schema at the backup's version (migrations up to it), the rows,
 //     the blobs (each checked against its id), then the migrations of
 //     this binary; verify the audit chain and append a restore entry;
-//     mark a copy (--as-copy); install the key; fsync everything.
+//     mark a copy (--as-copy); install the key; fsync everything. The
+//     SQLite database is loaded without fsyncs and with its rollback
+//     journal in memory, then closed in WAL mode before the fsync: a
+//     crash during the load leaves only the staging directory to remove.
 //  8. Switch: write the journal <dir>.restore-journal, rename the data
 //     directory to <dir>.before-restore-YYYYMMDD_HHMMSS (or remove it if
 //     it held only lock files), rename the staging directory to the data

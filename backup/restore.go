@@ -465,7 +465,14 @@ func (b *builder) progress(p Progress) {
 // audit chain, records the restore, installs the key and fsyncs it all.
 func (b *builder) build() (instanceID, cloneOf string, err error) {
 	sdir := datadir.Dir(b.staging)
-	db, err := sqlite.OpenNoMigrate(b.ctx, sdir.DB())
+	// The staging database is loaded without fsyncs and with its
+	// rollback journal in memory (sqlite.OpenStaging). That is crash-safe
+	// because nothing uses it before it is complete and durable: a crash
+	// or error before the switch leaves a staging directory that the next
+	// restore or open removes (doc.go, "A crash before step 8"), and the
+	// switch comes only after the database is closed, back in WAL mode
+	// (sqlite.FinishStaging), and syncTree has fsynced it.
+	db, err := sqlite.OpenStaging(b.ctx, sdir.DB())
 	if err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
@@ -481,6 +488,9 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 	err = db.Close()
 	db = nil
 	if err != nil {
+		return "", "", fmt.Errorf("restore: %w", err)
+	}
+	if err := sqlite.FinishStaging(b.ctx, sdir.DB()); err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
 	if err := writeNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {

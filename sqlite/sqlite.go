@@ -38,12 +38,50 @@ func Open(ctx context.Context, path string) (*store.DB, error) {
 // OpenNoMigrate opens the database without applying migrations (a restore
 // builds the schema a backup was taken at itself).
 func OpenNoMigrate(ctx context.Context, path string) (*store.DB, error) {
-	write, err := open(ctx, path, false)
+	return openDB(ctx, path, false)
+}
+
+// OpenStaging opens, without migrating, a database that is built in one
+// go and thrown away unless it is complete: a restore's staging database.
+// It runs without fsyncs (synchronous OFF) and with its rollback journal
+// in memory instead of a write-ahead log, so each page is written once
+// and nothing waits for the disk. A crash can leave such a database
+// corrupt, so the caller must discard it unless it was closed and then
+// made durable (fsynced) as a whole; [FinishStaging] puts it back in the
+// server's normal mode (WAL) before that.
+func OpenStaging(ctx context.Context, path string) (*store.DB, error) {
+	return openDB(ctx, path, true)
+}
+
+// FinishStaging switches the closed database at path, opened with
+// [OpenStaging], to WAL mode, in which [Open] and the server use it, and
+// closes it again, checkpointed, so that the file alone holds the data.
+func FinishStaging(ctx context.Context, path string) error {
+	db, err := open(ctx, path, false, false) // journal_mode(WAL) persists in the file
+	if err != nil {
+		return err
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("sqlite %s: journal mode is %s, not wal", path, mode)
+	}
+	return nil
+}
+
+func openDB(ctx context.Context, path string, staging bool) (*store.DB, error) {
+	write, err := open(ctx, path, false, staging)
 	if err != nil {
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
-	read, err := open(ctx, path, true)
+	read, err := open(ctx, path, true, staging)
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -52,16 +90,24 @@ func OpenNoMigrate(ctx context.Context, path string) (*store.DB, error) {
 	return store.New(write, read, Dialect{}), nil
 }
 
-func open(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+func open(ctx context.Context, path string, readOnly, staging bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if staging {
+		q.Add("_pragma", "synchronous(OFF)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	if !readOnly {
 		// Writers take the write lock at BEGIN, so two writers never
 		// deadlock upgrading a read lock.
 		q.Add("_txlock", "immediate")
-		q.Add("_pragma", "journal_mode(WAL)")
+		if staging {
+			q.Add("_pragma", "journal_mode(MEMORY)")
+		} else {
+			q.Add("_pragma", "journal_mode(WAL)")
+		}
 		// A 32 MiB page cache for the one writer (the default is 2 MiB):
 		// large transactions, a restore loading millions of rows above
 		// all, otherwise spend much of their time re-reading index pages
