@@ -30,8 +30,9 @@ func TestDevSeed_BadInput(t *testing.T) {
 }
 
 func TestDevSeed_Help(t *testing.T) {
-	code, _, stderr := runMain(t, nil, "dev", "seed", "--help")
-	if code != ExitOK || !strings.Contains(stderr, "bitnobi-seed-password") {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
+	// Help that is asked for is output: stdout (see TestHelp).
+	code, stdout, _ := runMain(t, nil, "dev", "seed", "--help")
+	if code != ExitOK || !strings.Contains(stdout, "bitnobi-seed-password") {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
 }
