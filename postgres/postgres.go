@@ -167,7 +167,7 @@ func (Dialect) LockAudit(ctx context.Context, tx *sql.Tx) error {
 
 // Tables lists the tables of the current schema, sorted by name.
 func (Dialect) Tables(ctx context.Context, q store.Querier) ([]string, error) {
-	names, err := queryStrings(ctx, q, `SELECT table_name FROM information_schema.tables
+	names, err := store.QueryStrings(ctx, q, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
 	sort.Strings(names)
 	return names, err
@@ -212,7 +212,7 @@ func normalType(typ string) (string, error) {
 
 // PrimaryKey lists the primary-key columns in key order.
 func (Dialect) PrimaryKey(ctx context.Context, q store.Querier, table string) ([]string, error) {
-	return queryStrings(ctx, q, `SELECT a.attname
+	return store.QueryStrings(ctx, q, `SELECT a.attname
 		FROM pg_index i
 		JOIN pg_class t ON t.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -224,7 +224,7 @@ func (Dialect) PrimaryKey(ctx context.Context, q store.Querier, table string) ([
 
 // References lists the tables the table's foreign keys point to.
 func (d Dialect) References(ctx context.Context, q store.Querier, table string) ([]string, error) {
-	return queryStrings(ctx, q, `SELECT DISTINCT r.relname
+	return store.QueryStrings(ctx, q, `SELECT DISTINCT r.relname
 		FROM pg_constraint c
 		JOIN pg_class t ON t.oid = c.conrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -271,23 +271,6 @@ func (Dialect) ForeignKeys(ctx context.Context, q store.Querier, table string) (
 	}
 	sort.Slice(fks, func(i, j int) bool { return strings.Join(fks[i].Columns, ",") < strings.Join(fks[j].Columns, ",") })
 	return fks, nil
-}
-
-func queryStrings(ctx context.Context, q store.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // LockedError is returned by [AcquireLock] when another session holds the

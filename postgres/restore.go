@@ -88,7 +88,7 @@ func (rt *RestoreTarget) Stage(ctx context.Context) (*store.DB, error) {
 	if !cur.Valid {
 		rt.appSchema = "public" // search_path names no existing schema: the server would create its tables in public
 	}
-	stale, err := queryStrings(ctx, admin.Write, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1`, RestoreSchemaPrefix)
+	stale, err := store.QueryStrings(ctx, admin.Write, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1`, RestoreSchemaPrefix)
 	if err != nil {
 		return fail(fmt.Errorf("restore: list staging schemas: %w", err))
 	}

@@ -171,20 +171,7 @@ func (Dialect) LockAudit(context.Context, *sql.Tx) error { return nil }
 
 // Tables lists the user tables, sorted by name.
 func (Dialect) Tables(ctx context.Context, q store.Querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	return store.QueryStrings(ctx, q, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 }
 
 // Columns lists a table's columns with their types normalised.
@@ -219,38 +206,12 @@ func normalType(typ string) (string, error) {
 
 // PrimaryKey lists the primary-key columns in key order.
 func (Dialect) PrimaryKey(ctx context.Context, q store.Querier, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		cols = append(cols, n)
-	}
-	return cols, rows.Err()
+	return store.QueryStrings(ctx, q, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 }
 
 // References lists the tables the table's foreign keys point to.
 func (Dialect) References(ctx context.Context, q store.Querier, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT "table" FROM pragma_foreign_key_list(?) ORDER BY 1`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var refs []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		refs = append(refs, n)
-	}
-	return refs, rows.Err()
+	return store.QueryStrings(ctx, q, `SELECT DISTINCT "table" FROM pragma_foreign_key_list(?) ORDER BY 1`, table)
 }
 
 // ForeignKeys lists the table's foreign keys. A key that names no

@@ -326,3 +326,23 @@ func (db *DB) DeferIndexes(ctx context.Context, tx *Tx) (rebuild func() error, e
 		return nil
 	}, nil
 }
+
+// QueryStrings runs query on q (in q's own placeholder syntax: no
+// rebinding) and returns the first column of every row as strings. The
+// dialects use it for their catalogue queries.
+func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -485,20 +485,7 @@ func writeAttributes(ctx context.Context, tx *Tx, table, col, id string, attrs m
 
 // queryStrings returns the first column of every row of query.
 func queryStrings(ctx context.Context, tx *Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return QueryStrings(ctx, tx.Tx, tx.db.Dialect.Rebind(query), args...)
 }
 
 func copyAttributes(m map[string]string) map[string]string {
