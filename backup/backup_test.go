@@ -107,8 +107,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("Path=%q, want %q", got, want)
 	}
 	m := f.res.Manifest
-	// Plain backups stay format 1, which bitnobi before encryption reads.
-	if m.Format != 1 || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
+	if m.Format != backup.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
 		t.Fatalf("manifest format=%d schema=%d engine=%q", m.Format, m.SchemaVersion, m.Engine)
 	}
 	if got, want := m.MasterKey.Fingerprint, f.data.Key.Fingerprint(); got != want {
@@ -236,17 +235,15 @@ func TestCreate_SameMinute(t *testing.T) {
 	if r2.Name != f.res.Name+"-2" || r3.Name != f.res.Name+"-3" {
 		t.Fatalf("names %s, %s after %s; want -2 and -3 suffixes", r2.Name, r3.Name, f.res.Name)
 	}
-	// The second and third link every blob of the one before.
-	if got := r2.Manifest.Stats; got.FilesLinked != 2 || got.Blobs != 2 || got.BytesLinked == 0 {
-		t.Fatalf("second backup stats %+v, want both blobs linked", got)
+	// Nothing changed: the second and third link every file of the one
+	// before, tables included, and write none.
+	if got := r2.Manifest.Stats; got.FilesLinked != int64(len(r2.Manifest.Files)) || got.FilesWritten != 0 || got.Blobs != 2 || got.BytesLinked == 0 {
+		t.Fatalf("second backup stats %+v, want all %d files linked", got, len(r2.Manifest.Files))
 	}
 	if r2.Manifest.Previous != f.res.Name || r3.Manifest.Previous != r2.Name {
 		t.Fatalf("previous=%q,%q", r2.Manifest.Previous, r3.Manifest.Previous)
 	}
 	for _, fl := range r3.Manifest.Files {
-		if fl.Blob == "" {
-			continue
-		}
 		a, _ := os.Stat(filepath.Join(f.res.Path, fl.Path))
 		b, _ := os.Stat(filepath.Join(r3.Path, fl.Path))
 		if !os.SameFile(a, b) {
@@ -285,8 +282,13 @@ func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 	}
 	flipByte(t, filepath.Join(f.res.Path, victim.Path))
 	r2 := mustCreate(t, f.data.Dir.Path(), f.folder, nil)
-	if got := r2.Manifest.Stats.FilesLinked; got != 1 {
-		t.Fatalf("FilesLinked=%d, want 1 (the damaged one copied afresh)", got)
+	if got, want := r2.Manifest.Stats.FilesLinked, int64(len(r2.Manifest.Files)-1); got != want {
+		t.Fatalf("FilesLinked=%d, want %d (all but the damaged one, copied afresh)", got, want)
+	}
+	a, _ := os.Stat(filepath.Join(f.res.Path, victim.Path))
+	b, _ := os.Stat(filepath.Join(r2.Path, victim.Path))
+	if os.SameFile(a, b) {
+		t.Fatalf("damaged %s was linked", victim.Path)
 	}
 	if _, err := backup.Verify(context.Background(), r2.Path, nil); err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -486,12 +488,12 @@ func TestRestore_Refused(t *testing.T) {
 				data[i+1] = 'H'
 				os.WriteFile(p, data, 0o600)
 			}},
-		{name: "FlippedTableByte", want: backup.ErrChecksumMismatch, naming: "tables/users.jsonl.zst",
-			damage: func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "tables", "users.jsonl.zst")) }},
+		{name: "FlippedTableByte", want: backup.ErrChecksumMismatch, naming: "tables/users.0.jsonl.zst",
+			damage: func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "tables", "users.0.jsonl.zst")) }},
 		{name: "FlippedBlobByte", want: backup.ErrChecksumMismatch, naming: firstFile(m, true).Path,
 			damage: func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, firstFile(m, true).Path)) }},
-		{name: "MissingFile", want: backup.ErrMissingFile, naming: "tables/policies.jsonl.zst",
-			damage: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "tables", "policies.jsonl.zst")) }},
+		{name: "MissingFile", want: backup.ErrMissingFile, naming: "tables/policies.0.jsonl.zst",
+			damage: func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "tables", "policies.0.jsonl.zst")) }},
 		{name: "ExtraFile", want: backup.ErrUnexpectedFile, naming: "tables/evil.jsonl.zst",
 			damage: func(t *testing.T, dir string) {
 				os.WriteFile(filepath.Join(dir, "tables", "evil.jsonl.zst"), []byte("x"), 0o600)

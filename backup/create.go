@@ -209,13 +209,12 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 
 	m := &Manifest{
-		Format:     formatPlain,
+		Format:     FormatVersion,
 		AppVersion: bitnobi.Version,
 		Engine:     db.Dialect.Name(),
 		MasterKey:  KeyInfo{Fingerprint: key.Fingerprint(), Mode: KeyExternal},
 	}
 	if crypt != nil {
-		m.Format = FormatVersion
 		m.MasterKey.Mode = KeySealed
 		m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: crypt.mode}
 	}
@@ -254,6 +253,11 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		if err != nil {
 			return err
 		}
+		stamps, err := store.ChangeStamps(ctx, tx, db.Dialect)
+		if err != nil {
+			return err
+		}
+		src := newTableSource(prev, m)
 		for i, t := range tables {
 			var onRow func([]any) error
 			if t.Name == "blobs" {
@@ -261,13 +265,19 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 					return err
 				}
 			}
-			entry, file, err := w.writeTable(ctx, db, tx, t, onRow)
+			entry, files, linked, err := w.backupTable(ctx, db, tx, t, stamps[t.Name], src, onRow)
 			if err != nil {
 				return fmt.Errorf("back up table %s: %w", t.Name, err)
 			}
 			m.Tables = append(m.Tables, entry)
-			m.Files = append(m.Files, file)
+			m.Files = append(m.Files, files...)
 			m.Stats.Rows += entry.Rows
+			m.Stats.FilesLinked += int64(linked)
+			for _, f := range files {
+				if w.linkedPaths[f.Path] {
+					m.Stats.BytesLinked += f.Size
+				}
+			}
 			w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.rawDone})
 		}
 		return nil
@@ -321,7 +331,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	for _, f := range m.Files {
-		if f.Blob == "" || !w.linked[f.Blob] {
+		if !w.linkedPaths[f.Path] && (f.Blob == "" || !w.linked[f.Blob]) {
 			m.Stats.FilesWritten++
 			m.Stats.BytesWritten += f.Size
 		}
@@ -411,9 +421,11 @@ type writer struct {
 	logger   *slog.Logger
 	shards   map[string]bool // blob shard directories to fsync
 	linked   map[string]bool // blob ids hard-linked from the previous backup
-	crypt    *cryptor        // nil for a plain backup
-	rawDone  int64           // decoded bytes done in the current phase
-	lastTick time.Time
+	// linkedPaths are the table files hard-linked from the previous backup.
+	linkedPaths map[string]bool
+	crypt       *cryptor // nil for a plain backup
+	rawDone     int64    // decoded bytes done in the current phase
+	lastTick    time.Time
 }
 
 func (w *writer) report(p Progress) {
@@ -431,75 +443,6 @@ func (w *writer) tick(phase string, n int64, p Progress) {
 	w.lastTick = time.Now()
 	p.Phase, p.Bytes = phase, w.rawDone
 	w.progress(p)
-}
-
-// writeTable writes t's rows, read within tx, to tables/<name>.jsonl.zst.
-func (w *writer) writeTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, onRow func([]any) error) (Table, File, error) {
-	if !tableNameRE.MatchString(t.Name) {
-		return Table{}, File{}, fmt.Errorf("table name %q cannot be a file name", t.Name)
-	}
-	rel := tableFile(t.Name)
-	f, err := os.OpenFile(filepath.Join(w.tmp, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
-	if err != nil {
-		return Table{}, File{}, err
-	}
-	defer f.Close()
-	hw := newHashingWriter(f)
-	ew, err := w.crypt.encrypt(hw)
-	if err != nil {
-		return Table{}, File{}, err
-	}
-	zw := newZstdWriter(ew)
-	defer zw.Close()
-	var buf []byte
-	var rows, raw int64
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		_, err := zw.Write(buf)
-		raw += int64(len(buf))
-		w.tick("tables", int64(len(buf)), Progress{})
-		buf = buf[:0]
-		return err
-	}
-	err = db.ExportRows(ctx, tx, t, func(row []any) error {
-		if onRow != nil {
-			if err := onRow(row); err != nil {
-				return err
-			}
-		}
-		var err error
-		if buf, err = appendRow(buf, t.Columns, row); err != nil {
-			return fmt.Errorf("row %d: %w", rows+1, err)
-		}
-		rows++
-		if len(buf) >= 256<<10 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = ew.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		return Table{}, File{}, err
-	}
-	entry := Table{Name: t.Name, File: rel, Rows: rows, RawSize: raw, Columns: t.Columns, PrimaryKey: t.PrimaryKey}
-	file := File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: EncodingZstd, RawSize: raw}
-	return entry, file, nil
 }
 
 // copyBlob puts blob r into the backup: hard-linked from the previous

@@ -23,14 +23,14 @@ var update = flag.Bool("update", false, "regenerate the golden backups of the cu
 // TestGolden restores every golden backup kept in testdata/, one per
 // format and schema version that was ever released, with today's binary,
 // and checks the content. Run with -update to (re)write the ones for the
-// current versions; never regenerate an older one. Plain backups are
-// written in format 1, encrypted ones in [backup.FormatVersion]; a golden
-// encrypted backup vN-schemaM has its age identity in
-// vN-schemaM.identity (a test key, protecting nothing) instead of a
-// master key file.
+// current versions; never regenerate an older one. Plain backups of
+// formats 1 and 3 are vN-schemaM, and encrypted ones of format 3
+// vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
+// backup has its age identity in <dir>.identity (a test key, protecting
+// nothing) instead of a master key file.
 func TestGolden(t *testing.T) {
-	plain := fmt.Sprintf("v1-schema%d", store.LatestSchemaVersion())
-	current := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
+	plain := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
+	current := plain + "-encrypted"
 	if *update {
 		writeGolden(t, filepath.Join("testdata", plain), false)
 		writeGolden(t, filepath.Join("testdata", current), true)

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,12 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/archive"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -73,60 +70,6 @@ func cloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
 		tb.Fatal(err)
 	}
 	return dst
-}
-
-// rewriteTable replaces a table file of the backup in dir with rows
-// edited by edit (JSON lines), and rewrites the manifest to match: a
-// backup whose checksums all agree but whose content need not.
-func rewriteTable(tb testing.TB, dir, table string, edit func(lines []string) []string) {
-	tb.Helper()
-	m, err := backup.ReadManifest(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	path := filepath.Join(dir, "tables", table+".jsonl.zst")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dec, _ := zstd.NewReader(nil)
-	plain, err := dec.DecodeAll(raw, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(plain), "\n"), "\n")
-	if len(plain) == 0 {
-		lines = nil
-	}
-	lines = edit(lines)
-	text := ""
-	for _, l := range lines {
-		text += l + "\n"
-	}
-	enc, _ := zstd.NewWriter(nil)
-	data := enc.EncodeAll([]byte(text), nil)
-	os.Remove(path) // in case it is a hard link
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	for i := range m.Tables {
-		if m.Tables[i].Name == table {
-			m.Tables[i].Rows, m.Tables[i].RawSize = int64(len(lines)), int64(len(text))
-		}
-	}
-	for i := range m.Files {
-		if m.Files[i].Path == "tables/"+table+".jsonl.zst" {
-			m.Files[i].Size, m.Files[i].SHA256, m.Files[i].RawSize = int64(len(data)), hex.EncodeToString(sum[:]), int64(len(text))
-		}
-	}
-	out, err := m.Marshal()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), out, 0o600); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // TestVerify_Damage damages a copy of a real backup in each way and
@@ -196,7 +139,7 @@ func TestVerifyDeep(t *testing.T) {
 		// A user attribute of a user who is not there, with the manifest
 		// rewritten to match: every checksum agrees.
 		dir := copyBackup(t, f.res.Path)
-		rewriteTable(t, dir, "user_attributes", func(lines []string) []string {
+		tamper.RewriteTable(t, dir, "user_attributes", func(lines []string) []string {
 			return append(lines, `["u-ghost","department","Nowhere"]`)
 		})
 		if _, err := backup.Verify(ctx, dir, nil); err != nil {
@@ -212,7 +155,7 @@ func TestVerifyDeep(t *testing.T) {
 	})
 	t.Run("BrokenAuditChain", func(t *testing.T) {
 		dir := copyBackup(t, f.res.Path)
-		rewriteTable(t, dir, "audit_log", func(lines []string) []string {
+		tamper.RewriteTable(t, dir, "audit_log", func(lines []string) []string {
 			lines[0] = strings.Replace(lines[0], `"192.0.2.1"`, `"192.0.2.99"`, 1)
 			return lines
 		})
@@ -358,17 +301,15 @@ func TestScan(t *testing.T) {
 			t.Errorf("%s: kind %s, want %s", e.Name, e.Kind, kinds[i])
 		}
 	}
-	// The second backup hard-linked both blobs from the first: each
-	// backup's unique bytes leave those out.
-	var blobBytes int64
-	for _, file := range second.Manifest.Files {
-		if file.Blob != "" {
-			blobBytes += file.Size
-		}
+	// The second backup hard-linked its blobs and unchanged tables from
+	// the first: each backup's unique bytes leave those out.
+	shared := second.Manifest.Stats.BytesLinked
+	if second.Manifest.Stats.FilesLinked < 2 {
+		t.Fatalf("second backup linked %d files, want at least both blobs", second.Manifest.Stats.FilesLinked)
 	}
 	for _, e := range entries[:2] {
-		if e.Unique != e.Size-blobBytes || e.Size == 0 {
-			t.Errorf("%s: size %d, unique %d; want unique = size - %d shared blob bytes", e.Name, e.Size, e.Unique, blobBytes)
+		if e.Unique != e.Size-shared || e.Size == 0 {
+			t.Errorf("%s: size %d, unique %d; want unique = size - %d shared bytes", e.Name, e.Size, e.Unique, shared)
 		}
 	}
 }
@@ -395,7 +336,7 @@ func TestReader(t *testing.T) {
 
 	t.Run("OutOfOrder", func(t *testing.T) {
 		dir := copyBackup(t, f.res.Path)
-		rewriteTable(t, dir, "users", func(lines []string) []string {
+		tamper.RewriteTable(t, dir, "users", func(lines []string) []string {
 			lines[0], lines[1] = lines[1], lines[0]
 			return lines
 		})
@@ -416,7 +357,7 @@ func TestReader(t *testing.T) {
 	})
 	t.Run("Damaged", func(t *testing.T) {
 		dir := copyBackup(t, f.res.Path)
-		flipByte(t, filepath.Join(dir, "tables", "users.jsonl.zst"))
+		flipByte(t, filepath.Join(dir, "tables", "users.0.jsonl.zst"))
 		r, err := backup.OpenReader(dir, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -23,15 +24,16 @@ import (
 )
 
 // FormatVersion is the newest version of the backup format this package
-// reads, and the version of the encrypted backups it writes. A change
-// that a reader of an earlier version would misread increments it; see
-// docs/backup-format.md. Plain backups are still written as format 1
-// ([formatPlain]), so that binaries from before encryption restore them.
-const FormatVersion = 2
+// reads and the one it writes. A change that a reader of an earlier
+// version would misread increments it; see docs/backup-format.md. Format
+// 1 is a plain backup with one file per table, format 2 adds encryption,
+// format 3 stores a table as one or more segments ([Segment]), so that a
+// backup can hard-link the unchanged ones from the previous backup.
+const FormatVersion = 3
 
-// formatPlain is the format of plain (not encrypted) backups: format 1
-// has everything they need.
-const formatPlain = 1
+// formatSegments is the first format whose tables list segments instead
+// of one file.
+const formatSegments = 3
 
 // ManifestName is the name of the manifest file in a backup directory.
 const ManifestName = "manifest.json"
@@ -169,14 +171,69 @@ type Stats struct {
 	BytesLinked  int64 `json:"bytes_linked"`  // their size on disk
 }
 
-// Table describes one table's file.
+// Table describes one table of a backup: its columns, and the files that
+// hold its rows.
 type Table struct {
-	Name       string         `json:"name"`
-	File       string         `json:"file"` // tables/<name>.jsonl.zst
-	Rows       int64          `json:"rows"`
-	RawSize    int64          `json:"raw_size"` // bytes of JSON lines, decoded
-	Columns    []store.Column `json:"columns"`
-	PrimaryKey []string       `json:"primary_key"`
+	Name string `json:"name"`
+	// File is, in formats 1 and 2, the one file of the table's rows:
+	// tables/<name>.jsonl.zst. Format 3 lists Segments instead.
+	File string `json:"file,omitempty"`
+	// Segments are, in format 3, the files of the table's rows in order:
+	// their lines, concatenated, are the table's rows in primary-key
+	// order. Use [Table.Parts], which works for every format.
+	Segments []Segment `json:"segments,omitempty"`
+	// ChangeStamp is, in format 3, the table's change stamp in the
+	// snapshot (store.ChangeStamps), or empty if it had none. The next
+	// backup compares it to decide what it may hard-link.
+	ChangeStamp string         `json:"change_stamp,omitempty"`
+	Rows        int64          `json:"rows"`
+	RawSize     int64          `json:"raw_size"` // bytes of JSON lines, decoded
+	Columns     []store.Column `json:"columns"`
+	PrimaryKey  []string       `json:"primary_key"`
+}
+
+// Segment is one file of a table's rows (format 3). A table whose primary
+// key is one INTEGER column is split by key into ranges of
+// [SegmentKeys] keys, and its segments say which keys they hold; any other
+// table is one segment.
+type Segment struct {
+	File    string `json:"file"` // tables/<name>.<n>.jsonl.zst, n = 0, 1, 2...
+	Rows    int64  `json:"rows"`
+	RawSize int64  `json:"raw_size"` // bytes of JSON lines, decoded
+	// Keys is the segment's key range [from, to], for a table split by
+	// key: every row of the segment has its key in it, and no other
+	// segment's range overlaps it.
+	Keys *[2]int64 `json:"keys,omitempty"`
+	// First and Last are the smallest and largest key in the segment, and
+	// LastRowSHA256 the SHA-256 of the segment's last line (with its
+	// LF), for a table split by key; a backup compares them with the live
+	// table to decide whether the segment is unchanged.
+	First         int64  `json:"first,omitempty"`
+	Last          int64  `json:"last,omitempty"`
+	LastRowSHA256 string `json:"last_row_sha256,omitempty"`
+}
+
+// SegmentKeys is the number of keys in the key range of a segment of a
+// table split by key: segment ranges are [k*SegmentKeys, (k+1)*SegmentKeys-1].
+// Small enough that rewriting the last, growing segment of audit_log
+// costs little; large enough that 10 million entries are ~600 files.
+const SegmentKeys = 1 << 14
+
+// Parts returns the table's segments in order: Segments in format 3, the
+// one File in formats 1 and 2.
+func (t Table) Parts() []Segment {
+	if t.File != "" {
+		return []Segment{{File: t.File, Rows: t.Rows, RawSize: t.RawSize}}
+	}
+	return t.Segments
+}
+
+// where names the table's files in a message: the file, if it has one.
+func (t Table) where() string {
+	if ps := t.Parts(); len(ps) == 1 {
+		return ps[0].File
+	}
+	return "tables/" + t.Name + ".*.jsonl.zst"
 }
 
 // File describes one file of a backup other than manifest.json.
@@ -491,6 +548,7 @@ func (m *Manifest) validateFull(keyed bool) error {
 		}
 	}
 	seen := map[string]bool{}
+	owner := map[string]string{} // table file -> table
 	for _, t := range m.Tables {
 		if !tableNameRE.MatchString(t.Name) {
 			return bad("table name %q", t.Name)
@@ -499,15 +557,8 @@ func (m *Manifest) validateFull(keyed bool) error {
 			return bad("table %s listed twice", t.Name)
 		}
 		seen[t.Name] = true
-		if t.File != tableFile(t.Name) {
-			return bad("table %s: file %q, want %q", t.Name, t.File, tableFile(t.Name))
-		}
-		f := files[t.File]
-		if f == nil {
-			return bad("table %s: file %s is not listed in files", t.Name, t.File)
-		}
-		if f.Encoding != EncodingZstd || f.RawSize != t.RawSize {
-			return bad("table %s: file entry does not agree (encoding %s, raw_size %d)", t.Name, f.Encoding, f.RawSize)
+		if err := m.validateParts(t, files, owner); err != nil {
+			return err
 		}
 		if t.Rows < 0 || len(t.Columns) == 0 || len(t.PrimaryKey) == 0 {
 			return bad("table %s: rows, columns or primary_key missing", t.Name)
@@ -521,7 +572,7 @@ func (m *Manifest) validateFull(keyed bool) error {
 		}
 	}
 	for p := range files {
-		if strings.HasPrefix(p, "tables/") && !seen[strings.TrimSuffix(strings.TrimPrefix(p, "tables/"), ".jsonl.zst")] {
+		if strings.HasPrefix(p, "tables/") && owner[p] == "" {
 			return bad("file %s belongs to no table", p)
 		}
 	}
@@ -531,14 +582,84 @@ func (m *Manifest) validateFull(keyed bool) error {
 	return nil
 }
 
-// tableFile is the path of a table's file in a backup.
+// validateParts checks a table's files: format 1 and 2 name one, format
+// 3 lists segments, each a file of the manifest that no other table or
+// segment claims (owner records the claims), with row and byte counts
+// that add up, and key ranges in order that do not overlap.
+func (m *Manifest) validateParts(t Table, files map[string]*File, owner map[string]string) error {
+	if m.Format < formatSegments {
+		if t.File != tableFile(t.Name) || t.Segments != nil || t.ChangeStamp != "" {
+			return bad("table %s: file %q, want %q and no segments", t.Name, t.File, tableFile(t.Name))
+		}
+	} else if t.File != "" || len(t.Segments) == 0 {
+		return bad("table %s: format %d lists segments, not one file", t.Name, m.Format)
+	} else if len(t.ChangeStamp) > maxShortText || !hexOnly(t.ChangeStamp) {
+		return bad("table %s: change_stamp is not hex", t.Name)
+	}
+	var rows, raw int64
+	var prevTo int64
+	for i, s := range t.Parts() {
+		if m.Format >= formatSegments && s.File != segmentFile(t.Name, i) {
+			return bad("table %s: segment %d is %q, want %q", t.Name, i, s.File, segmentFile(t.Name, i))
+		}
+		f := files[s.File]
+		if f == nil {
+			return bad("table %s: file %s is not listed in files", t.Name, s.File)
+		}
+		if owner[s.File] != "" {
+			return bad("table %s: file %s belongs to table %s too", t.Name, s.File, owner[s.File])
+		}
+		owner[s.File] = t.Name
+		if f.Encoding != EncodingZstd || f.RawSize != s.RawSize || s.Rows < 0 {
+			return bad("table %s: file %s does not agree (encoding %s, raw_size %d)", t.Name, s.File, f.Encoding, f.RawSize)
+		}
+		if s.Keys != nil {
+			from, to := s.Keys[0], s.Keys[1]
+			switch {
+			case from > to || (i > 0 && from <= prevTo):
+				return bad("table %s: segment %s: key range [%d, %d] is empty or overlaps the one before", t.Name, s.File, from, to)
+			case s.Rows > 0 && (s.First < from || s.Last > to || s.First > s.Last || s.Last-s.First < s.Rows-1):
+				return bad("table %s: segment %s: keys %d to %d do not fit %d rows in [%d, %d]", t.Name, s.File, s.First, s.Last, s.Rows, from, to)
+			case s.Rows > 0 && !hexRE.MatchString(s.LastRowSHA256):
+				return bad("table %s: segment %s: last_row_sha256 is not 64 hex characters", t.Name, s.File)
+			}
+			prevTo = to
+		} else if len(t.Parts()) > 1 || s.First != 0 || s.Last != 0 || s.LastRowSHA256 != "" {
+			return bad("table %s: segment %s has no key range", t.Name, s.File)
+		}
+		rows += s.Rows
+		raw += s.RawSize
+	}
+	if rows != t.Rows || raw != t.RawSize {
+		return bad("table %s: segments hold %d rows and %d bytes, the table says %d and %d", t.Name, rows, raw, t.Rows, t.RawSize)
+	}
+	return nil
+}
+
+// hexOnly reports whether s holds only lowercase hex digits.
+func hexOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// tableFile is the path of a table's file in a format 1 or 2 backup.
 func tableFile(name string) string { return "tables/" + name + ".jsonl.zst" }
+
+// segmentFile is the path of segment i of a table in a format 3 backup.
+func segmentFile(name string, i int) string {
+	return "tables/" + name + "." + strconv.Itoa(i) + ".jsonl.zst"
+}
 
 // blobFile is the path of a blob's file in a backup.
 func blobFile(id string) string { return "blobs/" + id[:2] + "/" + id }
 
 // checkPath accepts only the two shapes of file path a backup holds
-// besides its manifest: tables/<name>.jsonl.zst and blobs/<aa>/<name>,
+// besides its manifest: tables/<name>.jsonl.zst (format 3:
+// tables/<name>.<n>.jsonl.zst) and blobs/<aa>/<name>,
 // name being 64 lowercase hex characters (the blob id, or in an encrypted
 // backup a keyed hash of it). Anything that could
 // leave the backup directory gives [ErrUnsafePath].
@@ -548,12 +669,28 @@ func checkPath(p string) error {
 	}
 	dir, name := pathDir(p)
 	switch {
-	case dir == "tables" && strings.HasSuffix(name, ".jsonl.zst") && tableNameRE.MatchString(strings.TrimSuffix(name, ".jsonl.zst")):
+	case dir == "tables" && isTableFileName(name):
 		return nil
 	case strings.HasPrefix(dir, "blobs/") && len(dir) == len("blobs/xx") && blob.ValidID(name) && dir[len("blobs/"):] == name[:2]:
 		return nil
 	}
 	return &FileError{Op: "check", Path: p, Err: fmt.Errorf("%w: not a path this format uses", ErrMalformed)}
+}
+
+// isTableFileName reports whether name is <table>.jsonl.zst or
+// <table>.<n>.jsonl.zst, n a decimal number without leading zeros.
+func isTableFileName(name string) bool {
+	base, ok := strings.CutSuffix(name, ".jsonl.zst")
+	if !ok {
+		return false
+	}
+	if t, n, ok := strings.Cut(base, "."); ok {
+		if len(n) == 0 || len(n) > 9 || (n[0] == '0' && len(n) > 1) || strings.Trim(n, "0123456789") != "" {
+			return false
+		}
+		base = t
+	}
+	return tableNameRE.MatchString(base)
 }
 
 func pathDir(p string) (dir, name string) {

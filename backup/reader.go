@@ -58,12 +58,6 @@ func (r *Reader) Table(name string) (Table, bool) {
 	return Table{}, false
 }
 
-// open returns a reader of the decoded content of one of the backup's
-// files. Every read of a backup file by a Reader goes through here.
-func (r *Reader) open(f File) (io.ReadCloser, error) {
-	return openContent(r.dir, f.Path, f.Encoding, r.keys)
-}
-
 // file returns the manifest's entry for path.
 func (r *Reader) file(path string) (File, bool) {
 	i, ok := slices.BinarySearchFunc(r.m.Files, path, func(f File, p string) int { return cmp.Compare(f.Path, p) })
@@ -82,22 +76,24 @@ func (r *Reader) Rows(ctx context.Context, name string) (*Rows, error) {
 	if !ok {
 		return nil, fmt.Errorf("backup %s has no table %s", r.Name(), name)
 	}
-	f, ok := r.file(t.File)
-	if !ok { // ParseManifest checks this; be safe anyway.
-		return nil, &FileError{Op: "read", Path: t.File, Err: fmt.Errorf("%w: not in the manifest's files", ErrMalformed)}
-	}
-	if err := r.checkFile(f); err != nil {
-		return nil, err
+	for _, s := range t.Parts() {
+		f, ok := r.file(s.File)
+		if !ok { // ParseManifest checks this; be safe anyway.
+			return nil, &FileError{Op: "read", Path: s.File, Err: fmt.Errorf("%w: not in the manifest's files", ErrMalformed)}
+		}
+		if err := r.checkFile(f); err != nil {
+			return nil, err
+		}
 	}
 	pk, err := keyColumns(t)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := r.open(f)
+	tr, err := openTable(r.dir, t, r.keys)
 	if err != nil {
-		return nil, &FileError{Op: "read", Path: t.File, Err: err}
+		return nil, err
 	}
-	return &Rows{ctx: ctx, t: t, rc: rc, rr: newRowReader(rc, t.Columns), pk: pk}, nil
+	return &Rows{ctx: ctx, t: t, rc: tr, rr: newRowReader(tr, t.Columns), pk: pk}, nil
 }
 
 // checkFile compares a file's size and SHA-256 with the manifest's.
@@ -120,7 +116,7 @@ func keyColumns(t Table) ([]int, error) {
 	for i, name := range t.PrimaryKey {
 		pk[i] = slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == name })
 		if pk[i] < 0 {
-			return nil, &FileError{Op: "read", Path: t.File, Err: fmt.Errorf("%w: primary-key column %s is not a column", ErrMalformed, name)}
+			return nil, &FileError{Op: "read", Path: t.where(), Err: fmt.Errorf("%w: primary-key column %s is not a column", ErrMalformed, name)}
 		}
 	}
 	return pk, nil
@@ -166,15 +162,15 @@ func (rs *Rows) Next() bool {
 	if err == io.EOF {
 		rs.done = true
 		if rs.rr.n != rs.t.Rows {
-			rs.err = &FileError{Op: "read", Path: rs.t.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.n, rs.t.Rows)}
+			rs.err = &FileError{Op: "read", Path: rs.t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.n, rs.t.Rows)}
 		}
 		return false
 	}
 	if err != nil {
-		return rs.fail(&FileError{Op: "decode", Path: rs.t.File, Err: err})
+		return rs.fail(&FileError{Op: "decode", Path: rs.t.where(), Err: err})
 	}
 	if rs.prev != nil && compareKeys(rs.pk, rs.prev, row) >= 0 {
-		return rs.fail(&FileError{Op: "read", Path: rs.t.File,
+		return rs.fail(&FileError{Op: "read", Path: rs.t.where(),
 			Err: fmt.Errorf("%w: line %d is not after the line before it in primary-key order", ErrMalformed, rs.rr.n)})
 	}
 	if rs.prev == nil {

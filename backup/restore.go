@@ -588,7 +588,7 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 				return "", "", fmt.Errorf("restore: restore table %s: %w", t.Name, err)
 			}
 			if n != mt.Rows {
-				return "", "", &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+				return "", "", &FileError{Op: "restore", Path: mt.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
 			}
 			b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
 		}
@@ -610,7 +610,7 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 					return fmt.Errorf("restore table %s: %w", t.Name, err)
 				}
 				if n != mt.Rows {
-					return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+					return &FileError{Op: "restore", Path: mt.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
 				}
 				b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
 			}

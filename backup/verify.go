@@ -213,7 +213,7 @@ func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, prog
 			return err
 		}
 		if n != t.Rows {
-			return &FileError{Op: "verify", Path: t.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, t.Rows)}
+			return &FileError{Op: "verify", Path: t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, t.Rows)}
 		}
 		if progress != nil {
 			progress(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(m.Tables))})
@@ -259,9 +259,9 @@ func decodedHash(dir string, f File, keys *Keys) (string, int64, error) {
 // for a plain backup) and calls fn (if not nil) with
 // each row; it returns the number of rows.
 func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(row []any) error) (int64, error) {
-	r, err := openContent(dir, t.File, EncodingZstd, keys)
+	r, err := openTable(dir, t, keys)
 	if err != nil {
-		return 0, &FileError{Op: "read", Path: t.File, Err: err}
+		return 0, err
 	}
 	defer r.Close()
 	rr := newRowReader(r, t.Columns)
@@ -276,10 +276,14 @@ func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(ro
 			return rr.n, nil
 		}
 		if err != nil {
+			var fe *FileError
+			if errors.As(err, &fe) {
+				return rr.n, err
+			}
 			if !errors.Is(err, ErrVerify) {
 				err = fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
-			return rr.n, &FileError{Op: "decode", Path: t.File, Err: err}
+			return rr.n, &FileError{Op: "decode", Path: r.path(), Err: err}
 		}
 		if fn != nil {
 			if err := fn(row); err != nil {

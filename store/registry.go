@@ -16,6 +16,7 @@ import (
 var NotBackedUp = map[string]string{
 	"schema_migrations": "bookkeeping: a restore builds the schema by running the same migrations",
 	"sessions":          "sign-in tokens are live credentials: after a restore users sign in again",
+	"table_changes":     "bookkeeping: this database's change stamps (see ChangeStamps); a restored database starts with new ones",
 }
 
 // Table describes a table that holds state, as a backup records it.
@@ -87,16 +88,18 @@ func (db *DB) StateTables(ctx context.Context, q Querier) ([]Table, error) {
 // a string, int64, float64 or nil. Run it inside [DB.ReadTx] so that all
 // tables come from one snapshot. The slice passed to fn is reused.
 func (db *DB) ExportRows(ctx context.Context, tx *Tx, t Table, fn func(row []any) error) error {
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = quoteIdent(c.Name)
-	}
 	pk := make([]string, len(t.PrimaryKey))
 	for i, c := range t.PrimaryKey {
 		pk[i] = quoteIdent(c)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(cols, ", "), quoteIdent(t.Name), strings.Join(pk, ", "))
-	rows, err := tx.Tx.QueryContext(ctx, q)
+	return db.exportRows(ctx, tx, t, " ORDER BY "+strings.Join(pk, ", "), nil, fn)
+}
+
+// exportRows runs SELECT of t's columns FROM t, followed by tail with its
+// arguments, and calls fn with each row normalised.
+func (db *DB) exportRows(ctx context.Context, tx *Tx, t Table, tail string, args []any, fn func(row []any) error) error {
+	q := "SELECT " + selectColumns(t) + " FROM " + quoteIdent(t.Name) + tail
+	rows, err := tx.Tx.QueryContext(ctx, db.Dialect.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", t.Name, err)
 	}

@@ -181,7 +181,7 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 	if err := os.CopyFS(damaged, os.DirFS(path)); err != nil {
 		t.Fatal(err)
 	}
-	users := filepath.Join(damaged, "tables", "users.jsonl.zst")
+	users := filepath.Join(damaged, "tables", "users.0.jsonl.zst")
 	data, _ := os.ReadFile(users)
 	data[len(data)/2] ^= 1
 	os.WriteFile(users, data, 0o600)
@@ -204,7 +204,7 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 		{"NotABackup", []string{"restore", filepath.Dir(path), "--data-dir", filepath.Join(root, "t2"), "--key-file", key}, ExitUsage, "not a backup"},
 		{"WrongKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t3"), "--key-file", wrongKey}, ExitUsage, "fingerprint"},
 		{"MissingKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t4")}, ExitUsage, "master key"},
-		{"Damaged", []string{"restore", damaged, "--data-dir", filepath.Join(root, "t5"), "--key-file", key}, ExitVerify, "tables/users.jsonl.zst"},
+		{"Damaged", []string{"restore", damaged, "--data-dir", filepath.Join(root, "t5"), "--key-file", key}, ExitVerify, "tables/users.0.jsonl.zst"},
 		{"ServerRunning", []string{"restore", path, "--data-dir", locked, "--key-file", key}, ExitLocked, "serve"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

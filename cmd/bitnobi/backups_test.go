@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 )
 
@@ -322,45 +321,7 @@ func TestParseWithin(t *testing.T) {
 // appended, and the manifest to match: every checksum agrees.
 func reChecksumTable(t *testing.T, dir, table string, extra ...string) {
 	t.Helper()
-	m, err := backup.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := "tables/" + table + ".jsonl.zst"
-	raw, err := os.ReadFile(filepath.Join(dir, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, _ := zstd.NewReader(nil)
-	plain, err := dec.DecodeAll(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range extra {
-		plain = append(plain, l+"\n"...)
-	}
-	enc, _ := zstd.NewWriter(nil)
-	data := enc.EncodeAll(plain, nil)
-	os.Remove(filepath.Join(dir, rel))
-	if err := os.WriteFile(filepath.Join(dir, rel), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	for i := range m.Tables {
-		if m.Tables[i].Name == table {
-			m.Tables[i].Rows += int64(len(extra))
-			m.Tables[i].RawSize = int64(len(plain))
-		}
-	}
-	for i := range m.Files {
-		if m.Files[i].Path == rel {
-			m.Files[i].Size, m.Files[i].SHA256, m.Files[i].RawSize = int64(len(data)), hex.EncodeToString(sum[:]), int64(len(plain))
-		}
-	}
-	out, _ := m.Marshal()
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), out, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tamper.RewriteTable(t, dir, table, func(lines []string) []string { return append(lines, extra...) })
 }
 
 func TestBackupsVerify(t *testing.T) {
@@ -408,7 +369,7 @@ func TestBackupsVerify(t *testing.T) {
 		m, _ := backup.ReadManifest(dir)
 		var bad []string
 		for _, f := range m.Files {
-			if len(bad) < 3 && (f.Blob != "" || f.Path == "tables/users.jsonl.zst") {
+			if len(bad) < 3 && (f.Blob != "" || f.Path == "tables/users.0.jsonl.zst") {
 				data, _ := os.ReadFile(filepath.Join(dir, f.Path))
 				data[len(data)/2] ^= 1
 				os.WriteFile(filepath.Join(dir, f.Path), data, 0o600)
@@ -481,18 +442,16 @@ func TestBackupsList(t *testing.T) {
 	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 {
 		t.Fatalf("list --json exit %d:\n%s", code, out)
 	}
-	// The second backup linked both blobs from the first: neither owns
-	// them alone.
+	// The second backup linked both blobs and the unchanged tables from
+	// the first: neither owns them alone.
 	m, _ := backup.ReadManifest(second)
-	var blobs int64
-	for _, f := range m.Files {
-		if f.Blob != "" {
-			blobs += f.Size
-		}
+	shared := m.Stats.BytesLinked
+	if m.Stats.FilesLinked < 2 {
+		t.Fatalf("second backup linked %d files, want at least both blobs", m.Stats.FilesLinked)
 	}
 	for _, e := range entries[:2] {
-		if e.Kind != backup.KindBackup || e.Encrypted || e.Unique != e.Size-blobs {
-			t.Errorf("entry %+v: want a plain backup whose unique bytes leave out %d bytes of shared blobs", e, blobs)
+		if e.Kind != backup.KindBackup || e.Encrypted || e.Unique != e.Size-shared {
+			t.Errorf("entry %+v: want a plain backup whose unique bytes leave out %d shared bytes", e, shared)
 		}
 	}
 	if entries[2].Kind != backup.KindDamaged || entries[3].Kind != backup.KindIncomplete || entries[4].Kind != backup.KindForeign {

@@ -1,0 +1,347 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// tableSource is what a backup may reuse from the previous backup in its
+// folder: the tables of its manifest, when that backup is of the same
+// database at the same schema version, and plain like this one.
+type tableSource struct {
+	prev     *Info
+	tables   map[string]Table
+	files    map[string]File
+	complete int64 // the previous manifest's mtime (UnixNano): its files are not newer
+}
+
+// newTableSource returns the reusable tables of prev for a backup of m,
+// or nil when there are none: prev is nil, encrypted (its tables are
+// sealed) or of another format, instance, engine or schema version.
+func newTableSource(prev *Info, m *Manifest) *tableSource {
+	if prev == nil || prev.Manifest == nil || m.Encrypted() {
+		return nil
+	}
+	pm := prev.Manifest
+	if pm.Encrypted() || pm.Format < formatSegments || pm.SchemaVersion != m.SchemaVersion ||
+		pm.Engine != m.Engine || pm.InstanceID != m.InstanceID {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Join(prev.Path, ManifestName))
+	if err != nil {
+		return nil
+	}
+	src := &tableSource{prev: prev, tables: map[string]Table{}, files: map[string]File{}, complete: fi.ModTime().UnixNano()}
+	for _, t := range pm.Tables {
+		src.tables[t.Name] = t
+	}
+	for _, f := range pm.Files {
+		if !strings.HasPrefix(f.Path, "blobs/") {
+			src.files[f.Path] = f
+		}
+	}
+	return src
+}
+
+// table returns the previous backup's entry for t when its rows may be
+// reused: same change stamp (not empty), same columns and key.
+func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
+	if s == nil || stamp == "" {
+		return Table{}, false
+	}
+	pt, ok := s.tables[t.Name]
+	if !ok || pt.ChangeStamp != stamp || !slices.Equal(pt.Columns, t.Columns) || !slices.Equal(pt.PrimaryKey, t.PrimaryKey) {
+		return Table{}, false
+	}
+	return pt, true
+}
+
+// link hard-links the previous backup's file of segment ps to path rel of
+// the new backup and returns its entry, or false (leaving nothing at rel)
+// when it cannot: the file is missing, not the size the manifest says, or
+// was modified after that backup was complete. Its content is not read
+// again: a backup's files never change once its manifest is written, and
+// damage that leaves the metadata alone is what verify finds. The link
+// shares the file, so a copy would not protect the older backup anyway.
+func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error) {
+	pf, ok := s.files[ps.File]
+	if !ok {
+		return File{}, false, nil
+	}
+	src := filepath.Join(s.prev.Path, filepath.FromSlash(pf.Path))
+	fi, err := os.Lstat(src)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != pf.Size || fi.ModTime().UnixNano() > s.complete {
+		return File{}, false, nil
+	}
+	if err := os.Link(src, filepath.Join(w.tmp, filepath.FromSlash(rel))); err != nil {
+		return File{}, false, nil // another file system, or no hard links: write it
+	}
+	pf.Path = rel
+	if w.linkedPaths == nil {
+		w.linkedPaths = map[string]bool{}
+	}
+	w.linkedPaths[rel] = true
+	return pf, true, nil
+}
+
+// backupTable writes table t's rows, read within tx, as the segments of a
+// format 3 backup, hard-linking from src the ones that did not change. It
+// returns the table's entry, its files, and how many of them were linked.
+// onRow, if not nil, sees every row, so its table is always read; a
+// table split by key is then written anew.
+func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, src *tableSource, onRow func([]any) error) (Table, []File, int, error) {
+	if !tableNameRE.MatchString(t.Name) {
+		return Table{}, nil, 0, fmt.Errorf("table name %q cannot be a file name", t.Name)
+	}
+	entry := Table{Name: t.Name, ChangeStamp: stamp, Columns: t.Columns, PrimaryKey: t.PrimaryKey}
+	prev, reuse := src.table(t, stamp)
+	var files []File
+	linked := 0
+	add := func(s Segment, f File, isLink bool) {
+		entry.Segments = append(entry.Segments, s)
+		entry.Rows += s.Rows
+		entry.RawSize += s.RawSize
+		files = append(files, f)
+		if isLink {
+			linked++
+		}
+	}
+	if _, split := t.IntegerKey(); !split {
+		rel := segmentFile(t.Name, 0)
+		if reuse && len(prev.Segments) == 1 && prev.Segments[0].Keys == nil {
+			f, ok, err := src.link(w, prev.Segments[0], rel)
+			if err != nil {
+				return Table{}, nil, 0, err
+			}
+			if ok && onRow != nil { // the rows are the same: read them for onRow only
+				if err := db.ExportRows(ctx, tx, t, onRow); err != nil {
+					return Table{}, nil, 0, err
+				}
+			}
+			if ok {
+				s := prev.Segments[0]
+				s.File = rel
+				add(s, f, true)
+				return entry, files, linked, nil
+			}
+		}
+		s, f, err := w.writeSegment(ctx, t, rel, nil, onRow, func(fn func([]any) error) error {
+			return db.ExportRows(ctx, tx, t, fn)
+		})
+		if err != nil {
+			return Table{}, nil, 0, err
+		}
+		add(s, f, false)
+		return entry, files, linked, nil
+	}
+
+	// Split by key: walk the key ranges that hold rows, in order.
+	var prevByFrom map[int64]Segment
+	if reuse && onRow == nil {
+		prevByFrom = map[int64]Segment{}
+		for _, s := range prev.Segments {
+			if s.Keys != nil {
+				prevByFrom[s.Keys[0]] = s
+			}
+		}
+	}
+	var row []any
+	cursor := int64(math.MinInt64)
+	for {
+		if err := ctx.Err(); err != nil {
+			return Table{}, nil, 0, err
+		}
+		first, ok, err := edgeRow(ctx, db, tx, t, store.KeyRange{From: cursor, To: math.MaxInt64, Limit: 1}, &row)
+		if err != nil {
+			return Table{}, nil, 0, err
+		}
+		if !ok {
+			break
+		}
+		from, to := keyRange(first)
+		rel := segmentFile(t.Name, len(entry.Segments))
+		if ps, ok := prevByFrom[from]; ok {
+			f, ok, err := w.linkSegment(ctx, db, tx, t, src, ps, first, rel)
+			if err != nil {
+				return Table{}, nil, 0, err
+			}
+			if ok {
+				ps.File = rel
+				add(ps, f, true)
+				if to == math.MaxInt64 {
+					break
+				}
+				cursor = to + 1
+				continue
+			}
+		}
+		keys := [2]int64{from, to}
+		s, f, err := w.writeSegment(ctx, t, rel, &keys, onRow, func(fn func([]any) error) error {
+			return db.ExportRange(ctx, tx, t, store.KeyRange{From: from, To: to}, fn)
+		})
+		if err != nil {
+			return Table{}, nil, 0, err
+		}
+		add(s, f, false)
+		if to == math.MaxInt64 {
+			break
+		}
+		cursor = to + 1
+	}
+	if entry.Segments == nil {
+		// No rows: one empty segment, so that every table has a file.
+		s, f, err := w.writeSegment(ctx, t, segmentFile(t.Name, 0), nil, onRow, func(func([]any) error) error { return nil })
+		if err != nil {
+			return Table{}, nil, 0, err
+		}
+		add(s, f, false)
+	}
+	return entry, files, linked, nil
+}
+
+// keyRange returns the range of SegmentKeys keys that holds key.
+func keyRange(key int64) (from, to int64) {
+	k := key / SegmentKeys
+	if key < 0 && key%SegmentKeys != 0 {
+		k--
+	}
+	from = k * SegmentKeys
+	return from, from + (SegmentKeys - 1)
+}
+
+// linkSegment links the previous backup's segment ps when the live table
+// still holds exactly its rows. The change stamp being the same already
+// says no row was updated or deleted; what remains is rows appended into
+// its key range. So: ps has no gap between its first and last key (an
+// insert would have to take a key outside them), and the live range's
+// first key (first, passed in), its last key and its last row's line are
+// ps's.
+func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, src *tableSource, ps Segment, first int64, rel string) (File, bool, error) {
+	if ps.Keys == nil || ps.Rows == 0 || ps.Last-ps.First != ps.Rows-1 || first != ps.First {
+		return File{}, false, nil
+	}
+	var row []any
+	last, ok, err := edgeRow(ctx, db, tx, t, store.KeyRange{From: ps.Keys[0], To: ps.Keys[1], Desc: true, Limit: 1}, &row)
+	if err != nil || !ok || last != ps.Last {
+		return File{}, false, err
+	}
+	line, err := appendRow(nil, t.Columns, row)
+	if err != nil {
+		return File{}, false, err
+	}
+	if sum := sha256.Sum256(line); hex.EncodeToString(sum[:]) != ps.LastRowSHA256 {
+		return File{}, false, nil
+	}
+	return src.link(w, ps, rel)
+}
+
+// edgeRow reads the first row of r (which has Limit 1) into *row and
+// returns its key, or false if r holds no row.
+func edgeRow(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, r store.KeyRange, row *[]any) (int64, bool, error) {
+	key, _ := t.IntegerKey()
+	ki := slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == key })
+	var k int64
+	found := false
+	err := db.ExportRange(ctx, tx, t, r, func(r []any) error {
+		*row = append((*row)[:0], r...)
+		k, found = r[ki].(int64), true
+		return nil
+	})
+	return k, found, err
+}
+
+// writeSegment writes the rows that export passes to its callback to the
+// new file rel, and returns its segment and file entries. keys, for a
+// table split by key, is the segment's key range.
+func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, keys *[2]int64, onRow func([]any) error, export func(fn func([]any) error) error) (Segment, File, error) {
+	f, err := os.OpenFile(filepath.Join(w.tmp, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
+	if err != nil {
+		return Segment{}, File{}, err
+	}
+	defer f.Close()
+	hw := newHashingWriter(f)
+	ew, err := w.crypt.encrypt(hw)
+	if err != nil {
+		return Segment{}, File{}, err
+	}
+	zw := newZstdWriter(ew)
+	defer zw.Close()
+	seg := Segment{File: rel, Keys: keys}
+	ki := -1
+	if keys != nil {
+		key, _ := t.IntegerKey()
+		ki = slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == key })
+	}
+	var buf []byte
+	lastStart := 0
+	var lastLine []byte
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if keys != nil { // keep the last line: its hash goes in the manifest
+			lastLine = append(lastLine[:0], buf[lastStart:]...)
+		}
+		_, err := zw.Write(buf)
+		seg.RawSize += int64(len(buf))
+		w.tick("tables", int64(len(buf)), Progress{})
+		buf, lastStart = buf[:0], 0
+		return err
+	}
+	err = export(func(row []any) error {
+		if onRow != nil {
+			if err := onRow(row); err != nil {
+				return err
+			}
+		}
+		lastStart = len(buf)
+		var err error
+		if buf, err = appendRow(buf, t.Columns, row); err != nil {
+			return fmt.Errorf("row %d: %w", seg.Rows+1, err)
+		}
+		if ki >= 0 {
+			k, _ := row[ki].(int64)
+			if seg.Rows == 0 {
+				seg.First = k
+			}
+			seg.Last = k
+		}
+		seg.Rows++
+		if len(buf) >= 256<<10 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = ew.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return Segment{}, File{}, err
+	}
+	if keys != nil && seg.Rows > 0 {
+		sum := sha256.Sum256(lastLine)
+		seg.LastRowSHA256 = hex.EncodeToString(sum[:])
+	}
+	return seg, File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: EncodingZstd, RawSize: seg.RawSize}, nil
+}

@@ -1,0 +1,206 @@
+package backup_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// appendAudit appends n audit entries in one transaction.
+func appendAudit(tb testing.TB, db *store.DB, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	err := db.WriteTx(ctx, func(tx *store.Tx) error {
+		for i := range n {
+			e := &bitnobi.AuditEntry{At: tx.Now(), ActorName: "test", Action: "test.append", TargetID: fmt.Sprint(i)}
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// table returns the manifest's entry for name.
+func table(tb testing.TB, m *backup.Manifest, name string) backup.Table {
+	tb.Helper()
+	i := slices.IndexFunc(m.Tables, func(t backup.Table) bool { return t.Name == name })
+	if i < 0 {
+		tb.Fatalf("no table %s in the manifest", name)
+	}
+	return m.Tables[i]
+}
+
+// sameFile reports whether rel is one file (hard-linked) in backups a and b.
+func sameFile(tb testing.TB, a, b *backup.Result, rel string) bool {
+	tb.Helper()
+	fa, err := os.Stat(filepath.Join(a.Path, rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fb, err := os.Stat(filepath.Join(b.Path, rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return os.SameFile(fa, fb)
+}
+
+// TestSegments_Incremental follows a database through backups that link
+// what did not change: tables by change stamp, audit_log segment by
+// segment, on every engine.
+func TestSegments_Incremental(t *testing.T) { dbtest.Run(t, testSegmentsIncremental) }
+
+func testSegmentsIncremental(t *testing.T, engine string) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), engine)
+	backuptest.Seed(t, d)
+	// Enough entries for two key ranges of audit_log.
+	appendAudit(t, d.DB, backup.SegmentKeys+100)
+	folder := filepath.Join(root, "backup")
+	create := func() *backup.Result {
+		t.Helper()
+		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		return res
+	}
+	b1 := create()
+	audit := table(t, b1.Manifest, "audit_log")
+	if len(audit.Segments) != 2 || *audit.Segments[0].Keys != [2]int64{0, backup.SegmentKeys - 1} ||
+		audit.Segments[0].Rows != backup.SegmentKeys-1 || audit.Segments[1].First != backup.SegmentKeys {
+		t.Fatalf("audit_log segments %+v, want [0, %d] with seq 1.. and the next range", audit.Segments, backup.SegmentKeys-1)
+	}
+
+	// Nothing changed: every file is linked, none written.
+	b2 := create()
+	if s := b2.Manifest.Stats; s.FilesWritten != 0 || s.FilesLinked != int64(len(b2.Manifest.Files)) {
+		t.Fatalf("no-change backup stats %+v, want all %d files linked", s, len(b2.Manifest.Files))
+	}
+	for _, f := range b2.Manifest.Files {
+		if !sameFile(t, b1, b2, f.Path) {
+			t.Fatalf("%s is not linked from the previous backup", f.Path)
+		}
+	}
+
+	// A day of use: entries appended, a user changed. The full first
+	// audit range and the untouched tables are linked; the rest written.
+	appendAudit(t, d.DB, 10)
+	if _, err := d.DB.Write.ExecContext(ctx, d.DB.Dialect.Rebind(`UPDATE users SET email = ? WHERE username = ?`), "new@example.org", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	b3 := create()
+	a3 := table(t, b3.Manifest, "audit_log")
+	if !sameFile(t, b2, b3, a3.Segments[0].File) || sameFile(t, b2, b3, a3.Segments[1].File) {
+		t.Fatal("after appends, want the first audit segment linked and the second written")
+	}
+	if a3.Segments[1].Rows != audit.Segments[1].Rows+10 || a3.Rows != audit.Rows+10 {
+		t.Fatalf("audit_log after appends: %+v", a3)
+	}
+	users := table(t, b3.Manifest, "users").Segments[0].File
+	policies := table(t, b3.Manifest, "policies").Segments[0].File
+	if sameFile(t, b2, b3, users) || !sameFile(t, b2, b3, policies) {
+		t.Fatal("want users written (changed) and policies linked (unchanged)")
+	}
+	if _, err := backup.Verify(ctx, b3.Path, nil); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	// What was linked and what was written make one snapshot.
+	restored := filepath.Join(root, "restored")
+	mustRestore(t, b3.Path, restored, backup.RestoreOptions{KeyFile: d.Dir.Key()})
+	r := backuptest.Open(t, restored)
+	defer r.Close()
+	got, want := backuptest.Dump(t, r.DB), backuptest.Dump(t, d.DB)
+	for name, rows := range want {
+		switch name {
+		case "audit_log", "meta": // the restore's own entry; restore facts
+			if !isSubset(rows, got[name]) || len(got[name]) > len(rows)+1 && name == "audit_log" {
+				t.Errorf("%s: restored rows are not the live ones (+ the restore's entry)", name)
+			}
+		default:
+			if !slices.Equal(got[name], rows) {
+				t.Errorf("table %s differs after restore", name)
+			}
+		}
+	}
+
+	// Rewriting an audit entry (no service does) replaces the stamp:
+	// no audit segment is linked.
+	if _, err := d.DB.Write.ExecContext(ctx, `UPDATE audit_log SET detail = 'rewritten' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	b4 := create()
+	for _, s := range table(t, b4.Manifest, "audit_log").Segments {
+		if sameFile(t, b3, b4, s.File) {
+			t.Fatalf("%s linked after an UPDATE of audit_log", s.File)
+		}
+	}
+	if !sameFile(t, b3, b4, policies) {
+		t.Fatal("policies not linked")
+	}
+}
+
+// TestSegments_InsertBeforeFirst: an entry inserted below a segment's
+// first key (no service does; appends leave the stamp alone) is seen.
+func TestSegments_InsertBeforeFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.data.DB.Write.ExecContext(ctx, `INSERT INTO audit_log (seq, at, action, prev_hash, hash) VALUES (0, '2025-01-01T00:00:00.000000000Z', 'x', '', '')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustCreate(t, f.data.Dir.Path(), f.folder, nil)
+	a := table(t, r2.Manifest, "audit_log")
+	if sameFile(t, f.res, r2, a.Segments[0].File) || a.Segments[0].First != 0 || a.Rows != table(t, f.res.Manifest, "audit_log").Rows+1 {
+		t.Fatalf("audit_log %+v: want segment 0 written with seq 0", a.Segments)
+	}
+}
+
+// TestSegments_ModifiedNotLinked: a previous backup's file modified after
+// that backup was complete is written afresh, not linked.
+func TestSegments_ModifiedNotLinked(t *testing.T) {
+	f := newFixture(t)
+	rel := table(t, f.res.Manifest, "policies").Segments[0].File
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(f.res.Path, rel), later, later); err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustCreate(t, f.data.Dir.Path(), f.folder, nil)
+	if sameFile(t, f.res, r2, rel) {
+		t.Fatalf("%s linked though modified after its backup", rel)
+	}
+	if !sameFile(t, f.res, r2, table(t, r2.Manifest, "users").Segments[0].File) {
+		t.Fatal("users not linked")
+	}
+}
+
+// TestSegments_NotAcrossDatabases: a backup of another database (here
+// the restored copy, whose stamps are new) into the same folder links no
+// table from it.
+func TestSegments_NotAcrossDatabases(t *testing.T) {
+	f := newFixture(t)
+	other := filepath.Join(f.root, "copy")
+	mustRestore(t, f.res.Path, other, backup.RestoreOptions{KeyFile: f.data.Dir.Key(), AsCopy: true})
+	r2 := mustCreate(t, other, f.folder, nil)
+	for _, tb := range r2.Manifest.Tables {
+		for _, s := range tb.Segments {
+			if sameFile(t, f.res, r2, s.File) {
+				t.Fatalf("%s linked from a backup of another database", s.File)
+			}
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// TestChangeStampTriggers checks that every table a backup holds has a
+// change stamp and the triggers that replace it: a table added by a
+// migration without them would be exported by every backup again.
+func TestChangeStampTriggers(t *testing.T) { dbtest.Run(t, testChangeStampTriggers) }
+
+func testChangeStampTriggers(t *testing.T, engine string) {
+	ctx := context.Background()
+	db := openAccountsDB(t, engine)
+	tables, err := db.StateTables(ctx, db.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamps, err := store.ChangeStamps(ctx, db.Read, db.Dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if stamps[tb.Name] == "" {
+			t.Errorf("table %s has no change stamp: add it to table_changes in its migration", tb.Name)
+		}
+		var q string
+		if engine == dbtest.Postgres {
+			q = `SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND tgname LIKE '%_stamp%'`
+		} else {
+			q = `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name LIKE '%_stamp_%'`
+		}
+		var n int
+		if err := db.Read.QueryRowContext(ctx, q, tb.Name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		want := 3 // INSERT, UPDATE, DELETE
+		if engine == dbtest.Postgres {
+			want = 1 // one statement-level trigger for all of them
+		}
+		if tb.Name == "audit_log" && engine != dbtest.Postgres {
+			want = 2 // appends leave it alone
+		}
+		if n != want {
+			t.Errorf("table %s has %d change-stamp triggers, want %d", tb.Name, n, want)
+		}
+	}
+}
+
+// TestChangeStamps checks what replaces a stamp and what does not.
+func TestChangeStamps(t *testing.T) { dbtest.Run(t, testChangeStamps) }
+
+var errRollback = errors.New("roll back")
+
+func testChangeStamps(t *testing.T, engine string) {
+	ctx := context.Background()
+	db := openAccountsDB(t, engine)
+	users := &store.UserService{DB: db, Password: cheap}
+	read := func() map[string]string {
+		t.Helper()
+		s, err := store.ChangeStamps(ctx, db.Read, db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// changed returns the tables whose stamp differs between a and b.
+	changed := func(a, b map[string]string) map[string]bool {
+		out := map[string]bool{}
+		for name, s := range b {
+			if a[name] != s {
+				out[name] = true
+			}
+		}
+		return out
+	}
+	s0 := read()
+	alice, err := users.SignUp(ctx, "alice", "alice@example.org", "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := read()
+	if c := changed(s0, s1); !c["users"] || c["audit_log"] || c["policies"] {
+		t.Fatalf("after a sign-up, changed %v: want users, not audit_log (appended) or policies", c)
+	}
+	admin := bitnobi.NewContextWithActor(ctx, &bitnobi.Actor{UserID: alice.ID, Username: "alice", IsAdmin: true})
+	bob, err := users.SignUp(ctx, "bob", "bob@example.org", "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := read()
+	attrs := map[string]string{"team": "red"}
+	if _, err := users.UpdateUser(admin, bob.ID, bitnobi.UserUpdate{Attributes: &attrs}); err != nil {
+		t.Fatal(err)
+	}
+	s3 := read()
+	if c := changed(s2, s3); !c["user_attributes"] {
+		t.Fatalf("after an attribute change, changed %v: want user_attributes", c)
+	}
+	if c := changed(s3, read()); len(c) != 0 {
+		t.Fatalf("reading changed %v", c)
+	}
+	// A foreign key's cascade changes the referencing table too.
+	if err := users.DeleteUser(admin, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	s4 := read()
+	if c := changed(s3, s4); !c["users"] || !c["user_attributes"] {
+		t.Fatalf("after deleting a user with attributes, changed %v: want users and user_attributes", c)
+	}
+	// Rewriting the audit log, which no service does, changes its stamp.
+	if _, err := db.Write.ExecContext(ctx, `UPDATE audit_log SET detail = 'x' WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if c := changed(s4, read()); !c["audit_log"] {
+		t.Fatalf("after an UPDATE of audit_log, changed %v: want audit_log", c)
+	}
+	// A rolled-back change leaves the stamp alone.
+	s5 := read()
+	err = db.WriteTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM policies`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET email = 'x@example.org'`); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if err != errRollback {
+		t.Fatal(err)
+	}
+	if c := changed(s5, read()); len(c) != 0 {
+		t.Fatalf("after a rollback, changed %v", c)
+	}
+}
