@@ -37,28 +37,52 @@ func (tx *Tx) Audit(ctx context.Context, action, targetType, targetID string, de
 
 // AppendAudit appends e to the chain within tx, filling in Seq, PrevHash and
 // Hash. Appends are serialised (by the dialect's LockAudit, or by the
-// engine's single writer), so the chain never forks.
+// engine's single writer), so the chain never forks. To append many
+// entries in one transaction, [Tx.AppendAuditBatch] gives the same chain
+// for a fraction of the cost.
 func (tx *Tx) AppendAudit(ctx context.Context, e *bitnobi.AuditEntry) error {
+	seq, hash, err := tx.auditHead(ctx)
+	if err != nil {
+		return err
+	}
+	chainAudit(e, seq, hash)
+	if _, err := tx.Exec(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}
+
+// auditHead takes the audit lock for the rest of tx and returns the seq and
+// hash of the last entry of the chain (0 and "" when the log is empty).
+// Holding the lock, tx alone appends, so the head stays what it read until
+// tx appends.
+func (tx *Tx) auditHead(ctx context.Context) (seq int64, hash string, err error) {
 	if err := tx.db.Dialect.LockAudit(ctx, tx.Tx); err != nil {
-		return fmt.Errorf("lock audit log: %w", err)
+		return 0, "", fmt.Errorf("lock audit log: %w", err)
 	}
-	var prevSeq int64
-	var prevHash string
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read audit chain head: %w", err)
+		return 0, "", fmt.Errorf("read audit chain head: %w", err)
 	}
+	return seq, hash, nil
+}
+
+// chainAudit links e after the entry with prevSeq and prevHash: it fills in
+// Seq, PrevHash and Hash, and puts At in UTC, as it is stored and hashed.
+func chainAudit(e *bitnobi.AuditEntry, prevSeq int64, prevHash string) {
 	e.Seq = prevSeq + 1
 	e.PrevHash = prevHash
 	e.At = e.At.UTC()
 	e.Hash = e.ComputeHash()
-	_, err = tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, ts(e.At), e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser, e.PrevHash, e.Hash)
-	if err != nil {
-		return fmt.Errorf("append audit entry: %w", err)
-	}
-	return nil
+}
+
+// insertAuditSQL inserts one audit entry; its arguments are [auditArgs].
+const insertAuditSQL = `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// auditArgs returns the arguments of [insertAuditSQL] for e.
+func auditArgs(e *bitnobi.AuditEntry) []any {
+	return []any{e.Seq, ts(e.At), e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser, e.PrevHash, e.Hash}
 }
 
 // ErrAuditChain is returned when the audit log's hash chain is broken.

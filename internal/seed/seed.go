@@ -14,8 +14,9 @@
 //
 // Everything goes through the services of package store with an actor in
 // the context, as an HTTP request would, except the bulk of the audit
-// history, which is appended with [store.Tx.AppendAudit] in transactions
-// of [AuditBatch] entries (the same code every service's audit entry goes
+// history, which is appended with [store.Tx.AppendAuditBatch] in
+// transactions of [AuditBatch] entries (it chains entries with the same
+// code as [store.Tx.AppendAudit], which every service's audit entry goes
 // through, so the hash chain is the real one).
 //
 // Determinism: the same seed and size give the same logical content: the
