@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -423,8 +424,9 @@ type writer struct {
 	linked   map[string]bool // blob ids hard-linked from the previous backup
 	// linkedPaths are the table files hard-linked from the previous backup.
 	linkedPaths map[string]bool
-	crypt       *cryptor // nil for a plain backup
-	rawDone     int64    // decoded bytes done in the current phase
+	crypt       *cryptor   // nil for a plain backup
+	rawDone     int64      // decoded bytes done in the current phase
+	tickMu      sync.Mutex // guards rawDone and lastTick in tick
 	lastTick    time.Time
 }
 
@@ -434,8 +436,11 @@ func (w *writer) report(p Progress) {
 	}
 }
 
-// tick adds n to the bytes done and reports at most every 100ms.
+// tick adds n to the bytes done and reports at most every 100ms. Segments
+// are written on several goroutines at once.
 func (w *writer) tick(phase string, n int64, p Progress) {
+	w.tickMu.Lock()
+	defer w.tickMu.Unlock()
 	w.rawDone += n
 	if w.progress == nil || time.Since(w.lastTick) < 100*time.Millisecond {
 		return

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -154,6 +157,13 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 			}
 		}
 	}
+	type slot struct {
+		seg    Segment
+		file   File
+		linked bool
+	}
+	var slots []slot
+	var jobs []segmentJob
 	var row []any
 	cursor := int64(math.MinInt64)
 	for {
@@ -168,7 +178,8 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 			break
 		}
 		from, to := keyRange(first)
-		rel := segmentFile(t.Name, len(entry.Segments))
+		rel := segmentFile(t.Name, len(slots))
+		linked := false
 		if ps, ok := prevByFrom[from]; ok {
 			f, ok, err := w.linkSegment(ctx, db, tx, t, src, ps, first, rel)
 			if err != nil {
@@ -176,26 +187,27 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 			}
 			if ok {
 				ps.File = rel
-				add(ps, f, true)
-				if to == math.MaxInt64 {
-					break
-				}
-				cursor = to + 1
-				continue
+				slots = append(slots, slot{seg: ps, file: f, linked: true})
+				linked = true
 			}
 		}
-		keys := [2]int64{from, to}
-		s, f, err := w.writeSegment(ctx, t, rel, &keys, onRow, func(fn func([]any) error) error {
-			return db.ExportRange(ctx, tx, t, store.KeyRange{From: from, To: to}, fn)
-		})
-		if err != nil {
-			return Table{}, nil, 0, err
+		if !linked {
+			jobs = append(jobs, segmentJob{index: len(slots), rel: rel, keys: [2]int64{from, to}})
+			slots = append(slots, slot{})
 		}
-		add(s, f, false)
 		if to == math.MaxInt64 {
 			break
 		}
 		cursor = to + 1
+	}
+	err := w.exportSegments(ctx, db, tx, t, stamp, jobs, onRow, func(j segmentJob, s Segment, f File) {
+		slots[j.index] = slot{seg: s, file: f}
+	})
+	if err != nil {
+		return Table{}, nil, 0, err
+	}
+	for _, sl := range slots {
+		add(sl.seg, sl.file, sl.linked)
 	}
 	if entry.Segments == nil {
 		// No rows: one empty segment, so that every table has a file.
@@ -206,6 +218,128 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 		add(s, f, false)
 	}
 	return entry, files, linked, nil
+}
+
+// segmentJob is a segment of a table split by key to export.
+type segmentJob struct {
+	index int      // in the table's segments
+	rel   string   // its file
+	keys  [2]int64 // its key range
+}
+
+// testHookBeforeHelpers, if set, runs after tx's snapshot is taken and
+// before helper transactions start theirs.
+var testHookBeforeHelpers func()
+
+// errStampMoved stops a helper whose snapshot is not the backup's.
+var errStampMoved = errors.New("the table changed since the backup's snapshot")
+
+// exportSegments writes the segments jobs of table t (split by key),
+// calling done with each, from the backup's snapshot tx.
+//
+// Exporting is most of a full backup's time, and one connection reads on
+// one core, so other read transactions export segments beside tx when
+// they provably see the same rows. Their snapshots are later than tx's.
+// For each the table's change stamp must still be stamp: no row was
+// updated or deleted since tx's snapshot, and every insert was an append
+// (migration 0002), above tx's largest key; each reads only keys up to
+// that. Then every range holds the same rows in both snapshots.
+// Otherwise, or when onRow must see rows in order, tx exports them all.
+func (w *writer) exportSegments(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, jobs []segmentJob, onRow func([]any) error, done func(segmentJob, Segment, File)) error {
+	export := func(q *store.Tx, j segmentJob, maxKey int64) error {
+		s, f, err := w.writeSegment(ctx, t, j.rel, &j.keys, onRow, func(fn func([]any) error) error {
+			return db.ExportRange(ctx, q, t, store.KeyRange{From: j.keys[0], To: min(j.keys[1], maxKey)}, fn)
+		})
+		if err == nil {
+			done(j, s, f)
+		}
+		return err
+	}
+	helpers := min(runtime.GOMAXPROCS(0), len(jobs)) - 1
+	maxKey := int64(math.MaxInt64)
+	if helpers > 0 && onRow == nil && stamp != "" {
+		var row []any
+		last, ok, err := edgeRow(ctx, db, tx, t, store.KeyRange{From: math.MinInt64, To: math.MaxInt64, Desc: true, Limit: 1}, &row)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			helpers = 0
+		}
+		maxKey = last
+	} else {
+		helpers = 0
+	}
+	if helpers == 0 {
+		for _, j := range jobs {
+			if err := export(tx, j, maxKey); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	if testHookBeforeHelpers != nil {
+		testHookBeforeHelpers()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// tx takes jobs from the front, helpers from the back: the last
+	// range, where rows are appended, goes to a helper when there is one,
+	// which is the case the checks above exist for.
+	var mu sync.Mutex
+	next := func(front bool) (segmentJob, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(jobs) == 0 {
+			return segmentJob{}, false
+		}
+		if front {
+			j := jobs[0]
+			jobs = jobs[1:]
+			return j, true
+		}
+		j := jobs[len(jobs)-1]
+		jobs = jobs[:len(jobs)-1]
+		return j, true
+	}
+	work := func(q *store.Tx, front bool) error {
+		for {
+			j, ok := next(front)
+			if !ok {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := export(q, j, maxKey); err != nil {
+				cancel()
+				return err
+			}
+		}
+	}
+	errs := make(chan error, helpers)
+	for range helpers {
+		go func() {
+			errs <- db.ReadTx(ctx, func(q *store.Tx) error {
+				stamps, err := store.ChangeStamps(ctx, q, db.Dialect)
+				if err != nil {
+					return err
+				}
+				if stamps[t.Name] != stamp {
+					return errStampMoved // tx does this helper's share
+				}
+				return work(q, false)
+			})
+		}()
+	}
+	err := work(tx, true)
+	for range helpers {
+		if herr := <-errs; herr != nil && !errors.Is(herr, errStampMoved) && err == nil {
+			err = herr
+		}
+	}
+	return err
 }
 
 // keyRange returns the range of SegmentKeys keys that holds key.

@@ -9,9 +9,11 @@
 -- both change never show the same stamp. A table without a row here counts
 -- as changed: missing stamps cost speed, never correctness.
 --
--- audit_log is append-only: only UPDATE and DELETE replace its stamp. A
--- backup checks appended rows by key range instead (docs/backup-format.md,
--- "Segments").
+-- audit_log is append-only: appending (inserting a seq above every other)
+-- leaves its stamp alone; any other insert, an UPDATE or a DELETE replaces
+-- it. So an unchanged stamp means the rows up to a key read earlier are
+-- still the same, and a backup finds what was appended by key range
+-- (docs/backup-format.md, "Segments").
 --
 -- table_changes is not backed up (store.NotBackedUp): a restored database
 -- starts with new stamps. A migration that adds a table that holds state
@@ -206,6 +208,11 @@ END;
 
 CREATE TRIGGER email_settings_stamp_delete AFTER DELETE ON email_settings BEGIN
 	INSERT OR REPLACE INTO table_changes (name, stamp) VALUES ('email_settings', lower(hex(randomblob(16))));
+END;
+
+CREATE TRIGGER audit_log_stamp_insert AFTER INSERT ON audit_log
+WHEN NEW.seq < (SELECT max(seq) FROM audit_log) BEGIN
+	INSERT OR REPLACE INTO table_changes (name, stamp) VALUES ('audit_log', lower(hex(randomblob(16))));
 END;
 
 CREATE TRIGGER audit_log_stamp_update AFTER UPDATE ON audit_log BEGIN

@@ -1,7 +1,9 @@
 -- 0002 on PostgreSQL: the change stamps of ../0002_table_changes.sql (read
 -- it for why), with one statement-level trigger function for every table.
--- TRUNCATE replaces a stamp too. The function finds table_changes through
--- the search_path, as every query of the server does.
+-- TRUNCATE replaces a stamp too. The functions find table_changes through
+-- the search_path, as every query of the server does. An INSERT into
+-- audit_log replaces its stamp only if it is not an append: some row it
+-- did not insert has a seq above the smallest it inserted.
 CREATE TABLE table_changes (
 	name  TEXT COLLATE "C" PRIMARY KEY,
 	stamp TEXT COLLATE "C" NOT NULL
@@ -79,3 +81,22 @@ CREATE TRIGGER email_settings_stamp AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 
 CREATE TRIGGER audit_log_stamp AFTER UPDATE OR DELETE OR TRUNCATE ON audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION bitnobi_stamp_table();
+
+CREATE FUNCTION bitnobi_stamp_audit_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (
+		SELECT 1 FROM audit_log a
+		WHERE a.seq > (SELECT min(seq) FROM new_rows)
+		AND NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.seq = a.seq)
+	) THEN
+		INSERT INTO table_changes (name, stamp)
+		VALUES (TG_TABLE_NAME, replace(gen_random_uuid()::text, '-', ''))
+		ON CONFLICT (name) DO UPDATE SET stamp = EXCLUDED.stamp;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER audit_log_stamp_insert AFTER INSERT ON audit_log
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION bitnobi_stamp_audit_insert();

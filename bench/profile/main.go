@@ -1,0 +1,64 @@
+// Command profile runs one backup or restore in-process under the CPU
+// profiler, so that a profile shows that operation alone (a benchmark's
+// profile also holds its set-up). For finding what to make faster:
+//
+//	go run ./bench/profile -op backup -data-dir D -backup-dir B -cpuprofile cpu.prof
+//	go run ./bench/profile -op restore -backup B/backup-... -data-dir T -key-file D/master.key -cpuprofile cpu.prof
+//	go tool pprof -top -cum cpu.prof
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/bitnobi/bitnobi/backup"
+)
+
+func main() {
+	op := flag.String("op", "backup", "backup or restore")
+	dataDir := flag.String("data-dir", "", "data directory: backed up, or restored into")
+	backupDir := flag.String("backup-dir", "", "backup folder (backup)")
+	from := flag.String("backup", "", "backup to restore (restore)")
+	keyFile := flag.String("key-file", "", "master key (restore)")
+	out := flag.String("cpuprofile", "cpu.prof", "CPU profile to write")
+	flag.Parse()
+	if err := run(*op, *dataDir, *backupDir, *from, *keyFile, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(op, dataDir, backupDir, from, keyFile, out string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	ctx := context.Background()
+	start := time.Now()
+	switch op {
+	case "backup":
+		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: dataDir, Folder: backupDir})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("backup %s: %d rows, %d blobs in %v\n", res.Name, res.Manifest.Stats.Rows, res.Manifest.Stats.Blobs, time.Since(start))
+	case "restore":
+		res, err := backup.Restore(ctx, from, dataDir, backup.RestoreOptions{KeyFile: keyFile, DiscardPrevious: true})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("restore of %s into %s in %v\n", from, res.DataDir, time.Since(start))
+	default:
+		return fmt.Errorf("-op %q: want backup or restore", op)
+	}
+	return nil
+}
