@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -748,22 +749,31 @@ func removeStaleTemp(folder string) ([]string, error) {
 	return removed, nil
 }
 
-// previousBackup returns the newest complete backup in folder, indexed
-// for linking, or nil.
+// previousBackup returns the complete backup in folder with the newest
+// name (see nameLess), indexed for linking, or nil.
 func previousBackup(folder string) (*Info, error) {
-	infos, err := List(folder)
-	if err != nil {
-		return nil, err
+	entries, err := os.ReadDir(folder)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("find the previous backup: %w", err)
 	}
-	var best *Info
-	for i := range infos {
-		in := &infos[i]
-		if in.Err != nil {
-			continue
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "backup-") {
+			names = append(names, e.Name())
 		}
-		// List is in name order, so among equal times the later name wins.
-		if best == nil || !in.Manifest.CreatedAt.Before(best.Manifest.CreatedAt) {
+	}
+	// Newest name first: names follow the time they were taken, and a
+	// manifest is read only until one is whole (a folder of a year of
+	// backups holds hundreds, each read and checked in full).
+	sort.Slice(names, func(i, j int) bool { return nameLess(names[j], names[i]) })
+	var best *Info
+	for _, name := range names {
+		in := &Info{Name: name, Path: filepath.Join(folder, name)}
+		if in.Manifest, in.Err = ReadManifest(in.Path); in.Err == nil {
 			best = in
+			break
 		}
 	}
 	if best == nil {
