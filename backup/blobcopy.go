@@ -2,12 +2,18 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/store"
 )
 
 // maxBlobWorkers bounds the goroutines that copy blobs, whatever
@@ -55,6 +61,51 @@ func newBlobCopier(ctx context.Context, w *writer, prev *Info, refs []blobRef) *
 		w: w, prev: prev, refs: refs, ctx: ctx, cancel: cancel,
 		files: make([]File, len(refs)), linked: make([]bool, len(refs)),
 	}
+}
+
+// startBlobs reads the blobs table in tx, the snapshot the tables are
+// written from, and starts copying those blobs on all cores but one, which
+// goes on writing the tables. The caller waits for the copier, or stops
+// it.
+func (w *writer) startBlobs(ctx context.Context, tx *store.Tx, prev *Info) (*blobCopier, error) {
+	rows, err := tx.Query(ctx, `SELECT id, size FROM blobs`)
+	if err != nil {
+		return nil, fmt.Errorf("read the blobs table: %w", err)
+	}
+	defer rows.Close()
+	var refs []blobRef
+	for rows.Next() {
+		var r blobRef
+		if err := rows.Scan(&r.id, &r.size); err != nil {
+			return nil, fmt.Errorf("read the blobs table: %w", err)
+		}
+		if !blob.ValidID(r.id) {
+			return nil, fmt.Errorf("blobs row %q: not a blob id", r.id)
+		}
+		refs = append(refs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the blobs table: %w", err)
+	}
+	c := newBlobCopier(ctx, w, prev, refs)
+	c.start(blobWorkers() - 1)
+	return c, nil
+}
+
+// sameBlobs returns an error unless copying and written list the same
+// blobs, in any order: the blobs the copier took from the snapshot, and
+// the rows of the blobs table's file. They are read in one transaction,
+// so only a bug makes them differ, but a backup whose blob files did not
+// match its blobs table would not restore.
+func sameBlobs(copying, written []blobRef) error {
+	byID := func(a, b blobRef) int { return strings.Compare(a.id, b.id) }
+	a, b := slices.Clone(copying), slices.Clone(written)
+	slices.SortFunc(a, byID)
+	slices.SortFunc(b, byID)
+	if !slices.Equal(a, b) {
+		return fmt.Errorf("the blobs being copied (%d) are not the %d rows of the blobs table written", len(a), len(b))
+	}
+	return nil
 }
 
 // start starts workers until n run in all, or one per blob.

@@ -223,6 +223,14 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 	m.Host, _ = os.Hostname()
 	var refs []blobRef
+	var bc *blobCopier // copies the snapshot's blobs, started within it
+	defer func() {
+		// Before the deferred removal of tmp, so that no copy writes
+		// into it after.
+		if bc != nil {
+			bc.stop()
+		}
+	}()
 	err = db.ReadTx(ctx, func(tx *store.Tx) error {
 		v, err := store.SchemaVersionOf(ctx, tx, db.Dialect)
 		if err != nil {
@@ -251,6 +259,11 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 			if fp != key.Fingerprint() {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("some secrets were sealed with master key %s, not with the key in %s (%s): they cannot be opened after a restore", fp, keyFile, key.Fingerprint()))
 			}
+		}
+		// The blobs are copied on the other cores while this one writes
+		// the tables.
+		if bc, err = w.startBlobs(ctx, tx, prev); err != nil {
+			return err
 		}
 		tables, err := db.StateTables(ctx, tx)
 		if err != nil {
@@ -282,7 +295,12 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 
 	// Blobs: the snapshot's transaction is over (the server's WAL can be
-	// checkpointed again), but the collector is still held off.
+	// checkpointed again), but the collector is still held off. Copying
+	// them goes on, now on every core: compressing is most of a backup's
+	// work.
+	if err := sameBlobs(bc.refs, refs); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	var total int64
 	for _, r := range refs {
 		total += r.size
@@ -290,11 +308,6 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if prev != nil {
 		m.Previous = prev.Name
 	}
-	// On several goroutines: compressing is most of a backup's work, and
-	// one core would do it all. stop runs before the deferred removal of
-	// tmp, so no copy writes into it after.
-	bc := newBlobCopier(ctx, w, prev, refs)
-	defer bc.stop()
 	if err := bc.wait(total); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
