@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -27,13 +28,15 @@ const maxBlobWorkers = 8
 func blobWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), maxBlobWorkers)) }
 
 // blobCopier copies the blobs of a backup on several goroutines, each
-// taking the next blob not yet taken. Entries land at their blob's index,
-// so the result does not depend on which goroutine finished first. The
-// first error stops the other goroutines.
+// taking the largest blob not yet taken: a large blob taken last would
+// leave the other goroutines idle while one core compresses it. Entries
+// land at their blob's index, so the result does not depend on which
+// goroutine finished first. The first error stops the other goroutines.
 type blobCopier struct {
 	w      *writer
 	prev   *Info
 	refs   []blobRef
+	order  []int           // indexes of refs, largest blob first
 	ctx    context.Context // cancelled by the first error, or by stop
 	cancel context.CancelFunc
 
@@ -43,7 +46,7 @@ type blobCopier struct {
 	files  []File
 	linked []bool
 
-	next    atomic.Int64 // index in refs of the next blob to take
+	next    atomic.Int64 // index in order of the next blob to take
 	done    atomic.Int64 // blobs copied
 	started int          // workers started, by the calling goroutine only
 	wg      sync.WaitGroup
@@ -56,9 +59,14 @@ type blobCopier struct {
 // prev (which may be nil) where it can. Nothing runs before start or
 // wait.
 func newBlobCopier(ctx context.Context, w *writer, prev *Info, refs []blobRef) *blobCopier {
+	order := make([]int, len(refs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(refs[j].size, refs[i].size) })
 	ctx, cancel := context.WithCancel(ctx)
 	return &blobCopier{
-		w: w, prev: prev, refs: refs, ctx: ctx, cancel: cancel,
+		w: w, prev: prev, refs: refs, order: order, ctx: ctx, cancel: cancel,
 		files: make([]File, len(refs)), linked: make([]bool, len(refs)),
 	}
 }
@@ -121,10 +129,11 @@ func (c *blobCopier) start(n int) {
 func (c *blobCopier) work() {
 	defer c.wg.Done()
 	for c.ctx.Err() == nil {
-		i := int(c.next.Add(1) - 1)
-		if i >= len(c.refs) {
+		k := int(c.next.Add(1) - 1)
+		if k >= len(c.order) {
 			return
 		}
+		i := c.order[k]
 		f, linked, err := c.w.copyBlob(c.ctx, c.refs[i], c.prev)
 		if err != nil {
 			c.fail(err)
