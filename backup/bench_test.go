@@ -91,8 +91,15 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 // content.
 func benchBlobDataDir(b *testing.B, contents ...[]byte) *backuptest.DataDir {
 	b.Helper()
-	ctx := context.Background()
 	d := backuptest.NewDataDir(b, filepath.Join(b.TempDir(), "data"))
+	benchAddBlobs(b, d, contents...)
+	return d
+}
+
+// benchAddBlobs stores each content as a blob of d, with its row.
+func benchAddBlobs(b *testing.B, d *backuptest.DataDir, contents ...[]byte) {
+	b.Helper()
+	ctx := context.Background()
 	for _, content := range contents {
 		id, size, err := d.Blobs.Put(ctx, bytes.NewReader(content), 0)
 		if err != nil {
@@ -106,7 +113,6 @@ func benchBlobDataDir(b *testing.B, contents ...[]byte) *backuptest.DataDir {
 			b.Fatal(err)
 		}
 	}
-	return d
 }
 
 func benchCSV(b *testing.B, size int) []byte {
@@ -202,6 +208,43 @@ func BenchmarkCreate_SmallBlobs(b *testing.B) {
 	}
 	d := benchBlobDataDir(b, contents...)
 	b.SetBytes(n * size)
+	benchCreate(b, d)
+}
+
+// benchMidBlobs returns 24 distinct CSV blobs of 1 to 4 MiB (60 MiB in
+// all), the sizes most uploads have, and their total size.
+func benchMidBlobs(b *testing.B) ([][]byte, int64) {
+	b.Helper()
+	const n = 24
+	all := benchCSV(b, 64<<20)
+	contents := make([][]byte, n)
+	var off, total int
+	for i := range contents {
+		size := (i%4 + 1) << 20
+		contents[i] = all[off : off+size]
+		off += size + 1 // distinct blobs
+		total += size
+	}
+	return contents, int64(total)
+}
+
+// BenchmarkCreate_MidBlobs backs up 24 CSV blobs of 1 to 4 MiB: larger
+// than the compression sample, so each is streamed through zstd.
+func BenchmarkCreate_MidBlobs(b *testing.B) {
+	contents, total := benchMidBlobs(b)
+	d := benchBlobDataDir(b, contents...)
+	b.SetBytes(total)
+	benchCreate(b, d)
+}
+
+// BenchmarkCreate_Mixed backs up a state of both kinds: a 100,000-entry
+// audit log and the blobs of BenchmarkCreate_MidBlobs, as a real data
+// directory holds. Bytes are the blobs' only.
+func BenchmarkCreate_Mixed(b *testing.B) {
+	d := benchAuditDataDir(b, benchAuditRows)
+	contents, total := benchMidBlobs(b)
+	benchAddBlobs(b, d, contents...)
+	b.SetBytes(total)
 	benchCreate(b, d)
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -222,6 +223,14 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 	m.Host, _ = os.Hostname()
 	var refs []blobRef
+	var bc *blobCopier // copies the snapshot's blobs, started within it
+	defer func() {
+		// Before the deferred removal of tmp, so that no copy writes
+		// into it after.
+		if bc != nil {
+			bc.stop()
+		}
+	}()
 	err = db.ReadTx(ctx, func(tx *store.Tx) error {
 		v, err := store.SchemaVersionOf(ctx, tx, db.Dialect)
 		if err != nil {
@@ -250,6 +259,11 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 			if fp != key.Fingerprint() {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("some secrets were sealed with master key %s, not with the key in %s (%s): they cannot be opened after a restore", fp, keyFile, key.Fingerprint()))
 			}
+		}
+		// The blobs are copied on the other cores while this one writes
+		// the tables.
+		if bc, err = w.startBlobs(ctx, tx, prev); err != nil {
+			return err
 		}
 		tables, err := db.StateTables(ctx, tx)
 		if err != nil {
@@ -292,31 +306,37 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 
 	// Blobs: the snapshot's transaction is over (the server's WAL can be
-	// checkpointed again), but the collector is still held off.
+	// checkpointed again), but the collector is still held off. Copying
+	// them goes on, now on every core: compressing is most of a backup's
+	// work.
+	if err := sameBlobs(bc.refs, refs); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	var total int64
 	for _, r := range refs {
 		total += r.size
 	}
-	w.rawDone = 0
 	if prev != nil {
 		m.Previous = prev.Name
 	}
-	for i, r := range refs {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-		f, linked, err := w.copyBlob(r, prev)
-		if err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
+	if err := bc.wait(total); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := ctx.Err(); err != nil { // cancelled by the last report
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if w.linked == nil {
+		w.linked = map[string]bool{}
+	}
+	for i, f := range bc.files {
 		m.Files = append(m.Files, f)
 		m.Stats.Blobs++
 		m.Stats.BlobBytes += f.RawSize
-		if linked {
+		if bc.linked[i] {
 			m.Stats.FilesLinked++
 			m.Stats.BytesLinked += f.Size
+			w.linked[f.Blob] = true
 		}
-		w.report(Progress{Phase: "blobs", Items: int64(i + 1), ItemsTotal: int64(len(refs)), Bytes: w.rawDone, BytesTotal: total})
 	}
 	if err := gcLock.Release(); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -415,20 +435,26 @@ func collectBlobs(t store.Table, refs *[]blobRef) (func([]any) error, error) {
 	}, nil
 }
 
-// writer writes the files of one backup.
+// writer writes the files of one backup. The blob methods (copyBlob and
+// what it calls) run on several goroutines at once; the rest of writer is
+// used by one goroutine.
 type writer struct {
 	tmp      string
 	progress func(Progress)
 	blobs    *blob.Store
 	logger   *slog.Logger
+	shardsMu sync.Mutex      // guards shards, which blob copies add to
 	shards   map[string]bool // blob shard directories to fsync
-	linked   map[string]bool // blob ids hard-linked from the previous backup
+	linked   map[string]bool // blob ids hard-linked from the previous backup, set once blobs are copied
 	// linkedPaths are the table files hard-linked from the previous backup.
 	linkedPaths map[string]bool
 	crypt       *cryptor   // nil for a plain backup
-	rawDone     int64      // decoded bytes done in the current phase
-	tickMu      sync.Mutex // guards rawDone and lastTick in tick
+	rawDone     int64      // decoded bytes done in the tables phase
+	tickMu      sync.Mutex // guards rawDone and lastTick in tick: segments are written on several goroutines
 	lastTick    time.Time
+	// blobBytes counts the decoded bytes of blobs copied or linked, added
+	// to by every copying goroutine.
+	blobBytes atomic.Int64
 }
 
 func (w *writer) report(p Progress) {
@@ -455,9 +481,11 @@ func (w *writer) tick(phase string, n int64, p Progress) {
 // backup when that holds it intact, else read from the live store,
 // checked against its id, compressed when that pays, and encrypted for
 // an encrypted backup.
-func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
+//
+// It is called on several goroutines at once, and stops when ctx ends.
+func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, bool, error) {
 	if w.crypt != nil {
-		return w.copyBlobEncrypted(r, prev)
+		return w.copyBlobEncrypted(ctx, r, prev)
 	}
 	rel := blobFile(r.id)
 	dst, err := w.blobPath(rel)
@@ -466,7 +494,7 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 	}
 	if prev != nil {
 		if pf, ok := prev.blobFiles[rel]; ok && pf.Blob == r.id {
-			f, ok, err := w.linkBlob(prev, pf, dst)
+			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
 			}
@@ -480,7 +508,7 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 		return File{}, false, err
 	}
 	defer src.Close()
-	return w.writeBlob(r, src, enc, pre, dst, rel)
+	return w.writeBlob(r, ctxReader{ctx, src}, enc, pre, dst, rel)
 }
 
 // copyBlobEncrypted is copyBlob for an encrypted backup. The file's name
@@ -488,7 +516,7 @@ func (w *writer) copyBlob(r blobRef, prev *Info) (File, bool, error) {
 // the encoding decision on the live blob's first MiB gives; the previous
 // backup's file of that name, if intact, holds the same content
 // encrypted for the same keys, and is linked.
-func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
+func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (File, bool, error) {
 	src, enc, pre, err := w.openBlob(r)
 	if err != nil {
 		return File{}, false, err
@@ -502,7 +530,7 @@ func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
 	}
 	if prev != nil {
 		if pf, ok := prev.blobFiles[rel]; ok && pf.Encoding == EncodingAge {
-			f, ok, err := w.linkBlob(prev, pf, dst)
+			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
 			}
@@ -511,13 +539,12 @@ func (w *writer) copyBlobEncrypted(r blobRef, prev *Info) (File, bool, error) {
 				// the name vouches for the id and encoding, the blobs
 				// table for the size, and restore checks all three.
 				f.Encoding, f.RawSize, f.Blob = enc, r.size, r.id
-				w.linked[r.id] = true
-				w.rawDone += r.size
+				w.blobBytes.Add(r.size)
 				return f, true, nil
 			}
 		}
 	}
-	return w.writeBlob(r, src, enc, pre, dst, rel)
+	return w.writeBlob(r, ctxReader{ctx, src}, enc, pre, dst, rel)
 }
 
 // preBlob is a blob that fit in openBlob's sample, already compressed.
@@ -532,6 +559,8 @@ type preBlob struct {
 func (w *writer) blobPath(rel string) (string, error) {
 	dst := filepath.Join(w.tmp, filepath.FromSlash(rel))
 	shard := filepath.Dir(dst)
+	w.shardsMu.Lock()
+	defer w.shardsMu.Unlock()
 	if !w.shards[shard] {
 		if err := os.MkdirAll(shard, dirPerm); err != nil {
 			return "", err
@@ -611,11 +640,11 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 		if _, err := ew.Write(pre.z); err != nil {
 			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
-		w.tick("blobs", pre.n, Progress{})
+		w.blobBytes.Add(pre.n)
 		got, rawN = pre.sum, pre.n
 	} else {
 		raw := newHashingWriter(dstW)
-		if _, err := copyBuf(raw, src, func(n int64) { w.tick("blobs", n, Progress{}) }); err != nil {
+		if _, err := copyBuf(raw, src, func(n int64) { w.blobBytes.Add(n) }); err != nil {
 			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
 		got, rawN = raw.sum(), raw.n
@@ -646,8 +675,8 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 // linkBlob hard-links the previous backup's file pf to dst and checks it
 // against pf's checksum, so a damaged copy is never carried forward. It
 // reports false, leaving nothing at dst, when the caller should copy the
-// blob afresh instead.
-func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
+// blob afresh instead. The caller records the link in w.linked.
+func (w *writer) linkBlob(ctx context.Context, prev *Info, pf File, dst string) (File, bool, error) {
 	src := filepath.Join(prev.Path, filepath.FromSlash(pf.Path))
 	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() != pf.Size {
 		return File{}, false, nil
@@ -655,7 +684,11 @@ func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
 	if err := os.Link(src, dst); err != nil {
 		return File{}, false, nil // another file system, or no hard links: copy
 	}
-	sum, size, err := hashFile(dst, nil)
+	sum, size, err := hashFileCtx(ctx, dst)
+	if cerr := ctx.Err(); cerr != nil {
+		os.Remove(dst)
+		return File{}, false, cerr
+	}
 	if err != nil || sum != pf.SHA256 || size != pf.Size {
 		w.logger.Warn("previous backup's copy of a blob is damaged; copying it afresh", "backup", prev.Name, "file", pf.Path)
 		if rerr := os.Remove(dst); rerr != nil {
@@ -663,12 +696,8 @@ func (w *writer) linkBlob(prev *Info, pf File, dst string) (File, bool, error) {
 		}
 		return File{}, false, nil
 	}
-	if w.linked == nil {
-		w.linked = map[string]bool{}
-	}
 	if pf.Blob != "" { // a plain backup's entry; an encrypted one's is completed by the caller
-		w.linked[pf.Blob] = true
-		w.rawDone += pf.RawSize
+		w.blobBytes.Add(pf.RawSize)
 	}
 	return pf, true, nil
 }
