@@ -58,9 +58,20 @@ same recipients or passphrase.
   bitnobi backup --encrypt --recipient age1...
   bitnobi restore backup-20250102_1504 --identity backup-key.txt
 
+Priority (--priority, $BITNOBI_BACKUP_PRIORITY): by default ("low") the
+backup runs at nice 10 and at the lowest best-effort I/O priority (on
+Linux; elsewhere nothing changes), so that the server's requests go first
+and the backup takes what is left: it takes longer on a busy machine and
+about as long on an idle one. A priority that is lower already (nice 19,
+"ionice -c3") is kept. "normal" leaves the priorities as they are. If the
+priority cannot be lowered, the backup warns and runs anyway. The I/O
+priority counts only where the disk's I/O scheduler honours it (bfq;
+mq-deadline only by class), and for reads more than for writes, which
+the kernel mostly writes back from threads of its own.
+
 Exit codes: 0 ok, 1 failed, 2 bad input (an unusable recipient or
-passphrase file), 3 another backup is writing into the folder (see
---wait).
+passphrase file, an unknown --priority), 3 another backup is writing into
+the folder (see --wait).
 `
 
 func (m *Main) runBackup(ctx context.Context, args []string) error {
@@ -71,11 +82,16 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print only the backup's path: no progress, summary or notes")
 	wait := fs.Duration("wait", 0, "how long to wait while another backup writes into the folder (0: fail at once)")
 	encFlags := m.encryptFlags(fs)
+	priority := m.priorityFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi backup --help", "backup takes no arguments, got %q", fs.Args())
+	}
+	logger := m.warnLogger()
+	if err := m.applyPriority(*priority, *quiet, logger); err != nil {
+		return err
 	}
 	encrypt, err := encFlags.options()
 	if err != nil {
@@ -110,7 +126,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		Encrypt:  encrypt,
 		LockWait: *wait,
 		Progress: prog.update,
-		Logger:   slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:   logger,
 	})
 	prog.done()
 	if err != nil {

@@ -25,6 +25,7 @@ Every file is checked against the manifest first, so a damaged backup is
 never exported as a good one. The bytes are copied as they are: an
 encrypted backup stays encrypted. FILE is written under a temporary name
 and renamed when complete; an existing FILE is refused unless --force.
+Like a backup, an export runs at low priority unless --priority normal.
 `
 
 const backupsImportHelp = `Usage: bitnobi backups import FILE|- [--backup-dir DIR] [flags]
@@ -55,12 +56,16 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	backupDirFlag := m.backupDirFlag(fs)
 	noCompress := fs.Bool("no-compress", false, "write a plain tar, not zstd-compressed")
 	force := fs.Bool("force", false, "replace FILE if it exists")
+	priority := m.priorityFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
 		return usagef("bitnobi backups export backup-20250102_1504 /mnt/offsite/backup-20250102_1504.tar.zst", "export takes a backup and a file (or - for stdout)")
+	}
+	if err := m.applyPriority(*priority, false, m.warnLogger()); err != nil {
+		return err
 	}
 	src, err := m.resolveBackup(pos[0], *backupDirFlag, *dataDir)
 	if err != nil {

@@ -40,7 +40,8 @@ or altered bytes, but not a manifest.json rewritten, checksum and all, by
 someone who knows the format.
 
 Each outcome is recorded in the backup folder (.verified/NAME.json) for
-"backups list". Safe while the server or a backup runs.
+"backups list". Safe while the server or a backup runs, and by default
+at low priority (--priority, as for "bitnobi backup").
 
 Exit codes: 0 every backup passed, 4 one or more did not (each bad file is
 named), 2 bad flags or arguments, or a missing or wrong identity or
@@ -57,12 +58,16 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	tmpDir := fs.String("tmp-dir", "", "where --deep builds its temporary data directory (default the system's temporary directory)")
 	quiet := fs.Bool("quiet", false, "print only failures")
 	loadKeys := m.keysFlags(fs)
+	priority := m.priorityFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if *all == (len(pos) == 1) || len(pos) > 1 {
 		return usagef("bitnobi backups verify backup-20250102_1504, or bitnobi backups verify --all", "verify takes one backup name or --all")
+	}
+	if err := m.applyPriority(*priority, *quiet, m.warnLogger()); err != nil {
+		return err
 	}
 	keys, err := loadKeys()
 	if err != nil {

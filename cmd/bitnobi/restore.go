@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,7 +120,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		AsCopy:          *asCopy,
 		DiscardPrevious: *discard,
 		Progress:        prog.update,
-		Logger:          slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:          m.warnLogger(),
 	})
 	prog.done()
 	if err != nil {
