@@ -71,7 +71,8 @@ the kernel mostly writes back from threads of its own.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (an unusable recipient or
 passphrase file, an unknown --priority), 3 another backup is writing into
-the folder (see --wait).
+the folder (see --wait), 130 interrupted (SIGINT or SIGTERM; nothing is
+kept).
 `
 
 func (m *Main) runBackup(ctx context.Context, args []string) error {
@@ -129,6 +130,12 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		Logger:   logger,
 	})
 	prog.done()
+	if err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+		// Whatever was cut short (often the database open, so the cause
+		// reads "open sqlite ...: context canceled"), the operator needs
+		// to know that Create removed its partial backup.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("backup interrupted: nothing was kept (no new backup in %s)", folder)}
+	}
 	if err != nil {
 		return backupError(err)
 	}

@@ -133,6 +133,35 @@ func TestBackupCommand_Refused(t *testing.T) {
 	}
 }
 
+// TestBackupCommand_Interrupted checks that a backup stopped by SIGINT
+// (its context cancelled; here before the database is opened, where a
+// quick Ctrl-C lands) exits 130 saying so, rather than with the error of
+// whatever was cut short, and leaves no backup, complete or partial.
+func TestBackupCommand_Interrupted(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := m.Report(m.Run(ctx, []string{"backup", "--data-dir", dataDir}))
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out.String(), errb.String())
+	}
+	folder := filepath.Join(root, "backup")
+	if got, want := errb.String(), "Error: backup interrupted: nothing was kept (no new backup in "+folder+")\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	entries, err := os.ReadDir(folder)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Fatalf("the backup folder holds %s after the interruption", e.Name())
+		}
+	}
+}
+
 func TestRestoreCommand(t *testing.T) {
 	root, dataDir := seededDataDir(t)
 	path := mustBackup(t, dataDir)
