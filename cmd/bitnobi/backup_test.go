@@ -235,6 +235,10 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 		{"MissingKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t4")}, ExitUsage, "master key"},
 		{"Damaged", []string{"restore", damaged, "--data-dir", filepath.Join(root, "t5"), "--key-file", key}, ExitVerify, "tables/users.0.jsonl.zst"},
 		{"ServerRunning", []string{"restore", path, "--data-dir", locked, "--key-file", key}, ExitLocked, "serve"},
+		// A directory holding the target: first of all not a backup.
+		{"NotABackupAroundTarget", []string{"restore", root, "--data-dir", filepath.Join(root, "t6"), "--key-file", key}, ExitUsage, "not a backup"},
+		{"TargetInsideBackup", []string{"restore", path, "--data-dir", filepath.Join(path, "t7"), "--key-file", key}, ExitUsage, "overlap"},
+		{"BackupInsideTarget", []string{"restore", path, "--data-dir", filepath.Dir(filepath.Dir(path)), "--key-file", key}, ExitUsage, "overlap"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCmd(t, nil, tt.args...)
@@ -245,6 +249,15 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 				t.Fatalf("stderr does not name %q or give a hint:\n%s", tt.naming, errOut)
 			}
 		})
+	}
+	// Bad input is refused before anything is created.
+	for _, p := range []string{
+		filepath.Join(root, "t1"), filepath.Join(root, "t2"), filepath.Join(root, "t2.restore-lock"),
+		filepath.Join(root, "t6"), filepath.Join(root, "t6.restore-lock"), filepath.Join(path, "t7"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused restore left %s", p)
+		}
 	}
 }
 

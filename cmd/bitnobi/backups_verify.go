@@ -44,8 +44,9 @@ Each outcome is recorded in the backup folder (.verified/NAME.json) for
 at low priority (--priority, as for "bitnobi backup").
 
 Exit codes: 0 every backup passed, 4 one or more did not (each bad file is
-named), 2 bad flags or arguments, or a missing or wrong identity or
-passphrase for an encrypted backup.
+named), 2 bad input: flags or arguments, a directory that is not a backup,
+a backup newer than this bitnobi, a missing or wrong master key (--deep),
+identity or passphrase.
 `
 
 func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
@@ -150,10 +151,13 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	case 0:
 		return nil
 	case 1:
-		if errors.Is(failed[0], backup.ErrKeyRequired) || errors.Is(failed[0], backup.ErrWrongKey) {
-			return backupError(failed[0]) // the key, not the backup, is wrong: exit 2
-		}
 		err := backupError(failed[0])
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			// Not a backup, a newer one, or the wrong key or identity:
+			// bad input (exit 2), not a backup that failed to verify.
+			return err
+		}
 		hint := backup.Hint(failed[0])
 		if hint == "" {
 			hint = "restore from a backup that verifies: bitnobi backups list"

@@ -114,6 +114,12 @@ func (m *Main) Report(err error) int {
 	}
 	var ue *UsageError
 	var ee *ExitError
+	if !errors.As(err, &ee) && !errors.As(err, &ue) {
+		// An error no command classified: give the backup package's
+		// sentinels (not a backup, locked, does not verify...) their exit
+		// codes and hints wherever they come from.
+		err = backupError(err)
+	}
 	code, hint := ExitFailed, ""
 	switch {
 	case errors.As(err, &ee):
