@@ -53,12 +53,12 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		if dsn != "" {
 			where = "the PostgreSQL database"
 		}
-		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %d good entries)", where, err, n),
+		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %s)", where, err, count(n, "good entry", "good entries")),
 			Hint: "restore the audit log from a backup that verifies: bitnobi backups verify --all"}
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "audit chain OK: %d entries, head %s\n", n, short(last))
+	fmt.Fprintf(m.Stdout, "audit chain OK: %s, head %s\n", count(n, "entry", "entries"), short(last))
 	return nil
 }
 

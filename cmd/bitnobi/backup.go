@@ -144,7 +144,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
 		}
 		if len(res.RemovedTemp) > 0 {
-			fmt.Fprintf(m.Stderr, "Removed %d interrupted backup(s): %s\n", len(res.RemovedTemp), strings.Join(res.RemovedTemp, ", "))
+			fmt.Fprintf(m.Stderr, "Removed %s: %s\n", count(len(res.RemovedTemp), "interrupted backup", "interrupted backups"), strings.Join(res.RemovedTemp, ", "))
 		}
 		if e := res.Manifest.Encryption; e != nil {
 			how := "identity (the private key of a recipient)"
@@ -158,14 +158,16 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 				res.Manifest.MasterKey.Fingerprint, absPath(m.keyFile(dir)))
 		}
 		st := res.Manifest.Stats
-		fmt.Fprintf(m.Stdout, "%s: %d tables, %d rows, %d blobs (%s), schema %d\n",
-			res.Name, len(res.Manifest.Tables), st.Rows, st.Blobs, humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
+		fmt.Fprintf(m.Stdout, "%s: %s, %s, %s (%s), schema %d\n",
+			res.Name, count(len(res.Manifest.Tables), "table", "tables"), count(st.Rows, "row", "rows"),
+			count(st.Blobs, "blob", "blobs"), humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
 		linked := ""
 		if st.FilesLinked > 0 {
 			linked = " from " + res.Manifest.Previous
 		}
-		fmt.Fprintf(m.Stdout, "written %s in %d files, linked %s in %d files%s, in %s\n",
-			humanBytes(st.BytesWritten), st.FilesWritten, humanBytes(st.BytesLinked), st.FilesLinked, linked, res.Duration.Round(time.Millisecond))
+		fmt.Fprintf(m.Stdout, "written %s in %s, linked %s in %s%s, in %s\n",
+			humanBytes(st.BytesWritten), count(st.FilesWritten, "file", "files"), humanBytes(st.BytesLinked), count(st.FilesLinked, "file", "files"),
+			linked, res.Duration.Round(time.Millisecond))
 	}
 	fmt.Fprintln(m.Stdout, res.Path)
 	return nil
@@ -301,6 +303,15 @@ func formatProgress(u backup.Progress, elapsed time.Duration) string {
 		}
 	}
 	return b.String()
+}
+
+// count formats n and the noun for it, singular or plural: "1 blob",
+// "2 blobs", "0 entries".
+func count[N ~int | ~int64](n N, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }
 
 // humanBytes formats n bytes with a binary unit: 512 B, 1.5 KiB, 3.2 GiB.

@@ -80,6 +80,12 @@ func TestBackupCommand(t *testing.T) {
 	if !strings.Contains(out, "written") || !strings.Contains(out, "linked") {
 		t.Fatalf("no summary of bytes written and linked:\n%s", out)
 	}
+	if ok, _ := regexp.MatchString(`(?m)^backup-\S+: \d+ tables, \d+ rows, 2 blobs \(\d`, out); !ok {
+		t.Fatalf("the summary does not count the seed's two blobs:\n%s", out)
+	}
+	if ok, _ := regexp.MatchString(`\b1 [a-z]+s\b`, out+errOut); ok {
+		t.Fatalf("a count of 1 with a plural noun:\n%s%s", out, errOut)
+	}
 
 	t.Run("Quiet", func(t *testing.T) {
 		code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--quiet")
@@ -303,6 +309,25 @@ func TestBackupsCommand(t *testing.T) {
 	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
 	if code != ExitOK || !strings.Contains(out, `"bytes_linked"`) {
 		t.Fatalf("list --json exit %d: %s", code, out)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 blobs"},
+		{1, "1 blob"},
+		{2, "2 blobs"},
+		{-1, "-1 blobs"},
+	} {
+		if got := count(tt.n, "blob", "blobs"); got != tt.want {
+			t.Errorf("count(%d)=%q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got, want := count(1, "entry", "entries"), "1 entry"; got != want {
+		t.Errorf("count(1)=%q, want %q", got, want)
 	}
 }
 

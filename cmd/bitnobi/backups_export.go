@@ -106,7 +106,7 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "exported %s (%d files, taken %s) to %s, %s\n", name, len(mf.Files)+1,
+	fmt.Fprintf(m.Stderr, "exported %s (%s, taken %s) to %s, %s\n", name, count(len(mf.Files)+1, "file", "files"),
 		mf.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), dst, humanBytes(fi.Size()))
 	fmt.Fprintln(m.Stdout, absPath(dst))
 	return nil

@@ -128,8 +128,8 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		if mf.Locked() {
 			// Encrypted, and no key given: only the ciphertext was checked.
 			if !*quiet {
-				fmt.Fprintf(m.Stdout, "%s: OK, ciphertext only (%d encrypted files: size and SHA-256, taken %s); content not checked: it is encrypted, give --identity or --passphrase-file to check it\n",
-					p, len(mf.Files), mf.CreatedAt.Format(time.RFC3339))
+				fmt.Fprintf(m.Stdout, "%s: OK, ciphertext only (%s: size and SHA-256, taken %s); content not checked: it is encrypted, give --identity or --passphrase-file to check it\n",
+					p, count(len(mf.Files), "encrypted file", "encrypted files"), mf.CreatedAt.Format(time.RFC3339))
 			}
 			continue
 		}
@@ -138,13 +138,9 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 			if *deep {
 				how = "every file and a trial restore"
 			}
-			if mf.Locked() {
-				fmt.Fprintf(m.Stdout, "%s: OK (encrypted: %d files' ciphertext only, taken %s; give --identity or --passphrase-file to check the content)\n",
-					p, len(mf.Files), mf.CreatedAt.Format(time.RFC3339))
-				continue
-			}
-			fmt.Fprintf(m.Stdout, "%s: OK (%s: %d files, %d rows, %d blobs, taken %s)\n",
-				p, how, len(mf.Files), mf.Stats.Rows, mf.Stats.Blobs, mf.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(m.Stdout, "%s: OK (%s: %s, %s, %s, taken %s)\n",
+				p, how, count(len(mf.Files), "file", "files"), count(mf.Stats.Rows, "row", "rows"), count(mf.Stats.Blobs, "blob", "blobs"),
+				mf.CreatedAt.Format(time.RFC3339))
 		}
 	}
 	switch len(failed) {

@@ -82,7 +82,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %d arguments", len(pos))
+		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %s", count(len(pos), "argument", "arguments"))
 	}
 	keys, err := loadKeys()
 	if err != nil {
