@@ -182,6 +182,9 @@ func backupError(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
+	if kerr := keyModeError(err); kerr != nil {
+		return kerr
+	}
 	hint := backup.Hint(err)
 	var pgHeld *postgres.LockedError
 	switch {
@@ -209,6 +212,33 @@ func backupError(err error) error {
 	}
 	return err
 }
+
+// keyModeError returns, for an error about a key file refused for its
+// mode (wrapping [secret.ErrInsecureKeyFile]), a [UsageError] that says
+// so and how to fix it, and nil for any other error. The backup package
+// wraps the refusal in its own errors, "master key not found" among them,
+// which send the operator looking for a file that is there.
+func keyModeError(err error) error {
+	var kfe *secret.KeyFileError
+	if !errors.Is(err, secret.ErrInsecureKeyFile) || !errors.As(err, &kfe) {
+		return nil
+	}
+	return &UsageError{Err: &insecureKeyError{kfe}, Hint: "chmod 600 " + kfe.Path}
+}
+
+// insecureKeyError is a master key file refused because other users may
+// access it.
+type insecureKeyError struct{ kfe *secret.KeyFileError }
+
+func (e *insecureKeyError) Error() string {
+	mode := "its mode"
+	if fi, err := os.Stat(e.kfe.Path); err == nil {
+		mode = fmt.Sprintf("its mode %04o", fi.Mode().Perm())
+	}
+	return fmt.Sprintf("master key file %s refused: %s lets other users access it; it must be readable by its owner only", e.kfe.Path, mode)
+}
+
+func (e *insecureKeyError) Unwrap() error { return e.kfe }
 
 // recoverInterruptedRestore finishes a restore into dataDir that a crash
 // interrupted (see backup.RecoverInterruptedRestore); serve calls it

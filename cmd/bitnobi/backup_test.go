@@ -267,6 +267,40 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 	}
 }
 
+// TestKeyFileMode checks that a master key file refused for its mode is
+// reported as that, with the fix, and not as a key that is missing.
+func TestKeyFileMode(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	key := datadir.Dir(dataDir).Key()
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"Backup", []string{"backup", "--data-dir", dataDir}},
+		{"Restore", []string{"restore", path, "--data-dir", filepath.Join(root, "new"), "--key-file", key}},
+		{"VerifyDeep", []string{"backups", "verify", "--deep", path, "--key-file", key}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
+			}
+			for _, want := range []string{"master key file " + key + " refused", "mode 0644", "Try: chmod 600 " + key + "\n"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, errOut)
+				}
+			}
+			if strings.Contains(out+errOut, "not found") {
+				t.Errorf("the output calls the key file, which is there, not found:\n%s%s", out, errOut)
+			}
+		})
+	}
+}
+
 func TestBackupsCommand(t *testing.T) {
 	root, dataDir := seededDataDir(t)
 	first := mustBackup(t, dataDir)

@@ -119,6 +119,9 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
+		if kerr := keyModeError(err); kerr != nil {
+			return kerr // the master key for --deep, the same for every backup
+		}
 		m.recordVerification(p, mf, *deep, err)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "%s: FAILED: %v\n", p, err)
