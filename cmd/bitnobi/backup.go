@@ -63,11 +63,14 @@ backup runs at nice 10 and at the lowest best-effort I/O priority (on
 Linux; elsewhere nothing changes), so that the server's requests go first
 and the backup takes what is left: it takes longer on a busy machine and
 about as long on an idle one. A priority that is lower already (nice 19,
-"ionice -c3") is kept. "normal" leaves the priorities as they are. If the
-priority cannot be lowered, the backup warns and runs anyway. The I/O
-priority counts only where the disk's I/O scheduler honours it (bfq;
-mq-deadline only by class), and for reads more than for writes, which
-the kernel mostly writes back from threads of its own.
+"ionice -c3") is kept; a backup that leads its session (a systemd unit,
+"setsid -w bitnobi backup") lowers the session's nice value too, which is
+what counts against a server in another session where the kernel groups
+processes by session (autogroups). "normal" leaves the priorities as they
+are. If the priority cannot be lowered, the backup warns and runs anyway.
+The I/O priority counts only where the disk's I/O scheduler honours it
+(bfq; mq-deadline only by class), and for reads more than for writes,
+which the kernel mostly writes back from threads of its own.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (an unusable recipient or
 passphrase file, an unknown --priority), 3 another backup is writing into

@@ -14,11 +14,12 @@ type Priority string
 
 // The values of --priority.
 const (
-	// PriorityLow lowers the process's CPU priority to nice 10 and its
-	// I/O priority to the lowest of the best-effort class, so that a
-	// backup running beside the server slows the server's requests as
-	// little as possible. It never raises a priority that is lower
-	// already (nice 15, or the idle I/O class of "ionice -c3").
+	// PriorityLow lowers the process's CPU priority to nice 10 (and its
+	// session's, when it leads its session) and its I/O priority to the
+	// lowest of the best-effort class, so that a backup running beside
+	// the server slows the server's requests as little as possible. It
+	// never raises a priority that is lower already (nice 15, or the
+	// idle I/O class of "ionice -c3").
 	PriorityLow Priority = "low"
 	// PriorityNormal leaves the priorities the process started with.
 	PriorityNormal Priority = "normal"

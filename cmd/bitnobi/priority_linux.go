@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +33,9 @@ const (
 // A thread inherits both priorities from the thread that creates it, so
 // the threads the runtime starts later are low too; a thread created by a
 // not yet lowered thread while this runs is caught by the next pass, which
-// repeats until one finds no new thread.
+// repeats until one finds no new thread. Then the nice value of the
+// process's autogroup is lowered too, where that is safe (see
+// [lowerAutogroup]).
 func lowerProcessPriority() error {
 	seen := map[int]bool{}
 	var niceErr, ioErr error
@@ -56,10 +60,73 @@ func lowerProcessPriority() error {
 			}
 		}
 		if fresh == 0 {
-			return errors.Join(niceErr, ioErr)
+			return errors.Join(niceErr, ioErr, lowerAutogroup())
 		}
 	}
-	return errors.Join(niceErr, ioErr, errors.New("lower priority: new threads kept appearing"))
+	return errors.Join(niceErr, ioErr, lowerAutogroup(), errors.New("lower priority: new threads kept appearing"))
+}
+
+// autogroupFile holds the process's autogroup and its nice value,
+// "/autogroup-4956 nice 0".
+const autogroupFile = "/proc/self/autogroup"
+
+// lowerAutogroup lowers the nice value of the process's autogroup to
+// [lowNice] when the process leads its session, and so the autogroup is
+// its own.
+//
+// With autogroups (CONFIG_SCHED_AUTOGROUP, on by default in most
+// distributions), the scheduler first shares the CPU between sessions
+// (setsid(2)), each its own autogroup, and only then between the threads
+// of a session by their nice values. The server and a backup run in
+// different sessions as a rule (two systemd units, cron, docker exec), so
+// a thread's nice value alone does not hold the backup back from the
+// server at all; the autogroup's nice value does. It is only changed when
+// this process leads the session (a systemd unit, "docker exec", "setsid
+// bitnobi backup"): otherwise the session is someone else's, such as the
+// operator's shell, which must keep its priority.
+func lowerAutogroup() error {
+	if sid, err := unix.Getsid(0); err != nil || sid != os.Getpid() {
+		return nil
+	}
+	data, err := os.ReadFile(autogroupFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a kernel without autogroups
+	} else if err != nil {
+		return fmt.Errorf("read autogroup: %w", err)
+	}
+	var name string
+	var nice int
+	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
+		return fmt.Errorf("read autogroup %q: %w", data, err)
+	}
+	if nice >= lowNice {
+		return nil
+	}
+	// The kernel accepts one change every 100 ms from the whole system.
+	for try := 0; ; try++ {
+		err = writeAutogroup(lowNice)
+		if !errors.Is(err, unix.EAGAIN) || try == 5 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("set nice %d of autogroup %s: %w", lowNice, name, err)
+	}
+	return nil
+}
+
+// writeAutogroup sets the nice value of the process's autogroup.
+func writeAutogroup(nice int) error {
+	f, err := os.OpenFile(autogroupFile, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(nice))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // lowerThreadPriority lowers the CPU and I/O priority of the thread tid,

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -113,8 +114,9 @@ func startThreads(n int, done <-chan struct{}) {
 // the real priority lowering, then checks every thread of that process,
 // those it had before, those the backup started and those started after,
 // in /proc/self/task/*/stat and with ioprio_get: all at nice 10 and I/O
-// best effort 7. A second child, already at nice 15 and in the idle I/O
-// class, must stay there.
+// best effort 7; and its autogroup's nice value, lowered only when the
+// child leads its own session. A third child, already at nice 15 and in
+// the idle I/O class, must stay there.
 func TestLowerProcessPriority(t *testing.T) {
 	if mode := os.Getenv(priorityHelperEnv); mode != "" {
 		priorityHelper(t, mode)
@@ -126,10 +128,12 @@ func TestLowerProcessPriority(t *testing.T) {
 		t.Skipf("the tests run at nice %d already: the lowering cannot be seen", nice)
 	}
 	_, dataDir := seededDataDir(t)
-	for _, mode := range []string{"backup", "keep-lower"} {
+	for _, mode := range []string{"backup", "backup-own-session", "keep-lower"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLowerProcessPriority$", "-test.v")
 			cmd.Env = append(os.Environ(), priorityHelperEnv+"="+mode, "BITNOBI_TEST_DATA_DIR="+dataDir)
+			// A session of its own, as a systemd unit or "docker exec" has.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: mode == "backup-own-session"}
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("helper: %v\n%s", err, out)
@@ -149,8 +153,13 @@ func priorityHelper(t *testing.T, mode string) {
 	startThreads(4, done) // threads that exist before the call
 
 	wantNice, wantIO := lowNice, lowIOPrio
+	autogroupBefore, hasAutogroup := autogroupNice(t)
+	wantAutogroup := autogroupBefore
 	switch mode {
-	case "backup":
+	case "backup", "backup-own-session":
+		if mode == "backup-own-session" {
+			wantAutogroup = lowNice
+		} // else the autogroup is the test's session's: left alone
 		before := threadPriorities(t)
 		for _, p := range before {
 			if p.Nice >= lowNice || p.IOPrio == lowIOPrio {
@@ -194,7 +203,29 @@ func priorityHelper(t *testing.T, mode string) {
 			t.Errorf("thread %d: nice %d, I/O priority %#x; want nice %d, I/O priority %#x", p.TID, p.Nice, p.IOPrio, wantNice, wantIO)
 		}
 	}
-	fmt.Printf("checked threads: %d, all at nice %d, I/O priority %#x\n", len(after), wantNice, wantIO)
+	if got, _ := autogroupNice(t); hasAutogroup && got != wantAutogroup {
+		t.Errorf("autogroup nice %d, want %d (before: %d)", got, wantAutogroup, autogroupBefore)
+	}
+	fmt.Printf("checked threads: %d, all at nice %d, I/O priority %#x; autogroup nice %d (autogroups: %v)\n",
+		len(after), wantNice, wantIO, wantAutogroup, hasAutogroup)
+}
+
+// autogroupNice returns the nice value of the process's autogroup, and
+// false if the kernel has no autogroups.
+func autogroupNice(t *testing.T) (int, bool) {
+	t.Helper()
+	data, err := os.ReadFile(autogroupFile)
+	if os.IsNotExist(err) {
+		return 0, false
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var nice int
+	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
+		t.Fatalf("%s: %q: %v", autogroupFile, data, err)
+	}
+	return nice, true
 }
 
 func readFile(t *testing.T, name string) string {
