@@ -160,7 +160,11 @@ func checkRestored(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	if len(problems) > 0 {
+	switch len(problems) {
+	case 0:
+	case 1:
+		return fmt.Errorf("the restored state has a problem: %s", problems[0])
+	default:
 		return fmt.Errorf("the restored state has %d problems: %s", len(problems), strings.Join(problems, "; "))
 	}
 	return nil

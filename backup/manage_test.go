@@ -123,6 +123,44 @@ func TestVerify_Damage(t *testing.T) {
 	}
 }
 
+// TestVerify_SizeChanged checks that a file of the wrong size is reported
+// as truncated only when it shrank.
+func TestVerify_SizeChanged(t *testing.T) {
+	f := newFixture(t)
+	bf := firstFile(f.res.Manifest, true)
+	for _, tt := range []struct {
+		name    string
+		change  func([]byte) []byte
+		want    string
+		notWant string
+	}{
+		{"Shrank", func(b []byte) []byte { return b[:len(b)-3] }, "3 bytes short: truncated?", "more"},
+		{"Grew", func(b []byte) []byte { return append(b, "abcde"...) }, "5 bytes more: written to or replaced after the backup?", "truncated"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyBackup(t, f.res.Path)
+			p := filepath.Join(dir, bf.Path)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, tt.change(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err = backup.Verify(context.Background(), dir, nil)
+			if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), bf.Path) {
+				t.Fatalf("Verify err=%v, want ErrChecksumMismatch naming %s", err, bf.Path)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, tt.notWant) {
+				t.Fatalf("Verify err=%q, want it to say %q and not %q", msg, tt.want, tt.notWant)
+			}
+			if got, want := backup.Hint(err), "pick another backup"; !strings.Contains(got, want) {
+				t.Fatalf("Hint=%q, want it to say %q", got, want)
+			}
+		})
+	}
+}
+
 func TestVerifyDeep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -156,7 +156,8 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, progress func(Prog
 			continue // reported above
 		}
 		if fi.Size() != f.Size {
-			add(&FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: size %d, manifest says %d (truncated?)", ErrChecksumMismatch, fi.Size(), f.Size)})
+			add(&FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: size %d, manifest says %d (%s)", ErrChecksumMismatch, fi.Size(), f.Size, sizeChange(fi.Size(), f.Size)),
+				Hint: "the file was altered or damaged: pick another backup"})
 			continue
 		}
 		sum, _, err := hashFile(p, func(n int64) {
@@ -179,6 +180,15 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, progress func(Prog
 		progress(Progress{Phase: "verify", Items: int64(len(m.Files)), ItemsTotal: int64(len(m.Files)), Bytes: total, BytesTotal: total})
 	}
 	return joinErrs(errs)
+}
+
+// sizeChange describes how a file of size got differs from the want
+// bytes its manifest records: only a file that shrank may be truncated.
+func sizeChange(got, want int64) string {
+	if got < want {
+		return fmt.Sprintf("%d bytes short: truncated?", want-got)
+	}
+	return fmt.Sprintf("%d bytes more: written to or replaced after the backup?", got-want)
 }
 
 // joinErrs returns nil, the one error, or all of them joined with a hint

@@ -3,13 +3,29 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
 )
 
-const auditHelp = `Usage: bitnobi audit verify [flags]
+const auditHelp = `Usage: bitnobi audit COMMAND [flags]
+
+Checks the audit log, which records every action with each entry's hash
+chained to the one before it.
+
+Commands:
+  verify    check the hash chain; safe while the server runs
+
+Run "bitnobi audit verify --help" for details.
+Exit codes: 0 the chain is whole, 2 bad input, 4 the chain is broken.
+
+Flags of audit verify:
+`
+
+const auditVerifyHelp = `Usage: bitnobi audit verify [flags]
 
 Checks the audit log's hash chain: every entry's hash over its content and
 the previous entry's hash. A changed, removed or reordered entry is reported
@@ -19,18 +35,43 @@ Exit code 0 when the chain is whole, 4 when it is broken.
 `
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(m.Stdout, auditHelp)
-			return nil
-		}
-		return usagef("bitnobi audit verify", "audit needs a subcommand: verify")
+	if len(args) == 0 {
+		m.printAuditHelp(m.Stderr)
+		return usagef("bitnobi audit verify", "audit needs a command: verify")
 	}
-	fs := m.newFlagSet("audit verify", auditHelp)
-	dataDir := m.dataDirFlag(fs)
-	dbFlag := m.dbFlag(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
+	switch args[0] {
+	case "verify":
+		return m.runAuditVerify(ctx, args[1:])
+	case "-h", "-help", "--help", "help":
+		m.printAuditHelp(m.Stdout)
+		return nil
+	}
+	return usagef("bitnobi audit --help", "unknown audit command %q", args[0])
+}
+
+// printAuditHelp writes the help of "bitnobi audit", with the flags of
+// its one command, to w.
+func (m *Main) printAuditHelp(w io.Writer) {
+	fmt.Fprint(w, auditHelp)
+	fs, _, _ := m.auditVerifyFlags()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// auditVerifyFlags returns the flags of "audit verify": the flag set,
+// --data-dir and --db.
+func (m *Main) auditVerifyFlags() (*flag.FlagSet, *string, *string) {
+	fs := m.newFlagSet("audit verify", auditVerifyHelp)
+	return fs, m.dataDirFlag(fs), m.dbFlag(fs)
+}
+
+func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
+	fs, dataDir, dbFlag := m.auditVerifyFlags()
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bitnobi audit verify --help", "audit verify takes no arguments, got %q", fs.Args())
 	}
 	dsn, err := m.dbURL(*dbFlag)
 	if err != nil {
@@ -53,12 +94,16 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		if dsn != "" {
 			where = "the PostgreSQL database"
 		}
-		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %d good entries)", where, err, n),
+		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w (after %s)", where, err, count(n, "good entry", "good entries")),
 			Hint: "restore the audit log from a backup that verifies: bitnobi backups verify --all"}
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "audit chain OK: %d entries, head %s\n", n, short(last))
+	head := ""
+	if last != "" {
+		head = ", head " + short(last)
+	}
+	fmt.Fprintf(m.Stdout, "audit chain OK: %s%s\n", count(n, "entry", "entries"), head)
 	return nil
 }
 

@@ -58,9 +58,24 @@ same recipients or passphrase.
   bitnobi backup --encrypt --recipient age1...
   bitnobi restore backup-20250102_1504 --identity backup-key.txt
 
+Priority (--priority, $BITNOBI_BACKUP_PRIORITY): by default ("low") the
+backup runs at nice 10 and at the lowest best-effort I/O priority (on
+Linux; elsewhere nothing changes), so that the server's requests go first
+and the backup takes what is left: it takes longer on a busy machine and
+about as long on an idle one. A priority that is lower already (nice 19,
+"ionice -c3") is kept; a backup that leads its session (a systemd unit,
+"setsid -w bitnobi backup") lowers the session's nice value too, which is
+what counts against a server in another session where the kernel groups
+processes by session (autogroups). "normal" leaves the priorities as they
+are. If the priority cannot be lowered, the backup warns and runs anyway.
+The I/O priority counts only where the disk's I/O scheduler honours it
+(bfq; mq-deadline only by class), and for reads more than for writes,
+which the kernel mostly writes back from threads of its own.
+
 Exit codes: 0 ok, 1 failed, 2 bad input (an unusable recipient or
-passphrase file), 3 another backup is writing into the folder (see
---wait).
+passphrase file, an unknown --priority), 3 another backup is writing into
+the folder (see --wait), 130 interrupted (SIGINT or SIGTERM; nothing is
+kept).
 `
 
 func (m *Main) runBackup(ctx context.Context, args []string) error {
@@ -71,11 +86,16 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print only the backup's path: no progress, summary or notes")
 	wait := fs.Duration("wait", 0, "how long to wait while another backup writes into the folder (0: fail at once)")
 	encFlags := m.encryptFlags(fs)
+	priority := m.priorityFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi backup --help", "backup takes no arguments, got %q", fs.Args())
+	}
+	logger := m.warnLogger()
+	if err := m.applyPriority(*priority, *quiet, logger); err != nil {
+		return err
 	}
 	encrypt, err := encFlags.options()
 	if err != nil {
@@ -110,9 +130,15 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		Encrypt:  encrypt,
 		LockWait: *wait,
 		Progress: prog.update,
-		Logger:   slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:   logger,
 	})
 	prog.done()
+	if err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+		// Whatever was cut short (often the database open, so the cause
+		// reads "open sqlite ...: context canceled"), the operator needs
+		// to know that Create removed its partial backup.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("backup interrupted: nothing was kept (no new backup in %s)", folder)}
+	}
 	if err != nil {
 		return backupError(err)
 	}
@@ -121,7 +147,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stderr, "Warning: %s\n", w)
 		}
 		if len(res.RemovedTemp) > 0 {
-			fmt.Fprintf(m.Stderr, "Removed %d interrupted backup(s): %s\n", len(res.RemovedTemp), strings.Join(res.RemovedTemp, ", "))
+			fmt.Fprintf(m.Stderr, "Removed %s: %s\n", count(len(res.RemovedTemp), "interrupted backup", "interrupted backups"), strings.Join(res.RemovedTemp, ", "))
 		}
 		if e := res.Manifest.Encryption; e != nil {
 			how := "identity (the private key of a recipient)"
@@ -135,14 +161,16 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 				res.Manifest.MasterKey.Fingerprint, absPath(m.keyFile(dir)))
 		}
 		st := res.Manifest.Stats
-		fmt.Fprintf(m.Stdout, "%s: %d tables, %d rows, %d blobs (%s), schema %d\n",
-			res.Name, len(res.Manifest.Tables), st.Rows, st.Blobs, humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
+		fmt.Fprintf(m.Stdout, "%s: %s, %s, %s (%s), schema %d\n",
+			res.Name, count(len(res.Manifest.Tables), "table", "tables"), count(st.Rows, "row", "rows"),
+			count(st.Blobs, "blob", "blobs"), humanBytes(st.BlobBytes), res.Manifest.SchemaVersion)
 		linked := ""
 		if st.FilesLinked > 0 {
 			linked = " from " + res.Manifest.Previous
 		}
-		fmt.Fprintf(m.Stdout, "written %s in %d files, linked %s in %d files%s, in %s\n",
-			humanBytes(st.BytesWritten), st.FilesWritten, humanBytes(st.BytesLinked), st.FilesLinked, linked, res.Duration.Round(time.Millisecond))
+		fmt.Fprintf(m.Stdout, "written %s in %s, linked %s in %s%s, in %s\n",
+			humanBytes(st.BytesWritten), count(st.FilesWritten, "file", "files"), humanBytes(st.BytesLinked), count(st.FilesLinked, "file", "files"),
+			linked, res.Duration.Round(time.Millisecond))
 	}
 	fmt.Fprintln(m.Stdout, res.Path)
 	return nil
@@ -156,6 +184,9 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 func backupError(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if kerr := keyModeError(err); kerr != nil {
+		return kerr
 	}
 	hint := backup.Hint(err)
 	var pgHeld *postgres.LockedError
@@ -184,6 +215,33 @@ func backupError(err error) error {
 	}
 	return err
 }
+
+// keyModeError returns, for an error about a key file refused for its
+// mode (wrapping [secret.ErrInsecureKeyFile]), a [UsageError] that says
+// so and how to fix it, and nil for any other error. The backup package
+// wraps the refusal in its own errors, "master key not found" among them,
+// which send the operator looking for a file that is there.
+func keyModeError(err error) error {
+	var kfe *secret.KeyFileError
+	if !errors.Is(err, secret.ErrInsecureKeyFile) || !errors.As(err, &kfe) {
+		return nil
+	}
+	return &UsageError{Err: &insecureKeyError{kfe}, Hint: "chmod 600 " + kfe.Path}
+}
+
+// insecureKeyError is a master key file refused because other users may
+// access it.
+type insecureKeyError struct{ kfe *secret.KeyFileError }
+
+func (e *insecureKeyError) Error() string {
+	mode := "its mode"
+	if fi, err := os.Stat(e.kfe.Path); err == nil {
+		mode = fmt.Sprintf("its mode %04o", fi.Mode().Perm())
+	}
+	return fmt.Sprintf("master key file %s refused: %s lets other users access it; it must be readable by its owner only", e.kfe.Path, mode)
+}
+
+func (e *insecureKeyError) Unwrap() error { return e.kfe }
 
 // recoverInterruptedRestore finishes a restore into dataDir that a crash
 // interrupted (see backup.RecoverInterruptedRestore); serve calls it
@@ -278,6 +336,15 @@ func formatProgress(u backup.Progress, elapsed time.Duration) string {
 		}
 	}
 	return b.String()
+}
+
+// count formats n and the noun for it, singular or plural: "1 blob",
+// "2 blobs", "0 entries".
+func count[N ~int | ~int64](n N, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }
 
 // humanBytes formats n bytes with a binary unit: 512 B, 1.5 KiB, 3.2 GiB.

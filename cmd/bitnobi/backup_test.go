@@ -80,6 +80,12 @@ func TestBackupCommand(t *testing.T) {
 	if !strings.Contains(out, "written") || !strings.Contains(out, "linked") {
 		t.Fatalf("no summary of bytes written and linked:\n%s", out)
 	}
+	if ok, _ := regexp.MatchString(`(?m)^backup-\S+: \d+ tables, \d+ rows, 2 blobs \(\d`, out); !ok {
+		t.Fatalf("the summary does not count the seed's two blobs:\n%s", out)
+	}
+	if ok, _ := regexp.MatchString(`\b1 [a-z]+s\b`, out+errOut); ok {
+		t.Fatalf("a count of 1 with a plural noun:\n%s%s", out, errOut)
+	}
 
 	t.Run("Quiet", func(t *testing.T) {
 		code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--quiet")
@@ -130,6 +136,35 @@ func TestBackupCommand_Refused(t *testing.T) {
 				t.Fatalf("stderr has no Error: line:\n%s", errOut)
 			}
 		})
+	}
+}
+
+// TestBackupCommand_Interrupted checks that a backup stopped by SIGINT
+// (its context cancelled; here before the database is opened, where a
+// quick Ctrl-C lands) exits 130 saying so, rather than with the error of
+// whatever was cut short, and leaves no backup, complete or partial.
+func TestBackupCommand_Interrupted(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := m.Report(m.Run(ctx, []string{"backup", "--data-dir", dataDir}))
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out.String(), errb.String())
+	}
+	folder := filepath.Join(root, "backup")
+	if got, want := errb.String(), "Error: backup interrupted: nothing was kept (no new backup in "+folder+")\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	entries, err := os.ReadDir(folder)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Fatalf("the backup folder holds %s after the interruption", e.Name())
+		}
 	}
 }
 
@@ -206,6 +241,10 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 		{"MissingKey", []string{"restore", path, "--data-dir", filepath.Join(root, "t4")}, ExitUsage, "master key"},
 		{"Damaged", []string{"restore", damaged, "--data-dir", filepath.Join(root, "t5"), "--key-file", key}, ExitVerify, "tables/users.0.jsonl.zst"},
 		{"ServerRunning", []string{"restore", path, "--data-dir", locked, "--key-file", key}, ExitLocked, "serve"},
+		// A directory holding the target: first of all not a backup.
+		{"NotABackupAroundTarget", []string{"restore", root, "--data-dir", filepath.Join(root, "t6"), "--key-file", key}, ExitUsage, "not a backup"},
+		{"TargetInsideBackup", []string{"restore", path, "--data-dir", filepath.Join(path, "t7"), "--key-file", key}, ExitUsage, "overlap"},
+		{"BackupInsideTarget", []string{"restore", path, "--data-dir", filepath.Dir(filepath.Dir(path)), "--key-file", key}, ExitUsage, "overlap"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCmd(t, nil, tt.args...)
@@ -214,6 +253,49 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(errOut, tt.naming) || !strings.Contains(errOut, "Try: ") {
 				t.Fatalf("stderr does not name %q or give a hint:\n%s", tt.naming, errOut)
+			}
+		})
+	}
+	// Bad input is refused before anything is created.
+	for _, p := range []string{
+		filepath.Join(root, "t1"), filepath.Join(root, "t2"), filepath.Join(root, "t2.restore-lock"),
+		filepath.Join(root, "t6"), filepath.Join(root, "t6.restore-lock"), filepath.Join(path, "t7"),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refused restore left %s", p)
+		}
+	}
+}
+
+// TestKeyFileMode checks that a master key file refused for its mode is
+// reported as that, with the fix, and not as a key that is missing.
+func TestKeyFileMode(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	key := datadir.Dir(dataDir).Key()
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"Backup", []string{"backup", "--data-dir", dataDir}},
+		{"Restore", []string{"restore", path, "--data-dir", filepath.Join(root, "new"), "--key-file", key}},
+		{"VerifyDeep", []string{"backups", "verify", "--deep", path, "--key-file", key}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
+			}
+			for _, want := range []string{"master key file " + key + " refused", "mode 0644", "Try: chmod 600 " + key + "\n"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr does not say %q:\n%s", want, errOut)
+				}
+			}
+			if strings.Contains(out+errOut, "not found") {
+				t.Errorf("the output calls the key file, which is there, not found:\n%s%s", out, errOut)
 			}
 		})
 	}
@@ -261,6 +343,25 @@ func TestBackupsCommand(t *testing.T) {
 	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
 	if code != ExitOK || !strings.Contains(out, `"bytes_linked"`) {
 		t.Fatalf("list --json exit %d: %s", code, out)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 blobs"},
+		{1, "1 blob"},
+		{2, "2 blobs"},
+		{-1, "-1 blobs"},
+	} {
+		if got := count(tt.n, "blob", "blobs"); got != tt.want {
+			t.Errorf("count(%d)=%q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got, want := count(1, "entry", "entries"), "1 entry"; got != want {
+		t.Errorf("count(1)=%q, want %q", got, want)
 	}
 }
 

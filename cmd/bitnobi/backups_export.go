@@ -25,6 +25,7 @@ Every file is checked against the manifest first, so a damaged backup is
 never exported as a good one. The bytes are copied as they are: an
 encrypted backup stays encrypted. FILE is written under a temporary name
 and renamed when complete; an existing FILE is refused unless --force.
+Like a backup, an export runs at low priority unless --priority normal.
 `
 
 const backupsImportHelp = `Usage: bitnobi backups import FILE|- [--backup-dir DIR] [flags]
@@ -55,12 +56,16 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	backupDirFlag := m.backupDirFlag(fs)
 	noCompress := fs.Bool("no-compress", false, "write a plain tar, not zstd-compressed")
 	force := fs.Bool("force", false, "replace FILE if it exists")
+	priority := m.priorityFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
 		return usagef("bitnobi backups export backup-20250102_1504 /mnt/offsite/backup-20250102_1504.tar.zst", "export takes a backup and a file (or - for stdout)")
+	}
+	if err := m.applyPriority(*priority, false, m.warnLogger()); err != nil {
+		return err
 	}
 	src, err := m.resolveBackup(pos[0], *backupDirFlag, *dataDir)
 	if err != nil {
@@ -101,7 +106,7 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "exported %s (%d files, taken %s) to %s, %s\n", name, len(mf.Files)+1,
+	fmt.Fprintf(m.Stderr, "exported %s (%s, taken %s) to %s, %s\n", name, count(len(mf.Files)+1, "file", "files"),
 		mf.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), dst, humanBytes(fi.Size()))
 	fmt.Fprintln(m.Stdout, absPath(dst))
 	return nil

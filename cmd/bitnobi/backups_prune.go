@@ -163,9 +163,9 @@ func writePrune(w io.Writer, p retention.Policy, dryRun bool, res *backup.PruneR
 	tw.Flush()
 	kept := len(res.Decisions) - len(res.Removed)
 	if dryRun {
-		fmt.Fprintf(w, "dry run: %d backups would be removed, %d kept\n", len(res.Removed), kept)
+		fmt.Fprintf(w, "dry run: %s would be removed, %d kept\n", count(len(res.Removed), "backup", "backups"), kept)
 	} else {
-		fmt.Fprintf(w, "%d backups removed, %d kept\n", len(res.Removed), kept)
+		fmt.Fprintf(w, "%s removed, %d kept\n", count(len(res.Removed), "backup", "backups"), kept)
 	}
 }
 

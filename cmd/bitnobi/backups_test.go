@@ -392,9 +392,17 @@ func TestBackupsVerify(t *testing.T) {
 		}
 	})
 	t.Run("DeepWithoutKey", func(t *testing.T) {
+		// The master key, not the backup, is missing: bad input, as for
+		// a missing identity, and as restore says.
 		code, _, errOut := runCmd(t, nil, "backups", "verify", "--data-dir", filepath.Join(root, "elsewhere"), good, "--deep")
-		if code != ExitVerify || !strings.Contains(errOut, "master key") {
-			t.Fatalf("exit %d, stderr %s", code, errOut)
+		if code != ExitUsage || !strings.Contains(errOut, "master key") {
+			t.Fatalf("exit %d, want %d; stderr %s", code, ExitUsage, errOut)
+		}
+	})
+	t.Run("NotABackup", func(t *testing.T) {
+		code, _, errOut := runCmd(t, nil, "backups", "verify", root)
+		if code != ExitUsage || !strings.Contains(errOut, "not a backup") {
+			t.Fatalf("exit %d, want %d; stderr %s", code, ExitUsage, errOut)
 		}
 	})
 }

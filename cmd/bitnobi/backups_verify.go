@@ -40,11 +40,13 @@ or altered bytes, but not a manifest.json rewritten, checksum and all, by
 someone who knows the format.
 
 Each outcome is recorded in the backup folder (.verified/NAME.json) for
-"backups list". Safe while the server or a backup runs.
+"backups list". Safe while the server or a backup runs, and by default
+at low priority (--priority, as for "bitnobi backup").
 
 Exit codes: 0 every backup passed, 4 one or more did not (each bad file is
-named), 2 bad flags or arguments, or a missing or wrong identity or
-passphrase for an encrypted backup.
+named), 2 bad input: flags or arguments, a directory that is not a backup,
+a backup newer than this bitnobi, a missing or wrong master key (--deep),
+identity or passphrase.
 `
 
 func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
@@ -57,12 +59,16 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	tmpDir := fs.String("tmp-dir", "", "where --deep builds its temporary data directory (default the system's temporary directory)")
 	quiet := fs.Bool("quiet", false, "print only failures")
 	loadKeys := m.keysFlags(fs)
+	priority := m.priorityFlag(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if *all == (len(pos) == 1) || len(pos) > 1 {
 		return usagef("bitnobi backups verify backup-20250102_1504, or bitnobi backups verify --all", "verify takes one backup name or --all")
+	}
+	if err := m.applyPriority(*priority, *quiet, m.warnLogger()); err != nil {
+		return err
 	}
 	keys, err := loadKeys()
 	if err != nil {
@@ -113,6 +119,9 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
+		if kerr := keyModeError(err); kerr != nil {
+			return kerr // the master key for --deep, the same for every backup
+		}
 		m.recordVerification(p, mf, *deep, err)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "%s: FAILED: %v\n", p, err)
@@ -122,8 +131,8 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		if mf.Locked() {
 			// Encrypted, and no key given: only the ciphertext was checked.
 			if !*quiet {
-				fmt.Fprintf(m.Stdout, "%s: OK, ciphertext only (%d encrypted files: size and SHA-256, taken %s); content not checked: it is encrypted, give --identity or --passphrase-file to check it\n",
-					p, len(mf.Files), mf.CreatedAt.Format(time.RFC3339))
+				fmt.Fprintf(m.Stdout, "%s: OK, ciphertext only (%s: size and SHA-256, taken %s); content not checked: it is encrypted, give --identity or --passphrase-file to check it\n",
+					p, count(len(mf.Files), "encrypted file", "encrypted files"), mf.CreatedAt.Format(time.RFC3339))
 			}
 			continue
 		}
@@ -132,23 +141,22 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 			if *deep {
 				how = "every file and a trial restore"
 			}
-			if mf.Locked() {
-				fmt.Fprintf(m.Stdout, "%s: OK (encrypted: %d files' ciphertext only, taken %s; give --identity or --passphrase-file to check the content)\n",
-					p, len(mf.Files), mf.CreatedAt.Format(time.RFC3339))
-				continue
-			}
-			fmt.Fprintf(m.Stdout, "%s: OK (%s: %d files, %d rows, %d blobs, taken %s)\n",
-				p, how, len(mf.Files), mf.Stats.Rows, mf.Stats.Blobs, mf.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(m.Stdout, "%s: OK (%s: %s, %s, %s, taken %s)\n",
+				p, how, count(len(mf.Files), "file", "files"), count(mf.Stats.Rows, "row", "rows"), count(mf.Stats.Blobs, "blob", "blobs"),
+				mf.CreatedAt.Format(time.RFC3339))
 		}
 	}
 	switch len(failed) {
 	case 0:
 		return nil
 	case 1:
-		if errors.Is(failed[0], backup.ErrKeyRequired) || errors.Is(failed[0], backup.ErrWrongKey) {
-			return backupError(failed[0]) // the key, not the backup, is wrong: exit 2
-		}
 		err := backupError(failed[0])
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			// Not a backup, a newer one, or the wrong key or identity:
+			// bad input (exit 2), not a backup that failed to verify.
+			return err
+		}
 		hint := backup.Hint(failed[0])
 		if hint == "" {
 			hint = "restore from a backup that verifies: bitnobi backups list"

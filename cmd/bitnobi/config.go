@@ -25,6 +25,7 @@ const (
 	EnvBackupDir = "BITNOBI_BACKUP_DIR"      // default for --backup-dir
 	EnvListen    = "BITNOBI_LISTEN"          // default for --listen
 	EnvDB        = "BITNOBI_DB"              // default for --db
+	EnvPriority  = "BITNOBI_BACKUP_PRIORITY" // default for --priority of backup, backups verify and export
 )
 
 // DefaultDataDir is the data directory when neither --data-dir nor

@@ -22,6 +22,7 @@ func TestHelp(t *testing.T) {
 		{"backups", "prune", "--help"},
 		{"backups", "export", "--help"},
 		{"backups", "import", "--help"},
+		{"audit", "--help"},
 		{"audit", "verify", "--help"},
 		{"version", "--help"},
 		{"dev", "seed", "--help"},
@@ -33,6 +34,24 @@ func TestHelp(t *testing.T) {
 			}
 			if !strings.Contains(out, "Usage:") && !strings.Contains(out, "bitnobi COMMAND") {
 				t.Fatalf("stdout has no usage:\n%s\nstderr:\n%s", out, errOut)
+			}
+		})
+	}
+	// A group's help names its commands and where their flags are, or
+	// lists them.
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"audit", "--help"}, []string{"verify", "-data-dir", "-db", "bitnobi audit verify --help"}},
+		{[]string{"backups", "--help"}, []string{"list", "verify", "export", "bitnobi backups COMMAND --help"}},
+	} {
+		t.Run("Group/"+strings.Join(tt.args, " "), func(t *testing.T) {
+			_, out, _ := runMain(t, nil, tt.args...)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("help does not mention %q:\n%s", w, out)
+				}
 			}
 		})
 	}

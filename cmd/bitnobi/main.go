@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -60,6 +61,12 @@ type Main struct {
 	// listens (tests serve on ":0").
 	onListen func(addr string)
 
+	// lowerPriority lowers the CPU and I/O priority of the whole process
+	// for --priority low (see [lowerProcessPriority]). Nil leaves the
+	// priorities alone: tests run commands in the test process, where
+	// the change could not be undone.
+	lowerPriority func() error
+
 	// helpAsked is set when the arguments ask for help; the help then goes
 	// to Stdout rather than Stderr.
 	helpAsked bool
@@ -67,7 +74,8 @@ type Main struct {
 
 // NewMain returns a Main on the process's streams and environment.
 func NewMain() *Main {
-	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		lowerPriority: lowerProcessPriority}
 }
 
 // UsageError is bad input from the operator: flags, arguments, or a backup
@@ -106,6 +114,12 @@ func (m *Main) Report(err error) int {
 	}
 	var ue *UsageError
 	var ee *ExitError
+	if !errors.As(err, &ee) && !errors.As(err, &ue) {
+		// An error no command classified: give the backup package's
+		// sentinels (not a backup, locked, does not verify...) their exit
+		// codes and hints wherever they come from.
+		err = backupError(err)
+	}
 	code, hint := ExitFailed, ""
 	switch {
 	case errors.As(err, &ee):
@@ -203,6 +217,12 @@ func (m *Main) newFlagSet(name, help string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// warnLogger returns the logger of the commands other than serve: text on
+// stderr, warnings and errors only.
+func (m *Main) warnLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // isHelpFlag reports whether arg asks for help.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +82,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %d arguments", len(pos))
+		return usagef("bitnobi restore backup/backup-20250102_1504 --data-dir "+*dataDir, "restore takes one backup, got %s", count(len(pos), "argument", "arguments"))
 	}
 	keys, err := loadKeys()
 	if err != nil {
@@ -107,6 +106,8 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		src = u.Dir
 	} else if src, err = m.resolveBackup(pos[0], *backupDirFlag, *dataDir); err != nil {
 		return err
+	} else if err := checkRestoreSource(src, *dataDir); err != nil {
+		return err
 	}
 	key := *keyFile
 	if key == "" {
@@ -121,7 +122,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		AsCopy:          *asCopy,
 		DiscardPrevious: *discard,
 		Progress:        prog.update,
-		Logger:          slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:          m.warnLogger(),
 	})
 	prog.done()
 	if err != nil {
@@ -166,6 +167,36 @@ func (m *Main) resolveBackup(arg, backupDirFlag, dataDir string) (string, error)
 			"no backup %q: neither a path nor a backup in the folder %s", arg, folder)
 	}
 	return p, nil
+}
+
+// checkRestoreSource refuses, as bad input, a BACKUP argument that is not
+// a backup (before anything else: "restore /tmp --data-dir /tmp/x" is
+// first of all not a backup) or that overlaps the data directory.
+// backup.Restore makes both checks too, but reports an overlap as a plain
+// failure.
+func checkRestoreSource(src, dataDir string) error {
+	if _, err := backup.ReadManifest(src); err != nil {
+		return backupError(err)
+	}
+	absSrc, err := filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	absData, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if within(absSrc, absData) || within(absData, absSrc) {
+		return usagef("keep backups in a folder beside the data directory, and restore into a directory outside it",
+			"the backup %s and the data directory %s overlap", absSrc, absData)
+	}
+	return nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // parseInterleaved parses flags given before, between and after the
