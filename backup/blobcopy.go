@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -227,18 +226,4 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
-}
-
-// hashFileCtx is hashFile that stops when ctx ends.
-func hashFileCtx(ctx context.Context, path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	hw := newHashingWriter(io.Discard)
-	if _, err := copyBuf(hw, ctxReader{ctx, f}, nil); err != nil {
-		return "", 0, err
-	}
-	return hw.sum(), hw.n, nil
 }

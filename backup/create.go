@@ -344,12 +344,11 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	if m.Stats.FilesLinked == 0 {
 		m.Previous = ""
 	}
+	dirs := []string{filepath.Join(tmp, "blobs")}
 	for shard := range w.shards {
-		if err := fsutil.SyncDir(shard); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
+		dirs = append(dirs, shard)
 	}
-	if err := fsutil.SyncDir(filepath.Join(tmp, "blobs")); err != nil {
+	if err := fsutil.SyncDirs(dirs); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	for _, f := range m.Files {
@@ -677,24 +676,16 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 // reports false, leaving nothing at dst, when the caller should copy the
 // blob afresh instead. The caller records the link in w.linked.
 func (w *writer) linkBlob(ctx context.Context, prev *Info, pf File, dst string) (File, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return File{}, false, err
+	}
 	src := filepath.Join(prev.Path, filepath.FromSlash(pf.Path))
-	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() != pf.Size {
+	if !prev.intact(src, pf) {
+		w.logger.Warn("previous backup's copy of a blob was changed after that backup; copying it afresh", "backup", prev.Name, "file", pf.Path)
 		return File{}, false, nil
 	}
 	if err := os.Link(src, dst); err != nil {
 		return File{}, false, nil // another file system, or no hard links: copy
-	}
-	sum, size, err := hashFileCtx(ctx, dst)
-	if cerr := ctx.Err(); cerr != nil {
-		os.Remove(dst)
-		return File{}, false, cerr
-	}
-	if err != nil || sum != pf.SHA256 || size != pf.Size {
-		w.logger.Warn("previous backup's copy of a blob is damaged; copying it afresh", "backup", prev.Name, "file", pf.Path)
-		if rerr := os.Remove(dst); rerr != nil {
-			return File{}, false, rerr
-		}
-		return File{}, false, nil
 	}
 	if pf.Blob != "" { // a plain backup's entry; an encrypted one's is completed by the caller
 		w.blobBytes.Add(pf.RawSize)
@@ -801,6 +792,11 @@ func previousBackup(folder string) (*Info, error) {
 	for _, name := range names {
 		in := &Info{Name: name, Path: filepath.Join(folder, name)}
 		if in.Manifest, in.Err = ReadManifest(in.Path); in.Err == nil {
+			fi, err := os.Stat(filepath.Join(in.Path, ManifestName))
+			if err != nil {
+				continue
+			}
+			in.completed = fi.ModTime()
 			best = in
 			break
 		}

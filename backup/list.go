@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Info is a backup found in a backup folder by [List].
@@ -22,6 +23,18 @@ type Info struct {
 	Err error
 
 	blobFiles map[string]File // path -> blob file, for linking
+	completed time.Time       // manifest.json's mtime, for linking
+}
+
+// intact reports whether the file at path looks as the backup wrote it:
+// a regular file of the size its manifest entry f says, not modified
+// after the manifest, which is written last. Linking from the previous
+// backup relies on it instead of reading the file again: backups never
+// change once complete, and damage that leaves the metadata alone is
+// what verify finds (a link shares the damaged file anyway).
+func (in *Info) intact(path string, f File) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && !fi.ModTime().After(in.completed)
 }
 
 // List returns the backups in folder, oldest first: every directory named

@@ -21,10 +21,9 @@ import (
 // folder: the tables of its manifest, when that backup is of the same
 // database at the same schema version, and plain like this one.
 type tableSource struct {
-	prev     *Info
-	tables   map[string]Table
-	files    map[string]File
-	complete int64 // the previous manifest's mtime (UnixNano): its files are not newer
+	prev   *Info
+	tables map[string]Table
+	files  map[string]File
 }
 
 // newTableSource returns the reusable tables of prev for a backup of m,
@@ -39,11 +38,7 @@ func newTableSource(prev *Info, m *Manifest) *tableSource {
 		pm.Engine != m.Engine || pm.InstanceID != m.InstanceID {
 		return nil
 	}
-	fi, err := os.Stat(filepath.Join(prev.Path, ManifestName))
-	if err != nil {
-		return nil
-	}
-	src := &tableSource{prev: prev, tables: map[string]Table{}, files: map[string]File{}, complete: fi.ModTime().UnixNano()}
+	src := &tableSource{prev: prev, tables: map[string]Table{}, files: map[string]File{}}
 	for _, t := range pm.Tables {
 		src.tables[t.Name] = t
 	}
@@ -70,19 +65,14 @@ func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
 
 // link hard-links the previous backup's file of segment ps to path rel of
 // the new backup and returns its entry, or false (leaving nothing at rel)
-// when it cannot: the file is missing, not the size the manifest says, or
-// was modified after that backup was complete. Its content is not read
-// again: a backup's files never change once its manifest is written, and
-// damage that leaves the metadata alone is what verify finds. The link
-// shares the file, so a copy would not protect the older backup anyway.
+// when it cannot: the file is missing or changed (see [Info.intact]).
 func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error) {
 	pf, ok := s.files[ps.File]
 	if !ok {
 		return File{}, false, nil
 	}
 	src := filepath.Join(s.prev.Path, filepath.FromSlash(pf.Path))
-	fi, err := os.Lstat(src)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != pf.Size || fi.ModTime().UnixNano() > s.complete {
+	if !s.prev.intact(src, pf) {
 		return File{}, false, nil
 	}
 	if err := os.Link(src, filepath.Join(w.tmp, filepath.FromSlash(rel))); err != nil {
