@@ -55,7 +55,6 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 		if err != nil {
 			return err
 		}
-		defer im.Close()
 		prev := ""
 		for i := 1; i <= n; i++ {
 			e := bitnobi.AuditEntry{
@@ -76,10 +75,11 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 				}[c.Name]
 			}
 			if err := im.Insert(ctx, row); err != nil {
+				im.Close()
 				return err
 			}
 		}
-		return nil
+		return im.Close()
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -605,7 +605,12 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 					return err
 				}
 				n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
-				imp.Close()
+				if err == nil {
+					err = imp.Flush(ctx)
+				}
+				if cerr := imp.Close(); err == nil {
+					err = cerr
+				}
 				if err != nil {
 					return fmt.Errorf("restore table %s: %w", t.Name, err)
 				}
