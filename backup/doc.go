@@ -86,7 +86,9 @@
 //  7. Build the new state in <dir>.restore-staging (same file system):
 //     the schema at the backup's version (migrations up to it), the rows,
 //     the blobs (each checked against its id), then the migrations of
-//     this binary; verify the audit chain and append a restore entry;
+//     this binary; verify the audit chain (as its rows load, and again
+//     on the loaded table unless that check passed and no migration
+//     ran since) and append a restore entry;
 //     mark a copy (--as-copy); install the key; fsync everything. The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a

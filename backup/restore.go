@@ -561,8 +561,10 @@ func checkTargetKey(path string, key secret.Key) error {
 
 // fill builds the restored state in db, a new empty database whose Blobs
 // are set: the schema at the backup's version, the rows (through loader
-// when not nil, else INSERTs in one transaction), the blobs, the later
-// migrations, the audit chain's check, and the restore's record.
+// when not nil, else INSERTs in one transaction; each table read ahead
+// on a second goroutine, and the audit chain checked on the way), the
+// blobs, the later migrations, the audit chain's final check
+// (checkAudit), and the restore's record.
 func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf string, err error) {
 	ctx, m := b.ctx, b.m
 	db.Now = b.now
@@ -580,10 +582,11 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 		byName[t.Name] = t
 	}
 
+	audit := newAuditStream(tables)
 	if loader != nil {
 		for i, t := range tables {
 			mt := byName[t.Name]
-			n, err := loader.LoadRows(ctx, t, b.rows(mt))
+			n, err := loader.LoadRows(ctx, t, b.tableRows(t, mt, audit))
 			if err != nil {
 				return "", "", fmt.Errorf("restore: restore table %s: %w", t.Name, err)
 			}
@@ -604,7 +607,16 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 				if err != nil {
 					return err
 				}
-				n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
+				var n int64
+				for row, rerr := range b.tableRows(t, mt, audit) {
+					if err = rerr; err == nil {
+						n++
+						err = imp.Insert(ctx, row)
+					}
+					if err != nil {
+						break
+					}
+				}
 				if err == nil {
 					err = imp.Flush(ctx)
 				}
@@ -631,12 +643,8 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 	if err := db.Migrate(ctx); err != nil {
 		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
 	}
-	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		_, _, err := store.VerifyAudit(ctx, tx)
-		return err
-	})
-	if err != nil {
-		return "", "", &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
+	if err := b.checkAudit(db, audit, m.SchemaVersion != store.LatestSchemaVersion()); err != nil {
+		return "", "", err
 	}
 	return b.record(db)
 }
