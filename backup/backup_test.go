@@ -533,6 +533,26 @@ func TestRestore_Refused(t *testing.T) {
 		{name: "WrongKey", want: backup.ErrKeyMismatch, naming: "fingerprint",
 			opts: func(o *backup.RestoreOptions) { o.KeyFile = otherKey }},
 		{name: "ServerHoldsLock", want: lockfile.ErrLocked, naming: "serve", holdSrv: true},
+		// Blobs are copied while the tables load; one whose content is
+		// not its id (though its file matches the manifest) fails the
+		// restore with its own error, whichever side was still working.
+		{name: "BlobContentNotItsID", want: backup.ErrChecksumMismatch, naming: firstFile(m, true).Path + ": " + backup.ErrChecksumMismatch.Error() + ": decodes to 8 bytes",
+			damage: func(t *testing.T, dir string) {
+				victim := firstFile(m, true)
+				data := []byte("tampered")
+				os.Remove(filepath.Join(dir, victim.Path)) // a hard link, perhaps
+				if err := os.WriteFile(filepath.Join(dir, victim.Path), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(data)
+				rewriteManifest(t, dir, func(m *backup.Manifest) {
+					for i := range m.Files {
+						if m.Files[i].Path == victim.Path {
+							m.Files[i].Size, m.Files[i].RawSize, m.Files[i].SHA256, m.Files[i].Encoding = int64(len(data)), int64(len(data)), hex.EncodeToString(sum[:]), "none"
+						}
+					}
+				})
+			}},
 		// The audit log's chain is checked while its rows load; a broken
 		// one is refused as VerifyAudit on the loaded table refuses it.
 		{name: "AuditEntryAltered", want: store.ErrAuditChain, naming: "at seq 3: content does not match its hash",

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"sync"
@@ -10,8 +11,152 @@ import (
 
 // A restore loads tables on two goroutines: one reads and decodes a
 // table's file and checks the audit chain (readAhead), the other inserts
-// the rows (SQLite's one writer, or COPY to PostgreSQL). The copying of
-// blobs runs beside both (builder.fill).
+// the rows (SQLite's one writer, or COPY to PostgreSQL). The blobs are
+// copied on a third, beside both (builder.load).
+
+// load loads the backup's rows into tables of db (through loader when
+// not nil, else with INSERTs in one transaction, secondary indexes built
+// at the end) and, at the same time, on a goroutine of its own, copies
+// the blobs into db.Blobs; then it checks that the blobs table and the
+// blob files agree. The tables are the schema's, in load order; audit
+// checks audit_log's rows on their way.
+//
+// The first failure on either side cancels the other, which stops at its
+// next check of the context (the transaction of the load is rolled
+// back), and is the error returned. Progress is reported in one phase,
+// "load", through loadProgress.
+func (b *builder) load(db *store.DB, loader RowLoader, tables []store.Table, audit *auditStream) error {
+	var blobs, blobBytes int64
+	for _, f := range b.m.Files {
+		if f.Blob != "" {
+			blobs++
+			blobBytes += f.RawSize
+		}
+	}
+	prog := &loadProgress{report: b.progress, p: Progress{Phase: "load", ItemsTotal: int64(len(tables)) + blobs, BytesTotal: blobBytes}}
+
+	// Both sides run with ctx, which a failure of either cancels; the
+	// rows of the tables come through b.rows, which reads with b.ctx, so
+	// b.ctx is ctx until both are done.
+	parent := b.ctx
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	b.ctx = ctx
+	blobsDone := make(chan error, 1)
+	go func() {
+		err := b.copyBlobFiles(ctx, db.Blobs, func(size int64) { prog.add(1, size) })
+		if err != nil {
+			cancel(err)
+		}
+		blobsDone <- err
+	}()
+	err := b.loadTables(ctx, db, loader, tables, audit, func() { prog.add(1, 0) })
+	if err != nil {
+		cancel(err)
+	}
+	berr := <-blobsDone
+	b.ctx = parent
+	if err != nil || berr != nil {
+		// The side that failed first cancelled the other, whose error
+		// then only says so: report the first. (When the caller
+		// cancelled, both say that.)
+		if cause := context.Cause(ctx); parent.Err() == nil && cause != nil {
+			return cause
+		}
+		if err != nil {
+			return err
+		}
+		return berr
+	}
+	return b.checkBlobRows(db, blobs)
+}
+
+// loadTables loads the backup's rows into tables of db, as load says,
+// and calls tableDone after each table.
+func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader, tables []store.Table, audit *auditStream, tableDone func()) error {
+	byName := map[string]Table{}
+	for _, t := range b.m.Tables {
+		byName[t.Name] = t
+	}
+	if loader != nil {
+		for _, t := range tables {
+			mt := byName[t.Name]
+			n, err := loader.LoadRows(ctx, t, b.tableRows(t, mt, audit))
+			if err != nil {
+				return fmt.Errorf("restore: restore table %s: %w", t.Name, err)
+			}
+			if n != mt.Rows {
+				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+			}
+			tableDone()
+		}
+		return nil
+	}
+	err := db.WriteTx(ctx, func(tx *store.Tx) error {
+		rebuild, err := db.DeferIndexes(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			mt := byName[t.Name]
+			n, err := b.insertRows(ctx, db, tx, t, b.tableRows(t, mt, audit))
+			if err != nil {
+				return fmt.Errorf("restore table %s: %w", t.Name, err)
+			}
+			if n != mt.Rows {
+				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
+			}
+			tableDone()
+		}
+		return rebuild()
+	})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// insertRows inserts rows into t within tx and returns how many it read.
+func (b *builder) insertRows(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, rows iter.Seq2[[]any, error]) (n int64, err error) {
+	imp, err := db.NewImporter(ctx, tx, t)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := imp.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	for row, err := range rows {
+		if err != nil {
+			return n, err
+		}
+		n++
+		if err := imp.Insert(ctx, row); err != nil {
+			return n, err
+		}
+	}
+	return n, imp.Flush(ctx)
+}
+
+// loadProgress reports the progress of builder.load, where the tables and
+// the blobs advance together: Items counts the tables loaded and the
+// blobs copied, Bytes the blobs' bytes. Both goroutines report through
+// it, and it makes the calls one at a time, so that every count grows
+// from one call to the next.
+type loadProgress struct {
+	mu     sync.Mutex
+	report func(Progress)
+	p      Progress
+}
+
+func (lp *loadProgress) add(items, bytes int64) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.p.Items += items
+	lp.p.Bytes += bytes
+	lp.report(lp.p)
+}
 
 // Read-ahead batches: rows of a table go from the reading goroutine to
 // the loading one in batches of at most readAheadRows rows or about

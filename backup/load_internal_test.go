@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -196,5 +201,142 @@ func TestCheckAudit(t *testing.T) {
 				t.Fatalf("hint %q", Hint(err))
 			}
 		})
+	}
+}
+
+// loaderFunc is a RowLoader made of a function.
+type loaderFunc func(ctx context.Context, t store.Table, rows iter.Seq2[[]any, error]) (int64, error)
+
+func (f loaderFunc) LoadRows(ctx context.Context, t store.Table, rows iter.Seq2[[]any, error]) (int64, error) {
+	return f(ctx, t, rows)
+}
+
+// loadFixture returns a builder for a backup of a seeded data directory,
+// with a new staging database at its schema version to load into.
+// damageBlob, when set, replaces the content of the first blob file.
+func loadFixture(t *testing.T, damageBlob bool, progress func(Progress)) (*builder, *store.DB, []store.Table) {
+	t.Helper()
+	ctx := context.Background()
+	root := t.TempDir()
+	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
+	backuptest.Seed(t, src)
+	res, err := Create(ctx, CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if damageBlob {
+		for _, f := range res.Manifest.Files {
+			if f.Blob != "" {
+				p := filepath.Join(res.Path, filepath.FromSlash(f.Path))
+				os.Remove(p)
+				if err := os.WriteFile(p, []byte("tampered"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				res.Manifest.Files[slices.IndexFunc(res.Manifest.Files, func(g File) bool { return g.Path == f.Path })].Encoding = EncodingNone
+				break
+			}
+		}
+	}
+	db, err := sqlite.OpenStaging(ctx, filepath.Join(root, "staging.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.Blobs = blob.NewStore(filepath.Join(root, "blobs"))
+	if err := db.MigrateTo(ctx, res.Manifest.SchemaVersion); err != nil {
+		t.Fatal(err)
+	}
+	b := &builder{ctx: ctx, dir: res.Path, name: res.Name, m: res.Manifest, opts: RestoreOptions{Progress: progress}}
+	tables, err := b.matchSchema(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, db, tables
+}
+
+// TestLoad_FirstFailure checks that when one side of the load fails, the
+// other is stopped and the error reported is the first failure, not the
+// cancellation it caused.
+func TestLoad_FirstFailure(t *testing.T) {
+	errTable := errors.New("table refused")
+	t.Run("BlobFailsWhileTablesLoad", func(t *testing.T) {
+		b, db, tables := loadFixture(t, true, nil)
+		stopped := false
+		// The tables never finish on their own: only the blob side's
+		// failure can end this load.
+		err := b.load(db, loaderFunc(func(ctx context.Context, _ store.Table, _ iter.Seq2[[]any, error]) (int64, error) {
+			<-ctx.Done()
+			stopped = true
+			return 0, ctx.Err()
+		}), tables, nil)
+		if !errors.Is(err, ErrChecksumMismatch) || errors.Is(err, context.Canceled) || !stopped {
+			t.Fatalf("load: %v (tables stopped: %v), want the blob's checksum mismatch", err, stopped)
+		}
+	})
+	t.Run("TableFailsWhileBlobsCopy", func(t *testing.T) {
+		failed := make(chan struct{})
+		var once sync.Once
+		b, db, tables := loadFixture(t, false, func(p Progress) {
+			if p.Bytes > 0 {
+				once.Do(func() { <-failed }) // hold the blob side until the tables failed
+			}
+		})
+		err := b.load(db, loaderFunc(func(ctx context.Context, _ store.Table, _ iter.Seq2[[]any, error]) (int64, error) {
+			close(failed)
+			return 0, errTable
+		}), tables, nil)
+		if !errors.Is(err, errTable) || errors.Is(err, context.Canceled) {
+			t.Fatalf("load: %v, want the table's error", err)
+		}
+	})
+	t.Run("Cancelled", func(t *testing.T) {
+		b, db, tables := loadFixture(t, false, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		b.ctx = ctx
+		err := b.load(db, loaderFunc(func(ctx context.Context, _ store.Table, _ iter.Seq2[[]any, error]) (int64, error) {
+			cancel()
+			<-ctx.Done()
+			return 0, fmt.Errorf("copy: %w", ctx.Err())
+		}), tables, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("load: %v, want context.Canceled", err)
+		}
+		if b.ctx != ctx {
+			t.Fatal("load did not give the builder its context back")
+		}
+	})
+}
+
+// TestLoad_Progress checks that the progress of a load, reported from two
+// goroutines, comes one call at a time and never goes back, and that it
+// ends at its totals.
+func TestLoad_Progress(t *testing.T) {
+	var calls []Progress
+	var inCall atomic.Bool
+	b, db, tables := loadFixture(t, false, func(p Progress) {
+		if !inCall.CompareAndSwap(false, true) {
+			t.Error("progress called while a call was running")
+		}
+		time.Sleep(time.Millisecond) // give an overlapping call the chance to show
+		calls = append(calls, p)
+		inCall.Store(false)
+	})
+	if err := b.load(db, nil, tables, newAuditStream(tables)); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) == 0 {
+		t.Fatal("no progress")
+	}
+	for i, p := range calls {
+		if p.Phase != "load" {
+			t.Fatalf("call %d: phase %q, want load", i, p.Phase)
+		}
+		if i > 0 && (p.Items <= calls[i-1].Items || p.Bytes < calls[i-1].Bytes) {
+			t.Fatalf("progress went back or stood still: %+v after %+v", p, calls[i-1])
+		}
+	}
+	last := calls[len(calls)-1]
+	if last.Items != last.ItemsTotal || last.Bytes != last.BytesTotal || last.ItemsTotal != int64(len(tables)+2) {
+		t.Fatalf("last progress %+v, want every table and both blobs done", last)
 	}
 }
