@@ -176,6 +176,34 @@ func BenchmarkRestore_AuditRows(b *testing.B) {
 	b.ReportMetric(float64(benchAuditRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkRestore_RowsAndBlob restores the audit rows of
+// BenchmarkRestore_AuditRows and the 64 MiB CSV blob of
+// BenchmarkRestore_Blob from one backup: the state of a real data
+// directory, whose tables and blobs a restore may load side by side. It
+// reports rows/s and the blob's MB/s over the whole restore.
+func BenchmarkRestore_RowsAndBlob(b *testing.B) {
+	d := benchAuditDataDir(b, benchAuditRows)
+	ctx := context.Background()
+	id, size, err := d.Blobs.Put(ctx, bytes.NewReader(benchCSV(b, benchBlobSize)), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = d.DB.WriteTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`, id, size, bitnobi.FormatTime(tx.Now()))
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchBlobSize)
+	benchRestore(b, res.Path, d.Dir.Key())
+	b.ReportMetric(float64(benchAuditRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
 func BenchmarkCreate_Blob(b *testing.B) {
 	for _, in := range []struct {
 		name string
