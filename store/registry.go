@@ -198,7 +198,7 @@ const maxImportParams = 32766
 // statement, for tables with few columns. Beyond about 100 rows a larger
 // batch gains little (BenchmarkImporter), and its values are held in
 // memory.
-var importBatchRows = 100
+const importBatchRows = 100
 
 // NewImporter prepares the insertion of rows into t within tx. The table
 // must exist with at least t's columns.
