@@ -55,7 +55,6 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 		if err != nil {
 			return err
 		}
-		defer im.Close()
 		prev := ""
 		for i := 1; i <= n; i++ {
 			e := bitnobi.AuditEntry{
@@ -76,10 +75,11 @@ func benchAuditDataDir(b *testing.B, n int) *backuptest.DataDir {
 				}[c.Name]
 			}
 			if err := im.Insert(ctx, row); err != nil {
+				im.Close()
 				return err
 			}
 		}
-		return nil
+		return im.Close()
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -178,6 +178,34 @@ func BenchmarkRestore_AuditRows(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchRestore(b, res.Path, d.Dir.Key())
+	b.ReportMetric(float64(benchAuditRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkRestore_RowsAndBlob restores the audit rows of
+// BenchmarkRestore_AuditRows and the 64 MiB CSV blob of
+// BenchmarkRestore_Blob from one backup: the state of a real data
+// directory, whose tables and blobs a restore may load side by side. It
+// reports rows/s and the blob's MB/s over the whole restore.
+func BenchmarkRestore_RowsAndBlob(b *testing.B) {
+	d := benchAuditDataDir(b, benchAuditRows)
+	ctx := context.Background()
+	id, size, err := d.Blobs.Put(ctx, bytes.NewReader(benchCSV(b, benchBlobSize)), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = d.DB.WriteTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?)`, id, size, bitnobi.FormatTime(tx.Now()))
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchBlobSize)
 	benchRestore(b, res.Path, d.Dir.Key())
 	b.ReportMetric(float64(benchAuditRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

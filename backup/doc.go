@@ -84,10 +84,13 @@
 //  6. Check that the backup's secrets were sealed with that key, and that
 //     the file system has room for the new state.
 //  7. Build the new state in <dir>.restore-staging (same file system):
-//     the schema at the backup's version (migrations up to it), the rows,
-//     the blobs (each checked against its id), then the migrations of
-//     this binary; verify the audit chain and append a restore entry;
-//     mark a copy (--as-copy); install the key; fsync everything. The
+//     the schema at the backup's version (migrations up to it), the rows
+//     and, on another goroutine at the same time, the blobs (each
+//     checked against its id; a failure of either stops both), then the
+//     migrations of this binary; verify the audit chain (as its rows
+//     load, and again on the loaded table unless that check passed and
+//     no migration ran since) and append a restore entry; mark a copy
+//     (--as-copy); install the key; fsync everything. The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a
 //     crash during the load leaves only the staging directory to remove.

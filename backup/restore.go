@@ -75,7 +75,10 @@ type RestoreOptions struct {
 	RestoredBy string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Progress, if set, is called as work advances.
+	// Progress, if set, is called as work advances. The calls come one
+	// at a time, though not all from the caller's goroutine. While the
+	// tables load, the blobs are copied (phase "load"): Items counts
+	// both, Bytes the blobs'.
 	Progress func(Progress)
 	// Logger receives warnings (default slog.Default()).
 	Logger *slog.Logger
@@ -561,8 +564,10 @@ func checkTargetKey(path string, key secret.Key) error {
 
 // fill builds the restored state in db, a new empty database whose Blobs
 // are set: the schema at the backup's version, the rows (through loader
-// when not nil, else INSERTs in one transaction), the blobs, the later
-// migrations, the audit chain's check, and the restore's record.
+// when not nil, else INSERTs in one transaction; each table read ahead
+// on a second goroutine, and the audit chain checked on the way) and at
+// the same time the blobs (builder.load), the later migrations, the
+// audit chain's final check (checkAudit), and the restore's record.
 func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf string, err error) {
 	ctx, m := b.ctx, b.m
 	db.Now = b.now
@@ -575,63 +580,15 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 	if err != nil {
 		return "", "", err
 	}
-	byName := map[string]Table{}
-	for _, t := range m.Tables {
-		byName[t.Name] = t
-	}
-
-	if loader != nil {
-		for i, t := range tables {
-			mt := byName[t.Name]
-			n, err := loader.LoadRows(ctx, t, b.rows(mt))
-			if err != nil {
-				return "", "", fmt.Errorf("restore: restore table %s: %w", t.Name, err)
-			}
-			if n != mt.Rows {
-				return "", "", &FileError{Op: "restore", Path: mt.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
-			}
-			b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
-		}
-	} else {
-		err = db.WriteTx(ctx, func(tx *store.Tx) error {
-			rebuild, err := db.DeferIndexes(ctx, tx)
-			if err != nil {
-				return err
-			}
-			for i, t := range tables {
-				mt := byName[t.Name]
-				imp, err := db.NewImporter(ctx, tx, t)
-				if err != nil {
-					return err
-				}
-				n, err := forEachRow(ctx, b.dir, mt, b.keys, func(row []any) error { return imp.Insert(ctx, row) })
-				imp.Close()
-				if err != nil {
-					return fmt.Errorf("restore table %s: %w", t.Name, err)
-				}
-				if n != mt.Rows {
-					return &FileError{Op: "restore", Path: mt.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
-				}
-				b.progress(Progress{Phase: "load", Items: int64(i + 1), ItemsTotal: int64(len(tables))})
-			}
-			return rebuild()
-		})
-		if err != nil {
-			return "", "", fmt.Errorf("restore: %w", err)
-		}
-	}
-	if err := b.copyBlobs(db); err != nil {
+	audit := newAuditStream(tables)
+	if err := b.load(db, loader, tables, audit); err != nil {
 		return "", "", err
 	}
 	if err := db.Migrate(ctx); err != nil {
 		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
 	}
-	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		_, _, err := store.VerifyAudit(ctx, tx)
-		return err
-	})
-	if err != nil {
-		return "", "", &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
+	if err := b.checkAudit(db, audit, m.SchemaVersion != store.LatestSchemaVersion()); err != nil {
+		return "", "", err
 	}
 	return b.record(db)
 }
@@ -680,29 +637,22 @@ func (b *builder) matchSchema(db *store.DB) ([]store.Table, error) {
 	return tables, nil
 }
 
-// copyBlobs decodes every blob into the staging blob store, checking
-// each against its id, and checks that the blobs table and the blob files
-// agree.
-func (b *builder) copyBlobs(db *store.DB) error {
-	var total, done, items, count int64
-	for _, f := range b.m.Files {
-		if f.Blob != "" {
-			total += f.RawSize
-			count++
-		}
-	}
+// copyBlobFiles decodes every blob of the backup into st, checking each
+// against its id, and calls done with each one's size. It runs beside
+// the load of the tables (builder.load), with its context.
+func (b *builder) copyBlobFiles(ctx context.Context, st *blob.Store, done func(size int64)) error {
 	for _, f := range b.m.Files {
 		if f.Blob == "" {
 			continue
 		}
-		if err := b.ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 		r, err := openContent(b.dir, f.Path, f.Encoding, b.keys)
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}
 		}
-		id, size, err := db.Blobs.Put(b.ctx, r, 0)
+		id, size, err := st.Put(ctx, r, 0)
 		r.Close()
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}
@@ -710,10 +660,14 @@ func (b *builder) copyBlobs(db *store.DB) error {
 		if id != f.Blob || size != f.RawSize {
 			return &FileError{Op: "restore", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, size, id)}
 		}
-		done += size
-		items++
-		b.progress(Progress{Phase: "blobs", Items: items, ItemsTotal: count, Bytes: done, BytesTotal: total})
+		done(size)
 	}
+	return nil
+}
+
+// checkBlobRows checks that the blobs table and the count blob files
+// copied agree: every row has its file.
+func (b *builder) checkBlobRows(db *store.DB, count int64) error {
 	var rows int64
 	err := db.ReadTx(b.ctx, func(tx *store.Tx) error {
 		q, err := tx.Query(b.ctx, `SELECT id FROM blobs ORDER BY id`)

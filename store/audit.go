@@ -100,27 +100,17 @@ func VerifyAudit(ctx context.Context, q Querier) (n int64, last string, err erro
 	defer rows.Close()
 	var e bitnobi.AuditEntry
 	var at string
-	prevSeq := int64(0)
+	var chain AuditChain
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash); err != nil {
-			return n, last, fmt.Errorf("read audit log: %w", err)
+			return chain.Count(), chain.Last(), fmt.Errorf("read audit log: %w", err)
 		}
-		if e.At, err = parseTS(at); err != nil {
-			return n, last, fmt.Errorf("%w at seq %d: %v", ErrAuditChain, e.Seq, err)
+		if err := chain.Next(&e, at); err != nil {
+			return chain.Count(), chain.Last(), err
 		}
-		switch {
-		case e.Seq != prevSeq+1:
-			return n, last, fmt.Errorf("%w at seq %d: expected seq %d (entries missing)", ErrAuditChain, e.Seq, prevSeq+1)
-		case e.PrevHash != last:
-			return n, last, fmt.Errorf("%w at seq %d: prev_hash does not match entry %d", ErrAuditChain, e.Seq, prevSeq)
-		case e.ComputeHash() != e.Hash:
-			return n, last, fmt.Errorf("%w at seq %d: content does not match its hash (entry altered)", ErrAuditChain, e.Seq)
-		}
-		prevSeq, last = e.Seq, e.Hash
-		n++
 	}
 	if err := rows.Err(); err != nil {
-		return n, last, fmt.Errorf("read audit log: %w", err)
+		return chain.Count(), chain.Last(), fmt.Errorf("read audit log: %w", err)
 	}
-	return n, last, nil
+	return chain.Count(), chain.Last(), nil
 }

@@ -169,57 +169,147 @@ func normalize(c Column, v any) (any, error) {
 	return nil, fmt.Errorf("value %v of Go type %T does not fit column type %s", v, v, c.Type)
 }
 
-// Importer inserts rows into one table. It is made by [DB.NewImporter].
+// Importer inserts rows into one table, many rows to a statement: one
+// INSERT with a VALUES list of a whole batch costs much less than one
+// INSERT per row, whose statement overhead (binding, stepping, resetting,
+// and database/sql's locking around each) was most of a restore's load
+// time. It is made by [DB.NewImporter]; it is not safe for concurrent use.
+//
+// Rows given to [Importer.Insert] are buffered and written when a batch
+// is full, and the last ones by [Importer.Flush] or [Importer.Close]. So
+// an error of the database (a constraint, say) may come from a later
+// Insert, or from Flush or Close, than the Insert of the row that caused
+// it; it names the table and the range of rows of the batch.
 type Importer struct {
-	tx    *Tx
-	table Table
-	stmt  *sql.Stmt
-	vals  []any
-	n     int64
+	tx     *Tx
+	table  Table
+	insert string // INSERT INTO t (columns) VALUES
+	tuple  string // (?, ?, ...)
+	batch  *sql.Stmt
+	rows   int   // rows per full batch
+	vals   []any // the buffered rows' values, row after row
+	queued int   // rows buffered
+	n      int64 // rows written
 }
+
+// maxImportParams bounds the parameters of one INSERT of an [Importer]:
+// SQLite allows 32,766 (SQLITE_MAX_VARIABLE_NUMBER since 3.32),
+// PostgreSQL 65,535.
+const maxImportParams = 32766
+
+// importBatchRows is the number of rows an [Importer] inserts with one
+// statement, for tables with few columns. Beyond about 100 rows a larger
+// batch gains little (BenchmarkImporter), and its values are held in
+// memory.
+const importBatchRows = 100
 
 // NewImporter prepares the insertion of rows into t within tx. The table
 // must exist with at least t's columns.
 func (db *DB) NewImporter(ctx context.Context, tx *Tx, t Table) (*Importer, error) {
+	if len(t.Columns) == 0 {
+		return nil, fmt.Errorf("prepare import of %s: no columns", t.Name)
+	}
 	cols := make([]string, len(t.Columns))
 	marks := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = quoteIdent(c.Name)
 		marks[i] = "?"
 	}
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteIdent(t.Name), strings.Join(cols, ", "), strings.Join(marks, ", "))
-	stmt, err := tx.Tx.PrepareContext(ctx, db.Dialect.Rebind(q))
+	im := &Importer{
+		tx:     tx,
+		table:  t,
+		insert: fmt.Sprintf("INSERT INTO %s (%s) VALUES ", quoteIdent(t.Name), strings.Join(cols, ", ")),
+		tuple:  "(" + strings.Join(marks, ", ") + ")",
+		rows:   max(1, min(importBatchRows, maxImportParams/len(t.Columns))),
+	}
+	stmt, err := tx.Tx.PrepareContext(ctx, im.query(im.rows))
 	if err != nil {
 		return nil, fmt.Errorf("prepare import of %s: %w", t.Name, err)
 	}
-	return &Importer{tx: tx, table: t, stmt: stmt, vals: make([]any, len(t.Columns))}, nil
+	im.batch = stmt
+	im.vals = make([]any, im.rows*len(t.Columns))
+	return im, nil
+}
+
+// query returns the INSERT of rows rows, in the dialect's placeholders.
+func (im *Importer) query(rows int) string {
+	var b strings.Builder
+	b.Grow(len(im.insert) + rows*(len(im.tuple)+2))
+	b.WriteString(im.insert)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(im.tuple)
+	}
+	return im.tx.db.Dialect.Rebind(b.String())
 }
 
 // Insert adds one row given in the engine-neutral form: strings, json.Number
-// or numbers, and nil. Values are checked against the column types.
+// or numbers, and nil. Values are checked against the column types at once;
+// the row is written with its batch (see [Importer]). row is not retained.
 func (im *Importer) Insert(ctx context.Context, row []any) error {
-	if len(row) != len(im.table.Columns) {
-		return fmt.Errorf("import %s: row has %d values, table has %d columns", im.table.Name, len(row), len(im.table.Columns))
+	cols := im.table.Columns
+	if len(row) != len(cols) {
+		return fmt.Errorf("import %s: row %d has %d values, table has %d columns", im.table.Name, im.n+int64(im.queued)+1, len(row), len(cols))
 	}
-	for i, c := range im.table.Columns {
+	dst := im.vals[im.queued*len(cols) : (im.queued+1)*len(cols)]
+	for i, c := range cols {
 		v, err := denormalize(c, row[i])
 		if err != nil {
-			return fmt.Errorf("import %s.%s: %w", im.table.Name, c.Name, err)
+			clear(dst)
+			return fmt.Errorf("import %s.%s: row %d: %w", im.table.Name, c.Name, im.n+int64(im.queued)+1, err)
 		}
-		im.vals[i] = v
+		dst[i] = v
 	}
-	if _, err := im.stmt.ExecContext(ctx, im.vals...); err != nil {
-		return fmt.Errorf("import %s: %w", im.table.Name, err)
+	im.queued++
+	if im.queued == im.rows {
+		return im.Flush(ctx)
 	}
-	im.n++
 	return nil
 }
 
-// Count is the number of rows inserted so far.
+// Flush writes the rows buffered by [Importer.Insert]. Rows are numbered
+// from 1 in the order they were inserted.
+func (im *Importer) Flush(ctx context.Context) error {
+	if im.queued == 0 {
+		return nil
+	}
+	k := im.queued
+	vals := im.vals[:k*len(im.table.Columns)]
+	var err error
+	if k == im.rows {
+		_, err = im.batch.ExecContext(ctx, vals...)
+	} else {
+		// The last, partial batch of a table: one statement of its own,
+		// prepared and used once.
+		_, err = im.tx.Tx.ExecContext(ctx, im.query(k), vals...)
+	}
+	clear(vals) // hold no strings beyond the batch
+	im.queued = 0
+	if err != nil {
+		return fmt.Errorf("import %s: rows %d-%d: %w", im.table.Name, im.n+1, im.n+int64(k), err)
+	}
+	im.n += int64(k)
+	return nil
+}
+
+// Count is the number of rows inserted so far: written to the table, which
+// rows still buffered (see [Importer]) are not yet.
 func (im *Importer) Count() int64 { return im.n }
 
-// Close releases the prepared statement.
-func (im *Importer) Close() error { return im.stmt.Close() }
+// Close writes the rows still buffered, as [Importer.Flush] does, and
+// releases the prepared statement. It returns the first error of the two;
+// call Flush first to write them with a context of your own. Rows that
+// could not be written are discarded, and an importer is not used after
+// Close.
+func (im *Importer) Close() error {
+	err := im.Flush(context.Background())
+	if cerr := im.batch.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("import %s: %w", im.table.Name, cerr)
+	}
+	return err
+}
 
 // ConvertRow converts row, in the engine-neutral form [Importer.Insert]
 // takes, to the values a driver takes for t's columns (string, int64,

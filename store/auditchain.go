@@ -1,0 +1,111 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/bitnobi/bitnobi"
+)
+
+// AuditChain checks the audit log's hash chain one entry at a time, in seq
+// order: the checks of [VerifyAudit], which uses it, for entries read from
+// anywhere, such as a restore's rows as they are loaded ([AuditRows]). The
+// zero value expects the first entry, seq 1. It is not safe for concurrent
+// use.
+type AuditChain struct {
+	n    int64  // entries accepted
+	seq  int64  // the last one's seq
+	last string // and hash
+}
+
+// Next checks e, the entry after the ones given before, whose time is
+// stored as the text at (Next sets e.At from it): its seq follows the
+// previous entry's, its PrevHash is the previous entry's hash, and its
+// Hash is the hash of its content. A broken chain gives an error
+// wrapping [ErrAuditChain] that names the entry; the chain then stays at
+// the entry before it.
+func (c *AuditChain) Next(e *bitnobi.AuditEntry, at string) error {
+	var err error
+	if e.At, err = parseTS(at); err != nil {
+		return fmt.Errorf("%w at seq %d: %v", ErrAuditChain, e.Seq, err)
+	}
+	switch {
+	case e.Seq != c.seq+1:
+		return fmt.Errorf("%w at seq %d: expected seq %d (entries missing)", ErrAuditChain, e.Seq, c.seq+1)
+	case e.PrevHash != c.last:
+		return fmt.Errorf("%w at seq %d: prev_hash does not match entry %d", ErrAuditChain, e.Seq, c.seq)
+	case e.ComputeHash() != e.Hash:
+		return fmt.Errorf("%w at seq %d: content does not match its hash (entry altered)", ErrAuditChain, e.Seq)
+	}
+	c.seq, c.last = e.Seq, e.Hash
+	c.n++
+	return nil
+}
+
+// Count returns the number of entries accepted, which is also the last
+// one's seq.
+func (c *AuditChain) Count() int64 { return c.n }
+
+// Last returns the hash of the last entry accepted ("" before the first).
+func (c *AuditChain) Last() string { return c.last }
+
+// auditColumns are the audit_log columns that [AuditRows] reads, in the
+// order of auditFields.
+var auditColumns = [...]string{"seq", "at", "actor_id", "actor_name", "action", "target_type", "target_id", "detail", "remote_addr", "remote_user", "prev_hash", "hash"}
+
+// AuditRows checks the hash chain of audit_log rows given in the
+// engine-neutral form of backups ([DB.ExportRows], [Importer.Insert]), in
+// seq order, with an [AuditChain]. A restore uses it to check the chain
+// while it loads the rows, rather than reading them back afterwards.
+type AuditRows struct {
+	chain AuditChain
+	table string
+	idx   [len(auditColumns)]int // each column's position in a row
+	e     bitnobi.AuditEntry
+}
+
+// NewAuditRows returns a check of rows of t, which must have audit_log's
+// columns (in any order; others are ignored).
+func NewAuditRows(t Table) (*AuditRows, error) {
+	c := &AuditRows{table: t.Name}
+	for k, name := range auditColumns {
+		c.idx[k] = -1
+		for i, col := range t.Columns {
+			if col.Name == name {
+				c.idx[k] = i
+			}
+		}
+		if c.idx[k] < 0 {
+			return nil, fmt.Errorf("check the audit chain of %s: no column %s", t.Name, name)
+		}
+	}
+	return c, nil
+}
+
+// Check checks the next row, as [AuditChain.Next] checks an entry. A row
+// whose values are not of the types audit_log stores (seq an int64, the
+// rest strings) is refused with an error wrapping [ErrAuditChain] too.
+func (c *AuditRows) Check(row []any) error {
+	e := &c.e
+	seq, ok := row[c.idx[0]].(int64)
+	if !ok {
+		return fmt.Errorf("%w after seq %d: %s.seq holds %T, not an integer", ErrAuditChain, c.chain.seq, c.table, row[c.idx[0]])
+	}
+	e.Seq = seq
+	var at string
+	for k, p := range [...]*string{&at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash} {
+		v := row[c.idx[k+1]]
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("%w at seq %d: %s.%s holds %T, not text", ErrAuditChain, seq, c.table, auditColumns[k+1], v)
+		}
+		*p = s
+	}
+	return c.chain.Next(e, at)
+}
+
+// Count returns the number of rows accepted, which is also the last one's
+// seq.
+func (c *AuditRows) Count() int64 { return c.chain.Count() }
+
+// Last returns the hash of the last row accepted ("" before the first).
+func (c *AuditRows) Last() string { return c.chain.Last() }
