@@ -8,10 +8,15 @@
 //
 //	backup-20250102_1504/
 //	    manifest.json               written last; lists every other file
-//	    tables/<table>.jsonl.zst    one JSON array per row, PK order, zstd
-//	    blobs/<aa>/<sha256>         blob content, zstd or as is
+//	    tables/<table>.<n>.jsonl.zst  one JSON array per row, PK order, zstd
+//	    blobs/<aa>/<sha256>           blob content, zstd or as is
 //
-// An encrypted backup ([CreateOptions].Encrypt; format 2) age-encrypts
+// A table is one or more segments (format 3): a table whose key is one
+// INTEGER column (audit_log) is split by key into ranges of
+// [SegmentKeys], so that appending rewrites only the last; formats 1 and
+// 2, which are still read, had one tables/<table>.jsonl.zst each.
+//
+// An encrypted backup ([CreateOptions].Encrypt; format 2 and 3) age-encrypts
 // every file but manifest.json, which keeps only what listing needs and
 // the SHA-256 of each ciphertext; manifest.age holds the full manifest,
 // a copy of manifest.json that authenticates it, and the master key.
@@ -40,18 +45,28 @@
 //     is collected.
 //  5. In one read transaction (one SQLite snapshot, which in WAL mode
 //     never blocks the server's writers; on PostgreSQL one REPEATABLE
-//     READ, READ ONLY transaction, which never blocks them either) write
-//     each table's rows, in
-//     primary-key order, to tables/<name>.jsonl.zst in a new directory
-//     B/.tmp-backup-*; remember the blobs table's rows.
-//  6. After the transaction, copy each of those blobs: hard-link it from
-//     the newest complete backup in B when that holds the same blob
-//     intact (its SHA-256 is checked), or else read it from the live
-//     store, check its SHA-256 against its id, and compress it when a
-//     sample shows that pays. Release gc.lock. (Encrypted: the sample
-//     decides the encoding first, which with the id gives the keyed
-//     file name that is looked up in the newest backup; table and blob
-//     files are encrypted as they are written.)
+//     READ, READ ONLY transaction, which never blocks them either) read
+//     the blobs table and start copying blobs on GOMAXPROCS-1 goroutines
+//     (step 6), read the tables' change stamps (store.ChangeStamps), and
+//     write each table's rows, in primary-key order, to segment files in
+//     a new directory B/.tmp-backup-*. A table whose stamp equals the one
+//     the newest complete backup in B recorded (same instance, engine and
+//     schema) is hard-linked from it instead, as is each audit segment
+//     whose first key, last key and last line are unchanged; a file is
+//     linked only if its size is the manifest's and it was not modified
+//     after that manifest (Info.intact), and is not read again. Audit
+//     segments to write are shared with a second read transaction when
+//     its stamp proves it sees the same rows up to the snapshot's last
+//     key (exportSegments).
+//  6. Copy each blob of the snapshot, on every core once the tables are
+//     written: hard-link it from the newest complete backup in B when
+//     that holds the same blob intact (as in step 5), or else read it
+//     from the live store, check its SHA-256 against its id, and compress
+//     it when a sample shows that pays. Release gc.lock. (Encrypted: the
+//     sample decides the encoding first, which with the id gives the
+//     keyed file name that is looked up in the newest backup; table and
+//     blob files are encrypted as they are written, and tables are not
+//     linked, the previous backup's tables being sealed.)
 //  7. Encrypted: write manifest.age. Write manifest.json, fsync every
 //     file and directory, and rename the temporary directory to
 //     backup-YYYYMMDD_HHMM (UTC; -2, -3... if that name is taken; never
