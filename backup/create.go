@@ -294,7 +294,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 					m.Stats.BytesLinked += f.Size
 				}
 			}
-			w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.rawDone})
+			w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.tableBytes()})
 		}
 		return nil
 	})
@@ -458,8 +458,17 @@ type writer struct {
 
 func (w *writer) report(p Progress) {
 	if w.progress != nil {
+		w.tickMu.Lock() // one call at a time: tick reports from segment helpers
+		defer w.tickMu.Unlock()
 		w.progress(p)
 	}
+}
+
+// tableBytes returns the decoded bytes of tables written so far.
+func (w *writer) tableBytes() int64 {
+	w.tickMu.Lock()
+	defer w.tickMu.Unlock()
+	return w.rawDone
 }
 
 // tick adds n to the bytes done and reports at most every 100ms. Segments

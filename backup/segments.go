@@ -170,7 +170,7 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 		from, to := keyRange(first)
 		rel := segmentFile(t.Name, len(slots))
 		linked := false
-		if ps, ok := prevByFrom[from]; ok {
+		if ps, ok := prevByFrom[from]; ok && ps.Keys[1] == to {
 			f, ok, err := w.linkSegment(ctx, db, tx, t, src, ps, first, rel)
 			if err != nil {
 				return Table{}, nil, 0, err

@@ -53,9 +53,16 @@ func TestExportSegments_HelpersSeeTheSnapshot(t *testing.T) {
 				}
 			}
 			defer func() { testHookBeforeHelpers = nil }()
-			res, err := Create(ctx, CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup")})
+			// Progress is called one call at a time, helpers or not: under
+			// -race, this counter would show calls that overlap.
+			calls := 0
+			res, err := Create(ctx, CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
+				Progress: func(Progress) { calls++ }})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if calls == 0 {
+				t.Fatal("no progress reported")
 			}
 			if ran != c.helpers {
 				t.Fatalf("helpers ran: %v, want %v", ran, c.helpers)
