@@ -332,14 +332,17 @@ func (w *writer) exportSegments(ctx context.Context, db *store.DB, tx *store.Tx,
 	return err
 }
 
-// keyRange returns the range of SegmentKeys keys that holds key.
+// segmentKeys is [SegmentKeys], which tests lower to split small tables.
+var segmentKeys int64 = SegmentKeys
+
+// keyRange returns the range of segmentKeys keys that holds key.
 func keyRange(key int64) (from, to int64) {
-	k := key / SegmentKeys
-	if key < 0 && key%SegmentKeys != 0 {
+	k := key / segmentKeys
+	if key < 0 && key%segmentKeys != 0 {
 		k--
 	}
-	from = k * SegmentKeys
-	return from, from + (SegmentKeys - 1)
+	from = k * segmentKeys
+	return from, from + (segmentKeys - 1)
 }
 
 // linkSegment links the previous backup's segment ps when the live table

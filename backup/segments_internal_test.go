@@ -17,7 +17,8 @@ import (
 // backup's snapshot and before its helper transactions start theirs:
 // the backup must hold the snapshot's rows, not the later ones.
 func TestExportSegments_HelpersSeeTheSnapshot(t *testing.T) {
-	gap := fmt.Sprint(2*SegmentKeys + 5) // in the last range, which a helper exports
+	defer SetSegmentKeys(512)()
+	gap := fmt.Sprint(2*segmentKeys + 5) // in the last range, which a helper exports
 	cases := []struct {
 		name    string
 		setup   string // SQL run before the backup
@@ -36,7 +37,7 @@ func TestExportSegments_HelpersSeeTheSnapshot(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
 			d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
-			appendEntries(t, d.DB, 2*SegmentKeys+10)
+			appendEntries(t, d.DB, int(2*segmentKeys+10))
 			if c.setup != "" {
 				if _, err := d.DB.Write.ExecContext(ctx, c.setup); err != nil {
 					t.Fatal(err)

@@ -61,15 +61,21 @@ func sameFile(tb testing.TB, a, b *backup.Result, rel string) bool {
 // TestSegments_Incremental follows a database through backups that link
 // what did not change: tables by change stamp, audit_log segment by
 // segment, on every engine.
-func TestSegments_Incremental(t *testing.T) { dbtest.Run(t, testSegmentsIncremental) }
+func TestSegments_Incremental(t *testing.T) {
+	t.Cleanup(backup.SetSegmentKeys(1024)) // after the parallel subtests
+	dbtest.Run(t, testSegmentsIncremental)
+}
 
 func testSegmentsIncremental(t *testing.T, engine string) {
 	ctx := context.Background()
+	// Small ranges, so that few entries make several segments. The
+	// subtests run in parallel, with the same value.
+	const keys = 1024
 	root := t.TempDir()
 	d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), engine)
 	backuptest.Seed(t, d)
 	// Enough entries for two key ranges of audit_log.
-	appendAudit(t, d.DB, backup.SegmentKeys+100)
+	appendAudit(t, d.DB, keys+100)
 	folder := filepath.Join(root, "backup")
 	create := func() *backup.Result {
 		t.Helper()
@@ -81,9 +87,9 @@ func testSegmentsIncremental(t *testing.T, engine string) {
 	}
 	b1 := create()
 	audit := table(t, b1.Manifest, "audit_log")
-	if len(audit.Segments) != 2 || *audit.Segments[0].Keys != [2]int64{0, backup.SegmentKeys - 1} ||
-		audit.Segments[0].Rows != backup.SegmentKeys-1 || audit.Segments[1].First != backup.SegmentKeys {
-		t.Fatalf("audit_log segments %+v, want [0, %d] with seq 1.. and the next range", audit.Segments, backup.SegmentKeys-1)
+	if len(audit.Segments) != 2 || *audit.Segments[0].Keys != [2]int64{0, keys - 1} ||
+		audit.Segments[0].Rows != keys-1 || audit.Segments[1].First != keys {
+		t.Fatalf("audit_log segments %+v, want [0, %d] with seq 1.. and the next range", audit.Segments, keys-1)
 	}
 
 	// Nothing changed: every file is linked, none written.
