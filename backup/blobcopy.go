@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -226,4 +228,60 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// bigBlobSize is the size from which a blob is compressed on several
+// goroutines at once, when no other blob is: zstd then splits it into
+// jobs of 4 MiB (four windows) compressed side by side.
+const bigBlobSize = 16 << 20
+
+// bigSlot is held by the one large blob at a time compressed on several
+// goroutines: the encoder's jobs in flight hold 20-50 MiB (measured as
+// peak RSS), which one encoder at a time keeps bounded. Another large
+// blob meanwhile is compressed on its own goroutine.
+var bigSlot = make(chan struct{}, 1)
+
+var bigEncoderPool = sync.Pool{New: func() any {
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevel),
+		zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)), zstd.WithConcurrentBlocks(true),
+		zstd.WithWindowSize(1<<20))
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return e
+}}
+
+// newBlobZstdWriter returns a writer that compresses a blob of size
+// bytes into w: on several goroutines for a large blob when the slot is
+// free and there are cores for it, else on the calling one. Close flushes
+// the frame and releases the encoder; it does not close w.
+func newBlobZstdWriter(w io.Writer, size int64) io.WriteCloser {
+	if size >= bigBlobSize && runtime.GOMAXPROCS(0) > 1 {
+		select {
+		case bigSlot <- struct{}{}:
+			e := bigEncoderPool.Get().(*zstd.Encoder)
+			e.Reset(w)
+			return &bigZstdWriter{e: e}
+		default:
+		}
+	}
+	return newZstdWriter(w)
+}
+
+// bigZstdWriter is a [zstdWriter] whose encoder compresses on several
+// goroutines and holds bigSlot.
+type bigZstdWriter struct{ e *zstd.Encoder }
+
+func (z *bigZstdWriter) Write(p []byte) (int, error) { return z.e.Write(p) }
+
+func (z *bigZstdWriter) Close() error {
+	if z.e == nil {
+		return nil
+	}
+	err := z.e.Close()
+	z.e.Reset(nil) // ends its goroutines
+	bigEncoderPool.Put(z.e)
+	z.e = nil
+	<-bigSlot
+	return err
 }

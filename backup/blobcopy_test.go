@@ -349,3 +349,42 @@ func assertOnlyLock(tb testing.TB, folder string) {
 		tb.Fatalf("List=%v, %v; want no backup", infos, err)
 	}
 }
+
+// TestCreate_LargeBlobs backs up two large CSV blobs side by side: one is
+// compressed on several goroutines at once, the other on its own, and
+// both restore intact.
+func TestCreate_LargeBlobs(t *testing.T) {
+	withProcs(t, copyWorkers)
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	const size = 16<<20 + 1
+	var csv bytes.Buffer
+	if _, err := seed.WriteCSV(&csv, 11, 2*size+1); err != nil {
+		t.Fatal(err)
+	}
+	text := csv.Bytes()
+	want := putBlobs(t, d, text[:size], text[size+1:2*size+1])
+	res := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+	for _, f := range res.Manifest.Files {
+		if f.Blob != "" && (f.Encoding != backup.EncodingZstd || f.Size > f.RawSize/2) {
+			t.Fatalf("blob file %+v, want CSV compressed", f)
+		}
+	}
+	if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	target := filepath.Join(root, "restored")
+	mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
+	r := backuptest.Open(t, target)
+	for id, data := range want {
+		f, err := r.Blobs.Open(id)
+		if err != nil {
+			t.Fatalf("restored blob %s: %v", id, err)
+		}
+		got, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("restored blob %s: %d bytes (%v), want %d", id, len(got), err, len(data))
+		}
+	}
+}

@@ -636,9 +636,9 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 		return File{}, false, err
 	}
 	var dstW io.Writer = ew
-	var zw *zstdWriter
+	var zw io.WriteCloser
 	if enc == EncodingZstd && pre == nil {
-		zw = newZstdWriter(ew)
+		zw = newBlobZstdWriter(ew, r.size)
 		defer zw.Close()
 		dstW = zw
 	}
