@@ -44,6 +44,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	m := NewMain()
+	limitMemory(os.Args[1:], os.Getenv)
 	err := m.Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(m.Report(err))
