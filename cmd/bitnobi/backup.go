@@ -59,7 +59,7 @@ same recipients or passphrase.
   bitnobi restore backup-20250102_1504 --identity backup-key.txt
 
 Priority (--priority, $BITNOBI_BACKUP_PRIORITY): by default ("low") the
-backup runs at nice 10 and at the lowest best-effort I/O priority (on
+backup runs at nice 19 and at the lowest best-effort I/O priority (on
 Linux; elsewhere nothing changes), so that the server's requests go first
 and the backup takes what is left: it takes longer on a busy machine and
 about as long on an idle one. A priority that is lower already (nice 19,

@@ -14,7 +14,7 @@ type Priority string
 
 // The values of --priority.
 const (
-	// PriorityLow lowers the process's CPU priority to nice 10 (and its
+	// PriorityLow lowers the process's CPU priority to nice 19 (and its
 	// session's, when it leads its session) and its I/O priority to the
 	// lowest of the best-effort class, so that a backup running beside
 	// the server slows the server's requests as little as possible. It
@@ -26,7 +26,7 @@ const (
 )
 
 // priorityFlagHelp documents --priority for the commands that have it.
-const priorityFlagHelp = `CPU and I/O priority: "low" runs at nice 10 and the lowest best-effort I/O priority,
+const priorityFlagHelp = `CPU and I/O priority: "low" runs at nice 19 and the lowest best-effort I/O priority,
 so that a server running beside it stays responsive; "normal" leaves both as they are (env ` + EnvPriority + `)`
 
 // priorityFlag adds --priority to fs, defaulting to $BITNOBI_BACKUP_PRIORITY
@@ -75,4 +75,4 @@ func (m *Main) applyPriority(value string, quiet bool, logger *slog.Logger) erro
 }
 
 // lowNice is the nice value of [PriorityLow].
-const lowNice = 10
+const lowNice = 19

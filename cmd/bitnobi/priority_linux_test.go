@@ -113,7 +113,7 @@ func startThreads(n int, done <-chan struct{}) {
 // TestLowerProcessPriority runs "bitnobi backup" in a child process with
 // the real priority lowering, then checks every thread of that process,
 // those it had before, those the backup started and those started after,
-// in /proc/self/task/*/stat and with ioprio_get: all at nice 10 and I/O
+// in /proc/self/task/*/stat and with ioprio_get: all at nice 19 and I/O
 // best effort 7; and its autogroup's nice value, lowered only when the
 // child leads its own session. A third child, already at nice 15 and in
 // the idle I/O class, must stay there.
@@ -176,9 +176,10 @@ func priorityHelper(t *testing.T, mode string) {
 			t.Fatalf("backup warned:\n%s", errb.String())
 		}
 	case "keep-lower":
-		// Lower than low already: nice 15 and the idle class, as "nice -n
-		// 15 ionice -c3 bitnobi backup" would start it.
-		wantNice, wantIO = 15, ioprioClassIdle<<ioprioClassShift
+		// Lower than low already: the idle I/O class, as "nice -n 19
+		// ionice -c3 bitnobi backup" would start it (nice 19 is the
+		// lowest there is, low's own).
+		wantNice, wantIO = 19, ioprioClassIdle<<ioprioClassShift
 		for range 3 { // catch threads created meanwhile
 			for _, p := range threadPriorities(t) {
 				if err := unix.Setpriority(unix.PRIO_PROCESS, p.TID, wantNice); err != nil {
