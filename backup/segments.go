@@ -156,6 +156,41 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 	var jobs []segmentJob
 	var row []any
 	cursor := int64(math.MinInt64)
+	// With the stamp unchanged, rows were only appended since the
+	// previous backup, above its largest key: every segment of it but the
+	// last still holds exactly its rows, and is linked without a query.
+	// The last, which appends may have reached, is checked below.
+	if prevByFrom != nil {
+		var full []Segment
+		for _, ps := range prev.Segments {
+			if ps.Keys == nil || ps.Rows == 0 || ps.Keys[0] < cursor {
+				full = nil // not in key order: check each below
+				break
+			}
+			full = append(full, ps)
+			cursor = ps.Keys[1] + 1
+		}
+		if len(full) > 0 {
+			full = full[:len(full)-1]
+		}
+		cursor = math.MinInt64
+		for _, ps := range full {
+			if from, to := keyRange(ps.First); from != ps.Keys[0] || to != ps.Keys[1] {
+				break // ranges of another size
+			}
+			rel := segmentFile(t.Name, len(slots))
+			f, ok, err := src.link(w, ps, rel)
+			if err != nil {
+				return Table{}, nil, 0, err
+			}
+			if !ok {
+				break // the walk below writes it and the rest
+			}
+			ps.File = rel
+			slots = append(slots, slot{seg: ps, file: f, linked: true})
+			cursor = ps.Keys[1] + 1
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return Table{}, nil, 0, err
