@@ -175,16 +175,16 @@ func (c *blobCopier) wait(total int64) error {
 		tick = t.C
 		c.report(total)
 	}
+copying:
 	for {
 		select {
 		case <-tick:
 			if c.ctx.Err() == nil { // not once cancelled or failed
 				c.report(total)
 			}
-			continue
 		case <-finished:
+			break copying
 		}
-		break
 	}
 	c.mu.Lock()
 	err := c.err
