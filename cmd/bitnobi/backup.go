@@ -32,8 +32,10 @@ path is the last line printed on stdout.
 
 The server may keep running: the backup reads one consistent snapshot (on
 PostgreSQL, one REPEATABLE READ, READ ONLY transaction) and does not stop
-or lock out the server. Blobs already in the newest backup of
-the folder are hard-linked rather than copied again. An interrupted backup
+or lock out the server. What did not change since the newest backup of
+the folder (blobs, tables whose change stamp is the same, older audit log
+segments) is hard-linked from it rather than read and written again, so a
+backup costs about what changed. An interrupted backup
 leaves only a .tmp-backup-* directory, which the next backup removes.
 
 A plain backup does not contain the master key (master.key, which seals
@@ -52,7 +54,7 @@ them the backup cannot be read at all. What stays readable without them
 is only what "backups list" shows: the backup's time, the app, schema and
 format versions, and the files' sizes and ciphertext checksums. Blobs are
 hard-linked from the previous backup only when it was encrypted to the
-same recipients or passphrase.
+same recipients or passphrase; tables are written anew every time.
 
   age-keygen -o backup-key.txt      # prints the public key: age1...
   bitnobi backup --encrypt --recipient age1...
