@@ -12,7 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -501,7 +501,7 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 		return File{}, false, err
 	}
 	if prev != nil {
-		if pf, ok := prev.blobFiles[rel]; ok && pf.Blob == r.id {
+		if pf, ok := prev.files[rel]; ok && pf.Blob == r.id {
 			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
@@ -537,7 +537,7 @@ func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (
 		return File{}, false, err
 	}
 	if prev != nil {
-		if pf, ok := prev.blobFiles[rel]; ok && pf.Encoding == EncodingAge {
+		if pf, ok := prev.files[rel]; ok && pf.Encoding == EncodingAge {
 			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
@@ -781,45 +781,30 @@ func removeStaleTemp(folder string) ([]string, error) {
 // previousBackup returns the complete backup in folder with the newest
 // name (see nameLess), indexed for linking, or nil.
 func previousBackup(folder string) (*Info, error) {
-	entries, err := os.ReadDir(folder)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
+	names, err := backupNames(folder)
+	if err != nil {
 		return nil, fmt.Errorf("find the previous backup: %w", err)
-	}
-	var names []string
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "backup-") {
-			names = append(names, e.Name())
-		}
 	}
 	// Newest name first: names follow the time they were taken, and a
 	// manifest is read only until one is whole (a folder of a year of
 	// backups holds hundreds, each read and checked in full).
-	sort.Slice(names, func(i, j int) bool { return nameLess(names[j], names[i]) })
-	var best *Info
-	for _, name := range names {
+	for _, name := range slices.Backward(names) {
 		in := &Info{Name: name, Path: filepath.Join(folder, name)}
-		if in.Manifest, in.Err = ReadManifest(in.Path); in.Err == nil {
-			fi, err := os.Stat(filepath.Join(in.Path, ManifestName))
-			if err != nil {
-				continue
-			}
-			in.completed = fi.ModTime()
-			best = in
-			break
+		if in.Manifest, in.Err = ReadManifest(in.Path); in.Err != nil {
+			continue
 		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	best.blobFiles = map[string]File{}
-	for _, f := range best.Manifest.Files {
-		if strings.HasPrefix(f.Path, "blobs/") {
-			best.blobFiles[f.Path] = f
+		fi, err := os.Stat(filepath.Join(in.Path, ManifestName))
+		if err != nil {
+			continue
 		}
+		in.completed = fi.ModTime()
+		in.files = make(map[string]File, len(in.Manifest.Files))
+		for _, f := range in.Manifest.Files {
+			in.files[f.Path] = f
+		}
+		return in, nil
 	}
-	return best, nil
+	return nil, nil
 }
 
 // within reports whether path is dir or inside it.

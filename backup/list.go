@@ -22,7 +22,7 @@ type Info struct {
 	// checked; [Verify] checks every file.
 	Err error
 
-	blobFiles map[string]File // path -> blob file, for linking
+	files     map[string]File // path -> file of the manifest, for linking
 	completed time.Time       // manifest.json's mtime, for linking
 }
 
@@ -42,23 +42,36 @@ func (in *Info) intact(path string, f File) bool {
 // backups being written or interrupted are skipped. A missing folder has
 // no backups.
 func List(folder string) ([]Info, error) {
+	names, err := backupNames(folder)
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	infos := make([]Info, 0, len(names))
+	for _, name := range names {
+		in := Info{Name: name, Path: filepath.Join(folder, name)}
+		in.Manifest, in.Err = ReadManifest(in.Path)
+		infos = append(infos, in)
+	}
+	return infos, nil
+}
+
+// backupNames returns the names of the backup-* directories of folder,
+// oldest first (see nameLess); none for a missing folder.
+func backupNames(folder string) ([]string, error) {
 	entries, err := os.ReadDir(folder)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("list backups: %w", err)
+		return nil, err
 	}
-	var infos []Info
+	var names []string
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "backup-") {
-			continue
+		if e.IsDir() && strings.HasPrefix(e.Name(), "backup-") {
+			names = append(names, e.Name())
 		}
-		in := Info{Name: e.Name(), Path: filepath.Join(folder, e.Name())}
-		in.Manifest, in.Err = ReadManifest(in.Path)
-		infos = append(infos, in)
 	}
-	sort.Slice(infos, func(i, j int) bool { return nameLess(infos[i].Name, infos[j].Name) })
-	return infos, nil
+	sort.Slice(names, func(i, j int) bool { return nameLess(names[i], names[j]) })
+	return names, nil
 }
 
 // nameLess orders backup names by time, then by their -N suffix as a

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/bitnobi/bitnobi/store"
@@ -23,7 +22,6 @@ import (
 type tableSource struct {
 	prev   *Info
 	tables map[string]Table
-	files  map[string]File
 }
 
 // newTableSource returns the reusable tables of prev for a backup of m,
@@ -38,14 +36,9 @@ func newTableSource(prev *Info, m *Manifest) *tableSource {
 		pm.Engine != m.Engine || pm.InstanceID != m.InstanceID {
 		return nil
 	}
-	src := &tableSource{prev: prev, tables: map[string]Table{}, files: map[string]File{}}
+	src := &tableSource{prev: prev, tables: map[string]Table{}}
 	for _, t := range pm.Tables {
 		src.tables[t.Name] = t
-	}
-	for _, f := range pm.Files {
-		if !strings.HasPrefix(f.Path, "blobs/") {
-			src.files[f.Path] = f
-		}
 	}
 	return src
 }
@@ -67,7 +60,7 @@ func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
 // the new backup and returns its entry, or false (leaving nothing at rel)
 // when it cannot: the file is missing or changed (see [Info.intact]).
 func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error) {
-	pf, ok := s.files[ps.File]
+	pf, ok := s.prev.files[ps.File]
 	if !ok {
 		return File{}, false, nil
 	}
