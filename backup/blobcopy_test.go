@@ -191,17 +191,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			target := filepath.Join(root, "restored")
 			mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: keys})
 			r := backuptest.Open(t, target)
-			for id, data := range want {
-				f, err := r.Blobs.Open(id)
-				if err != nil {
-					t.Fatalf("restored blob %s: %v", id, err)
-				}
-				got, err := io.ReadAll(f)
-				f.Close()
-				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("restored blob %s: %d bytes (%v), want %d", id, len(got), err, len(data))
-				}
-			}
+			checkBlobs(t, r, want)
 
 			// The next backup links every blob file of this one.
 			next := create(copyWorkers, folder, nil)
@@ -376,6 +366,13 @@ func TestCreate_LargeBlobs(t *testing.T) {
 	target := filepath.Join(root, "restored")
 	mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
 	r := backuptest.Open(t, target)
+	checkBlobs(t, r, want)
+}
+
+// checkBlobs checks that the data directory r holds every blob of want
+// (id -> content) intact.
+func checkBlobs(t *testing.T, r *backuptest.DataDir, want map[string][]byte) {
+	t.Helper()
 	for id, data := range want {
 		f, err := r.Blobs.Open(id)
 		if err != nil {
