@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -88,16 +89,9 @@ func lowerAutogroup() error {
 	if sid, err := unix.Getsid(0); err != nil || sid != os.Getpid() {
 		return nil
 	}
-	data, err := os.ReadFile(autogroupFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // a kernel without autogroups
-	} else if err != nil {
-		return fmt.Errorf("read autogroup: %w", err)
-	}
-	var name string
-	var nice int
-	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
-		return fmt.Errorf("read autogroup %q: %w", data, err)
+	name, nice, ok, err := readAutogroup()
+	if err != nil || !ok {
+		return err
 	}
 	if nice >= lowNice {
 		return nil
@@ -114,6 +108,33 @@ func lowerAutogroup() error {
 		return fmt.Errorf("set nice %d of autogroup %s: %w", lowNice, name, err)
 	}
 	return nil
+}
+
+// readAutogroup returns the name and nice value of the process's
+// autogroup, and false when it has none of its own: on a kernel without
+// autogroups (no file), and for a process in the root autogroup or in a
+// CPU cgroup other than the root (an empty file, as inside most
+// containers), where the autogroup plays no part in scheduling.
+func readAutogroup() (name string, nice int, ok bool, err error) {
+	data, err := os.ReadFile(autogroupFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", 0, false, nil
+	} else if err != nil {
+		return "", 0, false, fmt.Errorf("read autogroup: %w", err)
+	}
+	return parseAutogroup(data)
+}
+
+// parseAutogroup parses the contents of [autogroupFile], such as
+// "/autogroup-4956 nice 0\n"; see [readAutogroup].
+func parseAutogroup(data []byte) (name string, nice int, ok bool, err error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", 0, false, nil
+	}
+	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
+		return "", 0, false, fmt.Errorf("read autogroup %q: %w", data, err)
+	}
+	return name, nice, true, nil
 }
 
 // writeAutogroup sets the nice value of the process's autogroup.

@@ -212,21 +212,41 @@ func priorityHelper(t *testing.T, mode string) {
 }
 
 // autogroupNice returns the nice value of the process's autogroup, and
-// false if the kernel has no autogroups.
+// false if it has none of its own (see readAutogroup).
 func autogroupNice(t *testing.T) (int, bool) {
 	t.Helper()
-	data, err := os.ReadFile(autogroupFile)
-	if os.IsNotExist(err) {
-		return 0, false
-	} else if err != nil {
+	_, nice, ok, err := readAutogroup()
+	if err != nil {
 		t.Fatal(err)
 	}
-	var name string
-	var nice int
-	if _, err := fmt.Sscanf(string(data), "%s nice %d", &name, &nice); err != nil {
-		t.Fatalf("%s: %q: %v", autogroupFile, data, err)
+	return nice, ok
+}
+
+func TestParseAutogroup(t *testing.T) {
+	for _, tt := range []struct {
+		name, data string
+		wantName   string
+		wantNice   int
+		wantOK     bool
+		wantErr    bool
+	}{
+		{"Own", "/autogroup-4956 nice 0\n", "/autogroup-4956", 0, true, false},
+		{"Lowered", "/autogroup-12 nice 19\n", "/autogroup-12", 19, true, false},
+		// The root autogroup, or a CPU cgroup (most containers): CI's case.
+		{"Empty", "", "", 0, false, false},
+		{"Newline", "\n", "", 0, false, false},
+		{"Garbage", "autogroup?\n", "", 0, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name, nice, ok, err := parseAutogroup([]byte(tt.data))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err=%v, want error: %v", err, tt.wantErr)
+			}
+			if name != tt.wantName || nice != tt.wantNice || ok != tt.wantOK {
+				t.Fatalf("got %q nice %d ok %v, want %q nice %d ok %v", name, nice, ok, tt.wantName, tt.wantNice, tt.wantOK)
+			}
+		})
 	}
-	return nice, true
 }
 
 func readFile(t *testing.T, name string) string {
