@@ -273,7 +273,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		if err != nil {
 			return err
 		}
-		src := newTableSource(prev, m)
+		src := newTableSource(prev, m, crypt, logger)
 		for i, t := range tables {
 			var onRow func([]any) error
 			if t.Name == "blobs" {

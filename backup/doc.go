@@ -65,9 +65,12 @@
 //     it when a sample shows that pays. Release gc.lock. (Encrypted: the
 //     sample decides the encoding first, which with the id gives the
 //     keyed file name that is looked up in the newest backup; table and
-//     blob files are encrypted as they are written, and tables are not
-//     linked, the previous backup's tables being sealed.)
-//  7. Encrypted: write manifest.age. Write manifest.json, fsync every
+//     blob files are encrypted as they are written; tables are linked as
+//     in step 5, from the previous backup's link index, which opens with
+//     a key derived from the master key and the recipients, see
+//     newTableSource.)
+//  7. Encrypted: seal the link index into the public manifest, write
+//     manifest.age. Write manifest.json, fsync every
 //     file and directory, and rename the temporary directory to
 //     backup-YYYYMMDD_HHMM (UTC; -2, -3... if that name is taken; never
 //     replacing anything). Fsync B.

@@ -132,6 +132,8 @@ type cryptor struct {
 	fileID *age.X25519Identity // passphrase mode only
 	// nameKey keys the hash that names blob files (see blobName).
 	nameKey []byte
+	// linksKey seals the link index (see sealLinks).
+	linksKey []byte
 	// prevWarning, if set, tells why blobs could not be linked from the
 	// previous backup.
 	prevWarning string
@@ -198,15 +200,17 @@ func newCryptor(opts *EncryptOptions, key secret.Key, prev *Info) (*cryptor, err
 		c.fileTo = []age.Recipient{c.fileID.Recipient()}
 		series = "passphrase\n" + c.fileID.Recipient().String()
 	}
-	c.nameKey = deriveNameKey(key[:], series)
+	c.nameKey = deriveKey(key[:], nameContext, series)
+	c.linksKey = deriveKey(key[:], linksContext, series)
 	return c, nil
 }
 
-// deriveNameKey returns the key of blob names for a series of backups
-// (the recipients, or the passphrase's file identity) under a master key.
-func deriveNameKey(masterKey []byte, series string) []byte {
+// deriveKey returns the key for the use context (nameContext,
+// linksContext) in a series of backups (the recipients, or the
+// passphrase's file identity) under a master key.
+func deriveKey(masterKey []byte, context, series string) []byte {
 	mac := hmac.New(sha256.New, masterKey)
-	mac.Write([]byte(nameContext + series))
+	mac.Write([]byte(context + series))
 	return mac.Sum(nil)
 }
 
@@ -266,6 +270,10 @@ func publicManifest(m *Manifest) *Manifest {
 // manifest m and returns the public manifest, whose files include it.
 func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, error) {
 	pub := publicManifest(m)
+	var err error
+	if pub.Links, err = c.sealLinks(m); err != nil {
+		return nil, err
+	}
 	sp := sealedPart{Public: pub, Manifest: m, MasterKey: hex.EncodeToString(key[:])}
 	if c.mode == EncryptPassphrase {
 		sp.FileIdentity = c.fileID.String()

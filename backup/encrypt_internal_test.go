@@ -49,6 +49,8 @@ func TestPublicManifest(t *testing.T) {
 		{"KeyExternal", func(m *Manifest) { m.MasterKey.Mode = KeyExternal }},
 		{"Mode", func(m *Manifest) { m.Encryption.Mode = "rot13" }},
 		{"SealedPathElsewhere", func(m *Manifest) { m.Files[1].Path = "tables/" + SealedName }},
+		{"LinksNotBase64", func(m *Manifest) { m.Links = "not base64!" }},
+		{"LinksFormat3", func(m *Manifest) { m.Format, m.Links = formatSegments, "AAAA" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := samplePublic()
@@ -64,10 +66,73 @@ func TestPublicManifest(t *testing.T) {
 	}
 }
 
+// TestLinks seals a link index and opens it: with the key of the same
+// master key and series only, and never when altered.
+func TestLinks(t *testing.T) {
+	m := sampleManifest()
+	var key, otherKey [32]byte
+	otherKey[0] = 1
+	newC := func(key [32]byte, series string) *cryptor {
+		return &cryptor{linksKey: deriveKey(key[:], linksContext, series)}
+	}
+	c := newC(key, "recipients\nage1x")
+	sealed, err := c.sealLinks(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := c.openLinks(sealed)
+	if err != nil {
+		t.Fatalf("openLinks: %v", err)
+	}
+	if idx.InstanceID != m.InstanceID || idx.Engine != m.Engine || idx.SchemaVersion != m.SchemaVersion ||
+		len(idx.Tables) != len(m.Tables) || idx.Tables[0].Name != m.Tables[0].Name {
+		t.Fatalf("opened %+v, want the tables of %+v", idx, m)
+	}
+	for _, f := range idx.Files {
+		if !strings.HasPrefix(f.Path, "tables/") {
+			t.Fatalf("link index lists %s, not a table file", f.Path)
+		}
+	}
+	if len(idx.Files) == 0 {
+		t.Fatal("link index lists no files")
+	}
+	if other, _ := c.sealLinks(m); other == sealed {
+		t.Fatal("two sealings are equal: the nonce is not random")
+	}
+	for _, tt := range []struct {
+		name    string
+		c       *cryptor
+		sealed  string
+		wantErr error
+	}{
+		{"OtherSeries", newC(key, "recipients\nage1y"), sealed, errNoLinks},
+		{"OtherMasterKey", newC(otherKey, "recipients\nage1x"), sealed, errNoLinks},
+		{"NameKeyIsNotLinksKey", &cryptor{linksKey: deriveKey(key[:], nameContext, "recipients\nage1x")}, sealed, errNoLinks},
+		{"Altered", c, sealed[:40] + otherChar(sealed[40]) + sealed[41:], errNoLinks},
+		{"Truncated", c, sealed[:len(sealed)-8], errNoLinks},
+		{"Short", c, "AAAA", ErrMalformed},
+		{"NotBase64", c, "%%%", ErrMalformed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.c.openLinks(tt.sealed); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("openLinks: %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// otherChar returns a base64 character other than c.
+func otherChar(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
 func TestBlobName(t *testing.T) {
 	var key [32]byte
 	newC := func(series string, key [32]byte) *cryptor {
-		return &cryptor{nameKey: deriveNameKey(key[:], series)}
+		return &cryptor{nameKey: deriveKey(key[:], nameContext, series)}
 	}
 	id := strings.Repeat("ab", 32)
 	a := newC("recipients\nage1x", key)

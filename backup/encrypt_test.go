@@ -430,6 +430,7 @@ func TestEncryptedErrors(t *testing.T) {
 			{"CreatedAt", func(m *backup.Manifest) { m.CreatedAt = m.CreatedAt.Add(-24 * 3600e9) }},
 			{"Stats", func(m *backup.Manifest) { m.Stats.BytesWritten++ }},
 			{"Mode", func(m *backup.Manifest) { m.Encryption.Mode = backup.EncryptPassphrase }},
+			{"Links", func(m *backup.Manifest) { m.Links = otherBase64Char(m.Links[:1]) + m.Links[1:] }},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				e := newEncryptedForErrors(t)
@@ -474,10 +475,14 @@ func TestEncryptedIncremental(t *testing.T) {
 		return n
 	}
 
+	// Every file but the sealed part: the tables, by their link index
+	// (TestSegments_Incremental/*/Encrypted links some and not others),
+	// and both blobs.
 	b1 := mustCreateEncrypted(t, data.Dir.Path(), folder, toRecipients(id, other))
+	all := len(b1.Manifest.Files)
 	// Same recipients, in another order: linked.
 	b2 := mustCreateEncrypted(t, data.Dir.Path(), folder, toRecipients(other, id))
-	if b2.Manifest.Stats.FilesLinked != 2 || b2.Manifest.Previous != b1.Name || sameFile(b1, b2) != 2 {
+	if b2.Manifest.Stats.FilesLinked != int64(all) || b2.Manifest.Stats.FilesWritten != 0 || b2.Manifest.Previous != b1.Name || sameFile(b1, b2) != all {
 		t.Fatalf("second backup to the same recipients: stats %+v, previous %q, %d files shared",
 			b2.Manifest.Stats, b2.Manifest.Previous, sameFile(b1, b2))
 	}
@@ -507,7 +512,7 @@ func TestEncryptedIncremental(t *testing.T) {
 	// Passphrase: the same passphrase links, another does not.
 	p1 := mustCreateEncrypted(t, data.Dir.Path(), folder, withPassphrase("one passphrase"))
 	p2 := mustCreateEncrypted(t, data.Dir.Path(), folder, withPassphrase("one passphrase"))
-	if p2.Manifest.Stats.FilesLinked != 2 || sameFile(p1, p2) != 2 {
+	if p2.Manifest.Stats.FilesLinked != int64(all) || sameFile(p1, p2) != all {
 		t.Fatalf("same passphrase: %+v", p2.Manifest.Stats)
 	}
 	p3 := mustCreateEncrypted(t, data.Dir.Path(), folder, withPassphrase("another passphrase"))
@@ -539,6 +544,37 @@ func TestEncryptedIncremental(t *testing.T) {
 			t.Fatalf("List: %s: %v", in.Name, in.Err)
 		}
 	}
+}
+
+// otherBase64Char returns a base64 character other than c.
+func otherBase64Char(c string) string {
+	if c == "A" {
+		return "B"
+	}
+	return "A"
+}
+
+// TestEncryptedLinksAltered: a previous backup whose link index was
+// altered (and its manifest's checksum recomputed) links no table, and
+// the new backup is whole.
+func TestEncryptedLinksAltered(t *testing.T) {
+	root := t.TempDir()
+	data := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, data)
+	id := newIdentity(t)
+	folder := filepath.Join(root, "backup")
+	b1 := mustCreateEncrypted(t, data.Dir.Path(), folder, toRecipients(id))
+	if b1.Manifest.Public().Links == "" {
+		t.Fatal("an encrypted backup without a link index")
+	}
+	rewriteManifest(t, b1.Path, func(m *backup.Manifest) {
+		m.Links = m.Links[:len(m.Links)/2] + otherBase64Char(m.Links[len(m.Links)/2:len(m.Links)/2+1]) + m.Links[len(m.Links)/2+1:]
+	})
+	b2 := mustCreateEncrypted(t, data.Dir.Path(), folder, toRecipients(id))
+	if got := b2.Manifest.Stats; got.FilesLinked != got.Blobs || got.FilesWritten != int64(len(b2.Manifest.Files))-got.Blobs {
+		t.Fatalf("after an altered link index: %+v, want only the %d blobs linked", got, got.Blobs)
+	}
+	mustRestore(t, b2.Path, filepath.Join(root, "restored"), backup.RestoreOptions{Keys: backup.NewKeys(id)})
 }
 
 func TestLoadKeys(t *testing.T) {

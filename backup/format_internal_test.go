@@ -82,6 +82,7 @@ func TestManifestSegments(t *testing.T) {
 		}, true},
 		{"Format1Segments", func(m *Manifest) { m.Format = 1 }, false},
 		{"Format3File", func(m *Manifest) { m.Tables[0].File = "tables/blobs.jsonl.zst" }, false},
+		{"LinksInPlain", func(m *Manifest) { m.Links = "AAAA" }, false},
 		{"NoSegments", func(m *Manifest) { m.Tables[0].Segments = nil }, false},
 		{"WrongName", func(m *Manifest) { m.Tables[1].Segments[1].File = "tables/log.2.jsonl.zst" }, false},
 		{"RowsDisagree", func(m *Manifest) { m.Tables[1].Rows = 4 }, false},

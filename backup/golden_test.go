@@ -24,8 +24,8 @@ var update = flag.Bool("update", false, "regenerate the golden backups of the cu
 // format and schema version that was ever released, with today's binary,
 // and checks the content. Run with -update to (re)write the ones for the
 // current versions; never regenerate an older one. Plain backups of
-// formats 1 and 3 are vN-schemaM, and encrypted ones of format 3
-// vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
+// formats 1, 3 and 4 are vN-schemaM, and encrypted ones of formats 3 and
+// 4 vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
 // backup has its age identity in <dir>.identity (a test key, protecting
 // nothing) instead of a master key file.
 func TestGolden(t *testing.T) {

@@ -28,12 +28,18 @@ import (
 // version would misread increments it; see docs/backup-format.md. Format
 // 1 is a plain backup with one file per table, format 2 adds encryption,
 // format 3 stores a table as one or more segments ([Segment]), so that a
-// backup can hard-link the unchanged ones from the previous backup.
-const FormatVersion = 3
+// backup can hard-link the unchanged ones from the previous backup, and
+// format 4 gives an encrypted backup a sealed link index
+// ([Manifest.Links]), so that the next one can link its tables too.
+const FormatVersion = 4
 
 // formatSegments is the first format whose tables list segments instead
 // of one file.
 const formatSegments = 3
+
+// formatLinks is the first format whose encrypted backups carry a link
+// index.
+const formatLinks = 4
 
 // ManifestName is the name of the manifest file in a backup directory.
 const ManifestName = "manifest.json"
@@ -101,10 +107,15 @@ type Manifest struct {
 	Encryption *Encryption `json:"encryption,omitempty"`
 	// Previous names the backup in the same folder whose blob files this
 	// one hard-linked, or is empty.
-	Previous string  `json:"previous,omitempty"`
-	Stats    Stats   `json:"stats"`
-	Tables   []Table `json:"tables"`
-	Files    []File  `json:"files"`
+	Previous string `json:"previous,omitempty"`
+	// Links is, in the public manifest of an encrypted backup (format 4
+	// and later), its link index: what the next backup of the same
+	// database to the same keys needs to link its tables, sealed under a
+	// key derived from the master key (see docs/backup-format.md).
+	Links  string  `json:"links,omitempty"`
+	Stats  Stats   `json:"stats"`
+	Tables []Table `json:"tables"`
+	Files  []File  `json:"files"`
 	// ManifestChecksum is the lowercase hex SHA-256 of every byte of
 	// manifest.json before this member's name.
 	ManifestChecksum string `json:"manifest_checksum,omitempty"`
@@ -265,6 +276,7 @@ var (
 	checksumRE  = regexp.MustCompile(`"manifest_checksum"\s*:\s*"([0-9a-f]{64})"\s*\}\s*\z`)
 	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)
 	hexRE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	base64RE    = regexp.MustCompile(`^[A-Za-z0-9+/]*={0,2}$`)
 )
 
 // Marshal returns the manifest as written to manifest.json: indented
@@ -444,6 +456,9 @@ func (m *Manifest) validateHead() error {
 	case m.CreatedAt.IsZero():
 		return bad("created_at is missing")
 	}
+	if m.Links != "" && (m.Encryption == nil || m.Format < formatLinks) {
+		return bad("links in a plain backup or before format %d", formatLinks)
+	}
 	if e := m.Encryption; e != nil {
 		switch {
 		case m.Format < 2:
@@ -474,6 +489,8 @@ func (m *Manifest) validatePublic() error {
 		return bad("the public manifest of an encrypted backup shows host or instance_id")
 	case m.Stats.Rows != 0 || m.Stats.Blobs != 0 || m.Stats.BlobBytes != 0:
 		return bad("the public manifest of an encrypted backup shows rows, blobs or blob_bytes")
+	case len(m.Links) > maxLinksSize || !base64RE.MatchString(m.Links):
+		return bad("links is not base64 of at most %d bytes", maxLinksSize)
 	}
 	prev, sealed := "", false
 	for _, f := range m.Files {
@@ -510,6 +527,8 @@ func (m *Manifest) validateFull(keyed bool) error {
 		return bad("master_key.fingerprint is empty")
 	case len(m.Tables) == 0:
 		return bad("no tables")
+	case m.Links != "":
+		return bad("links belong in the public manifest only")
 	}
 	files := make(map[string]*File, len(m.Files))
 	prev := ""

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,26 +19,57 @@ import (
 
 // tableSource is what a backup may reuse from the previous backup in its
 // folder: the tables of its manifest, when that backup is of the same
-// database at the same schema version, and plain like this one.
+// database at the same schema version, and plain like this one or
+// encrypted to the same keys.
 type tableSource struct {
 	prev   *Info
 	tables map[string]Table
+	// files are the previous backup's entries of its table files, as its
+	// full manifest has them.
+	files map[string]File
 }
 
-// newTableSource returns the reusable tables of prev for a backup of m,
-// or nil when there are none: prev is nil, encrypted (its tables are
-// sealed) or of another format, instance, engine or schema version.
-func newTableSource(prev *Info, m *Manifest) *tableSource {
-	if prev == nil || prev.Manifest == nil || m.Encrypted() {
+// newTableSource returns the reusable tables of prev for a backup of m
+// (encrypted with crypt, or plain when crypt is nil), or nil when there
+// are none: prev is nil, of an older format or of another instance,
+// engine or schema version; or one of the two is encrypted and the other
+// not; or prev's link index does not open with crypt's key (another
+// master key or other recipients or passphrase).
+func newTableSource(prev *Info, m *Manifest, crypt *cryptor, logger *slog.Logger) *tableSource {
+	if prev == nil || prev.Manifest == nil || prev.Manifest.Encrypted() != m.Encrypted() {
 		return nil
 	}
 	pm := prev.Manifest
-	if pm.Encrypted() || pm.Format < formatSegments || pm.SchemaVersion != m.SchemaVersion ||
+	src := &tableSource{prev: prev, tables: map[string]Table{}, files: prev.files}
+	tables := pm.Tables
+	if m.Encrypted() {
+		if pm.Links == "" || crypt == nil {
+			return nil
+		}
+		idx, err := crypt.openLinks(pm.Links)
+		if err != nil {
+			// Another key is no news (the blobs say so already); damage is.
+			if !errors.Is(err, errNoLinks) {
+				logger.Warn("previous backup's link index is unreadable: its tables are not linked", "backup", prev.Name, "err", err)
+			}
+			return nil
+		}
+		// The entries must be the files manifest.json lists (it was
+		// checked, paths and all), down to the bytes on disk.
+		src.files = make(map[string]File, len(idx.Files))
+		for _, f := range idx.Files {
+			if pf, ok := prev.files[f.Path]; ok && pf.Size == f.Size && pf.SHA256 == f.SHA256 {
+				src.files[f.Path] = f
+			}
+		}
+		pm = &Manifest{Format: pm.Format, InstanceID: idx.InstanceID, Engine: idx.Engine, SchemaVersion: idx.SchemaVersion}
+		tables = idx.Tables
+	}
+	if pm.Format < formatSegments || pm.SchemaVersion != m.SchemaVersion ||
 		pm.Engine != m.Engine || pm.InstanceID != m.InstanceID {
 		return nil
 	}
-	src := &tableSource{prev: prev, tables: map[string]Table{}}
-	for _, t := range pm.Tables {
+	for _, t := range tables {
 		src.tables[t.Name] = t
 	}
 	return src
@@ -60,7 +92,7 @@ func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
 // the new backup and returns its entry, or false (leaving nothing at rel)
 // when it cannot: the file is missing or changed (see [Info.intact]).
 func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error) {
-	pf, ok := s.prev.files[ps.File]
+	pf, ok := s.files[ps.File]
 	if !ok {
 		return File{}, false, nil
 	}

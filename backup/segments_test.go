@@ -60,13 +60,20 @@ func sameFile(tb testing.TB, a, b *backup.Result, rel string) bool {
 
 // TestSegments_Incremental follows a database through backups that link
 // what did not change: tables by change stamp, audit_log segment by
-// segment, on every engine.
+// segment, on every engine, plain and encrypted (where the previous
+// backup's link index says what its tables hold).
 func TestSegments_Incremental(t *testing.T) {
 	t.Cleanup(backup.SetSegmentKeys(1024)) // after the parallel subtests
-	dbtest.Run(t, testSegmentsIncremental)
+	dbtest.Run(t, func(t *testing.T, engine string) {
+		t.Run("Plain", func(t *testing.T) { testSegmentsIncremental(t, engine, nil, nil) })
+		id := newIdentity(t)
+		t.Run("Encrypted", func(t *testing.T) { testSegmentsIncremental(t, engine, toRecipients(id), backup.NewKeys(id)) })
+	})
 }
 
-func testSegmentsIncremental(t *testing.T, engine string) {
+// testSegmentsIncremental runs TestSegments_Incremental on engine, with
+// backups encrypted with enc (nil: plain) and opened with idKeys.
+func testSegmentsIncremental(t *testing.T, engine string, enc *backup.EncryptOptions, idKeys *backup.Keys) {
 	ctx := context.Background()
 	// Small ranges, so that few entries make several segments. The
 	// subtests run in parallel, with the same value.
@@ -79,9 +86,12 @@ func testSegmentsIncremental(t *testing.T, engine string) {
 	folder := filepath.Join(root, "backup")
 	create := func() *backup.Result {
 		t.Helper()
-		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
+		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn), Encrypt: enc})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
+		}
+		if res.Manifest.Encrypted() != (enc != nil) {
+			t.Fatalf("backup encrypted: %v, want %v", res.Manifest.Encrypted(), enc != nil)
 		}
 		return res
 	}
@@ -122,12 +132,12 @@ func testSegmentsIncremental(t *testing.T, engine string) {
 	if sameFile(t, b2, b3, users) || !sameFile(t, b2, b3, policies) {
 		t.Fatal("want users written (changed) and policies linked (unchanged)")
 	}
-	if _, err := backup.Verify(ctx, b3.Path, nil); err != nil {
+	if _, err := backup.VerifyWith(ctx, b3.Path, backup.VerifyOptions{Keys: idKeys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	// What was linked and what was written make one snapshot.
 	restored := filepath.Join(root, "restored")
-	mustRestore(t, b3.Path, restored, backup.RestoreOptions{KeyFile: d.Dir.Key()})
+	mustRestore(t, b3.Path, restored, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: idKeys})
 	r := backuptest.Open(t, restored)
 	defer r.Close()
 	got, want := backuptest.Dump(t, r.DB), backuptest.Dump(t, d.DB)

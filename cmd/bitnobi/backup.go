@@ -52,9 +52,10 @@ needs only the backup and the identity file (age-keygen's output) or the
 passphrase: keep those safe and apart from the backups, since without
 them the backup cannot be read at all. What stays readable without them
 is only what "backups list" shows: the backup's time, the app, schema and
-format versions, and the files' sizes and ciphertext checksums. Blobs are
-hard-linked from the previous backup only when it was encrypted to the
-same recipients or passphrase; tables are written anew every time.
+format versions, and the files' sizes and ciphertext checksums. Files
+are hard-linked from the previous backup only when it was encrypted to
+the same recipients or passphrase (with the same master key), so keep
+one series of keys per folder.
 
   age-keygen -o backup-key.txt      # prints the public key: age1...
   bitnobi backup --encrypt --recipient age1...
