@@ -34,7 +34,7 @@ func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manif
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFiles(ctx, dir, m, nil); err != nil {
+	if err := checkFiles(ctx, dir, m, nil, nil); err != nil {
 		return m, fmt.Errorf("export: backup %s: %w", filepath.Base(dir), err)
 	}
 	files := make([]string, 0, len(m.Files)+1)

@@ -193,7 +193,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 	}
 	keys := m.contentKeys(opts.Keys)
-	if err := checkFiles(ctx, backupDir, m.Public(), opts.Progress); err != nil {
+	if err := checkFiles(ctx, backupDir, m.Public(), nil, opts.Progress); err != nil {
 		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
 	}
 	if err := checkSecretKeys(ctx, backupDir, m, key, keys); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,6 +40,94 @@ type VerifyOptions struct {
 	Keys *Keys
 	// Progress, if set, is called as work advances.
 	Progress func(Progress)
+	// Cache, if set, is shared by the verifications of one run (such as
+	// "backups verify --all"), so that a file hard-linked into several
+	// backups is read once.
+	Cache *VerifyCache
+}
+
+// VerifyCache remembers, for the verifications of one run, the files
+// found intact, so that a file hard-linked into several backups (the
+// unchanged blobs and tables of consecutive backups) is read once: a file
+// is skipped when a check that expected the same of it (the same SHA-256
+// on disk; the same rows, columns and encoding, or the same blob) passed
+// on the same file, that is the same device and inode, with the same size
+// and modification time. Keep one for one run, with the same keys, only:
+// it trusts that the files do not change meanwhile, as verify does of any
+// file it reads. Safe for concurrent use.
+type VerifyCache struct {
+	mu     sync.Mutex
+	passed map[verifiedKey]bool
+	files  int64 // files skipped
+	bytes  int64 // their bytes on disk
+}
+
+// NewVerifyCache returns an empty cache.
+func NewVerifyCache() *VerifyCache { return &VerifyCache{passed: map[verifiedKey]bool{}} }
+
+// Reused returns how many files, and bytes of them on disk, the
+// verifications sharing c did not read again.
+func (c *VerifyCache) Reused() (files, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.files, c.bytes
+}
+
+// verifiedKey is one check of one file: what it expected of the file
+// with identity id, size and modification time.
+type verifiedKey struct {
+	id    fileID
+	size  int64
+	mtime int64
+	check string
+}
+
+// key returns the key of check on the file at path, or false when the
+// cache cannot tell its identity (no cache, or a system without inodes).
+func (c *VerifyCache) key(path, check string) (verifiedKey, bool) {
+	if c == nil {
+		return verifiedKey{}, false
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return verifiedKey{}, false
+	}
+	id, _, ok := fileLinks(fi)
+	if !ok {
+		return verifiedKey{}, false
+	}
+	return verifiedKey{id: id, size: fi.Size(), mtime: fi.ModTime().UnixNano(), check: check}, true
+}
+
+// skip reports whether check passed on the file at path before, and
+// then, if counted, counts the file as reused (each file counts once, by
+// its first check); it returns the key to [VerifyCache.pass] after the
+// check otherwise.
+func (c *VerifyCache) skip(path, check string, counted bool) (verifiedKey, bool) {
+	k, ok := c.key(path, check)
+	if !ok {
+		return k, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.passed[k] {
+		if counted {
+			c.files++
+			c.bytes += k.size
+		}
+		return k, true
+	}
+	return k, false
+}
+
+// pass records that the check of k passed.
+func (c *VerifyCache) pass(k verifiedKey) {
+	if c == nil || k == (verifiedKey{}) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.passed[k] = true
 }
 
 // VerifyWith is [Verify] with options. With keys, an encrypted backup is
@@ -51,7 +140,7 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFiles(ctx, dir, m, opts.Progress); err != nil {
+	if err := checkFiles(ctx, dir, m, opts.Cache, opts.Progress); err != nil {
 		return m, err
 	}
 	if m.Encrypted() {
@@ -64,7 +153,7 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 		}
 		m = full
 	}
-	if err := checkContent(ctx, dir, m, m.contentKeys(opts.Keys), opts.Progress); err != nil {
+	if err := checkContent(ctx, dir, m, m.contentKeys(opts.Keys), opts.Cache, opts.Progress); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -72,8 +161,8 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 
 // checkFiles checks that dir holds exactly m's files, with their sizes
 // and checksums. It reports every damaged file (up to maxReported), each
-// as a [*FileError].
-func checkFiles(ctx context.Context, dir string, m *Manifest, progress func(Progress)) error {
+// as a [*FileError]. A file that cache says passed is not read again.
+func checkFiles(ctx context.Context, dir string, m *Manifest, cache *VerifyCache, progress func(Progress)) error {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -160,6 +249,11 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, progress func(Prog
 				Hint: "the file was altered or damaged: pick another backup"})
 			continue
 		}
+		k, skip := cache.skip(p, "sha256 "+f.SHA256, true)
+		if skip {
+			done += f.Size
+			continue
+		}
 		sum, _, err := hashFile(p, func(n int64) {
 			done += n
 			if progress != nil && time.Since(last) > 100*time.Millisecond {
@@ -174,7 +268,9 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, progress func(Prog
 		if sum != f.SHA256 {
 			add(&FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: SHA-256 %s, manifest says %s", ErrChecksumMismatch, sum, f.SHA256),
 				Hint: "the file was altered or damaged: pick another backup"})
+			continue
 		}
+		cache.pass(k)
 	}
 	if progress != nil {
 		progress(Progress{Phase: "verify", Items: int64(len(m.Files)), ItemsTotal: int64(len(m.Files)), Bytes: total, BytesTotal: total})
@@ -215,15 +311,41 @@ func joinErrs(errs []error) error {
 }
 
 // checkContent decodes every table and blob file of a backup whose files
-// checkFiles accepted. keys is nil for a plain backup.
-func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, progress func(Progress)) error {
+// checkFiles accepted. keys is nil for a plain backup. A file that cache
+// says passed the same check is not decoded again; for that, each segment
+// of a table is checked on its own.
+func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, cache *VerifyCache, progress func(Progress)) error {
+	encoding := ""
+	if m.Encrypted() {
+		encoding = EncodingAge + " "
+	}
 	for i, t := range m.Tables {
-		n, err := forEachRow(ctx, dir, t, keys, nil)
-		if err != nil {
-			return err
+		parts := []Table{t}
+		if cache != nil && len(t.Segments) > 1 {
+			parts = parts[:0]
+			for _, s := range t.Segments {
+				p := t
+				p.Segments, p.Rows, p.RawSize = []Segment{s}, s.Rows, s.RawSize
+				parts = append(parts, p)
+			}
 		}
-		if n != t.Rows {
-			return &FileError{Op: "verify", Path: t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, t.Rows)}
+		for _, p := range parts {
+			var k verifiedKey
+			if ps := p.Parts(); len(ps) == 1 {
+				var skip bool
+				check := fmt.Sprintf("rows %s%d %q", encoding, p.Rows, p.Columns)
+				if k, skip = cache.skip(filepath.Join(dir, filepath.FromSlash(ps[0].File)), check, false); skip {
+					continue
+				}
+			}
+			n, err := forEachRow(ctx, dir, p, keys, nil)
+			if err != nil {
+				return err
+			}
+			if n != p.Rows {
+				return &FileError{Op: "verify", Path: p.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, p.Rows)}
+			}
+			cache.pass(k)
 		}
 		if progress != nil {
 			progress(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(m.Tables))})
@@ -236,12 +358,16 @@ func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, prog
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		sum, n, err := decodedHash(dir, f, keys)
-		if err != nil {
-			return err
-		}
-		if sum != f.Blob || n != f.RawSize {
-			return &FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, n, sum)}
+		k, skip := cache.skip(filepath.Join(dir, filepath.FromSlash(f.Path)), fmt.Sprintf("blob %s%s %s %d", encoding, f.Encoding, f.Blob, f.RawSize), false)
+		if !skip {
+			sum, n, err := decodedHash(dir, f, keys)
+			if err != nil {
+				return err
+			}
+			if sum != f.Blob || n != f.RawSize {
+				return &FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, n, sum)}
+			}
+			cache.pass(k)
 		}
 		if progress != nil {
 			progress(Progress{Phase: "blobs", Items: int64(i + 1), ItemsTotal: int64(len(m.Files))})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -315,8 +316,19 @@ func TestBackupsCommand(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "OK") {
 		t.Fatalf("verify exit %d: %s", code, out)
 	}
-	// Damage the second: verify --all fails with exit 4 naming the file.
+	// Nothing changed between the two: every file of the second is the
+	// first's, read once by verify --all.
 	manifest, err := backup.ReadManifest(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitOK || len(lines) != 2 || strings.Contains(lines[0], "not read again") ||
+		!strings.Contains(lines[1], fmt.Sprintf("; %d files (", len(manifest.Files))) || !strings.Contains(lines[1], "not read again") {
+		t.Fatalf("verify --all exit %d, want the second backup's %d files not read again\nstdout: %s\nstderr: %s", code, len(manifest.Files), out, errOut)
+	}
+	// Damage the second: verify --all fails with exit 4 naming the file.
 	if err != nil {
 		t.Fatal(err)
 	}
