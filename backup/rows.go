@@ -80,26 +80,44 @@ func appendValue(buf []byte, c store.Column, v any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s, valid UTF-8, as a JSON string.
+// jsonPlain[c] reports whether appendString copies the byte c as it is:
+// every byte but '"', '\\' and the control characters below 0x20 (bytes
+// of multi-byte UTF-8 sequences included).
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s, valid UTF-8, as a JSON string: " and \
+// escaped with a backslash, \n, \r and \t as such, other bytes below
+// 0x20 as \u00XX, and every other byte as it is. Runs of plain bytes are
+// copied at once: most text needs no escape.
 func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+		if jsonPlain[c] {
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		start = i + 1
+		switch c {
+		case '"', '\\':
 			buf = append(buf, '\\', c)
-		case c == '\n':
+		case '\n':
 			buf = append(buf, '\\', 'n')
-		case c == '\r':
+		case '\r':
 			buf = append(buf, '\\', 'r')
-		case c == '\t':
+		case '\t':
 			buf = append(buf, '\\', 't')
-		case c < 0x20:
-			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		default:
-			buf = append(buf, c)
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
 	}
+	buf = append(buf, s[start:]...)
 	return append(buf, '"')
 }
 
