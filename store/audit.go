@@ -46,7 +46,7 @@ func (tx *Tx) AppendAudit(ctx context.Context, e *bitnobi.AuditEntry) error {
 		return err
 	}
 	chainAudit(e, seq, hash)
-	if _, err := tx.Exec(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
+	if _, err := tx.execHot(ctx, insertAuditSQL, auditArgs(e)...); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
 	}
 	return nil
@@ -60,7 +60,7 @@ func (tx *Tx) auditHead(ctx context.Context) (seq int64, hash string, err error)
 	if err := tx.db.Dialect.LockAudit(ctx, tx.Tx); err != nil {
 		return 0, "", fmt.Errorf("lock audit log: %w", err)
 	}
-	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	err = tx.queryRowHot(ctx, auditHeadSQL).Scan(&seq, &hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("read audit chain head: %w", err)
 	}
@@ -75,6 +75,9 @@ func chainAudit(e *bitnobi.AuditEntry, prevSeq int64, prevHash string) {
 	e.At = e.At.UTC()
 	e.Hash = e.ComputeHash()
 }
+
+// auditHeadSQL reads the seq and hash of the last audit entry.
+const auditHeadSQL = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
 
 // insertAuditSQL inserts one audit entry; its arguments are [auditArgs].
 const insertAuditSQL = `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)

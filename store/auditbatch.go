@@ -26,10 +26,13 @@ func (tx *Tx) AppendAuditBatch(ctx context.Context, entries []*bitnobi.AuditEntr
 	if err != nil {
 		return err
 	}
-	// Prepared in tx, the statement is closed at the latest when tx ends.
-	stmt, err := tx.PrepareContext(ctx, tx.db.Dialect.Rebind(insertAuditSQL))
-	if err != nil {
-		return fmt.Errorf("append audit entries: prepare: %w", err)
+	// The hot statement if prepared, else one prepared in tx; either is
+	// closed for tx at the latest when tx ends.
+	stmt := tx.stmt(ctx, insertAuditSQL)
+	if stmt == nil {
+		if stmt, err = tx.PrepareContext(ctx, tx.db.Dialect.Rebind(insertAuditSQL)); err != nil {
+			return fmt.Errorf("append audit entries: prepare: %w", err)
+		}
 	}
 	defer stmt.Close()
 	for i, e := range entries {

@@ -83,6 +83,8 @@ type DB struct {
 	Logger *slog.Logger
 	// SessionTTL is how long a sign-in stays valid.
 	SessionTTL time.Duration
+
+	prepared preparedStmts // the hot statements, once migrated
 }
 
 // New returns a DB on the given pools with default settings. Call
@@ -100,7 +102,7 @@ func New(write, read *sql.DB, d Dialect) *DB {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	err := db.Write.Close()
+	err := errors.Join(db.closePrepared(), db.Write.Close())
 	if db.Read != db.Write {
 		err = errors.Join(err, db.Read.Close())
 	}
@@ -113,8 +115,9 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 // Tx is a transaction with the dialect at hand.
 type Tx struct {
 	*sql.Tx
-	db  *DB
-	now time.Time
+	db   *DB
+	pool *sql.DB // the pool the transaction came from
+	now  time.Time
 }
 
 // Exec runs query (with "?" placeholders) in the transaction.
@@ -168,7 +171,7 @@ func (db *DB) runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn f
 			return fmt.Errorf("begin transaction: lock for writing: %w", err)
 		}
 	}
-	tx := &Tx{Tx: stx, db: db, now: db.now()}
+	tx := &Tx{Tx: stx, db: db, pool: pool, now: db.now()}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err

@@ -105,7 +105,10 @@ func (db *DB) ensureMigrationTable(ctx context.Context) error {
 
 // Migrate applies every migration the database lacks.
 func (db *DB) Migrate(ctx context.Context) error {
-	return db.MigrateTo(ctx, LatestSchemaVersion())
+	if err := db.MigrateTo(ctx, LatestSchemaVersion()); err != nil {
+		return err
+	}
+	return db.prepareHot(ctx)
 }
 
 // MigrateTo applies migrations up to and including version target, each in
