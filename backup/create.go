@@ -520,24 +520,24 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 }
 
 // copyBlobEncrypted is copyBlob for an encrypted backup. The file's name
-// is a keyed hash of the blob id and its encoding (see blobName), which
-// the encoding decision on the live blob's first MiB gives; the previous
-// backup's file of that name, if intact, holds the same content
-// encrypted for the same keys, and is linked.
+// is a keyed hash of the blob id and its encoding (see blobName). The
+// previous backup's file under either name, if intact, holds the same
+// content encrypted for the same keys, and is linked without reading the
+// live blob, as a plain backup does (its encoding was decided from that
+// same content). Otherwise the encoding decision on the live blob's first
+// MiB gives the name of the file written.
 func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (File, bool, error) {
-	src, enc, pre, err := w.openBlob(r)
-	if err != nil {
-		return File{}, false, err
-	}
-	defer src.Close()
-	name := w.crypt.blobName(r.id, enc)
-	rel := "blobs/" + name[:2] + "/" + name
-	dst, err := w.blobPath(rel)
-	if err != nil {
-		return File{}, false, err
-	}
 	if prev != nil {
-		if pf, ok := prev.files[rel]; ok && pf.Encoding == EncodingAge {
+		for _, enc := range []string{EncodingZstd, EncodingNone} {
+			rel := w.encryptedBlobFile(r.id, enc)
+			pf, ok := prev.files[rel]
+			if !ok || pf.Encoding != EncodingAge {
+				continue
+			}
+			dst, err := w.blobPath(rel)
+			if err != nil {
+				return File{}, false, err
+			}
 			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
 				return File{}, false, err
@@ -552,7 +552,24 @@ func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (
 			}
 		}
 	}
+	src, enc, pre, err := w.openBlob(r)
+	if err != nil {
+		return File{}, false, err
+	}
+	defer src.Close()
+	rel := w.encryptedBlobFile(r.id, enc)
+	dst, err := w.blobPath(rel)
+	if err != nil {
+		return File{}, false, err
+	}
 	return w.writeBlob(r, ctxReader{ctx, src}, enc, pre, dst, rel)
+}
+
+// encryptedBlobFile returns the path, in an encrypted backup, of the file
+// of blob id stored with encoding enc.
+func (w *writer) encryptedBlobFile(id, enc string) string {
+	name := w.crypt.blobName(id, enc)
+	return "blobs/" + name[:2] + "/" + name
 }
 
 // preBlob is a blob that fit in openBlob's sample, already compressed.

@@ -546,6 +546,42 @@ func TestEncryptedIncremental(t *testing.T) {
 	}
 }
 
+// TestEncryptedLinkedBlobsNotRead: a blob the previous backup holds is
+// linked without reading the live blob, encrypted as plain: its encoding
+// need not be decided again. The live blobs are made unreadable (their
+// shard directories removed) after the first backup: a backup that read
+// one would fail.
+func TestEncryptedLinkedBlobsNotRead(t *testing.T) {
+	id := newIdentity(t)
+	for _, enc := range []*backup.EncryptOptions{nil, toRecipients(id)} {
+		root := t.TempDir()
+		data := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+		backuptest.Seed(t, data)
+		folder := filepath.Join(root, "backup")
+		create := func() (*backup.Result, error) {
+			return backup.Create(context.Background(), backup.CreateOptions{DataDir: data.Dir.Path(), Folder: folder, Encrypt: enc})
+		}
+		b1, err := create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs := data.Dir.Blobs()
+		if err := os.Rename(blobs, blobs+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(blobs, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		b2, err := create()
+		if err != nil {
+			t.Fatalf("encrypted %v: a backup that links every blob read the live store: %v", enc != nil, err)
+		}
+		if st := b2.Manifest.Stats; st.Blobs != b1.Manifest.Stats.Blobs || st.FilesWritten != 0 {
+			t.Fatalf("encrypted %v: second backup %+v, want every blob linked", enc != nil, st)
+		}
+	}
+}
+
 // otherBase64Char returns a base64 character other than c.
 func otherBase64Char(c string) string {
 	if c == "A" {
