@@ -634,6 +634,70 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
+// TestRestore_BadBackupWhileLocked checks that a wrong backup path is
+// refused for what it is while another restore into the same data
+// directory holds the restore lock: the backup is read before the lock is
+// taken, so the operator learns of the wrong path at once instead of
+// being told to wait for the other restore, and only then that the path
+// was wrong. A good backup still meets the lock.
+func TestRestore_BadBackupWhileLocked(t *testing.T) {
+	f := newFixture(t)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "data")
+	l, err := lockfile.Acquire(target+".restore-lock", "restore") // as doc.go names it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	damaged := filepath.Join(t.TempDir(), f.res.Name)
+	if err := os.CopyFS(damaged, os.DirFS(f.res.Path)); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(damaged, backup.ManifestName)
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, data[:len(data)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		backup string
+		want   error
+	}{
+		{"NotABackup", f.folder, backup.ErrNotBackup},
+		{"Missing", filepath.Join(f.folder, "backup-19700101_0000"), backup.ErrNotBackup},
+		{"DamagedManifest", damaged, backup.ErrMalformed},
+		{"GoodBackup", f.res.Path, lockfile.ErrLocked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Restore err=%v, want %v", err, tt.want)
+			}
+			if tt.want != lockfile.ErrLocked && errors.Is(err, lockfile.ErrLocked) {
+				t.Fatalf("Restore err=%v: the lock, not the backup, was reported", err)
+			}
+			entries, err := os.ReadDir(parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 {
+				t.Fatalf("the target's parent holds %d entries, want only the lock file", len(entries))
+			}
+		})
+	}
+	// Nothing is made for a bad backup: not even the target's parent.
+	target = filepath.Join(t.TempDir(), "new", "data")
+	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{}); !errors.Is(err, backup.ErrNotBackup) {
+		t.Fatalf("Restore err=%v, want ErrNotBackup", err)
+	}
+	if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused restore made %s (stat err=%v)", filepath.Dir(target), err)
+	}
+}
+
 // A backup whose secrets were sealed with another key than the manifest
 // names is refused, even with the key the manifest names.
 func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {

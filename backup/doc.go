@@ -82,12 +82,15 @@
 //
 // [Restore] changes nothing until every check has passed:
 //
-//  1. Take the restore lock beside the data directory (<dir>.restore-lock)
-//     and finish an interrupted restore (see below).
-//  2. Read the manifest: its checksum, format and schema version (a newer
+//  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
 //     manifest.age's hash, decryption with the keys given, its copy of
-//     manifest.json, the full manifest ([Unlock]).
+//     manifest.json, the full manifest ([Unlock]). This needs no lock (the
+//     backup is outside the data directory, and a complete backup's
+//     manifest never changes), so a wrong backup path is refused at once,
+//     even while another restore runs.
+//  2. Take the restore lock beside the data directory (<dir>.restore-lock)
+//     and finish an interrupted restore (see below).
 //  3. Take the data directory's lock (bitnobi.lock), refusing while a
 //     server holds it; create the directory first if it is missing.
 //  4. Find the master key (an encrypted backup's own, else --key-file,

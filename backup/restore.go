@@ -127,19 +127,12 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	}
 	name := filepath.Base(backupDir)
 
-	// One restore into dataDir at a time; finish one that was cut short.
-	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	rlock, err := lockRestore(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	defer rlock.Release()
-	if err := recoverLocked(dataDir, logger); err != nil {
-		return nil, err
-	}
-
+	// The backup first, before the lock: a path that is not a backup, or
+	// a damaged or newer one, is refused at once even while another
+	// restore into dataDir runs, and leaves nothing behind. Nothing here
+	// needs the lock, which guards dataDir and the files beside it: the
+	// backup is outside them (checked above), and a complete backup's
+	// manifest never changes.
 	m, err := ReadManifest(backupDir)
 	if err != nil {
 		return nil, err
@@ -157,6 +150,19 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 				ErrNewerVersion, name, m.SchemaVersion, m.AppVersion, bitnobi.Version, latest),
 			Hint: "restore with bitnobi " + m.AppVersion + " or newer",
 		}
+	}
+
+	// One restore into dataDir at a time; finish one that was cut short.
+	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	rlock, err := lockRestore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer rlock.Release()
+	if err := recoverLocked(dataDir, logger); err != nil {
+		return nil, err
 	}
 
 	kind, err := inspectTarget(dataDir)
