@@ -698,6 +698,90 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	}
 }
 
+// TestRestore_KeyFileMessages checks what a restore says of a master key
+// file it cannot use: "not found" only when there is no such file, and
+// otherwise the real reason, with a hint that fixes that reason.
+func TestRestore_KeyFileMessages(t *testing.T) {
+	f := newFixture(t)
+	fp := f.res.Manifest.MasterKey.Fingerprint
+	dir := t.TempDir()
+	keyFile := func(name string, mode fs.FileMode, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodKey, err := os.ReadFile(f.data.Dir.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.key")
+	insecure := keyFile("insecure.key", 0o644, string(goodKey))
+	malformed := keyFile("malformed.key", 0o600, "not a key\n")
+	unreadable := keyFile("unreadable.key", 0o200, string(goodKey))
+	directory := filepath.Join(dir, "directory.key")
+	if err := os.Mkdir(directory, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	passKey := "pass the master key the backup was made with (fingerprint " + fp + ") with --key-file"
+	for _, tt := range []struct {
+		name     string
+		keyFile  string
+		want     []error
+		message  string
+		hint     string
+		needsDAC bool // file modes bind the test process (not root; see TestUnusableKeyError)
+	}{
+		{name: "Missing", keyFile: missing, want: []error{backup.ErrKeyMissing},
+			message: "restore: master key not found: the backup needs the master key with fingerprint " + fp + ", and " + missing + " does not exist",
+			hint:    "pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE"},
+		{name: "InsecureMode", keyFile: insecure, want: []error{backup.ErrKeyUnusable, secret.ErrInsecureKeyFile},
+			message: "restore: master key file unusable: read key file " + insecure + ": insecure key file permissions: mode 0644 gives group or others access",
+			hint:    "chmod 600 " + insecure},
+		{name: "Malformed", keyFile: malformed, want: []error{backup.ErrKeyUnusable, secret.ErrMalformedKeyFile},
+			message: "restore: master key file unusable: read key file " + malformed + ": malformed key file: want 64 hex characters and a newline, found 10 bytes",
+			hint:    passKey},
+		{name: "Directory", keyFile: directory, want: []error{backup.ErrKeyUnusable},
+			message: "restore: master key file unusable: read key file " + directory + ": not a regular file",
+			hint:    passKey},
+		{name: "Unreadable", keyFile: unreadable, want: []error{backup.ErrKeyUnusable, fs.ErrPermission}, needsDAC: true,
+			message: "restore: master key file unusable: read key file " + unreadable + ": permission denied",
+			hint:    "restore as a user who can read " + unreadable + ", or pass a copy of the key that this user can read with --key-file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needsDAC && os.Geteuid() == 0 {
+				t.Skip("root reads any file")
+			}
+			target := filepath.Join(t.TempDir(), "data")
+			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{KeyFile: tt.keyFile})
+			for _, want := range tt.want {
+				if !errors.Is(err, want) {
+					t.Errorf("Restore err=%v, want it to match %v", err, want)
+				}
+			}
+			if err == nil {
+				t.FailNow()
+			}
+			if tt.keyFile != missing && errors.Is(err, backup.ErrKeyMissing) {
+				t.Errorf("Restore err=%v matches ErrKeyMissing for a file that is there", err)
+			}
+			if got := err.Error(); got != tt.message {
+				t.Errorf("Restore err=%q,\nwant %q", got, tt.message)
+			}
+			if got := backup.Hint(err); got != tt.hint {
+				t.Errorf("Hint=%q,\nwant %q", got, tt.hint)
+			}
+			if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a refused restore left %s (stat err=%v)", target, err)
+			}
+		})
+	}
+}
+
 // A backup whose secrets were sealed with another key than the manifest
 // names is refused, even with the key the manifest names.
 func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {

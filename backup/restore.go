@@ -372,7 +372,7 @@ func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
 			Hint: "pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE",
 		}
 	} else if err != nil {
-		return secret.Key{}, &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyMissing, err), Hint: secretHint(err)}
+		return secret.Key{}, unusableKeyError(err, keyFile, m.MasterKey.Fingerprint)
 	}
 	if fp := key.Fingerprint(); fp != m.MasterKey.Fingerprint {
 		return secret.Key{}, &HintError{
@@ -384,6 +384,31 @@ func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
 	return key, nil
 }
 
+// unusableKeyError returns the error of a restore whose master key file
+// exists but cannot be used: err, of [secret.ReadKeyFile], says why. It
+// matches [ErrKeyUnusable] and err, and its hint fits the reason.
+func unusableKeyError(err error, path, fingerprint string) error {
+	hint := "pass the master key the backup was made with (fingerprint " + fingerprint + ") with --key-file"
+	switch {
+	case errors.Is(err, secret.ErrInsecureKeyFile):
+		hint = "chmod 600 " + path
+	case errors.Is(err, fs.ErrPermission):
+		hint = "restore as a user who can read " + path + ", or pass a copy of the key that this user can read with --key-file"
+	}
+	if kfe, ok := err.(*secret.KeyFileError); ok && kfe.Hint != "" {
+		// Its hint, which Error appends, is written for a server starting
+		// (for a malformed key: move the file away to create a new key),
+		// which is no advice for a restore; the restore's goes on the
+		// hint line.
+		c := *kfe
+		c.Hint = ""
+		err = &c
+	}
+	return &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyUnusable, err), Hint: hint}
+}
+
+// secretHint returns the hint of a [*secret.KeyFileError] in err's chain,
+// or a general one.
 func secretHint(err error) string {
 	var ke *secret.KeyFileError
 	if errors.As(err, &ke) && ke.Hint != "" {
