@@ -782,6 +782,55 @@ func TestRestore_KeyFileMessages(t *testing.T) {
 	}
 }
 
+// TestRestore_Interrupted cancels a restore's context at each phase
+// before the switch and checks that it returns an *InterruptedError that
+// matches context.Canceled, and that it changed nothing: an existing data
+// directory is as it was, a missing one is missing again, and nothing is
+// left beside it.
+func TestRestore_Interrupted(t *testing.T) {
+	f := newFixture(t)
+	for _, phase := range []string{"start", "verify", "load"} {
+		for _, inPlace := range []bool{true, false} {
+			t.Run(phase+map[bool]string{true: "/InPlace", false: "/NewDirectory"}[inPlace], func(t *testing.T) {
+				target := filepath.Join(t.TempDir(), "data")
+				var before map[string]string
+				if inPlace {
+					backuptest.NewDataDir(t, target).Close()
+					before = treeState(t, target)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if phase == "start" {
+					cancel()
+				}
+				_, err := backup.Restore(ctx, f.res.Path, target, backup.RestoreOptions{
+					KeyFile: f.data.Dir.Key(),
+					Progress: func(p backup.Progress) {
+						if p.Phase == phase {
+							cancel()
+						}
+					},
+				})
+				var ie *backup.InterruptedError
+				if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+					t.Fatalf("Restore err=%v, want an *InterruptedError matching context.Canceled", err)
+				}
+				if inPlace {
+					if after := treeState(t, target); !mapsEqual(before, after) {
+						t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
+					}
+				} else if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("the data directory the restore created is still there (stat err=%v)", err)
+				}
+				assertNoLeftovers(t, target)
+				if entries, _ := filepath.Glob(target + ".before-restore-*"); len(entries) > 0 {
+					t.Fatalf("left %v", entries)
+				}
+			})
+		}
+	}
+}
+
 // A backup whose secrets were sealed with another key than the manifest
 // names is refused, even with the key the manifest names.
 func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {

@@ -129,7 +129,11 @@
 // database as it was (and extra blobs, which the collector removes).
 //
 // A crash before step 8 leaves the data directory untouched and a staging
-// directory that the next restore removes. During step 8 the journal
+// directory that the next restore removes. An interruption (the context
+// done) before step 8, or with a Target before it installs the master
+// key, removes the staging directory (or schema) too, and Restore returns
+// an [InterruptedError]: nothing changed but, with a Target, the extra
+// blobs. From there on the data directory's switch does not stop. During step 8 the journal
 // exists, and [RecoverInterruptedRestore], run at the start of serve,
 // backup and restore, completes the switch from wherever it stopped: with
 // the staging directory and the data directory both present it does the

@@ -97,14 +97,54 @@ type RestoreResult struct {
 	Duration   time.Duration
 }
 
+// InterruptedError is the error of a [Restore] whose context was done
+// before it began to switch to the restored state. Such a restore changed
+// nothing: the data directory holds the state it held when the restore
+// began (a missing one, created to hold its lock, is removed again), and
+// so does the database of a [Target]. The one trace a restore into a
+// Target leaves is the blobs it had copied into the data directory's blob
+// store, beside the existing ones (in a data directory it created, which
+// then stays): nothing refers to them, and the blob collector
+// ([store.DB.CollectGarbage]) removes them.
+//
+// Once the switch has begun, Restore no longer stops for its context: the
+// data directory's switch runs to its end; a Target's Commit may still
+// fail with the context's error, which is then not an InterruptedError.
+type InterruptedError struct {
+	Err   error // the error that ended the restore
+	Cause error // the context's error, [context.Canceled] or [context.DeadlineExceeded]
+}
+
+// Error returns Err's message, saying that nothing was changed.
+func (e *InterruptedError) Error() string {
+	return "restore interrupted, nothing changed: " + e.Err.Error()
+}
+
+// Unwrap returns Err and Cause, so that the error matches the context's
+// error even when what stopped the restore (a database driver's
+// "interrupted", say) does not.
+func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
+
 // Restore restores the backup in backupDir into dataDir, which may be
 // missing, empty, or a data directory whose state is replaced (in place).
 // See the package documentation for the checks made before anything is
 // changed and for how the switch survives a crash. It refuses while a
 // server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
-// holds that lock itself while it works.
+// holds that lock itself while it works. When ctx is done before the
+// switch, it returns an [*InterruptedError].
 func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
 	start := time.Now()
+	// switching is set as the switch to the restored state begins. This
+	// deferred call runs last, after the clean-up of the others: up to
+	// the switch, an error while ctx is done (whatever the error: a
+	// cancelled query may report itself in its own words) ends a
+	// restore that changed nothing.
+	switching := false
+	defer func() {
+		if err != nil && !switching && ctx.Err() != nil {
+			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err()}
+		}
+	}()
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -214,7 +254,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 		b := &builder{
 			ctx: ctx, dir: backupDir, name: name, m: m, key: key, keys: keys, opts: opts,
-			now: now, logger: logger,
+			now: now, logger: logger, beginSwitch: func() { switching = true },
 		}
 		res = &RestoreResult{Manifest: m, DataDir: dataDir}
 		if err := b.buildTarget(opts.Target, datadir.Dir(dataDir), res); err != nil {
@@ -250,6 +290,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 
+	switching = true
 	j := &journal{DataDir: dataDir, Staging: staging, Backup: name}
 	if kind == targetState {
 		if j.Previous, err = previousName(dataDir, now()); err != nil {
@@ -486,6 +527,10 @@ type builder struct {
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger
+	// beginSwitch, if set, is called by buildTarget as it begins to
+	// change the data directory and the database: the master key, then
+	// the target's Commit.
+	beginSwitch func()
 }
 
 func (b *builder) progress(p Progress) {
@@ -557,6 +602,13 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		return err
 	}
 	os.Remove(filepath.Join(dir.Blobs(), "tmp")) // empty unless something failed
+	// The last chance to stop with nothing but unused blobs left behind.
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if b.beginSwitch != nil {
+		b.beginSwitch()
+	}
 	if _, err := os.Stat(dir.Key()); errors.Is(err, fs.ErrNotExist) {
 		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
 			return fmt.Errorf("restore: install master key: %w", err)
@@ -564,9 +616,6 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		if err := fsutil.SyncDir(dir.Path()); err != nil {
 			return fmt.Errorf("restore: sync: %w", err)
 		}
-	}
-	if err := b.ctx.Err(); err != nil {
-		return fmt.Errorf("restore: %w", err)
 	}
 	res.Previous, err = t.Commit(b.ctx, b.opts.DiscardPrevious)
 	return err

@@ -135,11 +135,11 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		Logger:   logger,
 	})
 	prog.done()
-	if err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+	if interrupted(ctx, err) {
 		// Whatever was cut short (often the database open, so the cause
 		// reads "open sqlite ...: context canceled"), the operator needs
 		// to know that Create removed its partial backup.
-		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("backup interrupted: nothing was kept (no new backup in %s)", folder)}
+		return interruptedf("backup interrupted: nothing was kept (no new backup in %s)", folder)
 	}
 	if err != nil {
 		return backupError(err)

@@ -21,9 +21,16 @@ import (
 // returns its exit code, stdout and stderr.
 func runCmd(t testing.TB, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCmdContext(t, context.Background(), env, args...)
+}
+
+// runCmdContext is runCmd with a context: cancelled, it stands for the
+// SIGINT or SIGTERM that main turns into a cancellation.
+func runCmdContext(t testing.TB, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-	code := m.Report(m.Run(context.Background(), args))
+	code := m.Report(m.Run(ctx, args))
 	return code, out.String(), errb.String()
 }
 
