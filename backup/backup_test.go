@@ -634,6 +634,203 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
+// TestRestore_BadBackupWhileLocked checks that a wrong backup path is
+// refused for what it is while another restore into the same data
+// directory holds the restore lock: the backup is read before the lock is
+// taken, so the operator learns of the wrong path at once instead of
+// being told to wait for the other restore, and only then that the path
+// was wrong. A good backup still meets the lock.
+func TestRestore_BadBackupWhileLocked(t *testing.T) {
+	f := newFixture(t)
+	parent := t.TempDir()
+	target := filepath.Join(parent, "data")
+	l, err := lockfile.Acquire(target+".restore-lock", "restore") // as doc.go names it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	damaged := filepath.Join(t.TempDir(), f.res.Name)
+	if err := os.CopyFS(damaged, os.DirFS(f.res.Path)); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(damaged, backup.ManifestName)
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, data[:len(data)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		backup string
+		want   error
+	}{
+		{"NotABackup", f.folder, backup.ErrNotBackup},
+		{"Missing", filepath.Join(f.folder, "backup-19700101_0000"), backup.ErrNotBackup},
+		{"DamagedManifest", damaged, backup.ErrMalformed},
+		{"GoodBackup", f.res.Path, lockfile.ErrLocked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Restore err=%v, want %v", err, tt.want)
+			}
+			if tt.want != lockfile.ErrLocked && errors.Is(err, lockfile.ErrLocked) {
+				t.Fatalf("Restore err=%v: the lock, not the backup, was reported", err)
+			}
+			entries, err := os.ReadDir(parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 {
+				t.Fatalf("the target's parent holds %d entries, want only the lock file", len(entries))
+			}
+		})
+	}
+	// Nothing is made for a bad backup: not even the target's parent.
+	target = filepath.Join(t.TempDir(), "new", "data")
+	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{}); !errors.Is(err, backup.ErrNotBackup) {
+		t.Fatalf("Restore err=%v, want ErrNotBackup", err)
+	}
+	if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused restore made %s (stat err=%v)", filepath.Dir(target), err)
+	}
+}
+
+// TestRestore_KeyFileMessages checks what a restore says of a master key
+// file it cannot use: "not found" only when there is no such file, and
+// otherwise the real reason, with a hint that fixes that reason.
+func TestRestore_KeyFileMessages(t *testing.T) {
+	f := newFixture(t)
+	fp := f.res.Manifest.MasterKey.Fingerprint
+	dir := t.TempDir()
+	keyFile := func(name string, mode fs.FileMode, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	goodKey, err := os.ReadFile(f.data.Dir.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.key")
+	insecure := keyFile("insecure.key", 0o644, string(goodKey))
+	malformed := keyFile("malformed.key", 0o600, "not a key\n")
+	unreadable := keyFile("unreadable.key", 0o200, string(goodKey))
+	directory := filepath.Join(dir, "directory.key")
+	if err := os.Mkdir(directory, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	passKey := "pass the master key the backup was made with (fingerprint " + fp + ") with --key-file"
+	for _, tt := range []struct {
+		name     string
+		keyFile  string
+		want     []error
+		message  string
+		hint     string
+		needsDAC bool // file modes bind the test process (not root; see TestUnusableKeyError)
+	}{
+		{name: "Missing", keyFile: missing, want: []error{backup.ErrKeyMissing},
+			message: "restore: master key not found: the backup needs the master key with fingerprint " + fp + ", and " + missing + " does not exist",
+			hint:    "pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE"},
+		{name: "InsecureMode", keyFile: insecure, want: []error{backup.ErrKeyUnusable, secret.ErrInsecureKeyFile},
+			message: "restore: master key file unusable: read key file " + insecure + ": insecure key file permissions: mode 0644 gives group or others access",
+			hint:    "chmod 600 " + insecure},
+		{name: "Malformed", keyFile: malformed, want: []error{backup.ErrKeyUnusable, secret.ErrMalformedKeyFile},
+			message: "restore: master key file unusable: read key file " + malformed + ": malformed key file: want 64 hex characters and a newline, found 10 bytes",
+			hint:    passKey},
+		{name: "Directory", keyFile: directory, want: []error{backup.ErrKeyUnusable},
+			message: "restore: master key file unusable: read key file " + directory + ": not a regular file",
+			hint:    passKey},
+		{name: "Unreadable", keyFile: unreadable, want: []error{backup.ErrKeyUnusable, fs.ErrPermission}, needsDAC: true,
+			message: "restore: master key file unusable: read key file " + unreadable + ": permission denied",
+			hint:    "restore as a user who can read " + unreadable + ", or pass a copy of the key that this user can read with --key-file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.needsDAC && os.Geteuid() == 0 {
+				t.Skip("root reads any file")
+			}
+			target := filepath.Join(t.TempDir(), "data")
+			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{KeyFile: tt.keyFile})
+			for _, want := range tt.want {
+				if !errors.Is(err, want) {
+					t.Errorf("Restore err=%v, want it to match %v", err, want)
+				}
+			}
+			if err == nil {
+				t.FailNow()
+			}
+			if tt.keyFile != missing && errors.Is(err, backup.ErrKeyMissing) {
+				t.Errorf("Restore err=%v matches ErrKeyMissing for a file that is there", err)
+			}
+			if got := err.Error(); got != tt.message {
+				t.Errorf("Restore err=%q,\nwant %q", got, tt.message)
+			}
+			if got := backup.Hint(err); got != tt.hint {
+				t.Errorf("Hint=%q,\nwant %q", got, tt.hint)
+			}
+			if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a refused restore left %s (stat err=%v)", target, err)
+			}
+		})
+	}
+}
+
+// TestRestore_Interrupted cancels a restore's context at each phase
+// before the switch and checks that it returns an *InterruptedError that
+// matches context.Canceled, and that it changed nothing: an existing data
+// directory is as it was, a missing one is missing again, and nothing is
+// left beside it.
+func TestRestore_Interrupted(t *testing.T) {
+	f := newFixture(t)
+	for _, phase := range []string{"start", "verify", "load"} {
+		for _, inPlace := range []bool{true, false} {
+			t.Run(phase+map[bool]string{true: "/InPlace", false: "/NewDirectory"}[inPlace], func(t *testing.T) {
+				target := filepath.Join(t.TempDir(), "data")
+				var before map[string]string
+				if inPlace {
+					backuptest.NewDataDir(t, target).Close()
+					before = treeState(t, target)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if phase == "start" {
+					cancel()
+				}
+				_, err := backup.Restore(ctx, f.res.Path, target, backup.RestoreOptions{
+					KeyFile: f.data.Dir.Key(),
+					Progress: func(p backup.Progress) {
+						if p.Phase == phase {
+							cancel()
+						}
+					},
+				})
+				var ie *backup.InterruptedError
+				if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+					t.Fatalf("Restore err=%v, want an *InterruptedError matching context.Canceled", err)
+				}
+				if inPlace {
+					if after := treeState(t, target); !mapsEqual(before, after) {
+						t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
+					}
+				} else if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("the data directory the restore created is still there (stat err=%v)", err)
+				}
+				assertNoLeftovers(t, target)
+				if entries, _ := filepath.Glob(target + ".before-restore-*"); len(entries) > 0 {
+					t.Fatalf("left %v", entries)
+				}
+			})
+		}
+	}
+}
+
 // A backup whose secrets were sealed with another key than the manifest
 // names is refused, even with the key the manifest names.
 func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {

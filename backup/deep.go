@@ -50,8 +50,8 @@ type DeepOptions struct {
 //
 // An error about the backup matches [ErrVerify] ([ErrTrialRestore] for
 // what only the trial restore found); a missing or wrong key gives the
-// errors of [Restore] ([ErrKeyMissing], [ErrKeyMismatch], [ErrKeyRequired],
-// [ErrWrongKey]), which say nothing about the backup.
+// errors of [Restore] ([ErrKeyMissing], [ErrKeyUnusable], [ErrKeyMismatch],
+// [ErrKeyRequired], [ErrWrongKey]), which say nothing about the backup.
 func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, error) {
 	m, err := VerifyWith(ctx, dir, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
 	if err != nil {
@@ -72,7 +72,7 @@ func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, e
 		Logger:          slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		if errors.Is(err, ErrKeyMissing) || errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrKeyRequired) ||
+		if errors.Is(err, ErrKeyMissing) || errors.Is(err, ErrKeyUnusable) || errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrKeyRequired) ||
 			errors.Is(err, ErrWrongKey) || errors.Is(err, ErrNoSpace) || errors.Is(err, context.Canceled) ||
 			errors.Is(err, ErrNewerVersion) {
 			return m, err // not the backup's fault

@@ -85,12 +85,15 @@
 //
 // [Restore] changes nothing until every check has passed:
 //
-//  1. Take the restore lock beside the data directory (<dir>.restore-lock)
-//     and finish an interrupted restore (see below).
-//  2. Read the manifest: its checksum, format and schema version (a newer
+//  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
 //     manifest.age's hash, decryption with the keys given, its copy of
-//     manifest.json, the full manifest ([Unlock]).
+//     manifest.json, the full manifest ([Unlock]). This needs no lock (the
+//     backup is outside the data directory, and a complete backup's
+//     manifest never changes), so a wrong backup path is refused at once,
+//     even while another restore runs.
+//  2. Take the restore lock beside the data directory (<dir>.restore-lock)
+//     and finish an interrupted restore (see below).
 //  3. Take the data directory's lock (bitnobi.lock), refusing while a
 //     server holds it; create the directory first if it is missing.
 //  4. Find the master key (an encrypted backup's own, else --key-file,
@@ -129,7 +132,11 @@
 // database as it was (and extra blobs, which the collector removes).
 //
 // A crash before step 8 leaves the data directory untouched and a staging
-// directory that the next restore removes. During step 8 the journal
+// directory that the next restore removes. An interruption (the context
+// done) before step 8, or with a Target before it installs the master
+// key, removes the staging directory (or schema) too, and Restore returns
+// an [InterruptedError]: nothing changed but, with a Target, the extra
+// blobs. From there on the data directory's switch does not stop. During step 8 the journal
 // exists, and [RecoverInterruptedRestore], run at the start of serve,
 // backup and restore, completes the switch from wherever it stopped: with
 // the staging directory and the data directory both present it does the

@@ -45,8 +45,16 @@ var (
 	// database's schema, is newer than this binary knows.
 	ErrNewerVersion = errors.New("newer than this bitnobi knows")
 
-	// ErrKeyMissing means the master key the backup needs was not found.
+	// ErrKeyMissing means the master key the backup needs was not found:
+	// its file does not exist.
 	ErrKeyMissing = errors.New("master key not found")
+
+	// ErrKeyUnusable means the master key file the backup needs exists
+	// but cannot be used: it cannot be read, is not a regular file, lets
+	// other users access it, or does not hold a key. The error wraps the
+	// reason ([fs.ErrPermission], [secret.ErrInsecureKeyFile],
+	// [secret.ErrMalformedKeyFile], in a [*secret.KeyFileError]).
+	ErrKeyUnusable = errors.New("master key file unusable")
 
 	// ErrKeyMismatch means the master key found is not the one the
 	// backup's secrets were sealed with.

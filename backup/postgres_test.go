@@ -3,6 +3,8 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -123,5 +125,56 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 				t.Fatalf("the previous schema is not the state before the restore (-before +kept):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRestore_PostgresInterrupted cancels a restore into PostgreSQL while
+// it loads, and checks that it returns an *InterruptedError and changed
+// nothing but add blobs: the database holds its state, no staging schema
+// is left, and the data directory, which had no master key, got none.
+func TestRestore_PostgresInterrupted(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), dbtest.Postgres)
+	backuptest.Seed(t, d)
+	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DB.WriteTx(ctx, func(tx *store.Tx) error { return tx.SetMeta(ctx, "after_backup", "yes") }); err != nil {
+		t.Fatal(err)
+	}
+	before := backuptest.Dump(t, d.DB)
+	d.Close()
+
+	target := filepath.Join(root, "new") // blobs and the key would go here
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, err = backup.Restore(cctx, res.Path, target, backup.RestoreOptions{
+		Target:  &postgres.RestoreTarget{DSN: dsn},
+		KeyFile: d.Dir.Key(),
+		Progress: func(p backup.Progress) {
+			if p.Phase == "load" && p.Items > 0 {
+				cancel()
+			}
+		},
+	})
+	var ie *backup.InterruptedError
+	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Restore err=%v, want an *InterruptedError matching context.Canceled", err)
+	}
+	r := backuptest.OpenOn(t, d.Dir.Path(), dsn)
+	if diff := cmp.Diff(before, backuptest.Dump(t, r.DB)); diff != "" {
+		t.Fatalf("an interrupted restore changed the database (-before +after):\n%s", diff)
+	}
+	var staged int
+	if err := r.DB.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_namespace WHERE starts_with(nspname, $1)`, postgres.RestoreSchemaPrefix).Scan(&staged); err != nil {
+		t.Fatal(err)
+	}
+	if staged != 0 {
+		t.Fatalf("%d staging schemas left behind", staged)
+	}
+	if _, err := os.Stat(filepath.Join(target, "master.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an interrupted restore installed the master key (stat err=%v)", err)
 	}
 }

@@ -97,14 +97,54 @@ type RestoreResult struct {
 	Duration   time.Duration
 }
 
+// InterruptedError is the error of a [Restore] whose context was done
+// before it began to switch to the restored state. Such a restore changed
+// nothing: the data directory holds the state it held when the restore
+// began (a missing one, created to hold its lock, is removed again), and
+// so does the database of a [Target]. The one trace a restore into a
+// Target leaves is the blobs it had copied into the data directory's blob
+// store, beside the existing ones (in a data directory it created, which
+// then stays): nothing refers to them, and the blob collector
+// ([store.DB.CollectGarbage]) removes them.
+//
+// Once the switch has begun, Restore no longer stops for its context: the
+// data directory's switch runs to its end; a Target's Commit may still
+// fail with the context's error, which is then not an InterruptedError.
+type InterruptedError struct {
+	Err   error // the error that ended the restore
+	Cause error // the context's error, [context.Canceled] or [context.DeadlineExceeded]
+}
+
+// Error returns Err's message, saying that nothing was changed.
+func (e *InterruptedError) Error() string {
+	return "restore interrupted, nothing changed: " + e.Err.Error()
+}
+
+// Unwrap returns Err and Cause, so that the error matches the context's
+// error even when what stopped the restore (a database driver's
+// "interrupted", say) does not.
+func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
+
 // Restore restores the backup in backupDir into dataDir, which may be
 // missing, empty, or a data directory whose state is replaced (in place).
 // See the package documentation for the checks made before anything is
 // changed and for how the switch survives a crash. It refuses while a
 // server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
-// holds that lock itself while it works.
+// holds that lock itself while it works. When ctx is done before the
+// switch, it returns an [*InterruptedError].
 func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
 	start := time.Now()
+	// switching is set as the switch to the restored state begins. This
+	// deferred call runs last, after the clean-up of the others: up to
+	// the switch, an error while ctx is done (whatever the error: a
+	// cancelled query may report itself in its own words) ends a
+	// restore that changed nothing.
+	switching := false
+	defer func() {
+		if err != nil && !switching && ctx.Err() != nil {
+			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err()}
+		}
+	}()
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -127,19 +167,12 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	}
 	name := filepath.Base(backupDir)
 
-	// One restore into dataDir at a time; finish one that was cut short.
-	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	rlock, err := lockRestore(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	defer rlock.Release()
-	if err := recoverLocked(dataDir, logger); err != nil {
-		return nil, err
-	}
-
+	// The backup first, before the lock: a path that is not a backup, or
+	// a damaged or newer one, is refused at once even while another
+	// restore into dataDir runs, and leaves nothing behind. Nothing here
+	// needs the lock, which guards dataDir and the files beside it: the
+	// backup is outside them (checked above), and a complete backup's
+	// manifest never changes.
 	m, err := ReadManifest(backupDir)
 	if err != nil {
 		return nil, err
@@ -157,6 +190,19 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 				ErrNewerVersion, name, m.SchemaVersion, m.AppVersion, bitnobi.Version, latest),
 			Hint: "restore with bitnobi " + m.AppVersion + " or newer",
 		}
+	}
+
+	// One restore into dataDir at a time; finish one that was cut short.
+	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	rlock, err := lockRestore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer rlock.Release()
+	if err := recoverLocked(dataDir, logger); err != nil {
+		return nil, err
 	}
 
 	kind, err := inspectTarget(dataDir)
@@ -208,7 +254,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 		b := &builder{
 			ctx: ctx, dir: backupDir, name: name, m: m, key: key, keys: keys, opts: opts,
-			now: now, logger: logger,
+			now: now, logger: logger, beginSwitch: func() { switching = true },
 		}
 		res = &RestoreResult{Manifest: m, DataDir: dataDir}
 		if err := b.buildTarget(opts.Target, datadir.Dir(dataDir), res); err != nil {
@@ -244,6 +290,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 
+	switching = true
 	j := &journal{DataDir: dataDir, Staging: staging, Backup: name}
 	if kind == targetState {
 		if j.Previous, err = previousName(dataDir, now()); err != nil {
@@ -366,7 +413,7 @@ func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
 			Hint: "pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE",
 		}
 	} else if err != nil {
-		return secret.Key{}, &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyMissing, err), Hint: secretHint(err)}
+		return secret.Key{}, unusableKeyError(err, keyFile, m.MasterKey.Fingerprint)
 	}
 	if fp := key.Fingerprint(); fp != m.MasterKey.Fingerprint {
 		return secret.Key{}, &HintError{
@@ -378,6 +425,31 @@ func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
 	return key, nil
 }
 
+// unusableKeyError returns the error of a restore whose master key file
+// exists but cannot be used: err, of [secret.ReadKeyFile], says why. It
+// matches [ErrKeyUnusable] and err, and its hint fits the reason.
+func unusableKeyError(err error, path, fingerprint string) error {
+	hint := "pass the master key the backup was made with (fingerprint " + fingerprint + ") with --key-file"
+	switch {
+	case errors.Is(err, secret.ErrInsecureKeyFile):
+		hint = "chmod 600 " + path
+	case errors.Is(err, fs.ErrPermission):
+		hint = "restore as a user who can read " + path + ", or pass a copy of the key that this user can read with --key-file"
+	}
+	if kfe, ok := err.(*secret.KeyFileError); ok && kfe.Hint != "" {
+		// Its hint, which Error appends, is written for a server starting
+		// (for a malformed key: move the file away to create a new key),
+		// which is no advice for a restore; the restore's goes on the
+		// hint line.
+		c := *kfe
+		c.Hint = ""
+		err = &c
+	}
+	return &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyUnusable, err), Hint: hint}
+}
+
+// secretHint returns the hint of a [*secret.KeyFileError] in err's chain,
+// or a general one.
 func secretHint(err error) string {
 	var ke *secret.KeyFileError
 	if errors.As(err, &ke) && ke.Hint != "" {
@@ -455,6 +527,10 @@ type builder struct {
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger
+	// beginSwitch, if set, is called by buildTarget as it begins to
+	// change the data directory and the database: the master key, then
+	// the target's Commit.
+	beginSwitch func()
 }
 
 func (b *builder) progress(p Progress) {
@@ -526,6 +602,13 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		return err
 	}
 	os.Remove(filepath.Join(dir.Blobs(), "tmp")) // empty unless something failed
+	// The last chance to stop with nothing but unused blobs left behind.
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if b.beginSwitch != nil {
+		b.beginSwitch()
+	}
 	if _, err := os.Stat(dir.Key()); errors.Is(err, fs.ErrNotExist) {
 		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
 			return fmt.Errorf("restore: install master key: %w", err)
@@ -533,9 +616,6 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		if err := fsutil.SyncDir(dir.Path()); err != nil {
 			return fmt.Errorf("restore: sync: %w", err)
 		}
-	}
-	if err := b.ctx.Err(); err != nil {
-		return fmt.Errorf("restore: %w", err)
 	}
 	res.Previous, err = t.Commit(b.ctx, b.opts.DiscardPrevious)
 	return err

@@ -3,12 +3,14 @@ package backup
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -141,5 +143,44 @@ func TestRestore_StaleStaging(t *testing.T) {
 	}
 	if ok, _ := exists(stagingPath(dataDir)); ok {
 		t.Fatal("stale staging directory left")
+	}
+}
+
+// TestUnusableKeyError checks the restore's error for a master key file
+// that is there but cannot be used, for reasons that TestRestore_KeyFileMessages
+// cannot produce with real files when the tests run as root (which reads
+// any file): the reason is named, with no advice for a server in the
+// message, and the hint fits the reason.
+func TestUnusableKeyError(t *testing.T) {
+	const path, fp = "/keys/master.key", "0123456789abcdef"
+	for _, tt := range []struct {
+		name    string
+		err     error
+		want    error
+		message string
+		hint    string
+	}{
+		{"PermissionDenied", &secret.KeyFileError{Op: "read", Path: path, Err: fs.ErrPermission}, fs.ErrPermission,
+			"restore: master key file unusable: read key file /keys/master.key: permission denied",
+			"restore as a user who can read /keys/master.key, or pass a copy of the key that this user can read with --key-file"},
+		{"ServerHintDropped", &secret.KeyFileError{Op: "read", Path: path, Err: secret.ErrMalformedKeyFile, Hint: "move it away to create a new key"}, secret.ErrMalformedKeyFile,
+			"restore: master key file unusable: read key file /keys/master.key: malformed key file",
+			"pass the master key the backup was made with (fingerprint 0123456789abcdef) with --key-file"},
+		{"Other", errors.New("disk on fire"), nil,
+			"restore: master key file unusable: disk on fire",
+			"pass the master key the backup was made with (fingerprint 0123456789abcdef) with --key-file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := unusableKeyError(tt.err, path, fp)
+			if !errors.Is(err, ErrKeyUnusable) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Errorf("err=%v, want it to match ErrKeyUnusable and %v", err, tt.want)
+			}
+			if got := err.Error(); got != tt.message {
+				t.Errorf("err=%q,\nwant %q", got, tt.message)
+			}
+			if got := Hint(err); got != tt.hint {
+				t.Errorf("Hint=%q,\nwant %q", got, tt.hint)
+			}
+		})
 	}
 }

@@ -136,11 +136,11 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		Logger:   logger,
 	})
 	prog.done()
-	if err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+	if interrupted(ctx, err) {
 		// Whatever was cut short (often the database open, so the cause
 		// reads "open sqlite ...: context canceled"), the operator needs
 		// to know that Create removed its partial backup.
-		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("backup interrupted: nothing was kept (no new backup in %s)", folder)}
+		return interruptedf("backup interrupted: nothing was kept (no new backup in %s)", folder)
 	}
 	if err != nil {
 		return backupError(err)
@@ -208,7 +208,7 @@ func backupError(err error) error {
 		}
 		return &ExitError{Code: ExitVerify, Err: err, Hint: hint}
 	case errors.Is(err, backup.ErrNotBackup), errors.Is(err, backup.ErrNewerVersion),
-		errors.Is(err, backup.ErrKeyMissing), errors.Is(err, backup.ErrKeyMismatch),
+		errors.Is(err, backup.ErrKeyMissing), errors.Is(err, backup.ErrKeyUnusable), errors.Is(err, backup.ErrKeyMismatch),
 		errors.Is(err, backup.ErrKeyRequired), errors.Is(err, backup.ErrWrongKey), errors.Is(err, backup.ErrKeyFile),
 		errors.Is(err, backup.ErrTargetNotEmpty),
 		errors.Is(err, secret.ErrInsecureKeyFile), errors.Is(err, secret.ErrMalformedKeyFile):
@@ -222,8 +222,10 @@ func backupError(err error) error {
 // keyModeError returns, for an error about a key file refused for its
 // mode (wrapping [secret.ErrInsecureKeyFile]), a [UsageError] that says
 // so and how to fix it, and nil for any other error. The backup package
-// wraps the refusal in its own errors, "master key not found" among them,
-// which send the operator looking for a file that is there.
+// wraps the refusal in messages of its own, one per command: backup's
+// hint points at BITNOBI_MASTER_KEY_FILE, as for a file that is not
+// there; this one message, the same for backup, restore and
+// "backups verify --deep", names the mode and the fix.
 func keyModeError(err error) error {
 	var kfe *secret.KeyFileError
 	if !errors.Is(err, secret.ErrInsecureKeyFile) || !errors.As(err, &kfe) {

@@ -22,9 +22,16 @@ import (
 // returns its exit code, stdout and stderr.
 func runCmd(t testing.TB, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCmdContext(t, context.Background(), env, args...)
+}
+
+// runCmdContext is runCmd with a context: cancelled, it stands for the
+// SIGINT or SIGTERM that main turns into a cancellation.
+func runCmdContext(t testing.TB, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-	code := m.Report(m.Run(context.Background(), args))
+	code := m.Report(m.Run(ctx, args))
 	return code, out.String(), errb.String()
 }
 
@@ -297,6 +304,59 @@ func TestKeyFileMode(t *testing.T) {
 			}
 			if strings.Contains(out+errOut, "not found") {
 				t.Errorf("the output calls the key file, which is there, not found:\n%s%s", out, errOut)
+			}
+		})
+	}
+}
+
+// TestRestoreCommand_KeyFileMessages checks what restore and "backups
+// verify --deep" say of a master key file they cannot use: "not found"
+// only for a file that is not there, else the reason, with its fix. (A
+// key file refused for its mode: TestKeyFileMode.)
+func TestRestoreCommand_KeyFileMessages(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	mf, err := backup.ReadManifest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := mf.MasterKey.Fingerprint
+	missing := filepath.Join(root, "missing.key")
+	malformed := filepath.Join(root, "malformed.key")
+	if err := os.WriteFile(malformed, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	directory := filepath.Join(root, "directory.key")
+	if err := os.Mkdir(directory, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	passKey := "Try: pass the master key the backup was made with (fingerprint " + fp + ") with --key-file\n"
+	for _, tt := range []struct {
+		name    string
+		keyFile string
+		stderr  string
+	}{
+		{"Missing", missing,
+			"Error: restore: master key not found: the backup needs the master key with fingerprint " + fp + ", and " + missing + " does not exist\n" +
+				"Try: pass the master.key kept apart from the backups with --key-file, or set BITNOBI_MASTER_KEY_FILE\n"},
+		{"Malformed", malformed,
+			"Error: restore: master key file unusable: read key file " + malformed + ": malformed key file: want 64 hex characters and a newline, found 10 bytes\n" + passKey},
+		{"Directory", directory,
+			"Error: restore: master key file unusable: read key file " + directory + ": not a regular file\n" + passKey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, "restore", path, "--data-dir", filepath.Join(t.TempDir(), "new"), "--key-file", tt.keyFile)
+			if code != ExitUsage {
+				t.Fatalf("restore exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
+			}
+			if errOut != tt.stderr {
+				t.Fatalf("restore stderr:\n%s\nwant:\n%s", errOut, tt.stderr)
+			}
+			// The trial restore of verify --deep: the key's fault, not the
+			// backup's (exit 2, not 4).
+			code, out, errOut = runCmd(t, nil, "backups", "verify", "--deep", path, "--key-file", tt.keyFile)
+			if code != ExitUsage || !strings.Contains(errOut, strings.TrimPrefix(strings.SplitN(tt.stderr, "\n", 2)[0], "Error: restore: ")) {
+				t.Fatalf("verify --deep exit %d, want %d with the restore's message\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
 			}
 		})
 	}

@@ -31,7 +31,8 @@ Commands:
 
 Run "bitnobi backups COMMAND --help" for a command's flags.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 the backup folder is locked by
-a running backup, 4 a backup did not verify.
+a running backup, 4 a backup did not verify, 130 interrupted (SIGINT or
+SIGTERM; the message says what was and was not done).
 `
 
 func (m *Main) runBackups(ctx context.Context, args []string) error {
@@ -60,6 +61,12 @@ func (m *Main) runBackups(ctx context.Context, args []string) error {
 		return nil
 	}
 	return usagef("bitnobi backups --help", "unknown backups command %q", args[0])
+}
+
+// readOnlyInterrupted is the error of a command that only reads (inspect,
+// diff) and that SIGINT or SIGTERM stopped before it printed its result.
+func readOnlyInterrupted(cmd string) error {
+	return interruptedf("%s interrupted: nothing was printed (it only reads, and changed nothing)", cmd)
 }
 
 // writeJSON prints v as indented JSON on stdout.

@@ -72,11 +72,17 @@ func (m *Main) runBackupsDiff(ctx context.Context, args []string) error {
 	var d *backup.Difference
 	if pos[1] == backup.LiveName {
 		db, err := m.openLive(ctx, *dataDir, *dbFlag)
+		if interrupted(ctx, err) {
+			return readOnlyInterrupted("diff")
+		}
 		if err != nil {
 			return err
 		}
 		defer db.Close()
 		d, err = backup.DiffLive(ctx, a, db, opts)
+		if interrupted(ctx, err) {
+			return readOnlyInterrupted("diff")
+		}
 		if err != nil {
 			return backupError(err)
 		}
@@ -85,7 +91,11 @@ func (m *Main) runBackupsDiff(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if d, err = backup.Diff(ctx, a, b, opts); err != nil {
+		d, err = backup.Diff(ctx, a, b, opts)
+		if interrupted(ctx, err) {
+			return readOnlyInterrupted("diff")
+		}
+		if err != nil {
 			return backupError(err)
 		}
 	}

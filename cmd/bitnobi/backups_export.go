@@ -47,7 +47,8 @@ On any error the folder is left as it was.
 
 Import takes the backup folder's lock, like a backup (--wait waits).
 Exit codes: 0 ok, 1 failed, 2 bad input or already imported, 3 the backup
-folder is locked, 4 the archive was refused or its backup does not verify.
+folder is locked, 4 the archive was refused or its backup does not verify,
+130 interrupted (SIGINT or SIGTERM; nothing is added).
 `
 
 func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
@@ -73,17 +74,20 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	}
 	name := filepath.Base(src)
 	if pos[1] == "-" {
-		if _, err := backup.Export(ctx, src, m.Stdout, !*noCompress); err != nil {
-			return backupError(err)
+		_, err := backup.Export(ctx, src, m.Stdout, !*noCompress)
+		if interrupted(ctx, err) {
+			return interruptedf("export interrupted: the archive written to stdout is incomplete; do not keep it")
 		}
-		return nil
+		return backupError(err)
 	}
 	dst := pos[1]
-	if _, err := os.Lstat(dst); err == nil && !*force {
+	_, err = os.Lstat(dst)
+	if err == nil && !*force {
 		return usagef("another file name, or --force", "%s exists", dst)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	dstExisted := err == nil
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -95,6 +99,14 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if interrupted(ctx, err) {
+		// The archive so far is in the temporary file, which the deferred
+		// call removes.
+		if dstExisted {
+			return interruptedf("export interrupted: %s was left as it was", dst)
+		}
+		return interruptedf("export interrupted: %s was not written", dst)
 	}
 	if err != nil {
 		return backupError(err)
@@ -146,6 +158,11 @@ func (m *Main) runBackupsImport(ctx context.Context, args []string) error {
 		UnpackOptions: backup.UnpackOptions{Keys: keys, Progress: prog.update},
 	})
 	prog.done()
+	if interrupted(ctx, err) {
+		// Import adds the backup with its last step, a rename, and
+		// removes its temporary directory on any error before.
+		return interruptedf("import interrupted: nothing was added to %s", folder)
+	}
 	if errors.Is(err, backup.ErrExists) {
 		return &UsageError{Err: err, Hint: backup.Hint(err)}
 	}

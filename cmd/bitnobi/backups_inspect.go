@@ -62,6 +62,9 @@ func (m *Main) runBackupsInspect(ctx context.Context, args []string) error {
 		return backupError(err)
 	}
 	in, err := backup.Inspect(ctx, r, entities...)
+	if interrupted(ctx, err) {
+		return readOnlyInterrupted("inspect")
+	}
 	if err != nil {
 		return backupError(err)
 	}

@@ -37,7 +37,8 @@ nothing that looks like a backup; the next backup or prune finishes it.
 Blob files hard-linked between backups stay intact in the backups kept.
 
 Exit codes: 0 ok, 1 failed, 2 bad flags or an empty policy, 3 the backup
-folder is locked.
+folder is locked, 130 interrupted (SIGINT or SIGTERM; between two backups,
+and the message says how many were removed).
 `
 
 func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
@@ -82,6 +83,9 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 		return &UsageError{Err: err, Hint: backup.Hint(err)}
 	}
 	if res == nil {
+		if interrupted(ctx, err) { // waiting for the folder's lock, say
+			return interruptedf("prune interrupted: no backup was removed")
+		}
 		return backupError(err)
 	}
 	if *asJSON {
@@ -90,6 +94,18 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 		}
 	} else {
 		writePrune(m.Stdout, p, *dryRun, res)
+	}
+	if errors.Is(err, context.Canceled) {
+		// Stopped between two backups (a removal, once begun, is
+		// finished): res.Removed lists those removed.
+		toRemove := 0
+		for _, d := range res.Decisions {
+			if !d.Keep {
+				toRemove++
+			}
+		}
+		return interruptedf("prune interrupted: removed %d of the %s it was to remove (see above); the others are kept",
+			len(res.Removed), count(toRemove, "backup", "backups"))
 	}
 	return backupError(err)
 }

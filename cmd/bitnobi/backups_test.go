@@ -20,6 +20,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -47,7 +48,8 @@ func golden(t *testing.T, name, got string) {
 }
 
 // folderState records a folder's tree (paths, modes, content hashes),
-// leaving out its lock file, to tell whether anything changed.
+// leaving out lock files (a backup folder's .lock, a data directory's
+// bitnobi.lock and gc.lock), to tell whether anything changed.
 func folderState(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -55,7 +57,7 @@ func folderState(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			return err
 		}
-		if d.Name() == ".lock" {
+		if strings.HasSuffix(d.Name(), ".lock") {
 			return nil
 		}
 		fi, err := d.Info()
@@ -645,4 +647,151 @@ func compareDumps(t *testing.T, want, got map[string][]string) {
 			}
 		}
 	}
+}
+
+// cancelOnWrite is an output that cancels a context when a line holding
+// mark is written to it, to interrupt a command at that point.
+type cancelOnWrite struct {
+	bytes.Buffer
+	mark   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.mark) {
+		w.cancel()
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestInterrupted checks that each command that can run long, stopped by
+// SIGINT or SIGTERM (its context cancelled), exits 130 with one line that
+// says what it did and did not do, rather than "context canceled", and
+// that what it says it left alone it did.
+func TestInterrupted(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	first := mustBackup(t, dataDir)
+	second := mustBackup(t, dataDir)
+	folder := filepath.Dir(first)
+	archive := filepath.Join(root, "first.tar.zst")
+	if code, _, errOut := runCmd(t, nil, "backups", "export", first, archive); code != ExitOK {
+		t.Fatalf("export exit %d: %s", code, errOut)
+	}
+	existing := filepath.Join(root, "existing.tar.zst")
+	if err := os.WriteFile(existing, []byte("an older export"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(root, "master.key")
+	backuptest.CopyKey(t, datadir.Dir(dataDir).Key(), key)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		stderr string
+		same   []string // paths whose tree must not change
+		absent []string // paths (globs) that must not exist afterwards
+	}{
+		{name: "Restore/InPlace", args: []string{"restore", first, "--data-dir", dataDir},
+			stderr: "restore interrupted: the data directory " + dataDir + " was left as it was",
+			same:   []string{dataDir}, absent: []string{dataDir + ".restore-staging", dataDir + ".before-restore-*"}},
+		{name: "Restore/NewDirectory", args: []string{"restore", first, "--data-dir", filepath.Join(root, "new"), "--key-file", key},
+			stderr: "restore interrupted: nothing was restored, and there is no data directory " + filepath.Join(root, "new"),
+			absent: []string{filepath.Join(root, "new"), filepath.Join(root, "new.restore-staging")}},
+		{name: "Restore/Archive", args: []string{"restore", archive, "--data-dir", filepath.Join(root, "unpacked"), "--key-file", key},
+			stderr: "restore interrupted: nothing was restored, and there is no data directory " + filepath.Join(root, "unpacked"),
+			absent: []string{filepath.Join(root, "unpacked"), filepath.Join(root, "unpacked.restore-archive-*")}},
+		{name: "Verify", args: []string{"backups", "verify", "--backup-dir", folder, filepath.Base(first)},
+			stderr: "verify interrupted: " + first + " was not checked to the end, and no result was recorded for it",
+			absent: []string{filepath.Join(folder, backup.VerifiedDir, filepath.Base(first)+".json")}},
+		{name: "VerifyDeep", args: []string{"backups", "verify", "--deep", "--key-file", key, "--tmp-dir", filepath.Join(root, "tmp"), first},
+			stderr: "verify interrupted: " + first + " was not checked to the end, and no result was recorded for it",
+			absent: []string{filepath.Join(root, "tmp", "*")}},
+		{name: "Export", args: []string{"backups", "export", first, filepath.Join(root, "out.tar.zst")},
+			stderr: "export interrupted: " + filepath.Join(root, "out.tar.zst") + " was not written",
+			absent: []string{filepath.Join(root, "out.tar.zst"), filepath.Join(root, ".out.tar.zst.tmp-*")}},
+		{name: "Export/Force", args: []string{"backups", "export", "--force", first, existing},
+			stderr: "export interrupted: " + existing + " was left as it was",
+			same:   []string{existing}, absent: []string{filepath.Join(root, ".existing.tar.zst.tmp-*")}},
+		{name: "Export/Stdout", args: []string{"backups", "export", first, "-"},
+			stderr: "export interrupted: the archive written to stdout is incomplete; do not keep it"},
+		{name: "Import", args: []string{"backups", "import", "--backup-dir", filepath.Join(root, "other"), archive},
+			stderr: "import interrupted: nothing was added to " + filepath.Join(root, "other"),
+			absent: []string{filepath.Join(root, "other", "backup-*"), filepath.Join(root, "other", ".tmp-backup-*")}},
+		{name: "Prune", args: []string{"backups", "prune", "--keep-last", "1", "--backup-dir", folder},
+			stderr: "prune interrupted: removed 0 of the 1 backup it was to remove (see above); the others are kept",
+			same:   []string{folder}},
+		{name: "Diff", args: []string{"backups", "diff", first, second},
+			stderr: "diff interrupted: nothing was printed (it only reads, and changed nothing)"},
+		{name: "Inspect", args: []string{"backups", "inspect", first},
+			stderr: "inspect interrupted: nothing was printed (it only reads, and changed nothing)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var before []map[string]string
+			for _, p := range tt.same {
+				before = append(before, folderState(t, p))
+			}
+			code, out, errOut := runCmdContext(t, cancelled, nil, tt.args...)
+			if code != ExitInterrupted {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out, errOut)
+			}
+			if want := "Error: " + tt.stderr + "\n"; !strings.HasSuffix(errOut, want) || strings.Count(errOut, "Error: ") != 1 {
+				t.Fatalf("stderr:\n%s\nwant it to end with:\n%s", errOut, want)
+			}
+			for i, p := range tt.same {
+				if after := folderState(t, p); !sameState(before[i], after) {
+					t.Errorf("%s changed:\nbefore %v\nafter  %v", p, before[i], after)
+				}
+			}
+			for _, g := range tt.absent {
+				if m, _ := filepath.Glob(g); len(m) > 0 {
+					t.Errorf("left %v", m)
+				}
+			}
+		})
+	}
+
+	t.Run("Prune/WaitingForLock", func(t *testing.T) {
+		l, err := lockfile.Acquire(filepath.Join(folder, ".lock"), "backup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		code, out, errOut := runCmdContext(t, cancelled, nil, "backups", "prune", "--keep-last", "1", "--wait", "1h", "--backup-dir", folder)
+		if want := "Error: prune interrupted: no backup was removed\n"; code != ExitInterrupted || errOut != want {
+			t.Fatalf("exit %d, stderr %q; want %d, %q\nstdout: %s", code, errOut, ExitInterrupted, want, out)
+		}
+	})
+
+	// Interrupted after the first of two backups: its result stands.
+	t.Run("VerifyAll", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := &cancelOnWrite{mark: ": OK", cancel: cancel}
+		var errb bytes.Buffer
+		m := &Main{Stdin: strings.NewReader(""), Stdout: out, Stderr: &errb, Getenv: func(string) string { return "" }}
+		code := m.Report(m.Run(ctx, []string{"backups", "verify", "--all", "--backup-dir", folder}))
+		if code != ExitInterrupted {
+			t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out.String(), errb.String())
+		}
+		checked, stopped := first, second
+		if strings.HasPrefix(out.String(), second+": ") {
+			checked, stopped = second, first
+		}
+		if want := checked + ": OK ("; !strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 1 {
+			t.Fatalf("stdout %q, want one result, %q...", out.String(), want)
+		}
+		want := "Error: verify interrupted: " + stopped + " was not checked to the end, and no result was recorded for it; checked before it: 1 of 2 backups (see above); not checked after it: 0\n"
+		if got := errb.String(); got != want {
+			t.Fatalf("stderr:\n%s\nwant:\n%s", got, want)
+		}
+		verified := func(p string) bool {
+			_, err := os.Stat(filepath.Join(folder, backup.VerifiedDir, filepath.Base(p)+".json"))
+			return err == nil
+		}
+		if !verified(checked) || verified(stopped) {
+			t.Fatalf("recorded results: %s %v, %s %v; want only the first's", checked, verified(checked), stopped, verified(stopped))
+		}
+	})
 }

@@ -48,7 +48,8 @@ at low priority (--priority, as for "bitnobi backup").
 Exit codes: 0 every backup passed, 4 one or more did not (each bad file is
 named), 2 bad input: flags or arguments, a directory that is not a backup,
 a backup newer than this bitnobi, a missing or wrong master key (--deep),
-identity or passphrase.
+identity or passphrase; 130 interrupted (SIGINT or SIGTERM: the results
+printed before stand, the backup being checked gets none).
 `
 
 func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
@@ -108,7 +109,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	var failed []error
 	// A file hard-linked into several backups is read once.
 	cache := backup.NewVerifyCache()
-	for _, p := range paths {
+	for i, p := range paths {
 		prog := m.newProgress(*quiet)
 		reusedFiles, reusedBytes := cache.Reused()
 		var mf *backup.Manifest
@@ -121,8 +122,8 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 			mf, err = backup.VerifyWith(ctx, p, backup.VerifyOptions{Keys: keys, Progress: prog.update, Cache: cache})
 		}
 		prog.done()
-		if errors.Is(err, context.Canceled) {
-			return err
+		if interrupted(ctx, err) {
+			return verifyInterrupted(p, i, len(paths))
 		}
 		if kerr := keyModeError(err); kerr != nil {
 			return kerr // the master key for --deep, the same for every backup
@@ -175,6 +176,18 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	}
 	return &ExitError{Code: ExitVerify, Err: fmt.Errorf("%d of %d backups did not verify", len(failed), len(paths)),
 		Hint: "restore from a backup that verifies: bitnobi backups list"}
+}
+
+// verifyInterrupted is the error of a verification that SIGINT or
+// SIGTERM stopped while it checked path, the i-th of n backups: what was
+// checked and what was not. (Verifying never changes a backup, and a
+// trial restore's temporary directory is removed.)
+func verifyInterrupted(path string, i, n int) error {
+	msg := "verify interrupted: " + path + " was not checked to the end, and no result was recorded for it"
+	if n > 1 {
+		msg += fmt.Sprintf("; checked before it: %d of %d backups (see above); not checked after it: %d", i, n, n-i-1)
+	}
+	return interruptedf("%s", msg)
 }
 
 // recordVerification records the outcome of verifying the backup at path

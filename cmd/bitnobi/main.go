@@ -104,6 +104,22 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// interrupted reports whether err ended a command that SIGINT or SIGTERM
+// interrupted: err says so, or ctx is done and err is whatever the
+// cancellation caused (a database driver's "interrupted", or a wait for
+// a lock reported as the lock held).
+func interrupted(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil)
+}
+
+// interruptedf returns the error of a command that SIGINT or SIGTERM
+// interrupted, exit code [ExitInterrupted]. Its message says what the
+// command did and did not do, in place of the error of whatever was cut
+// short, which is seldom more than "context canceled".
+func interruptedf(format string, args ...any) error {
+	return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf(format, args...)}
+}
+
 // Report prints err (if any) as "Error: ..." and "Try: ..." on stderr and
 // returns the exit code.
 func (m *Main) Report(err error) int {

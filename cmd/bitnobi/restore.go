@@ -64,7 +64,9 @@ disabled.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (not a backup, newer version,
 missing or wrong master key, identity or passphrase), 3 the data directory
-is in use, 4 the backup does not verify (damaged or altered).
+is in use, 4 the backup does not verify (damaged or altered), 130
+interrupted (SIGINT or SIGTERM; the message says what was left as it
+was).
 `
 
 func (m *Main) runRestore(ctx context.Context, args []string) error {
@@ -93,12 +95,18 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		return err
 	}
 	var target backup.Target
+	var pgTarget *postgres.RestoreTarget
 	if dsn != "" {
-		target = &postgres.RestoreTarget{DSN: dsn, ApplicationName: "bitnobi restore"}
+		pgTarget = &postgres.RestoreTarget{DSN: dsn, ApplicationName: "bitnobi restore"}
+		target = pgTarget
 	}
+	dir := datadir.Dir(*dataDir)
 	var src string
 	if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
 		u, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
+		if interrupted(ctx, err) {
+			return restoreInterrupted(dir.Path(), pgTarget, false)
+		}
 		if err != nil {
 			return err
 		}
@@ -113,7 +121,6 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	if key == "" {
 		key = m.Getenv(EnvKeyFile)
 	}
-	dir := datadir.Dir(*dataDir)
 	prog := m.newProgress(*quiet)
 	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
 		Target:          target,
@@ -125,6 +132,16 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		Logger:          m.warnLogger(),
 	})
 	prog.done()
+	var ie *backup.InterruptedError
+	if errors.As(err, &ie) {
+		return restoreInterrupted(dir.Path(), pgTarget, true)
+	}
+	if interrupted(ctx, err) {
+		// During the switch, which Restore does not stop for: only a
+		// --db target's Commit can be cut short. Its error, shown as it
+		// is, tells what it did.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("restore interrupted while switching to the restored state: %w", err), Hint: backup.Hint(err)}
+	}
 	if err != nil {
 		return backupError(err)
 	}
@@ -145,6 +162,25 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(m.Stdout, res.DataDir)
 	return nil
+}
+
+// restoreInterrupted is the error of a restore into dataDir that SIGINT
+// or SIGTERM stopped before it changed anything (before or while the
+// archive was unpacked, or with a [backup.InterruptedError]), saying what
+// was left as it was. db is the --db target, if any; blobsCopied says
+// whether the restore may have copied blobs into dataDir by then.
+func restoreInterrupted(dataDir string, db *postgres.RestoreTarget, blobsCopied bool) error {
+	if db != nil {
+		msg := "restore interrupted: the database, " + db.Describe() + ", was left as it was"
+		if blobsCopied {
+			msg += " (any blobs already copied into " + datadir.Dir(dataDir).Blobs() + " are unused: the server's blob collection removes them)"
+		}
+		return interruptedf("%s", msg)
+	}
+	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
+		return interruptedf("restore interrupted: nothing was restored, and there is no data directory %s", dataDir)
+	}
+	return interruptedf("restore interrupted: the data directory %s was left as it was", dataDir)
 }
 
 // resolveBackup turns the BACKUP argument into a path: as given if it

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -118,5 +119,28 @@ func TestMoveToPostgres(t *testing.T) {
 	}
 	if code, out, errOut = runMain(t, env, "restore", lastLine(out), "--data-dir", data); code != 0 || !strings.Contains(out, "schema bitnobi_before_restore_") {
 		t.Fatalf("restore --db in place: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestRestoreCommand_PostgresInterrupted checks the message of a restore
+// --db that SIGINT stopped: the database is named and left as it was, and
+// the blobs it may have added to the data directory are accounted for.
+func TestRestoreCommand_PostgresInterrupted(t *testing.T) {
+	dsn := dbtest.NewPostgresDatabase(t)
+	root, dataDir := seededDataDir(t)
+	path := mustBackup(t, dataDir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	target := filepath.Join(root, "pg-data")
+	code, out, errOut := runCmdContext(t, ctx, map[string]string{EnvDB: dsn}, "restore", path, "--data-dir", target, "--key-file", filepath.Join(dataDir, "master.key"))
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out, errOut)
+	}
+	for _, want := range []string{
+		"Error: restore interrupted: the database, PostgreSQL ", ", was left as it was (any blobs already copied into " + filepath.Join(target, "blobs") + " are unused: the server's blob collection removes them)\n",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut)
+		}
 	}
 }
