@@ -137,10 +137,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	}
 	key, err := secret.ReadKeyFile(keyFile)
 	if err != nil {
-		return nil, &HintError{
-			Err:  fmt.Errorf("backup: master key (needed for its fingerprint): %w", err),
-			Hint: "set BITNOBI_MASTER_KEY_FILE to where the server's master key is",
-		}
+		return nil, backupKeyError(err, keyFile)
 	}
 
 	if err := os.MkdirAll(folder, dirPerm); err != nil {
@@ -387,6 +384,22 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	res.Name, res.Path, res.Manifest = name, filepath.Join(folder, name), m
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// backupKeyError explains an error reading the master key file path, whose
+// fingerprint a backup records: where the key should be when it is
+// missing, else what to do about the file.
+func backupKeyError(err error, path string) error {
+	hint := "set BITNOBI_MASTER_KEY_FILE to where the server's master key is"
+	switch {
+	case errors.Is(err, secret.ErrInsecureKeyFile):
+		hint = "chmod 600 " + path
+	case errors.Is(err, fs.ErrPermission):
+		hint = "back up as a user who can read " + path + " (the server's), or set BITNOBI_MASTER_KEY_FILE to a copy this user can read"
+	case errors.Is(err, secret.ErrMalformedKeyFile):
+		hint = "the server's master key file is damaged: put back the copy kept apart from the backups (without it the stored passwords cannot be opened)"
+	}
+	return &HintError{Err: fmt.Errorf("backup: master key (needed for its fingerprint): %w", withoutServerHint(err)), Hint: hint}
 }
 
 // renameIntoPlace renames tmp to folder/base, or base-2, base-3... if

@@ -436,16 +436,21 @@ func unusableKeyError(err error, path, fingerprint string) error {
 	case errors.Is(err, fs.ErrPermission):
 		hint = "restore as a user who can read " + path + ", or pass a copy of the key that this user can read with --key-file"
 	}
+	return &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyUnusable, withoutServerHint(err)), Hint: hint}
+}
+
+// withoutServerHint returns err without the hint of a
+// [*secret.KeyFileError], which Error appends: it is written for a server
+// starting (for a malformed key: move the file away to create a new key,
+// which would make every stored password unreadable), no advice for a
+// backup or a restore, whose own hint goes on the hint line.
+func withoutServerHint(err error) error {
 	if kfe, ok := err.(*secret.KeyFileError); ok && kfe.Hint != "" {
-		// Its hint, which Error appends, is written for a server starting
-		// (for a malformed key: move the file away to create a new key),
-		// which is no advice for a restore; the restore's goes on the
-		// hint line.
 		c := *kfe
 		c.Hint = ""
-		err = &c
+		return &c
 	}
-	return &HintError{Err: fmt.Errorf("restore: %w: %w", ErrKeyUnusable, err), Hint: hint}
+	return err
 }
 
 // secretHint returns the hint of a [*secret.KeyFileError] in err's chain,

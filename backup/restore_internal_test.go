@@ -184,3 +184,41 @@ func TestUnusableKeyError(t *testing.T) {
 		})
 	}
 }
+
+func TestBackupKeyError(t *testing.T) {
+	const path = "/data/master.key"
+	for _, tt := range []struct {
+		name    string
+		err     error
+		message string
+		hint    string
+	}{
+		{"Missing", &secret.KeyFileError{Op: "read", Path: path, Err: fs.ErrNotExist},
+			"backup: master key (needed for its fingerprint): read key file /data/master.key: file does not exist",
+			"set BITNOBI_MASTER_KEY_FILE to where the server's master key is"},
+		{"PermissionDenied", &secret.KeyFileError{Op: "read", Path: path, Err: fs.ErrPermission},
+			"backup: master key (needed for its fingerprint): read key file /data/master.key: permission denied",
+			"back up as a user who can read /data/master.key (the server's), or set BITNOBI_MASTER_KEY_FILE to a copy this user can read"},
+		{"Insecure", &secret.KeyFileError{Op: "read", Path: path, Err: secret.ErrInsecureKeyFile},
+			"backup: master key (needed for its fingerprint): read key file /data/master.key: " + secret.ErrInsecureKeyFile.Error(),
+			"chmod 600 /data/master.key"},
+		// The server's advice for a malformed key (move it away, which
+		// makes a new key) must not reach a backup's operator.
+		{"MalformedServerHintDropped", &secret.KeyFileError{Op: "read", Path: path, Err: secret.ErrMalformedKeyFile, Hint: "move it away to create a new key"},
+			"backup: master key (needed for its fingerprint): read key file /data/master.key: malformed key file",
+			"the server's master key file is damaged: put back the copy kept apart from the backups (without it the stored passwords cannot be opened)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := backupKeyError(tt.err, path)
+			if !errors.Is(err, tt.err) && !errors.Is(err, errors.Unwrap(tt.err)) {
+				t.Errorf("err=%v does not wrap %v", err, tt.err)
+			}
+			if got := err.Error(); got != tt.message {
+				t.Errorf("err=%q,\nwant %q", got, tt.message)
+			}
+			if got := Hint(err); got != tt.hint {
+				t.Errorf("Hint=%q,\nwant %q", got, tt.hint)
+			}
+		})
+	}
+}
