@@ -79,7 +79,9 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 	}
 	dir := datadir.Dir(*dataDir)
 	db, err := openExisting(ctx, dir, dsn, "bitnobi audit")
-	if err != nil {
+	if interrupted(ctx, err) {
+		return auditInterrupted()
+	} else if err != nil {
 		return err
 	}
 	defer db.Close()
@@ -89,6 +91,9 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 		n, last, err = store.VerifyAudit(ctx, tx)
 		return err
 	})
+	if interrupted(ctx, err) {
+		return auditInterrupted()
+	}
 	if errors.Is(err, store.ErrAuditChain) {
 		where := dir.Path()
 		if dsn != "" {
@@ -112,4 +117,9 @@ func short(h string) string {
 		return h[:16]
 	}
 	return h
+}
+
+// auditInterrupted is the error of an interrupted "audit verify".
+func auditInterrupted() error {
+	return interruptedf("audit verify interrupted: the audit log was not checked to the end (it only reads, and changed nothing)")
 }

@@ -726,6 +726,9 @@ func TestInterrupted(t *testing.T) {
 			stderr: "diff interrupted: nothing was printed (it only reads, and changed nothing)"},
 		{name: "Inspect", args: []string{"backups", "inspect", first},
 			stderr: "inspect interrupted: nothing was printed (it only reads, and changed nothing)"},
+		{name: "AuditVerify", args: []string{"audit", "verify", "--data-dir", dataDir},
+			stderr: "audit verify interrupted: the audit log was not checked to the end (it only reads, and changed nothing)",
+			same:   []string{dataDir}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var before []map[string]string
