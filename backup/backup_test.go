@@ -359,6 +359,18 @@ func TestCreate_Locked(t *testing.T) {
 	if !errors.Is(err, lockfile.ErrLocked) || !strings.Contains(err.Error(), "in use by another backup") {
 		t.Fatalf("Create err=%v, want ErrLocked naming the other backup", err)
 	}
+	// A wait that runs out says so, and suggests a longer one.
+	_, err = backup.Create(context.Background(), backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: 300 * time.Millisecond})
+	if !errors.Is(err, lockfile.ErrLocked) || !strings.Contains(err.Error(), "after waiting 300ms") || !strings.Contains(backup.Hint(err), "longer --wait") {
+		t.Fatalf("Create with a short LockWait: %v (hint %q), want ErrLocked after waiting", err, backup.Hint(err))
+	}
+	// A wait that is interrupted is an interruption, not a busy folder.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = backup.Create(ctx, backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: time.Minute})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, lockfile.ErrLocked) {
+		t.Fatalf("Create interrupted while waiting: %v, want the context's error", err)
+	}
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		l.Release()

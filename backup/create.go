@@ -765,6 +765,9 @@ func lockFolder(ctx context.Context, folder string, wait time.Duration) (*lockfi
 	if err == nil {
 		return l, nil
 	}
+	if cerr := ctx.Err(); cerr != nil { // interrupted while waiting
+		return nil, fmt.Errorf("wait for backup folder %s: %w", folder, cerr)
+	}
 	var he *lockfile.HeldError
 	if errors.As(err, &he) {
 		who := "another backup"
@@ -774,6 +777,12 @@ func lockFolder(ctx context.Context, folder string, wait time.Duration) (*lockfi
 				who += ", since " + he.Since.Format(time.RFC3339)
 			}
 			who += ")"
+		}
+		if wait > 0 {
+			return nil, &HintError{
+				Err:  fmt.Errorf("backup folder %s is still in use by %s after waiting %s: %w", folder, who, wait, lockfile.ErrLocked),
+				Hint: "wait for it to finish, or pass a longer --wait",
+			}
 		}
 		return nil, &HintError{
 			Err:  fmt.Errorf("backup folder %s is in use by %s: %w", folder, who, lockfile.ErrLocked),
