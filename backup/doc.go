@@ -62,11 +62,13 @@
 //     written: hard-link it from the newest complete backup in B when
 //     that holds the same blob intact (as in step 5), or else read it
 //     from the live store, check its SHA-256 against its id, and compress
-//     it when a sample shows that pays. Release gc.lock. (Encrypted: the
-//     sample decides the encoding first, which with the id gives the
-//     keyed file name that is looked up in the newest backup; table and
-//     blob files are encrypted as they are written, and tables are not
-//     linked, the previous backup's tables being sealed.)
+//     it when its first MiB, compressed as a sample, shows that pays (that
+//     zstd frame starts the file, and the rest follows as a second frame).
+//     Release gc.lock. (Encrypted: the sample decides the encoding first,
+//     which with the id gives the keyed file name that is looked up in
+//     the newest backup; table and blob files are encrypted as they are
+//     written, and tables are not linked, the previous backup's tables
+//     being sealed.)
 //  7. Encrypted: write manifest.age. Write manifest.json, fsync every
 //     file and directory, and rename the temporary directory to
 //     backup-YYYYMMDD_HHMM (UTC; -2, -3... if that name is taken; never
