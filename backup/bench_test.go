@@ -256,8 +256,9 @@ func benchMidBlobs(b *testing.B) ([][]byte, int64) {
 	return contents, int64(total)
 }
 
-// BenchmarkCreate_MidBlobs backs up 24 CSV blobs of 1 to 4 MiB: larger
-// than the compression sample, so each is streamed through zstd.
+// BenchmarkCreate_MidBlobs backs up 24 CSV blobs of 1 to 4 MiB: as large
+// as the compression sample or larger, so each is its sample's zstd
+// frame and, but for the 1 MiB ones, the rest streamed through zstd.
 func BenchmarkCreate_MidBlobs(b *testing.B) {
 	contents, total := benchMidBlobs(b)
 	d := benchBlobDataDir(b, contents...)

@@ -286,3 +286,32 @@ func (z *bigZstdWriter) Close() error {
 	<-bigSlot
 	return err
 }
+
+// frameWriter compresses what is written to it into w as one zstd frame,
+// begun by the first Write that has bytes: when nothing is written,
+// nothing is, not even an empty frame. size is how many bytes are to
+// come, which picks the encoder (see newBlobZstdWriter). Close ends the
+// frame, if one was begun, and releases the encoder; it may be called
+// more than once, and does not close w.
+type frameWriter struct {
+	w    io.Writer
+	size int64
+	zw   io.WriteCloser
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	if f.zw == nil {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		f.zw = newBlobZstdWriter(f.w, f.size)
+	}
+	return f.zw.Write(p)
+}
+
+func (f *frameWriter) Close() error {
+	if f.zw == nil {
+		return nil
+	}
+	return f.zw.Close()
+}

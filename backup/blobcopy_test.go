@@ -33,8 +33,9 @@ func withProcs(tb testing.TB, n int) {
 
 // manyBlobs stores blobs of every kind a backup treats differently in d,
 // each with its row, and returns their contents by id: small CSV (within
-// the compression sample), larger CSV (streamed through zstd), random
-// bytes of both sizes (stored as they are) and an empty blob.
+// the compression sample: one zstd frame), larger CSV (the sample's
+// frame, then a frame of the rest), random bytes of both sizes (stored
+// as they are) and an empty blob.
 func manyBlobs(tb testing.TB, d *backuptest.DataDir) map[string][]byte {
 	tb.Helper()
 	var csv bytes.Buffer
@@ -365,6 +366,74 @@ func TestCreate_LargeBlobs(t *testing.T) {
 	mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
 	r := backuptest.Open(t, target)
 	checkBlobs(t, r, want)
+}
+
+// TestCreate_BlobFrames backs up, plain and encrypted, CSV blobs larger
+// than the compression sample, whose files hold the sample's zstd frame
+// followed by a frame of the rest (for one, compressed on several
+// goroutines), a CSV blob the size of the sample (one frame) and random
+// bytes (stored as they are): the backup verifies, every blob restores
+// intact, and progress counts each byte once.
+func TestCreate_BlobFrames(t *testing.T) {
+	withProcs(t, copyWorkers)
+	const sample = 1 << 20      // the compression sample's size
+	const big = sample + 16<<20 // leaves a rest compressed on several goroutines
+	var csv bytes.Buffer
+	if _, err := seed.WriteCSV(&csv, 13, big+5<<20); err != nil {
+		t.Fatal(err)
+	}
+	text := csv.Bytes()
+	random := make([]byte, 2<<20+77)
+	rand.Read(random)
+	contents := [][]byte{text[:big], text[big : big+3<<20+123], text[big+4<<20 : big+4<<20+sample], random}
+	for _, c := range []struct {
+		name string
+		enc  func() (*backup.EncryptOptions, *backup.Keys)
+	}{
+		{"Plain", func() (*backup.EncryptOptions, *backup.Keys) { return nil, nil }},
+		{"Encrypted", func() (*backup.EncryptOptions, *backup.Keys) {
+			id := newIdentity(t)
+			return toRecipients(id), backup.NewKeys(id)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			root := t.TempDir()
+			d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+			want := putBlobs(t, d, contents...)
+			var total int64
+			for _, data := range want {
+				total += int64(len(data))
+			}
+			enc, keys := c.enc()
+			plog := &progressLog{tb: t}
+			res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), Encrypt: enc, Progress: plog.report})
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			for _, f := range res.Manifest.Files {
+				if f.Blob == "" {
+					continue
+				}
+				wantEnc := backup.EncodingZstd
+				if bytes.Equal(want[f.Blob], random) {
+					wantEnc = backup.EncodingNone
+				}
+				if f.Encoding != wantEnc || f.RawSize != int64(len(want[f.Blob])) {
+					t.Fatalf("blob file %+v, want encoding %s, raw size %d", f, wantEnc, len(want[f.Blob]))
+				}
+			}
+			if n := len(plog.blobs); n == 0 || plog.blobs[n-1].Bytes != total {
+				t.Fatalf("blobs progress %+v, want it to end at %d bytes", plog.blobs, total)
+			}
+			if _, err := backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			target := filepath.Join(root, "restored")
+			mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: keys})
+			checkBlobs(t, backuptest.Open(t, target), want)
+		})
+	}
 }
 
 // checkBlobs checks that the data directory r holds every blob of want

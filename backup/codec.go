@@ -102,8 +102,9 @@ func compresses(sample []byte) bool {
 
 // compressSample compresses sample and reports whether that pays. With
 // keep set it also returns, when it pays, the compressed bytes: one whole
-// zstd frame, the same a [zstdWriter] writes for sample. A blob that fits
-// in its sample is then compressed once, not twice.
+// zstd frame, the same a [zstdWriter] writes for sample. A blob's file
+// starts with that frame (see writeBlob), so that the sample is
+// compressed once, not twice.
 func compressSample(sample []byte, keep bool) ([]byte, bool) {
 	if len(sample) == 0 {
 		return nil, false

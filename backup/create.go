@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -585,11 +585,16 @@ func (w *writer) encryptedBlobFile(id, enc string) string {
 	return "blobs/" + name[:2] + "/" + name
 }
 
-// preBlob is a blob that fit in openBlob's sample, already compressed.
+// preBlob is the start of a blob that openBlob read and compressed to
+// decide its encoding: a zstd frame of its first n bytes, and the SHA-256
+// state of those bytes. writeBlob writes the frame as the start of the
+// blob's file and compresses only the rest, so that no byte is
+// compressed twice.
 type preBlob struct {
-	z   []byte // the zstd frame of the whole blob
-	sum string // the SHA-256 of its raw content
-	n   int64  // its raw size
+	z     []byte    // a zstd frame of the blob's first n bytes
+	h     hash.Hash // SHA-256 of those n bytes, to go on with the rest
+	n     int64
+	whole bool // the blob ended within the sample: there is no rest
 }
 
 // blobPath returns where the blob file rel goes in the backup being
@@ -609,9 +614,10 @@ func (w *writer) blobPath(rel string) (string, error) {
 }
 
 // openBlob opens blob r in the live store and decides, from its first
-// MiB, how to store it. The reader is at the start of the blob. When the
-// whole blob fit in that MiB and is to be compressed, pre holds it
-// compressed, so that writeBlob need not compress it again.
+// MiB, how to store it. When the blob is to be compressed, pre holds
+// that MiB (or the whole blob, if shorter) compressed and hashed, and the
+// reader is just past it; else pre is nil and the reader is at the start
+// of the blob.
 func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, err error) {
 	src, err = w.blobs.Open(r.id)
 	if errors.Is(err, blob.ErrNotFound) {
@@ -626,19 +632,19 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 	n, err := io.ReadFull(src, (*bp)[:sampleSize])
 	enc = EncodingNone
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		whole := err != nil // the blob ended within the sample
 		sample := (*bp)[:n]
-		if z, ok := compressSample(sample, whole); ok {
+		if z, ok := compressSample(sample, true); ok {
 			enc = EncodingZstd
-			if whole {
-				sum := sha256.Sum256(sample)
-				pre = &preBlob{z: z, sum: hex.EncodeToString(sum[:]), n: int64(n)}
-			}
+			h := sha256.New()
+			h.Write(sample)
+			pre = &preBlob{z: z, h: h, n: int64(n), whole: err != nil}
 		}
 		err = nil
 	}
 	bufPool.Put(bp)
-	if err == nil {
+	if err == nil && pre == nil {
+		// Stored as it is and copied from the start: reading the sample
+		// again costs less than holding its buffer through the copy.
 		_, err = src.Seek(0, io.SeekStart)
 	}
 	if err != nil {
@@ -648,12 +654,15 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 	return src, enc, pre, nil
 }
 
-// writeBlob writes blob r from src to dst (rel in the backup), encoded
-// with enc and, for an encrypted backup, encrypted; it checks the content
-// against the blob's id.
+// writeBlob writes blob r to dst (rel in the backup), encoded with enc
+// and, for an encrypted backup, encrypted; it checks the content against
+// the blob's id.
 //
-// pre, when not nil, is the blob already compressed (enc is zstd), written
-// as it is; src is not read.
+// pre, when not nil (enc is zstd), is the start of the blob, already
+// compressed: its frame starts the file, and the rest of the blob, read
+// from src unless pre is the whole blob, follows as a second frame (none
+// if src has nothing left). A zstd file may be several frames (see
+// docs/backup-format.md). When pre is nil, src is the whole blob.
 func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, dst, rel string) (File, bool, error) {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
 	if err != nil {
@@ -665,29 +674,26 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 	if err != nil {
 		return File{}, false, err
 	}
-	var dstW io.Writer = ew
-	var zw io.WriteCloser
-	if enc == EncodingZstd && pre == nil {
-		zw = newBlobZstdWriter(ew, r.size)
-		defer zw.Close()
-		dstW = zw
-	}
-	var got string
-	var rawN int64
+	raw := newHashingWriter(ew) // the content, whose SHA-256 is the id
 	if pre != nil {
 		if _, err := ew.Write(pre.z); err != nil {
 			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
 		w.blobBytes.Add(pre.n)
-		got, rawN = pre.sum, pre.n
-	} else {
-		raw := newHashingWriter(dstW)
+		raw.h, raw.n = pre.h, pre.n
+	}
+	var zw *frameWriter
+	if pre == nil || !pre.whole {
+		if enc == EncodingZstd {
+			zw = &frameWriter{w: ew, size: r.size - raw.n}
+			defer zw.Close()
+			raw.w = zw
+		}
 		if _, err := copyBuf(raw, src, func(n int64) { w.blobBytes.Add(n) }); err != nil {
 			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
-		got, rawN = raw.sum(), raw.n
 	}
-	if got != r.id {
+	if got := raw.sum(); got != r.id {
 		return File{}, false, &HintError{
 			Err:  fmt.Errorf("blob %s in the data directory is damaged: its content hashes to %s", r.id, got),
 			Hint: "restore the blob from an earlier backup (bitnobi backups verify --all)",
@@ -707,7 +713,7 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 	if err := out.Close(); err != nil {
 		return File{}, false, err
 	}
-	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: rawN, Blob: r.id}, false, nil
+	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: raw.n, Blob: r.id}, false, nil
 }
 
 // linkBlob hard-links the previous backup's file pf to dst and checks it

@@ -62,13 +62,15 @@
 //     written: hard-link it from the newest complete backup in B when
 //     that holds the same blob intact (as in step 5), or else read it
 //     from the live store, check its SHA-256 against its id, and compress
-//     it when a sample shows that pays. Release gc.lock. (Encrypted: the
-//     sample decides the encoding first, which with the id gives the
-//     keyed file name that is looked up in the newest backup; table and
-//     blob files are encrypted as they are written; tables are linked as
-//     in step 5, from the previous backup's link index, which opens with
-//     a key derived from the master key and the recipients, see
-//     newTableSource.)
+//     it when its first MiB, compressed as a sample, shows that pays (that
+//     zstd frame starts the file, and the rest follows as a second frame).
+//     Release gc.lock. (Encrypted: the previous backup's file is looked
+//     up under the keyed names of both encodings first; otherwise the
+//     sample decides the encoding, which with the id gives the keyed file
+//     name. Table and blob files are encrypted as they are written;
+//     tables are linked as in step 5, from the previous backup's link
+//     index, which opens with a key derived from the master key and the
+//     recipients, see newTableSource.)
 //  7. Encrypted: seal the link index into the public manifest, write
 //     manifest.age. Write manifest.json, fsync every
 //     file and directory, and rename the temporary directory to
