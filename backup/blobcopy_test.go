@@ -114,21 +114,32 @@ func (l *progressLog) report(p backup.Progress) {
 	l.blobs = append(l.blobs, p)
 }
 
-// TestCreate_ParallelBlobs backs up many blobs of every kind on several
-// goroutines: the backup holds the same files as one written on a single
-// goroutine, its progress never goes back, it restores every blob intact,
-// and the next backup links them all.
-func TestCreate_ParallelBlobs(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		enc  func() (*backup.EncryptOptions, *backup.Keys)
-	}{
+// encryptionCase is how a table test's backups are made: plain, or
+// encrypted to an identity of its own.
+type encryptionCase struct {
+	name string
+	// enc returns the options to encrypt with (nil: plain) and the keys
+	// that open the backup (nil: none needed).
+	enc func() (*backup.EncryptOptions, *backup.Keys)
+}
+
+// encryptionCases returns the plain and the encrypted case.
+func encryptionCases(t *testing.T) []encryptionCase {
+	return []encryptionCase{
 		{"Plain", func() (*backup.EncryptOptions, *backup.Keys) { return nil, nil }},
 		{"Encrypted", func() (*backup.EncryptOptions, *backup.Keys) {
 			id := newIdentity(t)
 			return toRecipients(id), backup.NewKeys(id)
 		}},
-	} {
+	}
+}
+
+// TestCreate_ParallelBlobs backs up many blobs of every kind on several
+// goroutines: the backup holds the same files as one written on a single
+// goroutine, its progress never goes back, it restores every blob intact,
+// and the next backup links them all.
+func TestCreate_ParallelBlobs(t *testing.T) {
+	for _, c := range encryptionCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
@@ -386,16 +397,7 @@ func TestCreate_BlobFrames(t *testing.T) {
 	random := make([]byte, 2<<20+77)
 	rand.Read(random)
 	contents := [][]byte{text[:big], text[big : big+3<<20+123], text[big+4<<20 : big+4<<20+sample], random}
-	for _, c := range []struct {
-		name string
-		enc  func() (*backup.EncryptOptions, *backup.Keys)
-	}{
-		{"Plain", func() (*backup.EncryptOptions, *backup.Keys) { return nil, nil }},
-		{"Encrypted", func() (*backup.EncryptOptions, *backup.Keys) {
-			id := newIdentity(t)
-			return toRecipients(id), backup.NewKeys(id)
-		}},
-	} {
+	for _, c := range encryptionCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()

@@ -552,8 +552,8 @@ func TestEncryptedIncremental(t *testing.T) {
 // shard directories removed) after the first backup: a backup that read
 // one would fail.
 func TestEncryptedLinkedBlobsNotRead(t *testing.T) {
-	id := newIdentity(t)
-	for _, enc := range []*backup.EncryptOptions{nil, toRecipients(id)} {
+	for _, c := range encryptionCases(t) {
+		enc, _ := c.enc()
 		root := t.TempDir()
 		data := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 		backuptest.Seed(t, data)

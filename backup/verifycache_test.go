@@ -41,21 +41,14 @@ func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Res
 // file pass.
 func TestVerifyCache(t *testing.T) {
 	ctx := context.Background()
-	id := newIdentity(t)
-	for _, c := range []struct {
-		name string
-		enc  *backup.EncryptOptions
-		keys *backup.Keys
-	}{
-		{"Plain", nil, nil},
-		{"Encrypted", toRecipients(id), backup.NewKeys(id)},
-	} {
-		t.Run(c.name, func(t *testing.T) {
+	for _, ec := range encryptionCases(t) {
+		enc, keys := ec.enc()
+		t.Run(ec.name, func(t *testing.T) {
 			t.Run("SharedReadOnce", func(t *testing.T) {
-				b1, b2 := sharedBackups(t, c.enc)
+				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					if _, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: c.keys, Cache: cache}); err != nil {
+					if _, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
 						t.Fatalf("VerifyWith %s: %v", b.Name, err)
 					}
 				}
@@ -71,7 +64,7 @@ func TestVerifyCache(t *testing.T) {
 				}
 			})
 			t.Run("DamagedSharedFile", func(t *testing.T) {
-				b1, b2 := sharedBackups(t, c.enc)
+				b1, b2 := sharedBackups(t, enc)
 				// A file both backups hold (one inode), damaged: each
 				// verification must read it and fail.
 				var blob string
@@ -83,16 +76,16 @@ func TestVerifyCache(t *testing.T) {
 				flipByteAt(t, filepath.Join(b1.Path, filepath.FromSlash(blob)), -1)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					_, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: c.keys, Cache: cache})
+					_, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 					if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blob) {
 						t.Fatalf("VerifyWith %s: %v, want a checksum mismatch naming %s", b.Name, err, blob)
 					}
 				}
 			})
 			t.Run("ChangedAfterPassing", func(t *testing.T) {
-				b1, b2 := sharedBackups(t, c.enc)
+				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
-				if _, err := backup.VerifyWith(ctx, b1.Path, backup.VerifyOptions{Keys: c.keys, Cache: cache}); err != nil {
+				if _, err := backup.VerifyWith(ctx, b1.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
 					t.Fatal(err)
 				}
 				// Damaged after it passed: the modification time moves, so
@@ -110,7 +103,7 @@ func TestVerifyCache(t *testing.T) {
 				if err := os.Chtimes(p, later, later); err != nil {
 					t.Fatal(err)
 				}
-				_, err := backup.VerifyWith(ctx, b2.Path, backup.VerifyOptions{Keys: c.keys, Cache: cache})
+				_, err := backup.VerifyWith(ctx, b2.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 				if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), table) {
 					t.Fatalf("VerifyWith after damage: %v, want a checksum mismatch naming %s", err, table)
 				}

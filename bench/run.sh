@@ -310,7 +310,7 @@ fs=$(df -T "$W" | awk 'NR==2{print $2" on "$1}')
   done
   echo "| check (bitnobi \`backups verify NEWEST\`; restic \`check --read-data\`, borg \`check --verify-data\`: whole repository) | $(cell ours-verify) | $(cell restic-check) | $(cell borg-check) | $(ratio "$(med ours-verify)" "$(med restic-check)") | $(ratio "$(med ours-verify)" "$(med borg-check)") |"
   echo "| check, bitnobi encrypted (\`backups verify NEWEST --identity\`) | $(cell ours-enc-verify) | | | $(ratio "$(med ours-enc-verify)" "$(med restic-check)") | $(ratio "$(med ours-enc-verify)" "$(med borg-check)") |"
-  echo "| bitnobi \`backups verify --all\` (3 backups; hard-linked blobs read once per backup) | $(cell ours-verify-all) | | | $(ratio "$(med ours-verify-all)" "$(med restic-check)") | $(ratio "$(med ours-verify-all)" "$(med borg-check)") |"
+  echo "| bitnobi \`backups verify --all\` (3 backups; a file shared by several, hard-linked, read once) | $(cell ours-verify-all) | | | $(ratio "$(med ours-verify-all)" "$(med restic-check)") | $(ratio "$(med ours-verify-all)" "$(med borg-check)") |"
   if [ "$HAVE_DEEP" = 1 ]; then
     echo "| bitnobi \`backups verify NEWEST --deep\` (adds a trial restore) | $(cell ours-verify-deep) | | | $(ratio "$(med ours-verify-deep)" "$(med restic-check)") | $(ratio "$(med ours-verify-deep)" "$(med borg-check)") |"
   else
