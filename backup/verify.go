@@ -2,15 +2,20 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"filippo.io/age"
 )
 
 // maxReported bounds how many damaged files one error lists.
@@ -92,8 +97,8 @@ func (c *VerifyCache) key(path, check string) (verifiedKey, bool) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return verifiedKey{}, false
 	}
-	id, _, ok := fileLinks(fi)
-	if !ok {
+	id, links, ok := fileLinks(fi)
+	if !ok || links < 2 { // a file with one name is in one backup only
 		return verifiedKey{}, false
 	}
 	return verifiedKey{id: id, size: fi.Size(), mtime: fi.ModTime().UnixNano(), check: check}, true
@@ -316,8 +321,16 @@ func joinErrs(errs []error) error {
 // of a table is checked on its own.
 func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, cache *VerifyCache, progress func(Progress)) error {
 	encoding := ""
-	if m.Encrypted() {
-		encoding = EncodingAge + " "
+	if m.Encrypted() && cache != nil {
+		// Which keys decrypt the files is part of what a content check
+		// found: in passphrase mode each backup has its own file
+		// identity, and a file that opened with one backup's need not
+		// open with another's.
+		ids, err := fileIdentities(dir, keys)
+		if err != nil {
+			return err
+		}
+		encoding = EncodingAge + " " + identitiesTag(ids) + " "
 	}
 	for i, t := range m.Tables {
 		parts := []Table{t}
@@ -374,6 +387,23 @@ func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, cach
 		}
 	}
 	return nil
+}
+
+// identitiesTag names a set of age identities for [VerifyCache]: the
+// SHA-256 of their public keys (of their types, for identities without
+// one, such as a passphrase's), in hex.
+func identitiesTag(ids []age.Identity) string {
+	names := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			names = append(names, x.Recipient().String())
+		} else {
+			names = append(names, fmt.Sprintf("%T", id))
+		}
+	}
+	slices.Sort(names)
+	sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
+	return hex.EncodeToString(sum[:8])
 }
 
 // decodedHash returns the SHA-256 and size of a backup file's decoded

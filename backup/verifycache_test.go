@@ -41,7 +41,12 @@ func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Res
 // file pass.
 func TestVerifyCache(t *testing.T) {
 	ctx := context.Background()
-	for _, ec := range encryptionCases(t) {
+	cases := append(encryptionCases(t), encryptionCase{"Passphrase", func() (*backup.EncryptOptions, *backup.Keys) {
+		// Each backup's files are encrypted to a file identity in its
+		// sealed part, the same for both here (one series).
+		return withPassphrase("verify cache"), passphraseKeys(t, "verify cache")
+	}})
+	for _, ec := range cases {
 		enc, keys := ec.enc()
 		t.Run(ec.name, func(t *testing.T) {
 			t.Run("SharedReadOnce", func(t *testing.T) {

@@ -68,7 +68,6 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	st := tx.db.prepared.stmts[query]
 	tx.db.prepared.mu.Unlock()
 	if st == nil || tx.pool != tx.db.Write { // a statement belongs to its pool
-
 		return nil
 	}
 	return tx.Tx.StmtContext(ctx, st)
