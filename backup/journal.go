@@ -60,7 +60,8 @@ func RecoverInterruptedRestore(dataDir string) error {
 		return err
 	}
 	defer lock.Release()
-	return recoverLocked(dataDir, slog.Default())
+	_, err = recoverLocked(dataDir, slog.Default())
+	return err
 }
 
 // lockRestore takes the lock that one restore into dataDir holds at a
@@ -85,27 +86,32 @@ func lockRestore(dataDir string) (*lockfile.Lock, error) {
 }
 
 // recoverLocked finishes an interrupted switch, if a journal says there
-// was one. The caller holds the restore lock.
-func recoverLocked(dataDir string, logger *slog.Logger) error {
+// was one, and says what it did, as "completed the earlier restore of
+// NAME" or "rolled back ..." ("" when there was none). The caller
+// holds the restore lock.
+func recoverLocked(dataDir string, logger *slog.Logger) (string, error) {
 	data, err := os.ReadFile(journalPath(dataDir))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return "", nil
 	} else if err != nil {
-		return fmt.Errorf("recover interrupted restore: %w", err)
+		return "", fmt.Errorf("recover interrupted restore: %w", err)
 	}
 	var j journal
 	if err := json.Unmarshal(data, &j); err != nil || j.Version != 1 || j.DataDir != dataDir || j.Staging != stagingPath(dataDir) {
-		return &HintError{
+		return "", &HintError{
 			Err:  fmt.Errorf("recover interrupted restore: journal %s is not readable or not about %s", journalPath(dataDir), dataDir),
 			Hint: "inspect it: it names the data directory, the restored state and the previous state; put the right one in place by hand and remove the journal",
 		}
 	}
 	what, err := finishSwitch(&j)
 	if err != nil {
-		return err
+		return "", err
 	}
 	logger.Warn("finished an interrupted restore", "data_dir", dataDir, "backup", j.Backup, "outcome", what, "previous", j.Previous)
-	return nil
+	if what == "restored" {
+		return "completed the earlier restore of " + j.Backup, nil
+	}
+	return "rolled back the earlier restore of " + j.Backup, nil
 }
 
 // writeJournal durably writes j beside its data directory.

@@ -113,10 +113,20 @@ type RestoreResult struct {
 type InterruptedError struct {
 	Err   error // the error that ended the restore
 	Cause error // the context's error, [context.Canceled] or [context.DeadlineExceeded]
+	// Recovered, if not "", says what the restore did before it was
+	// interrupted, "completed the earlier restore of NAME" or "rolled
+	// back ...": it finished the switch of an earlier restore that a
+	// crash had cut short (see [RecoverInterruptedRestore]), which
+	// changed the data directory.
+	Recovered string
 }
 
-// Error returns Err's message, saying that nothing was changed.
+// Error returns Err's message, saying that nothing was changed (but for
+// the earlier restore it finished, if any).
 func (e *InterruptedError) Error() string {
+	if e.Recovered != "" {
+		return "restore interrupted after it " + e.Recovered + " (a crash had cut it short), nothing else changed: " + e.Err.Error()
+	}
 	return "restore interrupted, nothing changed: " + e.Err.Error()
 }
 
@@ -140,9 +150,10 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	// cancelled query may report itself in its own words) ends a
 	// restore that changed nothing.
 	switching := false
+	recovered := "" // what recoverLocked finished, if anything
 	defer func() {
 		if err != nil && !switching && ctx.Err() != nil {
-			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err()}
+			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err(), Recovered: recovered}
 		}
 	}()
 	now := opts.Now
@@ -201,7 +212,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, err
 	}
 	defer rlock.Release()
-	if err := recoverLocked(dataDir, logger); err != nil {
+	if recovered, err = recoverLocked(dataDir, logger); err != nil {
 		return nil, err
 	}
 

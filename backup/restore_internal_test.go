@@ -3,9 +3,11 @@ package backup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bitnobi/bitnobi/backup/backuptest"
@@ -55,6 +57,26 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 		{"InPlace/RecoveredByRestore", true, "rename-staging", func(dataDir string) error {
 			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()})
 			return err
+		}},
+		{"InPlace/RecoveredByInterruptedRestore", true, "rename-staging", func(dataDir string) error {
+			// Interrupted after recovering: the error must say that it
+			// did change the data directory, by finishing the other.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, err := Restore(ctx, res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key(), Progress: func(p Progress) {
+				if p.Phase == "verify" {
+					cancel()
+				}
+			}})
+			var ie *InterruptedError
+			if !errors.As(err, &ie) {
+				return fmt.Errorf("interrupted restore after a recovery: %v, want an *InterruptedError", err)
+			}
+			if ie.Recovered != "completed the earlier restore of "+res.Name ||
+				!strings.Contains(err.Error(), "after it completed the earlier restore of "+res.Name) {
+				return fmt.Errorf("interrupted restore after a recovery: %v (Recovered %q), want it to say what it completed", err, ie.Recovered)
+			}
+			return nil
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

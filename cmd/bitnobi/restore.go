@@ -134,6 +134,9 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	prog.done()
 	var ie *backup.InterruptedError
 	if errors.As(err, &ie) {
+		if ie.Recovered != "" {
+			return interruptedf("restore interrupted: it first %s, which a crash had cut short, in %s; nothing else was changed", ie.Recovered, dir.Path())
+		}
 		return restoreInterrupted(dir.Path(), pgTarget, true)
 	}
 	if interrupted(ctx, err) {
