@@ -260,8 +260,22 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 		add(sl.seg, sl.file, sl.linked)
 	}
 	if entry.Segments == nil {
-		// No rows: one empty segment, so that every table has a file.
-		s, f, err := w.writeSegment(ctx, t, segmentFile(t.Name, 0), nil, onRow, func(func([]any) error) error { return nil })
+		// No rows: one empty segment, so that every table has a file; the
+		// previous backup's, if it was empty too.
+		rel := segmentFile(t.Name, 0)
+		if reuse && len(prev.Segments) == 1 && prev.Segments[0].Rows == 0 {
+			f, ok, err := src.link(w, prev.Segments[0], rel)
+			if err != nil {
+				return Table{}, nil, 0, err
+			}
+			if ok {
+				ps := prev.Segments[0]
+				ps.File = rel
+				add(ps, f, true)
+				return entry, files, linked, nil
+			}
+		}
+		s, f, err := w.writeSegment(ctx, t, rel, nil, onRow, func(func([]any) error) error { return nil })
 		if err != nil {
 			return Table{}, nil, 0, err
 		}
