@@ -36,3 +36,9 @@ bash scripts/with-postgres.sh go test -race -count=1 -timeout 20m ./...
 # more without it, at full size.
 step "end-to-end test at full size (no race detector)"
 bash scripts/with-postgres.sh go test -count=1 -timeout 10m -run 'EndToEnd' ./cmd/...
+
+# Benchmarks are not timed here, but each must still run: one iteration
+# each, so that one whose set-up or assertions a change broke fails CI
+# instead of the next person who measures.
+step "benchmarks, one iteration each (run, not timed)"
+bash scripts/with-postgres.sh go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 10m ./...
