@@ -20,7 +20,8 @@ Commands:
   verify    check the hash chain; safe while the server runs
 
 Run "bitnobi audit verify --help" for details.
-Exit codes: 0 the chain is whole, 2 bad input, 4 the chain is broken.
+Exit codes: 0 the chain is whole, 2 bad input, 4 the chain is broken,
+130 interrupted (SIGINT or SIGTERM; it only reads).
 
 Flags of audit verify:
 `
@@ -31,7 +32,8 @@ Checks the audit log's hash chain: every entry's hash over its content and
 the previous entry's hash. A changed, removed or reordered entry is reported
 with its sequence number. Safe while the server runs (it only reads).
 With --db (or BITNOBI_DB), the log of that PostgreSQL database.
-Exit code 0 when the chain is whole, 4 when it is broken.
+Exit code 0 when the chain is whole, 4 when it is broken, 130 when
+interrupted.
 `
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
