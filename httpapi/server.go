@@ -100,7 +100,11 @@ func (s *Server) handle(pattern string, auth bool, h HandlerFunc) {
 				IsAdmin:    u.IsAdmin,
 				Attributes: u.Attributes,
 				RemoteAddr: remoteHost(r),
-				RemoteUser: r.Header.Get("X-Bitnobi-Remote-User"),
+				// RemoteUser stays empty: a local session never speaks for
+				// a remote user. An X-Bitnobi-Remote-User header is ignored,
+				// since any signed-in user could set it and the audit log's
+				// hash chain would then protect a lie. Only an authenticated
+				// remote server (federation, later) may name one.
 			}))
 		}
 		if err := h(w, r); err != nil {
