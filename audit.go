@@ -12,11 +12,16 @@ import (
 // Audit actions. Every action of the audit list in BITNOBI.md has one; each
 // is recorded in the same transaction as the change it records.
 const (
-	ActionSignUp           = "user.signup"
-	ActionSignIn           = "user.signin"
-	ActionSignOut          = "user.signout"
-	ActionUserUpdate       = "user.update"
-	ActionUserDelete       = "user.delete"
+	ActionSignUp     = "user.signup"
+	ActionSignIn     = "user.signin"
+	ActionSignOut    = "user.signout"
+	ActionUserUpdate = "user.update"
+	ActionUserDelete = "user.delete"
+	// ActionUserPasswordReset is the administrator setting another
+	// user's password.
+	ActionUserPasswordReset = "user.password_reset"
+	// ActionSignOutAll ends every session of a user.
+	ActionSignOutAll       = "user.signout_all"
 	ActionPolicyCreate     = "policy.create"
 	ActionPolicyUpdate     = "policy.update"
 	ActionPolicyDelete     = "policy.delete"

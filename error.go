@@ -3,19 +3,21 @@ package bitnobi
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes carried by [Error]. They are stable: clients and the HTTP API's
 // status table depend on them.
 const (
-	EINVALID      = "invalid"      // bad input; Field names the offending field
-	EUNAUTHORIZED = "unauthorized" // no or bad credentials
-	EFORBIDDEN    = "forbidden"    // authenticated, but not allowed
-	ENOTFOUND     = "not_found"    // no such entity, or not visible to the caller
-	ECONFLICT     = "conflict"     // clashes with existing state
-	ETOOLARGE     = "too_large"    // body or upload over the configured limit
-	EINTERNAL     = "internal"     // anything else; details are logged, not shown
-	EUNSUPPORTED  = "unsupported"  // a media type or operation the server does not handle
+	EINVALID      = "invalid"           // bad input; Field names the offending field
+	EUNAUTHORIZED = "unauthorized"      // no or bad credentials
+	EFORBIDDEN    = "forbidden"         // authenticated, but not allowed
+	ENOTFOUND     = "not_found"         // no such entity, or not visible to the caller
+	ECONFLICT     = "conflict"          // clashes with existing state
+	ETOOLARGE     = "too_large"         // body or upload over the configured limit
+	EINTERNAL     = "internal"          // anything else; details are logged, not shown
+	EUNSUPPORTED  = "unsupported"       // a media type or operation the server does not handle
+	ETOOMANY      = "too_many_attempts" // too many failed attempts: wait Error.RetryAfter, then retry
 )
 
 // Error is a user-facing error: its Message is safe to show to the caller.
@@ -24,6 +26,10 @@ type Error struct {
 	Code    string // one of the E* constants
 	Message string // human-readable, safe to show
 	Field   string // for EINVALID, the offending field (JSON name), if any
+	// RetryAfter is, for ETOOMANY, how long the caller must wait before
+	// trying again (HTTP: 429 with a Retry-After header). Get it with
+	// errors.As.
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
