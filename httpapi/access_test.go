@@ -135,6 +135,16 @@ func testRunReadsAsOwner(t *testing.T, engine string) {
 	if want := []any{[]any{"north", 2.0, 11.0}, []any{"south", 1.0, 5.0}, []any{"east", 1.0, 7.0}}; !reflect.DeepEqual(v["rows"], want) {
 		t.Fatalf("carol reads %v", v["rows"])
 	}
+
+	// The administrator reads every column of alice's result directly,
+	// but a workflow of the administrator's gets only the exportable ones,
+	// so that none leaves through it.
+	e.must(http.StatusCreated, "POST", "/api/workflows/"+s.wfID+"/runs", s.alice, nil)
+	viaAdmin := e.must(http.StatusCreated, "POST", "/api/workflows", s.root, J{"name": "via admin", "graph": datasourceGraph(s.wfID)})["id"].(string)
+	run = e.must(http.StatusCreated, "POST", "/api/workflows/"+viaAdmin+"/runs", s.root, nil)
+	if run["status"] != "succeeded" || fmt.Sprint(run["result_columns"]) != "[region total]" {
+		t.Fatalf("the administrator's Datasource element over alice's result: %v", run)
+	}
 }
 
 // TestExportablesNoneMatch checks that a user of a result whose

@@ -166,10 +166,13 @@ func inheritLineage(ctx context.Context, tx *Tx, l *lineage, w *bitnobi.Workflow
 // exportedColumns returns the indexes of the result columns a may read of
 // a result of w, or nil for all of them: the owner and the administrator
 // read every column, and so does everyone when w names no exportables;
-// anyone else reads only the exportable columns. It fails with EFORBIDDEN
-// when none of the columns is exportable.
-func exportedColumns(a *bitnobi.Actor, w *bitnobi.Workflow, cols []string) ([]int, error) {
-	if a.IsAdmin || a.UserID == w.OwnerID || len(w.Exportables) == 0 {
+// anyone else reads only the exportable columns. A run (forRun) of
+// someone else's workflow reads only the exportable columns even when its
+// owner is the administrator, so that no other column leaves through the
+// administrator's workflows to the users they are shared with. It fails
+// with EFORBIDDEN when none of the columns is exportable.
+func exportedColumns(a *bitnobi.Actor, w *bitnobi.Workflow, cols []string, forRun bool) ([]int, error) {
+	if (a.IsAdmin && !forRun) || a.UserID == w.OwnerID || len(w.Exportables) == 0 {
 		return nil, nil
 	}
 	keep := []int{}

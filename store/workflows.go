@@ -456,7 +456,7 @@ func (s *WorkflowService) FindRuns(ctx context.Context, workflowID string) ([]*b
 		}
 		// Users of the result see the columns they may read.
 		for i, r := range runs {
-			if keep, err := exportedColumns(a, w, r.ResultColumns); err == nil {
+			if keep, err := exportedColumns(a, w, r.ResultColumns, false); err == nil {
 				runs[i] = projectRun(r, keep)
 			}
 		}
@@ -511,7 +511,7 @@ func (s *WorkflowService) openResult(ctx context.Context, a *bitnobi.Actor, work
 		if err := checkLineage(ctx, tx, a, w.OwnerID, run.ID); err != nil {
 			return err
 		}
-		keep, err := exportedColumns(a, w, run.ResultColumns)
+		keep, err := exportedColumns(a, w, run.ResultColumns, l != nil)
 		if err != nil {
 			return err
 		}
