@@ -12,16 +12,11 @@ import (
 // Audit actions. Every action of the audit list in BITNOBI.md has one; each
 // is recorded in the same transaction as the change it records.
 const (
-	ActionSignUp     = "user.signup"
-	ActionSignIn     = "user.signin"
-	ActionSignOut    = "user.signout"
-	ActionUserUpdate = "user.update"
-	ActionUserDelete = "user.delete"
-	// ActionUserPasswordReset is the administrator setting another
-	// user's password.
-	ActionUserPasswordReset = "user.password_reset"
-	// ActionSignOutAll ends every session of a user.
-	ActionSignOutAll       = "user.signout_all"
+	ActionSignUp           = "user.signup"
+	ActionSignIn           = "user.signin"
+	ActionSignOut          = "user.signout"
+	ActionUserUpdate       = "user.update"
+	ActionUserDelete       = "user.delete"
 	ActionPolicyCreate     = "policy.create"
 	ActionPolicyUpdate     = "policy.update"
 	ActionPolicyDelete     = "policy.delete"
@@ -42,6 +37,14 @@ const (
 	ActionRemoteDelete     = "remote.delete"
 	ActionSettingsUpdate   = "settings.update"
 	ActionRestore          = "system.restore"
+)
+
+// Account actions added after the list above: the administrator setting
+// another user's password (separate from user.update, so that a reset
+// stands out in the log), and ending every session of a user.
+const (
+	ActionUserPasswordReset = "user.password_reset"
+	ActionSignOutAll        = "user.signout_all"
 )
 
 // AuditEntry is one record of the append-only audit log. Each entry carries

@@ -9,16 +9,19 @@ import (
 // Error codes carried by [Error]. They are stable: clients and the HTTP API's
 // status table depend on them.
 const (
-	EINVALID      = "invalid"           // bad input; Field names the offending field
-	EUNAUTHORIZED = "unauthorized"      // no or bad credentials
-	EFORBIDDEN    = "forbidden"         // authenticated, but not allowed
-	ENOTFOUND     = "not_found"         // no such entity, or not visible to the caller
-	ECONFLICT     = "conflict"          // clashes with existing state
-	ETOOLARGE     = "too_large"         // body or upload over the configured limit
-	EINTERNAL     = "internal"          // anything else; details are logged, not shown
-	EUNSUPPORTED  = "unsupported"       // a media type or operation the server does not handle
-	ETOOMANY      = "too_many_attempts" // too many failed attempts: wait Error.RetryAfter, then retry
+	EINVALID      = "invalid"      // bad input; Field names the offending field
+	EUNAUTHORIZED = "unauthorized" // no or bad credentials
+	EFORBIDDEN    = "forbidden"    // authenticated, but not allowed
+	ENOTFOUND     = "not_found"    // no such entity, or not visible to the caller
+	ECONFLICT     = "conflict"     // clashes with existing state
+	ETOOLARGE     = "too_large"    // body or upload over the configured limit
+	EINTERNAL     = "internal"     // anything else; details are logged, not shown
+	EUNSUPPORTED  = "unsupported"  // a media type or operation the server does not handle
 )
+
+// ETOOMANY means too many failed attempts (sign-ins): wait
+// [Error.RetryAfter], then try again.
+const ETOOMANY = "too_many_attempts"
 
 // Error is a user-facing error: its Message is safe to show to the caller.
 // Errors of any other type are logged and shown as "Internal error.".
