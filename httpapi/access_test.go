@@ -162,6 +162,10 @@ func testExportablesNoneMatch(t *testing.T, engine string) {
 	if !strings.Contains(v["message"].(string), "exportable") {
 		t.Fatalf("message %q", v["message"])
 	}
+	runs := e.must(http.StatusOK, "GET", "/api/workflows/"+s.wfID+"/runs", s.bob, nil)["runs"].([]any)
+	if cols := runs[0].(J)["result_columns"].([]any); len(cols) != 0 {
+		t.Fatalf("bob sees the columns %v of runs", cols)
+	}
 	// The owner still reads everything.
 	if v := e.must(http.StatusOK, "GET", "/api/workflows/"+s.wfID+"/runs/"+runID+"/result", s.alice, nil); fmt.Sprint(v["columns"]) != "[region count total]" {
 		t.Fatalf("owner reads %v", v["columns"])

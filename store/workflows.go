@@ -456,9 +456,11 @@ func (s *WorkflowService) FindRuns(ctx context.Context, workflowID string) ([]*b
 		}
 		// Users of the result see the columns they may read.
 		for i, r := range runs {
-			if keep, err := exportedColumns(a, w, r.ResultColumns, false); err == nil {
-				runs[i] = projectRun(r, keep)
+			keep, err := exportedColumns(a, w, r.ResultColumns, false)
+			if err != nil {
+				keep = []int{} // none is exportable
 			}
+			runs[i] = projectRun(r, keep)
 		}
 		return nil
 	})
