@@ -55,7 +55,7 @@ func (r *Remote) classify(what string, err error) error {
 	}
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
-	case "InvalidAccessKeyId":
+	case "InvalidAccessKeyId", "XAdminUserNotFound": // the latter: versitygw
 		return &backup.HintError{
 			Err:  fmt.Errorf("%s: %w: the server knows no access key %q (%s)", what, ErrAccessDenied, r.t.AccessKeyID, resp.Code),
 			Hint: "check BITNOBI_S3_ACCESS_KEY_ID",
@@ -85,5 +85,5 @@ func (r *Remote) classify(what string, err error) error {
 			Hint: "check BITNOBI_S3_ENDPOINT (host:port, or http:// for a server without TLS) and that the server runs",
 		}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return fmt.Errorf("%s: %w [%s %d]", what, err, resp.Code, resp.StatusCode)
 }

@@ -372,6 +372,39 @@ func TestVerify_AlteredObject(t *testing.T) {
 	}
 }
 
+func TestPush_DamagedLocalFile(t *testing.T) {
+	s := s3test.Shared(t)
+	f := newFixture(t)
+	f.putBlobs(t, randomBytes(50_000))
+	b := f.backup(t, nil)
+	var victim backup.File
+	for _, fl := range b.Manifest.Files {
+		if fl.Size == 50_000 {
+			victim = fl
+		}
+	}
+	p := filepath.Join(b.Path, filepath.FromSlash(victim.Path))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[100] ^= 0x01 // same size, other bytes
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Open(t)
+	_, err = r.Push(context.Background(), b.Path, offsite.PushOptions{})
+	if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), victim.Path) {
+		t.Fatalf("push of a damaged backup: %v, want a checksum mismatch naming %s", err, victim.Path)
+	}
+	if _, err := os.Stat(s.ObjectPath(s.Key("data/" + victim.SHA256[:2] + "/" + victim.SHA256))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the damaged file is stored under the right content's name: %v", err)
+	}
+	if _, _, err := r.Manifest(context.Background(), b.Name); !errors.Is(err, offsite.ErrNotFound) {
+		t.Errorf("the damaged backup looks complete remotely: %v", err)
+	}
+}
+
 func TestPush_Conflict(t *testing.T) {
 	s := s3test.Shared(t)
 	f := newFixture(t)

@@ -224,7 +224,7 @@ func (r *Remote) uploadFile(ctx context.Context, dir, path, sum string, size int
 type mismatchError struct{ key, what string }
 
 func (e *mismatchError) Error() string {
-	return fmt.Sprintf("object %s after upload: %s", e.key, e.what)
+	return fmt.Sprintf("object %s: %s", e.key, e.what)
 }
 func (e *mismatchError) Unwrap() error { return backup.ErrChecksumMismatch }
 
@@ -236,11 +236,18 @@ func (r *Remote) put(ctx context.Context, key string, body io.Reader, size int64
 		ContentType:          "application/octet-stream",
 		ServerSideEncryption: r.sse,
 		DisableMultipart:     size <= maxSinglePut,
-		Checksum:             minio.ChecksumSHA256,
+	}
+	if opts.DisableMultipart {
+		// The SHA-256 the manifest records, as a header the server checks
+		// against what it receives: not one the client computes from
+		// what it reads, which would vouch for a damaged local file.
+		opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": b64(sum)}
+	} else {
+		opts.Checksum = minio.ChecksumSHA256
 	}
 	if _, err := r.client.PutObject(ctx, r.t.Bucket, key, body, size, opts); err != nil {
 		if minio.ToErrorResponse(err).Code == "BadDigest" || minio.ToErrorResponse(err).Code == "XAmzContentChecksumMismatch" {
-			return &mismatchError{key, "the server received other bytes than were sent"}
+			return &mismatchError{key, "the bytes sent do not have the manifest's SHA-256 (" + minio.ToErrorResponse(err).Code + ")"}
 		}
 		return r.classify("upload "+key, err)
 	}
@@ -262,11 +269,11 @@ func (r *Remote) check(ctx context.Context, key string, size int64, sum string) 
 		return r.classify("check "+key, err)
 	}
 	if info.Size != size {
-		return &mismatchError{key, fmt.Sprintf("%d bytes, not %d", info.Size, size)}
+		return &mismatchError{key, fmt.Sprintf("after upload, %d bytes, not %d", info.Size, size)}
 	}
 	if info.ChecksumSHA256 != "" && !strings.Contains(info.ChecksumSHA256, "-") {
 		if info.ChecksumSHA256 != b64(sum) {
-			return &mismatchError{key, "its SHA-256 is not the manifest's"}
+			return &mismatchError{key, "after upload, its SHA-256 is not the manifest's"}
 		}
 		return nil
 	}
@@ -275,7 +282,7 @@ func (r *Remote) check(ctx context.Context, key string, size int64, sum string) 
 		return err
 	}
 	if n != size || got != sum {
-		return &mismatchError{key, "read back, its SHA-256 is not the manifest's"}
+		return &mismatchError{key, "read back after upload, its SHA-256 is not the manifest's"}
 	}
 	return nil
 }

@@ -93,19 +93,15 @@ func Open(ctx context.Context, t Target) (*Remote, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	r := &Remote{Concurrency: 4, Now: time.Now, t: t, client: client, sse: sse}
-	// BucketExists answers false for a missing bucket without an error on
-	// some servers; with an error on others. Listing one key tells all
-	// three problems apart everywhere.
-	ok, err := client.BucketExists(ctx, t.Bucket)
-	if err != nil {
-		return nil, r.classify("open bucket "+t.Bucket, err)
-	}
-	if !ok {
-		return nil, r.classify("open bucket "+t.Bucket, minio.ErrorResponse{Code: "NoSuchBucket"})
-	}
-	for obj := range client.ListObjects(ctx, t.Bucket, minio.ListObjectsOptions{Prefix: t.prefix(), MaxKeys: 1}) {
+	// A GET (listing one key), not a HEAD: the error of a HEAD has no
+	// body, so a wrong secret key and a key without rights would look
+	// alike. The listing tells an unreachable endpoint, refused
+	// credentials and a missing bucket apart on every server.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing after its first key
+	for obj := range client.ListObjects(lctx, t.Bucket, minio.ListObjectsOptions{Prefix: t.prefix(), MaxKeys: 1}) {
 		if obj.Err != nil {
-			return nil, r.classify("list bucket "+t.Bucket, obj.Err)
+			return nil, r.classify("open bucket "+t.Bucket, obj.Err)
 		}
 		break
 	}
