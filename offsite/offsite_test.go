@@ -359,6 +359,18 @@ func TestVerify_AlteredObject(t *testing.T) {
 		t.Fatalf("Unpack of an altered backup: %v, want ErrVerify", err)
 	}
 
+	// An ordinary push trusts what is there; a repair mends it.
+	if res := push(t, r, b.Path); !res.UpToDate {
+		t.Errorf("push of a complete backup: %+v, want UpToDate", res)
+	}
+	res, err := r.Push(ctx, b.Path, offsite.PushOptions{Repair: true})
+	if err != nil || res.Repaired != 1 || res.Uploaded != 1 {
+		t.Fatalf("push --repair: %+v, %v; want 1 object repaired", res, err)
+	}
+	if vr, err := r.Verify(ctx, b.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("Verify after the repair: %v %v", err, vr.Err())
+	}
+
 	// A missing object too.
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -369,6 +381,12 @@ func TestVerify_AlteredObject(t *testing.T) {
 	}
 	if err := vr.Err(); !errors.Is(err, backup.ErrMissingFile) {
 		t.Fatalf("Verify with an object gone: %v, want ErrMissingFile", err)
+	}
+	if res, err := r.Push(ctx, b.Path, offsite.PushOptions{Repair: true}); err != nil || res.Uploaded != 1 {
+		t.Fatalf("push --repair of a missing object: %+v, %v; want it sent again", res, err)
+	}
+	if vr, err := r.Verify(ctx, b.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("Verify after the second repair: %v %v", err, vr.Err())
 	}
 }
 

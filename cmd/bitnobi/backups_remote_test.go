@@ -174,6 +174,13 @@ func TestBackupsRemote(t *testing.T) {
 		if left, _ := os.ReadDir(filepath.Join(root, "t2")); len(left) > 0 {
 			t.Fatalf("a refused restore left %v", left)
 		}
+		code, _, errOut = runCmd(t, env, "backups", "push", "--repair", second)
+		if code != ExitOK || !strings.Contains(errOut, "repaired "+filepath.Base(second)+": 1 object") {
+			t.Fatalf("push --repair: exit %d, stderr %s", code, errOut)
+		}
+		if code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", "--all"); code != ExitOK {
+			t.Fatalf("verify --remote --all after the repair: exit %d\n%s\n%s", code, out, errOut)
+		}
 	})
 }
 
