@@ -126,7 +126,12 @@ func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushR
 	type job struct{ sum, path string }
 	var jobs []job
 	var total int64
+	queued := map[string]bool{}
 	for _, f := range m.Files {
+		if queued[f.SHA256] { // two files with the same content: one object
+			continue
+		}
+		queued[f.SHA256] = true
 		if size, ok := have[f.SHA256]; ok && size == f.Size {
 			if !opts.Repair {
 				continue
@@ -140,7 +145,6 @@ func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushR
 			}
 			res.Repaired++
 		}
-		have[f.SHA256] = -1 // once, even if two files share it
 		jobs = append(jobs, job{f.SHA256, f.Path})
 		total += f.Size
 	}
