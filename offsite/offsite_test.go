@@ -550,3 +550,55 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPrune_PendingPush(t *testing.T) {
+	s := s3test.Shared(t)
+	f := newFixture(t)
+	r := s.Open(t)
+	b1 := f.backup(t, nil)
+	push(t, r, b1.Path)
+	f.putBlobs(t, randomBytes(60_000), randomBytes(60_000), randomBytes(60_000))
+	b2 := f.backup(t, nil)
+
+	// A push interrupted after its first upload: pending, not complete.
+	ctx, cancel := context.WithCancel(context.Background())
+	r.Concurrency = 1
+	_, err := r.Push(ctx, b2.Path, offsite.PushOptions{Progress: func(p backup.Progress) {
+		if p.Items >= 1 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted push: %v, want context.Canceled", err)
+	}
+
+	// A prune keeps what the pending push sent.
+	res, err := r.Prune(context.Background(), offsite.PruneOptions{Policy: retention.Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pending) != 1 || res.Pending[0] != b2.Name || res.Objects != 0 || len(res.Removed) != 0 {
+		t.Fatalf("prune beside a pending push: %+v, want it pending and nothing removed", res)
+	}
+
+	// Two days later the pending push is stale: it and its objects go.
+	r.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	res, err = r.Prune(context.Background(), offsite.PruneOptions{Policy: retention.Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.StalePending) != 1 || res.Objects == 0 {
+		t.Fatalf("prune after the grace period: %+v, want the stale push and its objects removed", res)
+	}
+	if entries, _ := r.List(context.Background()); len(entries) != 1 || entries[0].Name != b1.Name {
+		t.Fatalf("after prune, List()=%+v, want only %s", entries, b1.Name)
+	}
+	if vr, err := r.Verify(context.Background(), b1.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("the complete backup lost objects: %v %v", err, vr.Err())
+	}
+	// Pushing b2 now sends what the prune removed and completes it.
+	r.Now = time.Now
+	if res := push(t, r, b2.Path); res.Uploaded == 0 {
+		t.Errorf("push after the prune sent nothing")
+	}
+}
