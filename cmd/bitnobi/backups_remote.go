@@ -107,6 +107,10 @@ func (m *Main) runBackupsPush(ctx context.Context, args []string) error {
 	if interrupted(ctx, err) {
 		return interruptedf("push interrupted: the remote copy is incomplete and is not listed as a backup; push again to finish it (what arrived is not sent again)")
 	}
+	if err != nil && res != nil {
+		// Stopped while uploading: say what the bucket holds now.
+		return fmt.Errorf("%w\n(the remote copy is incomplete and is not listed as a backup; push again to finish it: what arrived is not sent again)", remoteError(err))
+	}
 	if err != nil {
 		return remoteError(err)
 	}
