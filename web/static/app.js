@@ -39,7 +39,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action"));
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRF-Token", form.elements.csrf.value);
+    xhr.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf"));
     bar.hidden = false;
     bar.value = 0;
     status.textContent = "Uploading…";
