@@ -22,8 +22,8 @@ var auditActions = []string{
 
 // auditRow is one audit entry as the page shows it.
 type auditRow struct {
-	Seq                                                      int64
-	At                                                       time.Time
+	Seq                                                         int64
+	At                                                          time.Time
 	Actor, Action, Target, Detail, RemoteAddr, RemoteUser, Hash string
 }
 
