@@ -22,8 +22,8 @@ var auditActions = []string{
 
 // auditRow is one audit entry as the page shows it.
 type auditRow struct {
-	Seq                                                         int64
-	At                                                          time.Time
+	Seq                                                                   int64
+	At                                                                    time.Time
 	Actor, Action, Target, TargetID, Detail, RemoteAddr, RemoteUser, Hash string
 }
 
@@ -61,7 +61,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 		return nil
 	}
 	if name := q.Get("actor"); name != "" {
-		id, err := s.userIDByName(r, name)
+		id, err := s.userIDByName(r, v, name)
 		if err != nil {
 			return bad(err)
 		}
@@ -147,8 +147,8 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 
 // userIDByName returns the ID of the user called name (administrator
 // only, through FindUsers).
-func (s *Server) userIDByName(r *http.Request, name string) (string, error) {
-	users, err := s.Users.FindUsers(r.Context())
+func (s *Server) userIDByName(r *http.Request, v *view, name string) (string, error) {
+	users, err := s.allUsers(r, v)
 	if err != nil {
 		return "", err
 	}
