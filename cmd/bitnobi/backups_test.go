@@ -303,22 +303,6 @@ func TestBackupsPrune(t *testing.T) {
 	})
 }
 
-func TestParseWithin(t *testing.T) {
-	for in, want := range map[string]time.Duration{
-		"36h": 36 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
-		"1w3d12h": (10*24 + 12) * time.Hour, "90m": 90 * time.Minute,
-	} {
-		if got, err := parseWithin(in); err != nil || got != want {
-			t.Errorf("parseWithin(%q)=%v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "d", "7x", "-3h", "3d-4h2"} {
-		if _, err := parseWithin(in); err == nil {
-			t.Errorf("parseWithin(%q) accepted", in)
-		}
-	}
-}
-
 // reChecksumTable rewrites a table file of the backup in dir with lines
 // appended, and the manifest to match: every checksum agrees.
 func reChecksumTable(t *testing.T, dir, table string, extra ...string) {
