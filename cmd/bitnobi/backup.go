@@ -113,6 +113,12 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		return err
 	}
 	dir := datadir.Dir(*dataDir)
+	// Finish a restore a crash cut short first: between its two renames
+	// the data directory is missing, and the checks below would call it
+	// "no Bitnobi database" (backup.Create recovers too, but too late).
+	if err := recoverInterruptedRestore(dir.Path()); err != nil {
+		return err
+	}
 	var openDB func(context.Context) (*store.DB, error)
 	if dsn != "" {
 		if _, err := os.Stat(dir.Path()); errors.Is(err, os.ErrNotExist) {
