@@ -42,7 +42,9 @@ the SHA-256 of every file, the master key, free disk space. The new state
 is then built beside the data directory and switched in with renames, so an
 interruption leaves the old state or the new one, never a mix. The
 previous state is kept as DATA_DIR.before-restore-YYYYMMDD_HHMMSS unless
---discard-previous is given.
+--discard-previous is given: then it is renamed DATA_DIR.deleting-* and
+deleted, and a deletion a crash cut short is finished by the next restore,
+serve or backup.
 
 The master key is not in the backup. It is read from --key-file, else from
 $BITNOBI_MASTER_KEY_FILE, else from the data directory's master.key, must
