@@ -255,9 +255,13 @@ func (e *insecureKeyError) Error() string {
 func (e *insecureKeyError) Unwrap() error { return e.kfe }
 
 // recoverInterruptedRestore finishes a restore into dataDir that a crash
-// interrupted (see backup.RecoverInterruptedRestore); serve calls it
-// before taking the data directory.
+// interrupted (see backup.RecoverInterruptedRestore), and removes the
+// DATA_DIR.restore-archive-* directories killed restores left; serve,
+// backup and audit verify call it before taking the data directory.
 func recoverInterruptedRestore(dataDir string) error {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		removeStaleArchives(abs) // unpacked archives killed restores left
+	}
 	return backupError(backup.RecoverInterruptedRestore(dataDir))
 }
 

@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
 // betweenRenames leaves dataDir as a restore killed between its two
@@ -53,5 +58,109 @@ func TestFinishInterruptedRestore(t *testing.T) {
 				t.Fatalf("journal still there after %v: %v", cmd, err)
 			}
 		})
+	}
+}
+
+// exportArchive backs dataDir up and exports the backup to a .tar.zst
+// beside it, returning the archive's path.
+func exportArchive(t *testing.T, root, dataDir string) string {
+	t.Helper()
+	bk := mustBackup(t, dataDir)
+	archive := filepath.Join(root, "b.tar.zst")
+	if code, out, errOut := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(bk), archive); code != ExitOK {
+		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
+	}
+	return archive
+}
+
+// TestStaleRestoreArchives checks that the DATA_DIR.restore-archive-*
+// directories killed restores leave are removed by the next restore and
+// by the recovery backup runs, and that one a running restore holds is
+// left alone.
+func TestStaleRestoreArchives(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	archive := exportArchive(t, root, dataDir)
+	key := filepath.Join(dataDir, "master.key")
+	for _, tt := range []struct {
+		name string
+		run  func(target string) []string
+	}{
+		{"Restore", func(target string) []string {
+			return []string{"restore", archive, "--data-dir", target, "--key-file", key}
+		}},
+		{"Backup", func(string) []string { return []string{"backup", "--data-dir", dataDir} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			target := filepath.Join(root, "t-"+tt.name, "bitnobi-data")
+			if tt.name == "Backup" {
+				target = dataDir
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			stale := target + ".restore-archive-111"
+			live := target + ".restore-archive-222"
+			for _, d := range []string{filepath.Join(stale, "unpack-1", "tables"), filepath.Join(live, "unpack-1")} {
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(stale, "unpack-1", "tables", "users.0.jsonl.zst"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			held, err := lockfile.Acquire(filepath.Join(live, unpackLockName), "test: a running restore")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer held.Release()
+			if code, out, errOut := runCmd(t, nil, tt.run(target)...); code != ExitOK {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("stale %s still there: %v", stale, err)
+			}
+			if _, err := os.Stat(live); err != nil {
+				t.Fatalf("the running restore's %s was removed: %v", live, err)
+			}
+		})
+	}
+}
+
+// TestRestoreArchiveChecksLockFirst checks that restoring an archive into
+// a data directory a server holds is refused (exit 3) before anything is
+// unpacked beside it.
+func TestRestoreArchiveChecksLockFirst(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	archive := exportArchive(t, root, dataDir)
+	held, err := lockfile.Acquire(datadir.Dir(dataDir).Lock(), "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	var unpacked []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // watch for an unpack directory, however briefly it lives
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if m, _ := filepath.Glob(dataDir + ".restore-archive-*"); len(m) > 0 {
+				unpacked = m
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	code, out, errOut := runCmd(t, nil, "restore", archive, "--data-dir", dataDir)
+	close(stop)
+	<-done
+	if code != ExitLocked {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitLocked, out, errOut)
+	}
+	if unpacked != nil {
+		t.Fatalf("unpacked %v before noticing the lock", unpacked)
 	}
 }

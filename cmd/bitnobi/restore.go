@@ -34,7 +34,8 @@ the new one to its name. A backup taken on either engine restores into
 either. A server running on the database is detected and refused. The server must be
 stopped; a restore refuses while one holds the data directory. An archive
 is first unpacked and verified in a temporary directory beside the data
-directory (DATA_DIR.restore-archive-*), removed afterwards.
+directory (DATA_DIR.restore-archive-*), removed afterwards; one a killed
+restore left is removed by the next restore, serve or backup.
 
 Nothing is changed until every check has passed: the backup's format and
 schema version (an older one is migrated forward, a newer one is refused),
@@ -103,16 +104,24 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		target = pgTarget
 	}
 	dir := datadir.Dir(*dataDir)
+	if abs, err := filepath.Abs(dir.Path()); err == nil {
+		removeStaleArchives(abs) // unpacked archives killed restores left
+	}
 	var src string
 	if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
-		u, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
+		// A server holding the data directory refuses the restore anyway:
+		// say so before unpacking a whole backup beside it.
+		if err := checkDataDirFree(dir.Path()); err != nil {
+			return err
+		}
+		u, cleanup, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
 		if interrupted(ctx, err) {
 			return restoreInterrupted(dir.Path(), pgTarget, false)
 		}
 		if err != nil {
 			return err
 		}
-		defer u.Remove()
+		defer cleanup()
 		src = u.Dir
 	} else if src, err = m.resolveBackup(pos[0], *backupDirFlag, *dataDir); err != nil {
 		return err
