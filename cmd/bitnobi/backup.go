@@ -208,6 +208,14 @@ func backupError(err error) error {
 			hint = fmt.Sprintf("stop process %d (%s) first", held.PID, held.Purpose)
 		}
 		return &ExitError{Code: ExitLocked, Err: err, Hint: hint}
+	case errors.Is(err, backup.ErrArchive):
+		// A hostile or malformed archive is input that cannot be
+		// accepted (exit 2, as the README says), though ErrArchive
+		// matches ErrVerify too.
+		if hint == "" {
+			hint = "make the archive again with bitnobi backups export"
+		}
+		return &UsageError{Err: err, Hint: hint}
 	case errors.Is(err, backup.ErrVerify), errors.Is(err, store.ErrAuditChain):
 		if hint == "" {
 			hint = "pick another backup: bitnobi backups list"

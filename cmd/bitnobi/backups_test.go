@@ -585,15 +585,15 @@ func TestBackupsExportImport(t *testing.T) {
 		before := folderState(t, other)
 		for _, e := range entries {
 			code, out, errOut := runCmd(t, nil, "backups", "import", filepath.Join(corpus, e.Name()), "--backup-dir", other)
-			if code != ExitVerify || !strings.HasPrefix(errOut, "Error: ") {
-				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitVerify, out, errOut)
+			if code != ExitUsage || !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitUsage, out, errOut)
 			}
 			if !sameState(before, folderState(t, other)) {
 				t.Fatalf("import %s changed the backup folder", e.Name())
 			}
 			target := filepath.Join(root, "t4", "bitnobi-data")
-			if code, _, _ := runCmd(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitVerify {
-				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitVerify)
+			if code, _, _ := runCmd(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitUsage {
+				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitUsage)
 			}
 			if left, _ := os.ReadDir(filepath.Join(root, "t4")); len(left) > 0 {
 				var names []string
