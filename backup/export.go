@@ -26,9 +26,9 @@ var ErrExists = errors.New("backup already in the folder")
 
 // Export writes the backup in dir to w as one tar archive, zstd-compressed
 // when compress is set: manifest.json first, then every file the manifest
-// lists, in its order. (Archives written before format 4's exports put the
-// manifest last; [Unpack] reads both.) It first checks each file's size and SHA-256
-// against the manifest, so a damaged backup is never shipped off-site as
+// lists, in its order. (Older versions put the manifest last; [Unpack]
+// reads both.) It first checks each file's size and SHA-256 against the
+// manifest, so a damaged backup is never shipped off-site as
 // a good one; the bytes are copied as they are (an encrypted backup stays
 // encrypted). On error what was written to w is incomplete.
 func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manifest, error) {
