@@ -10,6 +10,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/store"
 )
 
 // holesBackup makes a seeded data directory and one backup of it, and
@@ -120,5 +121,38 @@ func TestRefusedRestoreLeavesNoLock(t *testing.T) {
 				t.Fatalf("refused restore left %s in the empty directory", entries[0].Name())
 			}
 		})
+	}
+}
+
+// TestRestoreFailsInterruptedRuns checks that a workflow run in progress
+// when the backup was taken comes back from the restore as failed, with
+// an error saying it was interrupted, not "running" for ever.
+func TestRestoreFailsInterruptedRuns(t *testing.T) {
+	root := t.TempDir()
+	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
+	backuptest.Seed(t, src)
+	ctx := context.Background()
+	if err := src.DB.WriteTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live', 'wf-1', 'u-alice', 'running', '2026-01-01T00:00:00Z')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Create(ctx, CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(root, "restored")
+	if _, err := Restore(ctx, res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()}); err != nil {
+		t.Fatal(err)
+	}
+	d := backuptest.Open(t, dataDir)
+	defer d.Close()
+	var status, msg string
+	if err := d.DB.Read.QueryRow(`SELECT status, error FROM workflow_runs WHERE id = 'run-live'`).Scan(&status, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if status != "failed" || msg != store.InterruptedRunError {
+		t.Fatalf("restored run: status %q, error %q; want failed, %q", status, msg, store.InterruptedRunError)
 	}
 }

@@ -868,7 +868,8 @@ func (b *builder) checkBlobRows(db *store.DB, count int64) error {
 }
 
 // record marks the restored state: meta restored_from, a new identity for
-// a copy, and the restore's audit entry.
+// a copy, runs that were in progress failed as interrupted
+// ([store.DB.FailInterruptedRuns]), and the restore's audit entry.
 func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 	by := b.opts.RestoredBy
 	if by == "" {
@@ -904,6 +905,11 @@ func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 			}
 		}
 		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})
+		// A run in progress when the backup was taken has no process
+		// to finish it in the restored state.
+		if _, err := tx.FailInterruptedRuns(actx); err != nil {
+			return err
+		}
 		return tx.Audit(actx, bitnobi.ActionRestore, "backup", b.name, map[string]any{
 			"backup":         b.name,
 			"created_at":     bitnobi.FormatTime(b.m.CreatedAt),

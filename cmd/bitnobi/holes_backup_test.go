@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/store"
 )
 
 // betweenRenames leaves dataDir as a restore killed between its two
@@ -162,5 +165,32 @@ func TestRestoreArchiveChecksLockFirst(t *testing.T) {
 	}
 	if unpacked != nil {
 		t.Fatalf("unpacked %v before noticing the lock", unpacked)
+	}
+}
+
+// TestServeFailsInterruptedRuns checks that serve, on start-up, marks a
+// run left "running" by a server that was killed as failed, interrupted.
+func TestServeFailsInterruptedRuns(t *testing.T) {
+	_, dataDir := seededDataDir(t)
+	d := backuptest.Open(t, dataDir)
+	ctx := context.Background()
+	if err := d.DB.WriteTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live', 'wf-1', 'u-alice', 'running', '2026-01-01T00:00:00Z')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, dataDir, nil).Stop(t)
+	d = backuptest.Open(t, dataDir)
+	defer d.Close()
+	var status, msg string
+	if err := d.DB.Read.QueryRow(`SELECT status, error FROM workflow_runs WHERE id = 'run-live'`).Scan(&status, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if status != "failed" || msg != store.InterruptedRunError {
+		t.Fatalf("run after serve started: status %q, error %q; want failed, %q", status, msg, store.InterruptedRunError)
 	}
 }
