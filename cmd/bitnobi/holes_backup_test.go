@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,44 @@ func TestServeFailsInterruptedRuns(t *testing.T) {
 	}
 	if status != "failed" || msg != store.InterruptedRunError {
 		t.Fatalf("run after serve started: status %q, error %q; want failed, %q", status, msg, store.InterruptedRunError)
+	}
+}
+
+// TestLoosePassphraseFileWarns checks that a passphrase file readable by
+// others is used, with a warning on stderr (as ssh warns of a key), for
+// backup and for restore, and that a 0600 one gets no warning.
+func TestLoosePassphraseFileWarns(t *testing.T) {
+	root, dataDir := seededDataDir(t)
+	pass := filepath.Join(root, "passphrase.txt")
+	for _, tt := range []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{
+		{"Private", 0o600, false},
+		{"Loose", 0o644, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(pass, []byte("a long passphrase\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(pass, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--encrypt", "--passphrase-file", pass, "--quiet")
+			if code != ExitOK {
+				t.Fatalf("backup: exit %d\n%s\n%s", code, out, errOut)
+			}
+			if got := strings.Contains(errOut, "Warning: passphrase file "+pass) && strings.Contains(errOut, "chmod 600"); got != tt.warn {
+				t.Fatalf("backup stderr %q: warning %v, want %v", errOut, got, tt.warn)
+			}
+			code, _, errOut = runCmd(t, nil, "restore", lastOf(out), "--data-dir", filepath.Join(root, "r-"+tt.name), "--passphrase-file", pass, "--quiet")
+			if code != ExitOK {
+				t.Fatalf("restore: exit %d\n%s", code, errOut)
+			}
+			if got := strings.Contains(errOut, "Warning: passphrase file "+pass); got != tt.warn {
+				t.Fatalf("restore stderr %q: warning %v, want %v", errOut, got, tt.warn)
+			}
+		})
 	}
 }
