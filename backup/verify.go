@@ -158,6 +158,9 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 		}
 		m = full
 	}
+	if err := checkSchema(ctx, m); err != nil {
+		return m, err
+	}
 	if err := checkContent(ctx, dir, m, m.contentKeys(opts.Keys), opts.Cache, opts.Progress); err != nil {
 		return m, err
 	}
