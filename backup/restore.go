@@ -217,6 +217,17 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, err
 	}
 	removeDeleting(dataDir, logger)
+	// A server holding dataDir refuses the restore: say so before the
+	// checks below read the whole backup. Only a probe (a shared lock on
+	// an existing lock file, which creates nothing); the lock itself is
+	// taken further down.
+	if ok, _ := exists(datadir.Dir(dataDir).Lock()); ok {
+		probe, err := lockfile.AcquireShared(datadir.Dir(dataDir).Lock(), "restore: probe")
+		if err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		probe.Release()
+	}
 
 	// The master key and the backup's files are checked before the data
 	// directory is locked: a refusal must leave the target untouched,
