@@ -118,6 +118,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Runs are synchronous: one still "running" lost its process when a
+	// server stopped before it finished. None can be running yet.
+	sctx := bitnobi.NewContextWithActor(ctx, &bitnobi.Actor{Username: "bitnobi serve"})
+	if n, err := a.DB.FailInterruptedRuns(sctx); err != nil {
+		return fmt.Errorf("mark interrupted workflow runs: %w", err)
+	} else if n > 0 {
+		logger.Warn("marked interrupted workflow runs as failed", "runs", n)
+	}
 
 	srv := newAPIServer(a, logger)
 	srv.MaxUploadBytes = *maxUpload
