@@ -50,9 +50,13 @@ func Migrations(engine string) ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: strings.TrimSuffix(rest, ".sql"), SQL: string(body)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration %04d: versions must be 1, 2, 3... without gaps", m.Version)
+	// Versions are unique; gaps are allowed because parallel branches are
+	// each given a number, and a branch may land before a lower one. A
+	// migration that lands later than a higher one is still applied (see
+	// MigrateTo), since what counts is which versions a database lacks.
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("migration %04d: two files have this version", ms[i].Version)
 		}
 	}
 	return ms, nil
@@ -64,7 +68,10 @@ func LatestSchemaVersion() int {
 	if err != nil {
 		panic(err) // the embedded files are part of the binary; tests catch this
 	}
-	return len(ms)
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].Version
 }
 
 // SchemaVersion returns the version the database is at (0 when new). It
@@ -120,8 +127,12 @@ func (db *DB) MigrateTo(ctx context.Context, target int) error {
 	if err != nil {
 		return err
 	}
-	if target > len(ms) {
-		return fmt.Errorf("schema version %d is newer than this binary knows (%d): use a newer bitnobi", target, len(ms))
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].Version
+	}
+	if target > latest {
+		return fmt.Errorf("schema version %d is newer than this binary knows (%d): use a newer bitnobi", target, latest)
 	}
 	if err := db.ensureMigrationTable(ctx); err != nil {
 		return err
@@ -130,10 +141,15 @@ func (db *DB) MigrateTo(ctx context.Context, target int) error {
 	if err != nil {
 		return err
 	}
-	if cur > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): use a newer bitnobi", cur, len(ms))
+	if cur > latest {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): use a newer bitnobi", cur, latest)
 	}
-	for _, m := range ms[cur:target] {
+	// Every migration up to target that the database lacks, not just those
+	// above cur: with gaps in the numbering, a lower one may arrive later.
+	for _, m := range ms {
+		if m.Version > target {
+			break
+		}
 		applied := false
 		err := db.WriteTx(ctx, func(tx *Tx) error {
 			// Another process may have applied it since cur was read;

@@ -44,6 +44,9 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 		return nil, err
 	}
 	upd.From, upd.Host, upd.User = strings.TrimSpace(upd.From), strings.TrimSpace(upd.Host), strings.TrimSpace(upd.User)
+	if upd.Security == "" {
+		upd.Security = bitnobi.EmailSTARTTLS
+	}
 	if err := validEmailSettings(upd); err != nil {
 		return nil, err
 	}
@@ -63,13 +66,13 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 				}
 			}
 		}
-		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
+		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Security: upd.Security, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
 		if old.UpdatedAt.IsZero() {
-			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
-				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
 		} else {
-			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
-				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, security = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
+				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
 		}
 		if err != nil {
 			return fmt.Errorf("save e-mail settings: %w", err)
@@ -80,7 +83,7 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 			}
 		}
 		return tx.Audit(ctx, bitnobi.ActionSettingsUpdate, "settings", "email", map[string]any{
-			"from": es.From, "host": es.Host, "port": es.Port, "user": es.User, "enabled": es.Enabled,
+			"from": es.From, "host": es.Host, "port": es.Port, "user": es.User, "security": es.Security, "enabled": es.Enabled,
 			"password": passwordChange(pwChanged && newSecret != "", pwChanged && newSecret == "", "unchanged"),
 		})
 	})
@@ -109,12 +112,12 @@ func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
 // readEmailSettings returns the settings and the password's secret ID; zero
 // settings, not enabled, when none are saved.
 func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, string, error) {
-	es := &bitnobi.EmailSettings{}
+	es := &bitnobi.EmailSettings{Security: bitnobi.EmailSTARTTLS}
 	var secretID sql.NullString
 	var enabled int64
 	var updated string
-	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
-		Scan(&es.From, &es.Host, &es.Port, &es.User, &secretID, &enabled, &updated)
+	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
+		Scan(&es.From, &es.Host, &es.Port, &es.User, &es.Security, &secretID, &enabled, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return es, "", nil
 	} else if err != nil {
@@ -142,6 +145,11 @@ func validEmailSettings(upd bitnobi.EmailSettingsUpdate) error {
 	}
 	if upd.Port < 0 || upd.Port > 65535 || (upd.Enabled && upd.Port == 0) {
 		return bitnobi.Invalidf("port", "Port must be 1 to 65535.")
+	}
+	switch upd.Security {
+	case bitnobi.EmailSTARTTLS, bitnobi.EmailTLS, bitnobi.EmailPlain:
+	default:
+		return bitnobi.Invalidf("security", "Security must be %q, %q or %q.", bitnobi.EmailSTARTTLS, bitnobi.EmailTLS, bitnobi.EmailPlain)
 	}
 	if err := validText("user", upd.User, false, maxEmailLen); err != nil {
 		return err

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/retention"
+	"github.com/bitnobi/bitnobi/schedule"
 )
 
 const backupsPruneHelp = `Usage: bitnobi backups prune --keep-... [--dry-run] [--json] [flags]
@@ -185,38 +184,5 @@ func writePrune(w io.Writer, p retention.Policy, dryRun bool, res *backup.PruneR
 	}
 }
 
-var withinDaysRE = regexp.MustCompile(`^(\d+)([wd])`)
-
-// parseWithin parses a duration as Go writes them ("36h", "90m") that may
-// start with weeks and days ("2w", "7d", "1w3d12h").
-func parseWithin(s string) (time.Duration, error) {
-	var d time.Duration
-	rest := s
-	for {
-		m := withinDaysRE.FindStringSubmatch(rest)
-		if m == nil {
-			break
-		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("%q: too large", s)
-		}
-		unit := 24 * time.Hour
-		if m[2] == "w" {
-			unit *= 7
-		}
-		d += time.Duration(n) * unit
-		rest = rest[len(m[0]):]
-	}
-	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as 36h, 7d or 1w3d12h", s)
-		}
-		d += r
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration", s)
-	}
-	return d, nil
-}
+// parseWithin parses --keep-within: see [schedule.ParseWithin].
+func parseWithin(s string) (time.Duration, error) { return schedule.ParseWithin(s) }
