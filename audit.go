@@ -37,6 +37,7 @@ const (
 	ActionRemoteDelete     = "remote.delete"
 	ActionSettingsUpdate   = "settings.update"
 	ActionRestore          = "system.restore"
+	ActionPasswordReset    = "user.password_reset"
 )
 
 // AuditEntry is one record of the append-only audit log. Each entry carries

@@ -58,4 +58,3 @@ func (m *Metrics) success(t Task, at time.Time, d time.Duration, size int64) {
 func (m *Metrics) failure(t Task) { m.failures.WithLabelValues(string(t)).Inc() }
 
 func (m *Metrics) lastGood(at time.Time) { m.newestGood.Set(float64(at.UnixNano()) / 1e9) }
-
