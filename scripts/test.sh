@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: static checks, then every test with
 # the race detector, on SQLite and on a throw-away PostgreSQL cluster that
 # scripts/with-postgres.sh starts (installing PostgreSQL from Debian if
-# needed) and removes at the end. Run from anywhere: bash scripts/test.sh
+# needed) and removes at the end, with the real SMTP servers of
+# scripts/with-smtp.sh. Run from anywhere: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ fi
 "$bin/staticcheck" ./...
 
 step "go test -race (SQLite and PostgreSQL)"
-bash scripts/with-postgres.sh go test -race -count=1 -timeout 20m ./...
+bash scripts/with-postgres.sh bash scripts/with-smtp.sh go test -race -count=1 -timeout 20m ./...
 
 # The race detector slows hashing and compression about tenfold, so under it
 # the end-to-end test moves 8 MB instead of the 100 MB upload; run it once
