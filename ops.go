@@ -61,8 +61,8 @@ type OffsiteTarget struct {
 	Region       string `json:"region"`
 	AccessKey    string `json:"access_key"`
 	SecretKeySet bool   `json:"secret_key_set"`
-	// SSE is the server-side encryption to ask for: "" (none), "AES256"
-	// or "aws:kms".
+	// SSE is the server-side encryption to ask for: "" (none), "s3"
+	// (SSE-S3) or "kms" (SSE-KMS with the bucket's default key).
 	SSE string `json:"sse"`
 }
 

@@ -234,3 +234,25 @@ func counter(t *testing.T, reg *prometheus.Registry, name, task string) float64 
 	t.Fatalf("no metric %s{task=%q}", name, task)
 	return 0
 }
+
+// TestSchedulerFreshInstall: no backup at all is no missed run, and the
+// alert counts from start-up, not from the beginning of time.
+func TestSchedulerFreshInstall(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)}
+	r := &runner{clock: c}
+	set := bitnobi.DefaultBackupSettings()
+	set.Schedule = "weekly on monday at 02:00" // the first run is 2 days away
+	s := &schedule.Scheduler{Now: c.Now, Runner: r, LastGood: r.lastGood,
+		Settings: func(context.Context) (bitnobi.BackupSettings, error) { return set, nil }}
+	s.Start(ctx)
+	s.Step(ctx)
+	if len(r.calls) != 0 || len(s.Warnings()) != 0 {
+		t.Fatalf("fresh start: calls %v, warnings %v; want none", r.calls, s.Warnings())
+	}
+	c.Set(c.Now().Add(26 * time.Hour))
+	s.Step(ctx)
+	if ws := s.Warnings(); len(ws) != 1 || ws[0].Kind != schedule.WarnNoRecentBackup {
+		t.Fatalf("26 hours without a backup: warnings %+v", ws)
+	}
+}

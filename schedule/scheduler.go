@@ -74,6 +74,7 @@ type Scheduler struct {
 	Logger  *slog.Logger
 
 	mu       sync.Mutex
+	started  time.Time // by Start: the age of "no backup at all"
 	warnings map[string]*bitnobi.Warning
 	next     map[Task]time.Time
 	specs    map[Task]string // the schedule text next was computed from
@@ -147,10 +148,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // Start computes the first due times and runs, once, a backup that was
 // missed while the server was down: when the newest good backup is older
-// than the last time the schedule should have run.
+// than the last time the schedule should have run. A folder with no
+// backup at all (a fresh installation) missed nothing.
 func (s *Scheduler) Start(ctx context.Context) {
 	s.mu.Lock()
 	s.next, s.specs = map[Task]time.Time{}, map[Task]string{}
+	s.started = s.now()
 	if s.warnings == nil {
 		s.warnings = map[string]*bitnobi.Warning{}
 	}
@@ -169,7 +172,9 @@ func (s *Scheduler) Start(ctx context.Context) {
 		s.logger().Warn("scheduled backup: read the backup folder", "err", err)
 		return
 	}
-	if prev := spec.Prev(now); !prev.IsZero() && last.Before(prev) {
+	// With no backup at all (a fresh installation) nothing was missed:
+	// the first runs at its time, and the alert counts from start-up.
+	if prev := spec.Prev(now); !prev.IsZero() && !last.IsZero() && last.Before(prev) {
 		s.logger().Info("scheduled backup: the run of "+prev.Format("2006-01-02 15:04 UTC")+" was missed, running it now", "newest_good_backup", fmtTime(last))
 		s.mu.Lock()
 		s.next[TaskBackup], s.specs[TaskBackup] = now, set.Schedule
@@ -276,16 +281,22 @@ func (s *Scheduler) checkAge(ctx context.Context, set bitnobi.BackupSettings) ti
 	}
 	limit := time.Duration(set.AlertAfterHours) * time.Hour
 	now := s.now()
-	if last.IsZero() || now.Sub(last) >= limit {
+	ref := last
+	if ref.IsZero() {
+		s.mu.Lock()
+		ref = s.started
+		s.mu.Unlock()
+	}
+	if now.Sub(ref) >= limit {
 		msg := fmt.Sprintf("No good backup is younger than %d hours: the newest is %s (%s).", set.AlertAfterHours, name, fmtTime(last))
 		if last.IsZero() {
-			msg = fmt.Sprintf("There is no good backup in the backup folder, and the alert threshold is %d hours.", set.AlertAfterHours)
+			msg = fmt.Sprintf("There is no good backup in the backup folder, %d hours after the server started.", set.AlertAfterHours)
 		}
 		s.raise(ctx, WarnNoRecentBackup, msg+" Check the server's log, then run \"bitnobi backup\".")
 		return time.Time{}
 	}
 	s.clear(WarnNoRecentBackup)
-	return last.Add(limit)
+	return ref.Add(limit)
 }
 
 // runTask runs one due task and records its outcome.

@@ -179,9 +179,9 @@ func validBackupSettings(upd *bitnobi.BackupSettingsUpdate) error {
 		}
 	}
 	switch o.SSE {
-	case "", "AES256", "aws:kms":
+	case "", "s3", "kms":
 	default:
-		return bitnobi.Invalidf("offsite.sse", `SSE must be "", "AES256" or "aws:kms".`)
+		return bitnobi.Invalidf("offsite.sse", `SSE must be "" (none), "s3" or "kms".`)
 	}
 	if upd.OffsiteSecretKey != nil {
 		if err := validText("offsite_secret_key", *upd.OffsiteSecretKey, false, maxPasswordLen); err != nil {

@@ -109,6 +109,44 @@ func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
 	return s.DB.RevealSecret(ctx, secretID)
 }
 
+// EmailConfig returns the e-mail settings and the unsealed password, for
+// the mail sender; it checks no actor, and no API calls it.
+func (s *SettingsService) EmailConfig(ctx context.Context) (*bitnobi.EmailSettings, string, error) {
+	var es *bitnobi.EmailSettings
+	var secretID string
+	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
+		var err error
+		es, secretID, err = readEmailSettings(ctx, tx)
+		return err
+	})
+	if err != nil || secretID == "" {
+		return es, "", err
+	}
+	pw, err := s.DB.RevealSecret(ctx, secretID)
+	return es, pw, err
+}
+
+// AdminEmails returns the e-mail addresses of every administrator, for
+// the alerts; it checks no actor.
+func AdminEmails(ctx context.Context, db *DB) ([]string, error) {
+	rows, err := db.Read.QueryContext(ctx, `SELECT email FROM users WHERE is_admin <> 0 ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("find administrators: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out, rows.Err()
+}
+
 // readEmailSettings returns the settings and the password's secret ID; zero
 // settings, not enabled, when none are saved.
 func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, string, error) {

@@ -32,6 +32,10 @@ address). SIGINT or SIGTERM stops the server gracefully, finishing requests
 in flight.
 
 Backups can be taken while it runs: see "bitnobi backup --help".
+` + serveOpsHelp + `
+Health: GET /api/health (alive), GET /api/ready (database reachable, data
+directory writable), GET /metrics (Prometheus; from --metrics-allow, or
+with an administrator's token).
 `
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -47,6 +51,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
+	opsF := m.addOpsFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +65,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logger, err := m.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	metricsAllow, err := parseAllow(*opsF.metricsAllow)
+	if err != nil {
+		return err
+	}
+	if _, err := opsF.overrides(); err != nil {
+		return err // before the data directory is touched
 	}
 
 	dir := datadir.Dir(*dataDir)
@@ -98,6 +110,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	srv := newAPIServer(a, logger)
 	srv.MaxUploadBytes = *maxUpload
+	ops, err := m.openOps(a, dsn, dir, opsF, logger)
+	if err != nil {
+		return err
+	}
+	ops.wire(srv)
+	srv.MetricsAllow = metricsAllow
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
@@ -113,6 +131,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if *gcEvery > 0 {
 		go m.gcLoop(gcCtx, a, *gcEvery, logger)
 	}
+	// The schedule stops with the server: a scheduled command running
+	// then gets SIGTERM and cleans up as after ^C.
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); _ = ops.sched.Run(schedCtx) }()
+	defer func() { stopSched(); <-schedDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
