@@ -131,7 +131,9 @@ func TestServeScheduleLocked(t *testing.T) {
 	var logs syncBuffer
 	m := newServeMain(nil, &logs, target.Sub(now))
 	s := startServerMain(t, m, &logs, dataDir, "--log-level", "info", "--backup-lock-wait", "1s")
-	waitFor(t, 60*time.Second, "the skip", func() bool { return strings.Contains(logs.String(), "skipped, another backup or prune held the backup folder") }, &logs)
+	waitFor(t, 60*time.Second, "the skip", func() bool {
+		return strings.Contains(logs.String(), "skipped, another backup or prune held the backup folder")
+	}, &logs)
 	_, metrics := get(t, s.URL+"/metrics")
 	if !strings.Contains(metrics, `bitnobi_scheduled_failures_total{task="backup"} 0`) {
 		t.Errorf("a skip counted as a failure:\n%s", metrics)
