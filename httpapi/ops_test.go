@@ -171,7 +171,7 @@ func testTestEmailAndPasswordReset(t *testing.T, engine string) {
 	e.must(http.StatusBadRequest, "POST", "/api/auth/reset-password", "", J{"token": tok[1], "password": "short"})
 	e.must(http.StatusNoContent, "POST", "/api/auth/reset-password", "", J{"token": tok[1], "password": "a brand new password"})
 	e.must(http.StatusUnauthorized, "POST", "/api/auth/reset-password", "", J{"token": tok[1], "password": "another new password"}) // single use
-	e.must(http.StatusUnauthorized, "GET", "/api/me", alice, nil)                                                               // signed out everywhere
+	e.must(http.StatusUnauthorized, "GET", "/api/me", alice, nil)                                                                   // signed out everywhere
 	e.must(http.StatusOK, "POST", "/api/auth/signin", "", J{"username": "alice" + engine, "password": "a brand new password"})
 	var n int
 	if err := e.queryRow(`SELECT COUNT(*) FROM audit_log WHERE action = ? AND target_id = ?`, bitnobi.ActionPasswordReset, aliceID).Scan(&n); err != nil || n != 1 {
@@ -181,4 +181,3 @@ func testTestEmailAndPasswordReset(t *testing.T, engine string) {
 		t.Fatalf("%d reset tokens left (%v), want 0", n, err)
 	}
 }
-
