@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ const (
 	EnvBackupAlertHours   = "BITNOBI_BACKUP_ALERT_HOURS"          // --backup-alert-hours
 	EnvMetricsAllow       = "BITNOBI_METRICS_ALLOW"               // --metrics-allow
 	EnvPublicURL          = "BITNOBI_PUBLIC_URL"                  // --public-url
+	EnvSMTPCAFile         = "BITNOBI_SMTP_CA_FILE"                // --smtp-ca-file
 	defaultMetricsAllow   = "127.0.0.0/8,::1/128"
 	defaultBackupLockWait = 30 * time.Minute
 )
@@ -65,7 +67,7 @@ missed while the server was down runs once at start-up.
 type opsFlags struct {
 	schedule, keep, verify, deepVerify, alertHours *string
 	lockWait                                       *time.Duration
-	metricsAllow, publicURL                        *string
+	metricsAllow, publicURL, smtpCAFile            *string
 }
 
 func (m *Main) addOpsFlags(fs *flag.FlagSet) *opsFlags {
@@ -79,6 +81,7 @@ func (m *Main) addOpsFlags(fs *flag.FlagSet) *opsFlags {
 		alertHours:   fs.String("backup-alert-hours", env(EnvBackupAlertHours), "override the alert threshold: warn when no good backup is younger than `N` hours, 0 never (env "+EnvBackupAlertHours+")"),
 		lockWait:     fs.Duration("backup-lock-wait", defaultBackupLockWait, "how long a scheduled backup or prune waits while another (a CLI one) holds the backup folder, before it skips"),
 		metricsAllow: fs.String("metrics-allow", firstNonEmpty(env(EnvMetricsAllow), defaultMetricsAllow), "addresses (CIDR or IP, comma-separated) that may read /metrics without a session (env "+EnvMetricsAllow+")"),
+		smtpCAFile:   fs.String("smtp-ca-file", env(EnvSMTPCAFile), "PEM `FILE` of certificates to trust, beside the system's, for the SMTP server (an internal CA) (env "+EnvSMTPCAFile+")"),
 		publicURL:    fs.String("public-url", env(EnvPublicURL), "the server's address as users reach it, for links in e-mails, e.g. https://bitnobi.example.org (env "+EnvPublicURL+")"),
 	}
 }
@@ -239,16 +242,30 @@ func (o *opsEnv) effective(ctx context.Context) (bitnobi.BackupSettings, string,
 	return eff, key, nil
 }
 
-// newSender returns the mail sender over the stored e-mail settings.
-func newSender(a *app) *mail.Sender {
+// newSender returns the mail sender over the stored e-mail settings,
+// trusting the certificates of caFile too, if set.
+func newSender(a *app, caFile string) (*mail.Sender, error) {
+	var roots *x509.CertPool
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, usagef("--smtp-ca-file /etc/ssl/certs/internal-ca.pem", "--smtp-ca-file: %v", err)
+		}
+		if roots, err = x509.SystemCertPool(); err != nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, usagef("--smtp-ca-file /etc/ssl/certs/internal-ca.pem", "--smtp-ca-file: %s holds no PEM certificate", caFile)
+		}
+	}
 	settings := &store.SettingsService{DB: a.DB}
-	return &mail.Sender{Config: func(ctx context.Context) (mail.Config, error) {
+	return &mail.Sender{RootCAs: roots, Config: func(ctx context.Context) (mail.Config, error) {
 		es, password, err := settings.EmailConfig(ctx)
 		if err != nil {
 			return mail.Config{}, err
 		}
 		return mail.Config{EmailSettings: *es, Password: password}, nil
-	}}
+	}}, nil
 }
 
 // notifyAdmins e-mails every administrator about an incident.
@@ -504,8 +521,12 @@ func (m *Main) openOps(a *app, dsn string, dir datadir.Dir, f *opsFlags, logger 
 	if err != nil {
 		return nil, err
 	}
+	sender, err := newSender(a, *f.smtpCAFile)
+	if err != nil {
+		return nil, err
+	}
 	o := &opsEnv{a: a, dsn: dsn, folder: folder, logger: logger.With("subsystem", "schedule"), overrides: over,
-		settings: &store.BackupSettingsService{DB: a.DB}, sender: newSender(a), publicURL: *f.publicURL}
+		settings: &store.BackupSettingsService{DB: a.DB}, sender: sender, publicURL: *f.publicURL}
 	exe := m.childExe
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/smtptest"
 )
 
 // listBackups returns the complete backups of folder.
@@ -152,6 +153,58 @@ func TestServeMetricsAllow(t *testing.T) {
 	_ = json.Unmarshal([]byte(body), &e)
 	if code != http.StatusForbidden || e.Code != "forbidden" {
 		t.Fatalf("/metrics from 127.0.0.1 with --metrics-allow 10.0.0.0/8: %d %s", code, body)
+	}
+	s.Stop(t)
+}
+
+// TestServeAlertMail: a scheduled backup that fails e-mails every
+// administrator once, through a real SMTP server, and GET /api/warnings
+// shows it.
+func TestServeAlertMail(t *testing.T) {
+	env := smtptest.Get(t)
+	root := t.TempDir()
+	dataDir := filepath.Join(root, "data")
+	// The backup folder is a file: every backup fails.
+	notDir := filepath.Join(root, "backup-is-a-file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	target := now.Truncate(time.Minute).Add(57 * time.Second)
+	if target.Before(now) {
+		target = target.Add(time.Minute)
+	}
+	var logs syncBuffer
+	m := newServeMain(map[string]string{EnvBackupDir: notDir, EnvSMTPCAFile: os.Getenv(smtptest.EnvCA)}, &logs, target.Sub(now)-time.Minute)
+	s := startServerMain(t, m, &logs, dataDir, "--log-level", "info", "--backup-schedule", "* * * * *")
+	adminMail := "admin-alert-" + filepath.Base(root) + "@example.org"
+	c := &client{t: t, base: s.URL}
+	c.do("POST", "/api/auth/signup", J{"username": "admin", "email": adminMail, "password": "admin password 1"}, http.StatusCreated, nil)
+	c = signIn(t, s.URL, "admin", "admin password 1")
+	c.do("PUT", "/api/settings/email", J{"from": "bitnobi@example.org", "host": env.TLS.Host, "port": env.TLS.Port, "user": env.User,
+		"password": env.Password, "security": "tls", "enabled": true}, http.StatusOK, nil)
+	c.do("POST", "/api/settings/email/test", nil, http.StatusOK, nil)
+	env.TLS.Find(t, adminMail, "Bitnobi test e-mail")
+
+	host, _ := os.Hostname()
+	msg := env.TLS.Find(t, adminMail, "Bitnobi on "+host+": backup failed")
+	if !strings.Contains(msg.Text, "The scheduled backup failed") {
+		t.Fatalf("alert text %q", msg.Text)
+	}
+	var ws struct{ Warnings []J }
+	c.do("GET", "/api/warnings", nil, http.StatusOK, &ws)
+	if len(ws.Warnings) == 0 || ws.Warnings[0]["kind"] != "backup_failed" || ws.Warnings[0]["mailed"] != true {
+		t.Fatalf("warnings %v", ws)
+	}
+	// The next failure, a minute later, is the same incident: no second
+	// e-mail.
+	waitFor(t, 90*time.Second, "a second failure", func() bool { return strings.Count(logs.String(), `msg="scheduled backup failed"`) >= 2 }, &logs)
+	if n := env.TLS.Count(t, adminMail); n != 2 { // the test e-mail and one alert
+		t.Fatalf("%d messages to the administrator, want 2", n)
+	}
+	_, metrics := get(t, s.URL+"/metrics")
+	if !strings.Contains(metrics, `bitnobi_scheduled_failures_total{task="backup"} 2`) {
+		t.Errorf("failure counter not 2:\n%s", metrics)
 	}
 	s.Stop(t)
 }
