@@ -136,11 +136,11 @@ func testTestEmailAndPasswordReset(t *testing.T, engine string) {
 	e.Mail.RootCAs = env.RootCAs
 	_, admin := e.user("admin")
 	aliceID, alice := e.user("alice" + engine)
-	e.must(http.StatusConflict, "POST", "/api/settings/email/test", admin, nil) // not enabled yet
+	e.must(http.StatusConflict, "POST", "/api/settings/email/test", admin, J{}) // not enabled yet
 	settings := J{"from": "bitnobi@example.org", "host": env.STARTTLS.Host, "port": env.STARTTLS.Port,
 		"user": env.User, "password": "wrong-password", "security": "starttls", "enabled": true}
 	e.must(http.StatusOK, "PUT", "/api/settings/email", admin, settings)
-	v := e.must(http.StatusConflict, "POST", "/api/settings/email/test", admin, nil)
+	v := e.must(http.StatusConflict, "POST", "/api/settings/email/test", admin, J{})
 	if msg, _ := v["message"].(string); !strings.Contains(msg, "refused the login") {
 		t.Fatalf("test e-mail with a wrong password: %v", v)
 	}

@@ -162,8 +162,8 @@ func (s *Server) handleWarnings(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// TestEmailRequest is the body of POST /api/settings/email/test; To
-// defaults to the administrator's own address.
+// TestEmailRequest is the body of POST /api/settings/email/test ({} at
+// least); To defaults to the administrator's own address.
 type TestEmailRequest struct {
 	To string `json:"to"`
 }
@@ -180,10 +180,8 @@ func (s *Server) handleTestEmail(w http.ResponseWriter, r *http.Request) error {
 		return bitnobi.Errorf(bitnobi.EFORBIDDEN, "Only the administrator may send a test e-mail.")
 	}
 	var req TestEmailRequest
-	if r.ContentLength != 0 {
-		if err := s.Decode(w, r, &req); err != nil {
-			return err
-		}
+	if err := s.Decode(w, r, &req); err != nil {
+		return err
 	}
 	if req.To == "" {
 		u, err := s.Users.FindUserByID(r.Context(), a.UserID)

@@ -183,7 +183,7 @@ func TestServeAlertMail(t *testing.T) {
 	c = signIn(t, s.URL, "admin", "admin password 1")
 	c.do("PUT", "/api/settings/email", J{"from": "bitnobi@example.org", "host": env.TLS.Host, "port": env.TLS.Port, "user": env.User,
 		"password": env.Password, "security": "tls", "enabled": true}, http.StatusOK, nil)
-	c.do("POST", "/api/settings/email/test", nil, http.StatusOK, nil)
+	c.do("POST", "/api/settings/email/test", J{}, http.StatusOK, nil)
 	env.TLS.Find(t, adminMail, "Bitnobi test e-mail")
 
 	host, _ := os.Hostname()
