@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/internal/smtptest"
+	"github.com/bitnobi/bitnobi/offsite/s3test"
 )
 
 // listBackups returns the complete backups of folder.
@@ -205,6 +207,40 @@ func TestServeAlertMail(t *testing.T) {
 	_, metrics := get(t, s.URL+"/metrics")
 	if !strings.Contains(metrics, `bitnobi_scheduled_failures_total{task="backup"} 2`) {
 		t.Errorf("failure counter not 2:\n%s", metrics)
+	}
+	s.Stop(t)
+}
+
+// TestServeScheduleOffsite: with an off-site target set through the API
+// (its secret key sealed in the database), the scheduled backup is pushed
+// to a real S3 server (versitygw) and listed there complete.
+func TestServeScheduleOffsite(t *testing.T) {
+	s3 := s3test.Shared(t)
+	root := t.TempDir()
+	dataDir, folder := filepath.Join(root, "data"), filepath.Join(root, "backup")
+	now := time.Now().UTC()
+	target := time.Date(now.Year(), now.Month(), now.Day(), 2, 14, 55, 0, time.UTC)
+	var logs syncBuffer
+	m := newServeMain(nil, &logs, target.Sub(now))
+	s := startServerMain(t, m, &logs, dataDir, "--log-level", "info")
+	c := &client{t: t, base: s.URL}
+	c.do("POST", "/api/auth/signup", J{"username": "admin", "email": "admin@example.org", "password": "admin password 1"}, http.StatusCreated, nil)
+	c = signIn(t, s.URL, "admin", "admin password 1")
+	tg := s3.Target
+	c.do("PUT", "/api/settings/backup", J{"enabled": true, "schedule": "daily at 02:15", "retention": J{"keep_daily": 7},
+		"offsite":            J{"endpoint": tg.Endpoint, "bucket": tg.Bucket, "prefix": tg.Prefix, "access_key": tg.AccessKeyID},
+		"offsite_secret_key": tg.SecretAccessKey}, http.StatusOK, nil)
+	waitFor(t, 90*time.Second, "the scheduled off-site copy", func() bool {
+		_, body := get(t, s.URL+"/metrics")
+		return strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="offsite"}`)
+	}, &logs)
+	local := listBackups(t, folder)
+	entries, err := s3.Open(t).List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(local) != 1 || len(entries) != 1 || entries[0].Name != local[0].Name || !entries[0].Complete {
+		t.Fatalf("local %v, remote %+v: want the one backup, complete, in the bucket", local, entries)
 	}
 	s.Stop(t)
 }
