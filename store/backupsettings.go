@@ -62,15 +62,9 @@ func (s *BackupSettingsService) UpdateBackupSettings(ctx context.Context, upd bi
 		if err != nil {
 			return err
 		}
-		newSecret := oldSecret
-		keyChanged := upd.OffsiteSecretKey != nil && (*upd.OffsiteSecretKey != "" || oldSecret != "")
-		if keyChanged {
-			newSecret = ""
-			if *upd.OffsiteSecretKey != "" {
-				if newSecret, err = tx.PutSecret(ctx, "", *upd.OffsiteSecretKey); err != nil {
-					return err
-				}
-			}
+		newSecret, keyChanged, err := tx.replaceSecret(ctx, oldSecret, upd.OffsiteSecretKey)
+		if err != nil {
+			return err
 		}
 		o := upd.Offsite
 		o.SecretKeySet = newSecret != ""

@@ -56,15 +56,9 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 		if err != nil {
 			return err
 		}
-		newSecret := oldSecret
-		pwChanged := upd.Password != nil && (*upd.Password != "" || oldSecret != "")
-		if pwChanged {
-			newSecret = ""
-			if *upd.Password != "" {
-				if newSecret, err = tx.PutSecret(ctx, "", *upd.Password); err != nil {
-					return err
-				}
-			}
+		newSecret, pwChanged, err := tx.replaceSecret(ctx, oldSecret, upd.Password)
+		if err != nil {
+			return err
 		}
 		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Security: upd.Security, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
 		if old.UpdatedAt.IsZero() {
@@ -97,16 +91,8 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 // It is for the code that sends mail; it checks no actor, and no API calls
 // it.
 func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
-	var secretID string
-	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		var err error
-		_, secretID, err = readEmailSettings(ctx, tx)
-		return err
-	})
-	if err != nil || secretID == "" {
-		return "", err
-	}
-	return s.DB.RevealSecret(ctx, secretID)
+	_, pw, err := s.EmailConfig(ctx)
+	return pw, err
 }
 
 // EmailConfig returns the e-mail settings and the unsealed password, for

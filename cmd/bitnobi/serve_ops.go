@@ -314,15 +314,11 @@ func (o *opsEnv) readyChecks() map[string]httpapi.ReadyCheck {
 				return err
 			}
 			defer os.Remove(f.Name())
-			if _, err := f.Write([]byte("ok")); err != nil {
-				f.Close()
-				return err
+			_, err = f.Write([]byte("ok"))
+			if err == nil {
+				err = f.Sync()
 			}
-			if err := f.Sync(); err != nil {
-				f.Close()
-				return err
-			}
-			return f.Close()
+			return errors.Join(err, f.Close())
 		},
 	}
 }
