@@ -60,7 +60,7 @@ func get(t *testing.T, url string) (int, string) {
 // one, so that a scheduled time comes in seconds.
 func newServeMain(env map[string]string, logs *syncBuffer, offset time.Duration) *Main {
 	return &Main{Stdin: strings.NewReader(""), Stdout: logs, Stderr: logs, Getenv: func(k string) string { return env[k] },
-		now: func() time.Time { return time.Now().Add(offset) }}
+		now: func() time.Time { return time.Now().Add(offset) }, childEnv: []string{envRunMain + "=1"}}
 }
 
 // TestServeSchedule: the server runs its own backup at the scheduled

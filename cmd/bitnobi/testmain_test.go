@@ -7,14 +7,12 @@ import (
 
 // envRunMain makes the test binary act as bitnobi: serve runs its
 // scheduled backups as child processes of its own binary, which in tests
-// is this one.
+// is this one; serve's tests put it in their Main's childEnv.
 const envRunMain = "BITNOBI_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envRunMain) == "1" {
 		main() // exits
 	}
-	// Every child a test starts (through serve's schedule) runs Main.
-	os.Setenv(envRunMain, "1")
 	os.Exit(m.Run())
 }
