@@ -228,6 +228,7 @@ type opsEnv struct {
 	sender    *mail.Sender
 	sched     *schedule.Scheduler
 	publicURL string
+	envTarget []string // BITNOBI_S3_*=... of serve's environment, when that names the target
 }
 
 // effective returns the settings in force and the off-site secret key:
@@ -469,8 +470,8 @@ func (r *childRunner) Offsite(ctx context.Context, name string, t bitnobi.Offsit
 	if strings.HasPrefix(t.Endpoint, "http://") {
 		env = append(env, EnvS3TLS+"=off")
 	}
-	if os.Getenv(EnvS3Endpoint) != "" {
-		env = nil
+	if r.o.envTarget != nil {
+		env = r.o.envTarget // the server's own environment names the target
 	}
 	args := append([]string{"backups", "push", "--quiet", name}, r.common()...)
 	if _, err := r.run(ctx, "offsite", env, args...); err != nil {
@@ -523,6 +524,21 @@ func (m *Main) openOps(a *app, dsn string, dir datadir.Dir, f *opsFlags, logger 
 	}
 	o := &opsEnv{a: a, dsn: dsn, folder: folder, logger: logger.With("subsystem", "schedule"), overrides: over,
 		settings: &store.BackupSettingsService{DB: a.DB}, sender: sender, publicURL: *f.publicURL}
+	if ep := m.Getenv(EnvS3Endpoint); ep != "" {
+		// The environment's off-site target (as the CLI reads it) wins;
+		// the commands the server runs inherit it.
+		fileOver := o.overrides
+		envTarget := bitnobi.OffsiteTarget{Endpoint: ep, Bucket: m.Getenv(EnvS3Bucket), Prefix: m.Getenv(EnvS3Prefix),
+			Region: m.Getenv(EnvS3Region), AccessKey: m.Getenv(EnvS3AccessKeyID), SSE: m.Getenv(EnvS3SSE), SecretKeySet: true}
+		o.overrides = func(set bitnobi.BackupSettings) (bitnobi.BackupSettings, []string) {
+			set, fields := fileOver(set)
+			set.Offsite = envTarget
+			return set, append(fields, "offsite")
+		}
+		for _, k := range []string{EnvS3Endpoint, EnvS3Bucket, EnvS3Prefix, EnvS3Region, EnvS3AccessKeyID, EnvS3SecretFile, EnvS3Secret, EnvS3TLS, EnvS3SSE, EnvS3SSEKMSKeyID, EnvS3SSECKeyFile} {
+			o.envTarget = append(o.envTarget, k+"="+m.Getenv(k))
+		}
+	}
 	exe := m.childExe
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {

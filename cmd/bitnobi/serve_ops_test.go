@@ -75,7 +75,10 @@ func TestServeSchedule(t *testing.T) {
 	target := time.Date(now.Year(), now.Month(), now.Day(), 2, 14, 57, 0, time.UTC)
 	var logs syncBuffer
 	m := newServeMain(nil, &logs, target.Sub(now))
-	s := startServerMain(t, m, &logs, dataDir, "--log-level", "info")
+	// Verifications at the same time: they run after the backup, one
+	// task at a time.
+	s := startServerMain(t, m, &logs, dataDir, "--log-level", "info",
+		"--backup-verify-schedule", "15 2 * * *", "--backup-deep-verify-schedule", "daily at 02:15")
 
 	if code, body := get(t, s.URL+"/api/health"); code != 200 || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("health: %d %s", code, body)
@@ -88,10 +91,15 @@ func TestServeSchedule(t *testing.T) {
 		t.Fatal("a backup at start-up of a fresh installation")
 	}
 	waitFor(t, 60*time.Second, "the scheduled backup", func() bool { return len(listBackups(t, folder)) == 1 }, &logs)
-	waitFor(t, 30*time.Second, "the scheduled backup's success in /metrics", func() bool {
+	waitFor(t, 60*time.Second, "the scheduled backup's and verifications' success in /metrics", func() bool {
 		_, body := get(t, s.URL+"/metrics")
-		return strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="backup"}`)
+		return strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="backup"}`) &&
+			strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="verify"}`) &&
+			strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="deep_verify"}`)
 	}, &logs)
+	if v, err := backup.ReadVerification(folder, listBackups(t, folder)[0].Name); err != nil || v == nil || !v.OK || !v.Deep {
+		t.Fatalf("the backup's recorded verification: %+v, %v; want a passed deep one", v, err)
+	}
 	_, metrics := get(t, s.URL+"/metrics")
 	for _, want := range []string{`bitnobi_scheduled_failures_total{task="backup"} 0`, `bitnobi_http_requests_total{code="200",method="GET",route="/api/health"} 1`, "bitnobi_backup_newest_good_timestamp_seconds", "go_goroutines"} {
 		if !strings.Contains(metrics, want) {
