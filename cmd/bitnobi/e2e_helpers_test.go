@@ -59,6 +59,11 @@ func startServerMain(t testing.TB, m *Main, logs *syncBuffer, dataDir string, ar
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	m.onListen = func(addr string) { addrc <- addr }
+	if m.childEnv == nil {
+		// Should the schedule start a command (a test server up at
+		// 02:15 UTC), this test binary runs it as bitnobi.
+		m.childEnv = []string{envRunMain + "=1"}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- m.Run(ctx, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--gc-interval", "0"}, args...))
