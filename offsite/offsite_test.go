@@ -359,6 +359,18 @@ func TestVerify_AlteredObject(t *testing.T) {
 		t.Fatalf("Unpack of an altered backup: %v, want ErrVerify", err)
 	}
 
+	// An ordinary push trusts what is there; a repair mends it.
+	if res := push(t, r, b.Path); !res.UpToDate {
+		t.Errorf("push of a complete backup: %+v, want UpToDate", res)
+	}
+	res, err := r.Push(ctx, b.Path, offsite.PushOptions{Repair: true})
+	if err != nil || res.Repaired != 1 || res.Uploaded != 1 {
+		t.Fatalf("push --repair: %+v, %v; want 1 object repaired", res, err)
+	}
+	if vr, err := r.Verify(ctx, b.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("Verify after the repair: %v %v", err, vr.Err())
+	}
+
 	// A missing object too.
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -369,6 +381,12 @@ func TestVerify_AlteredObject(t *testing.T) {
 	}
 	if err := vr.Err(); !errors.Is(err, backup.ErrMissingFile) {
 		t.Fatalf("Verify with an object gone: %v, want ErrMissingFile", err)
+	}
+	if res, err := r.Push(ctx, b.Path, offsite.PushOptions{Repair: true}); err != nil || res.Uploaded != 1 {
+		t.Fatalf("push --repair of a missing object: %+v, %v; want it sent again", res, err)
+	}
+	if vr, err := r.Verify(ctx, b.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("Verify after the second repair: %v %v", err, vr.Err())
 	}
 }
 
@@ -530,5 +548,57 @@ func TestParseURL(t *testing.T) {
 		if _, _, _, err := offsite.ParseURL(in); !errors.Is(err, offsite.ErrConfig) {
 			t.Errorf("ParseURL(%q): %v, want ErrConfig", in, err)
 		}
+	}
+}
+
+func TestPrune_PendingPush(t *testing.T) {
+	s := s3test.Shared(t)
+	f := newFixture(t)
+	r := s.Open(t)
+	b1 := f.backup(t, nil)
+	push(t, r, b1.Path)
+	f.putBlobs(t, randomBytes(60_000), randomBytes(60_000), randomBytes(60_000))
+	b2 := f.backup(t, nil)
+
+	// A push interrupted after its first upload: pending, not complete.
+	ctx, cancel := context.WithCancel(context.Background())
+	r.Concurrency = 1
+	_, err := r.Push(ctx, b2.Path, offsite.PushOptions{Progress: func(p backup.Progress) {
+		if p.Items >= 1 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted push: %v, want context.Canceled", err)
+	}
+
+	// A prune keeps what the pending push sent.
+	res, err := r.Prune(context.Background(), offsite.PruneOptions{Policy: retention.Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Pending) != 1 || res.Pending[0] != b2.Name || res.Objects != 0 || len(res.Removed) != 0 {
+		t.Fatalf("prune beside a pending push: %+v, want it pending and nothing removed", res)
+	}
+
+	// Two days later the pending push is stale: it and its objects go.
+	r.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	res, err = r.Prune(context.Background(), offsite.PruneOptions{Policy: retention.Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.StalePending) != 1 || res.Objects == 0 {
+		t.Fatalf("prune after the grace period: %+v, want the stale push and its objects removed", res)
+	}
+	if entries, _ := r.List(context.Background()); len(entries) != 1 || entries[0].Name != b1.Name {
+		t.Fatalf("after prune, List()=%+v, want only %s", entries, b1.Name)
+	}
+	if vr, err := r.Verify(context.Background(), b1.Name, nil); err != nil || vr.Err() != nil {
+		t.Fatalf("the complete backup lost objects: %v %v", err, vr.Err())
+	}
+	// Pushing b2 now sends what the prune removed and completes it.
+	r.Now = time.Now
+	if res := push(t, r, b2.Path); res.Uploaded == 0 {
+		t.Errorf("push after the prune sent nothing")
 	}
 }

@@ -27,6 +27,11 @@ type PushOptions struct {
 	// Progress, if set, is called as files are uploaded (Phase "upload").
 	// Calls never overlap.
 	Progress func(backup.Progress)
+	// Repair downloads and hashes every object the backup needs that is
+	// in the bucket already, and uploads again each one that is altered
+	// or missing, even when the remote backup is complete: what
+	// [Remote.Verify] found wrong, a push with Repair mends.
+	Repair bool
 }
 
 // PushResult describes what [Remote.Push] did.
@@ -43,6 +48,9 @@ type PushResult struct {
 	// Uploaded and UploadedBytes count the objects sent (manifests not
 	// included); the others were in the bucket already.
 	Uploaded, UploadedBytes int64
+	// Repaired counts the objects that were in the bucket but altered,
+	// and were sent again (with [PushOptions.Repair]).
+	Repaired int64
 }
 
 // Push copies the backup in dir to the remote prefix, as package doc
@@ -76,10 +84,9 @@ func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushR
 	}
 	res := &PushResult{Name: name, URL: r.t.URL(name), Manifest: m}
 	sizes := map[string]int64{}
-	var paths = map[string]string{} // sha256 -> a path holding it
 	for _, f := range m.Files {
 		if _, ok := sizes[f.SHA256]; !ok {
-			sizes[f.SHA256], paths[f.SHA256] = f.Size, f.Path
+			sizes[f.SHA256] = f.Size
 			res.Files++
 			res.Bytes += f.Size
 		}
@@ -88,9 +95,11 @@ func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushR
 	// 1. A complete remote backup of that name?
 	remote, _, err := r.Manifest(ctx, name)
 	switch {
-	case err == nil && remote.ManifestChecksum == m.ManifestChecksum:
+	case err == nil && remote.ManifestChecksum == m.ManifestChecksum && !opts.Repair:
 		res.UpToDate = true
 		return res, nil
+	case err == nil && remote.ManifestChecksum == m.ManifestChecksum:
+		// Repair: check and mend its objects below.
 	case err == nil:
 		return nil, &backup.HintError{
 			Err:  fmt.Errorf("push %s: %w (taken %s, not %s)", name, ErrConflict, remote.CreatedAt.UTC().Format("2006-01-02 15:04:05"), m.CreatedAt.UTC().Format("2006-01-02 15:04:05")),
@@ -116,11 +125,27 @@ func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushR
 	type job struct{ sum, path string }
 	var jobs []job
 	var total int64
+	queued := map[string]bool{}
 	for _, f := range m.Files {
-		if size, ok := have[f.SHA256]; ok && size == f.Size {
+		if queued[f.SHA256] { // two files with the same content: one object
 			continue
 		}
-		have[f.SHA256] = -1 // once, even if two files share it
+		queued[f.SHA256] = true
+		if size, ok := have[f.SHA256]; ok {
+			if size == f.Size && !opts.Repair {
+				continue
+			}
+			if size == f.Size {
+				got, n, err := r.hashObject(ctx, r.dataKey(f.SHA256))
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return nil, fmt.Errorf("push %s: %w", name, err)
+				}
+				if err == nil && got == f.SHA256 && n == f.Size {
+					continue
+				}
+			}
+			res.Repaired++ // there, but altered (a wrong size is mended without Repair)
+		}
 		jobs = append(jobs, job{f.SHA256, f.Path})
 		total += f.Size
 	}

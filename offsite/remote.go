@@ -99,11 +99,8 @@ func Open(ctx context.Context, t Target) (*Remote, error) {
 	// credentials and a missing bucket apart on every server.
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the listing after its first key
-	for obj := range client.ListObjects(lctx, t.Bucket, minio.ListObjectsOptions{Prefix: t.prefix(), MaxKeys: 1}) {
-		if obj.Err != nil {
-			return nil, r.classify("open bucket "+t.Bucket, obj.Err)
-		}
-		break
+	if obj, ok := <-client.ListObjects(lctx, t.Bucket, minio.ListObjectsOptions{Prefix: t.prefix(), MaxKeys: 1}); ok && obj.Err != nil {
+		return nil, r.classify("open bucket "+t.Bucket, obj.Err)
 	}
 	return r, nil
 }

@@ -38,7 +38,7 @@ func (v *VerifyResult) Err() error {
 		more = fmt.Sprintf(" (and %d more)", n)
 	}
 	return &backup.FileError{Op: "verify", Path: p.Path, Err: fmt.Errorf("%w%s", p.Err, more),
-		Hint: "push the backup again with --repair from a machine that holds it, or pull another one"}
+		Hint: "bitnobi backups push --repair NAME, on a machine that holds the backup; or pull another one"}
 }
 
 // Verify checks the complete remote backup name without writing anything

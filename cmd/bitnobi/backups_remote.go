@@ -43,7 +43,7 @@ used (unreachable, credentials refused, no such bucket; the message says
 which), 130 interrupted (SIGINT or SIGTERM).
 `
 
-const backupsPushHelp = `Usage: bitnobi backups push NAME [--as REMOTE_NAME] [--quiet] [flags]
+const backupsPushHelp = `Usage: bitnobi backups push NAME [--as REMOTE_NAME] [--repair] [--quiet] [flags]
 
 Copies the backup NAME (a backup of the backup folder, or a path) to the
 off-site S3 bucket. Only the files the bucket does not hold yet are sent:
@@ -59,6 +59,11 @@ An encrypted backup is copied as it is, so it stays encrypted in the
 bucket. A remote backup is never replaced: pushing a backup that is there
 already does nothing, and a different backup under the same name is
 refused (--as gives another name). Prints the backup's s3:// address.
+
+--repair mends a remote backup that "backups verify --remote" found
+damaged: every object the backup needs that the bucket holds is
+downloaded and hashed, and each one altered or missing is sent again from
+the local copy.
 ` + offsiteHelp + remoteExitCodes
 
 const backupsPullHelp = `Usage: bitnobi backups pull NAME|s3://BUCKET/PREFIX/NAME [--backup-dir DIR] [flags]
@@ -79,6 +84,7 @@ func (m *Main) runBackupsPush(ctx context.Context, args []string) error {
 	backupDirFlag := m.backupDirFlag(fs)
 	as := fs.String("as", "", "the backup's name in the bucket (default its directory's name)")
 	quiet := fs.Bool("quiet", false, "print only the backup's s3:// address")
+	repair := fs.Bool("repair", false, "download and check every object already in the bucket; send again those altered or missing")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -96,15 +102,22 @@ func (m *Main) runBackupsPush(ctx context.Context, args []string) error {
 	}
 	prog := m.newProgress(*quiet)
 	start := time.Now()
-	res, err := r.Push(ctx, src, offsite.PushOptions{Name: *as, Progress: prog.update})
+	res, err := r.Push(ctx, src, offsite.PushOptions{Name: *as, Progress: prog.update, Repair: *repair})
 	prog.done()
 	if interrupted(ctx, err) {
 		return interruptedf("push interrupted: the remote copy is incomplete and is not listed as a backup; push again to finish it (what arrived is not sent again)")
+	}
+	if err != nil && res != nil {
+		// Stopped while uploading: say what the bucket holds now.
+		return fmt.Errorf("%w\n(the remote copy is incomplete and is not listed as a backup; push again to finish it: what arrived is not sent again)", remoteError(err))
 	}
 	if err != nil {
 		return remoteError(err)
 	}
 	if !*quiet {
+		if res.Repaired > 0 {
+			fmt.Fprintf(m.Stderr, "repaired %s: %s in the bucket were altered or missing and were sent again\n", res.Name, count(res.Repaired, "object", "objects"))
+		}
 		if res.UpToDate {
 			fmt.Fprintf(m.Stderr, "%s is in the bucket already: nothing sent\n", res.Name)
 		} else {

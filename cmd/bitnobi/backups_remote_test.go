@@ -174,6 +174,13 @@ func TestBackupsRemote(t *testing.T) {
 		if left, _ := os.ReadDir(filepath.Join(root, "t2")); len(left) > 0 {
 			t.Fatalf("a refused restore left %v", left)
 		}
+		code, _, errOut = runCmd(t, env, "backups", "push", "--repair", second)
+		if code != ExitOK || !strings.Contains(errOut, "repaired "+filepath.Base(second)+": 1 object") {
+			t.Fatalf("push --repair: exit %d, stderr %s", code, errOut)
+		}
+		if code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", "--all"); code != ExitOK {
+			t.Fatalf("verify --remote --all after the repair: exit %d\n%s\n%s", code, out, errOut)
+		}
 	})
 }
 
@@ -192,5 +199,30 @@ func TestBackupsRemote_Help(t *testing.T) {
 		if code, out, _ := runCmd(t, nil, args...); code != ExitOK || !strings.Contains(out, "s3") && !strings.Contains(out, "S3") {
 			t.Errorf("%v: exit %d, no word of S3\n%s", args, code, out)
 		}
+	}
+}
+
+// TestBackupsPush_ServerGone stops the S3 server and pushes: exit code 5,
+// a message that says the copy is incomplete, and nothing listed as a
+// backup once the server is back; a second push finishes it.
+func TestBackupsPush_ServerGone(t *testing.T) {
+	s := s3test.Start(t)
+	_, dataDir := seededDataDir(t)
+	src := mustBackup(t, dataDir)
+	env := withEnv(s.Env(), EnvDataDir, dataDir)
+	s.Stop()
+	code, _, errOut := runCmd(t, env, "backups", "push", src)
+	if code != ExitRemote || !strings.Contains(errOut, "unreachable") || !strings.Contains(errOut, "Try: ") {
+		t.Fatalf("push with the server gone: exit %d, want %d\n%s", code, ExitRemote, errOut)
+	}
+	s.Restart(t)
+	if code, out, errOut := runCmd(t, env, "backups", "list", "--remote"); code != ExitOK || strings.Contains(out, filepath.Base(src)+" ") {
+		t.Fatalf("list --remote: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, env, "backups", "push", src); code != ExitOK {
+		t.Fatalf("push with the server back: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", filepath.Base(src)); code != ExitOK {
+		t.Fatalf("verify --remote: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

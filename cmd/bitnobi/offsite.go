@@ -161,6 +161,9 @@ func (m *Main) openRemote(ctx context.Context, bucket, prefix string) (*offsite.
 		return nil, err
 	}
 	r, err := offsite.Open(ctx, t)
+	if interrupted(ctx, err) {
+		return nil, interruptedf("interrupted before the off-site storage answered: nothing was changed")
+	}
 	if err != nil {
 		return nil, remoteError(err)
 	}
