@@ -85,9 +85,10 @@ func QuerySQL(ctx context.Context, src *SQLSource) (Rows, error) {
 
 	qctx, cancel := context.WithTimeout(ctx, lim.QueryTimeout)
 	r := &sqlRows{db: db, cancel: cancel, ctx: qctx, ds: ds, lim: lim}
+	connecting := true
 	fail := func(err error) (Rows, error) {
 		r.Close()
-		return nil, sqlError(ds, lim, qctx, err)
+		return nil, sqlError(ds, lim, qctx, connecting, err)
 	}
 	cctx, ccancel := context.WithTimeout(qctx, lim.ConnectTimeout)
 	conn, err := db.Conn(cctx)
@@ -96,6 +97,7 @@ func QuerySQL(ctx context.Context, src *SQLSource) (Rows, error) {
 		return fail(err)
 	}
 	r.conn = conn
+	connecting = false
 	if ds.Driver == "mysql" {
 		// A server-side bound too, so that the server stops the query
 		// even if the connection is lost: MariaDB's max_statement_time
@@ -216,7 +218,7 @@ func (r *sqlRows) Columns() []string { return r.cols }
 func (r *sqlRows) Next() ([]any, error) {
 	if !r.rows.Next() {
 		if err := r.rows.Err(); err != nil {
-			return nil, sqlError(r.ds, r.lim, r.ctx, err)
+			return nil, sqlError(r.ds, r.lim, r.ctx, false, err)
 		}
 		return nil, io.EOF
 	}
@@ -229,7 +231,7 @@ func (r *sqlRows) Next() ([]any, error) {
 		ptrs[i] = &vals[i]
 	}
 	if err := r.rows.Scan(ptrs...); err != nil {
-		return nil, sqlError(r.ds, r.lim, r.ctx, err)
+		return nil, sqlError(r.ds, r.lim, r.ctx, false, err)
 	}
 	for i, v := range vals {
 		vals[i] = sqlValue(v, r.kinds[i])
@@ -309,7 +311,7 @@ func (r *sqlRows) Close() error {
 // sqlError turns a driver error into one that says what to fix. Errors
 // of the database (a bad query, a refused sign-in) are the user's to fix
 // and shown; a timeout says which.
-func sqlError(ds *bitnobi.DataSource, lim SQLLimits, qctx context.Context, err error) error {
+func sqlError(ds *bitnobi.DataSource, lim SQLLimits, qctx context.Context, connecting bool, err error) error {
 	var be *bitnobi.Error
 	if errors.As(err, &be) {
 		return err
@@ -335,8 +337,10 @@ func sqlError(ds *bitnobi.DataSource, lim SQLLimits, qctx context.Context, err e
 		return bitnobi.Errorf(bitnobi.EINVALID, "%s: the query tried to change the database; a SQL data source only reads (%s).", where, myErr.Message)
 	case errors.As(err, &myErr):
 		return bitnobi.Errorf(bitnobi.EINVALID, "%s: the database answered: %s (error %d).", where, myErr.Message, myErr.Number)
+	case connecting && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())):
+		return bitnobi.Errorf(bitnobi.EINVALID, "%s: could not connect within %s: check the host and port, and that the database accepts connections from this server.", where, lim.ConnectTimeout)
 	case qctx.Err() == context.DeadlineExceeded:
-		return bitnobi.Errorf(bitnobi.EINVALID, "%s: no answer within %s: check that the database is up and the query is not too slow.", where, lim.QueryTimeout)
+		return bitnobi.Errorf(bitnobi.EINVALID, "%s: the query took longer than %s and was stopped: make it faster or narrow it, and check that the database answers.", where, lim.QueryTimeout)
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return bitnobi.Errorf(bitnobi.EINVALID, "%s: could not connect within %s: check the host and port, and that the database accepts connections from this server.", where, lim.ConnectTimeout)
 	case errors.Is(err, context.Canceled):
