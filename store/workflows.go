@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/bitnobi/bitnobi"
@@ -17,6 +18,16 @@ import (
 // runs execute with package workflow and store their result in DB.Blobs.
 type WorkflowService struct {
 	DB *DB
+
+	// SQLLimits bound the queries of SQL elements (zero: the defaults of
+	// [workflow.SQLLimits]).
+	SQLLimits workflow.SQLLimits
+	// Python is the interpreter Python elements run (empty: python3, see
+	// [workflow.PythonOptions]).
+	Python string
+	// Hidden lists paths Python elements may not open, besides DB.Blobs:
+	// the data directory.
+	Hidden []string
 }
 
 var _ bitnobi.WorkflowService = (*WorkflowService)(nil)
@@ -295,6 +306,14 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 	if err != nil {
 		return nil, err
 	}
+	return s.startRun(ctx, a, workflowID, nil)
+}
+
+// startRun is StartRun as a, from within the runs of the workflows in
+// outer (see [runInputs.RunWorkflow]); outer is nil for a run a user
+// starts.
+func (s *WorkflowService) startRun(ctx context.Context, a *bitnobi.Actor, workflowID string, outer []*bitnobi.Workflow) (*bitnobi.WorkflowRun, error) {
+	var err error
 	var w *bitnobi.Workflow
 	run := &bitnobi.WorkflowRun{ID: bitnobi.NewID(), WorkflowID: workflowID, StartedBy: a.UserID, Status: bitnobi.RunRunning, ResultColumns: []string{}}
 	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
@@ -313,7 +332,7 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 		return nil, err
 	}
 
-	cols, blobID, nrows, size, runErr := s.execute(ctx, a, w)
+	cols, blobID, nrows, size, runErr := s.execute(ctx, a, w, outer)
 
 	endCtx := context.WithoutCancel(ctx)
 	err = s.DB.WriteTx(endCtx, func(tx *Tx) error {
@@ -352,8 +371,8 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 
 // execute evaluates w's graph as a, streaming the result rows into the
 // blob store. It returns the result's columns, blob, row count and size.
-func (s *WorkflowService) execute(ctx context.Context, a *bitnobi.Actor, w *bitnobi.Workflow) (cols []string, blobID string, nrows, size int64, err error) {
-	rows, err := workflow.Run(ctx, &w.Graph, &runInputs{s: s, actor: a})
+func (s *WorkflowService) execute(ctx context.Context, a *bitnobi.Actor, w *bitnobi.Workflow, outer []*bitnobi.Workflow) (cols []string, blobID string, nrows, size int64, err error) {
+	rows, err := workflow.Run(ctx, &w.Graph, &runInputs{s: s, actor: a, runs: append(slices.Clip(outer), w)})
 	if err != nil {
 		return nil, "", 0, 0, err
 	}
@@ -405,6 +424,10 @@ func runErrorMessage(err error) string {
 type runInputs struct {
 	s     *WorkflowService
 	actor *bitnobi.Actor
+	// runs are the workflows being run, outermost first: the last is the
+	// one whose graph these inputs serve, the others run it through
+	// Workflow elements.
+	runs []*bitnobi.Workflow
 }
 
 func (in *runInputs) OpenDataSource(ctx context.Context, id string) (io.ReadCloser, *bitnobi.DataSource, error) {
