@@ -610,6 +610,8 @@ func validateConfig(e *Element) string {
 		switch {
 		case c.On != "" && (c.Left != "" || c.Right != ""):
 			return "set either on (a column both inputs have) or left and right, not both."
+		case c.On == "" && c.Left == "" && c.Right == "":
+			return "on: a column name cannot be empty: set on (a column both inputs have), or left and right (the key column of each input)."
 		case c.On != "":
 			if msg := checkColumnName(c.On); msg != "" {
 				return fmt.Sprintf("on: %s", msg)

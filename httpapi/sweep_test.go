@@ -83,6 +83,7 @@ func testSweep(t *testing.T, engine string) {
 		"POST /api/remote-servers":       {"name": "x", "url": "https://x.example.org", "service_id": "s", "password": "pw"},
 		"PATCH /api/remote-servers/{id}": {"name": "y", "enabled": true},
 		"PUT /api/settings/email":        {"from": "a@example.org", "host": "smtp.example.org", "port": 25},
+		"PUT /api/settings/python":       {"enabled": false},
 		"POST /api/datasources/sql":      {"name": "crm", "driver": "postgres", "host": "db.example.org", "port": 5432, "database": "crm", "user": "reader", "query": "SELECT 1", "password": "pw"},
 		"PATCH /api/datasources/{id}":    {"name": "n2", "description": "d2"},
 		"POST /api/workflows":            {"name": "w", "graph": salesGraph(dsID), "exportables": []string{"region"}},

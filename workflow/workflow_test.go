@@ -387,7 +387,7 @@ func TestRunErrors(t *testing.T) {
 		{"JoinNoKeys", bitnobi.Graph{
 			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{Kind: "left"}), result},
 			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
-		}, bitnobi.EINVALID, "left: a column name cannot be empty"},
+		}, bitnobi.EINVALID, "on: a column name cannot be empty: set on (a column both inputs have), or left and right"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
