@@ -83,8 +83,9 @@ func RunPython(ctx context.Context, code string, in Rows, opts *PythonOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("python: work directory: %w", err)
 	}
-	p := &pythonRows{in: in, dir: dir, lim: lim}
+	p := &pythonRows{in: in, dir: dir, lim: lim, ownIn: true}
 	fail := func(err error) (Rows, error) {
+		p.ownIn = false // the caller closes in when this fails
 		p.Close()
 		return nil, err
 	}
@@ -104,8 +105,9 @@ func RunPython(ctx context.Context, code string, in Rows, opts *PythonOptions) (
 		"cpu_seconds":  lim.CPUSeconds,
 		"memory_bytes": int64(lim.MemoryMB) << 20,
 		"output_bytes": int64(lim.OutputMB) << 20,
-		"hidden":       append([]string{}, opts.Hidden...),
-		"code":         userCode,
+		// The server's own /proc entry: its environment and open files.
+		"hidden": append([]string{fmt.Sprintf("/proc/%d", os.Getpid())}, opts.Hidden...),
+		"code":   userCode,
 	})
 	if err != nil {
 		return fail(err)
@@ -194,6 +196,7 @@ type pythonRows struct {
 	feedErr error // the input's error, once fed is closed
 	waited  bool
 	closed  bool
+	ownIn   bool // Close closes in
 }
 
 // feed writes the input rows to the process's stdin, then closes it.
@@ -320,7 +323,10 @@ func (p *pythonRows) Close() error {
 		<-p.fed
 	}
 	p.wait()
-	err := p.in.Close()
+	var err error
+	if p.ownIn {
+		err = p.in.Close()
+	}
 	if rerr := os.RemoveAll(p.dir); rerr != nil && err == nil {
 		err = fmt.Errorf("python: remove work directory: %w", rerr)
 	}

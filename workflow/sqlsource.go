@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -145,19 +146,29 @@ func QuerySQL(ctx context.Context, src *SQLSource) (Rows, error) {
 }
 
 func openPostgres(ds *bitnobi.DataSource, password string, lim SQLLimits) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig("")
-	if err != nil {
-		return nil, fmt.Errorf("postgres config: %w", err)
+	// A URL, so that the fallbacks pgx derives (TLS first, then plain:
+	// sslmode=prefer) go to this host, never to a default one.
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(ds.User, password),
+		Host:   net.JoinHostPort(ds.Host, strconv.Itoa(ds.Port)),
+		Path:   "/" + ds.Database,
+		RawQuery: url.Values{
+			"sslmode":         {"prefer"},
+			"connect_timeout": {strconv.Itoa(max(1, int(lim.ConnectTimeout.Seconds())))},
+		}.Encode(),
 	}
-	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = ds.Host, uint16(ds.Port), ds.Database, ds.User, password
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, bitnobi.Errorf(bitnobi.EINVALID, "SQL data source %q: %v.", ds.Name, err)
+	}
 	cfg.ConnectTimeout = lim.ConnectTimeout
-	cfg.TLSConfig = nil // as sslmode=prefer would fall back: plain, unless the DSN grows TLS settings
-	cfg.Fallbacks = nil
-	cfg.RuntimeParams = map[string]string{
+	params := map[string]string{
 		"application_name":              "bitnobi",
 		"default_transaction_read_only": "on",
 		"statement_timeout":             strconv.FormatInt(lim.QueryTimeout.Milliseconds(), 10),
 	}
+	cfg.RuntimeParams = params
 	return stdlib.OpenDB(*cfg), nil
 }
 
@@ -172,6 +183,7 @@ func openMySQL(ds *bitnobi.DataSource, password string, lim SQLLimits) (*sql.DB,
 	cfg.ReadTimeout = lim.QueryTimeout + lim.ConnectTimeout
 	cfg.WriteTimeout = lim.QueryTimeout + lim.ConnectTimeout
 	cfg.AllowNativePasswords = true
+	cfg.TLSConfig = "preferred" // TLS when the server offers it
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, bitnobi.Errorf(bitnobi.EINVALID, "SQL data source %q: %v.", ds.Name, err)
