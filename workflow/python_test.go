@@ -152,3 +152,22 @@ func TestRunPythonElement(t *testing.T) {
 func pyString(s string) string { return "'" + strings.ReplaceAll(s, "'", "\\'") + "'" }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestPythonKernelIsolation checks the kernel's part of the isolation,
+// which the audit hook does not provide: a network namespace with only a
+// loopback interface and, when the server runs as root, user nobody.
+func TestPythonKernelIsolation(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("run as root: as another user, the network namespace depends on the kernel allowing user namespaces")
+	}
+	code := "import os\ndef transform(rows):\n" +
+		"    ifaces = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]\n" +
+		"    return [{'uid': os.getuid(), 'gid': os.getgid(), 'ifaces': ','.join(sorted(ifaces))}]\n"
+	_, rows, err := runPython(t, code, pythonOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]any{{int64(65534), int64(65534), "lo"}}; !reflect.DeepEqual(rows, want) {
+		t.Fatalf("rows=%v, want %v (user nobody, only a loopback interface)", rows, want)
+	}
+}
