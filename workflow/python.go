@@ -172,6 +172,13 @@ func RunPython(ctx context.Context, code string, in Rows, opts *PythonOptions) (
 	if err := json.Unmarshal(line, &p.cols); err != nil {
 		return fail(fmt.Errorf("python: bad header %q: %w", line, err))
 	}
+	seen := make(map[string]bool, len(p.cols))
+	for _, c := range p.cols {
+		if c == "" || seen[c] {
+			return fail(bitnobi.Errorf(bitnobi.EINVALID, "the Python code's output columns %q must be distinct and not empty.", p.cols))
+		}
+		seen[c] = true
+	}
 	return p, nil
 }
 
@@ -218,6 +225,11 @@ func (p *pythonRows) feed() {
 			return
 		}
 		if err := enc.Encode(row); err != nil {
+			var uv *json.UnsupportedValueError
+			if errors.As(err, &uv) {
+				p.feedErr = bitnobi.Errorf(bitnobi.EINVALID, "an input row holds %s, which Python elements cannot take: filter it out first.", uv.Str)
+				p.cancel()
+			}
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,6 +64,8 @@ func TestPython(t *testing.T) {
 		name, code, msg string
 	}{
 		{"NoTransform", "x = 1\n", "must define transform(rows)"},
+		{"DuplicateColumns", "columns = ['a', 'a']\ndef transform(rows):\n    return []\n", "must be distinct"},
+		{"KeyOutsideColumns", "def transform(rows):\n    yield {'a': 1}\n    yield {'b': 2}\n", "output row 2 has key 'b'"},
 		{"Exception", "def transform(rows):\n    raise ValueError('bad row')\n", "ValueError: bad row"},
 		{"EndlessLoop", "def transform(rows):\n    while True:\n        pass\n", "CPU time limit of 2 s"},
 		{"Sleeper", "import time\ndef transform(rows):\n    time.sleep(3600)\n", "time limit of 1 s"},
@@ -169,5 +172,18 @@ func TestPythonKernelIsolation(t *testing.T) {
 	}
 	if want := [][]any{{int64(65534), int64(65534), "lo"}}; !reflect.DeepEqual(rows, want) {
 		t.Fatalf("rows=%v, want %v (user nobody, only a loopback interface)", rows, want)
+	}
+}
+
+// TestPythonUnencodableInput checks that an input value JSON cannot carry
+// fails the run, rather than cutting the input short.
+func TestPythonUnencodableInput(t *testing.T) {
+	in := workflow.NewRows([]string{"x"}, [][]any{{1.0}, {math.NaN()}})
+	rows, err := workflow.RunPython(context.Background(), "def transform(rows):\n    return list(rows)\n", in, pythonOpts())
+	if err == nil {
+		_, err = workflow.ReadAll(rows)
+	}
+	if err == nil || !strings.Contains(bitnobi.ErrorMessage(err), "cannot take") {
+		t.Fatalf("err=%v, want one about the NaN", err)
 	}
 }
