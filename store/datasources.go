@@ -191,7 +191,7 @@ func (s *DataSourceService) OpenDataSource(ctx context.Context, id string) (io.R
 			return err
 		}
 		if r.ds.Kind != bitnobi.DataSourceFile {
-			return bitnobi.Errorf(bitnobi.EUNSUPPORTED, "Data source %q is a query on a SQL database, not a file: read it with a SQL element.", r.ds.Name)
+			return bitnobi.Errorf(bitnobi.EUNSUPPORTED, "Data source %q is a query on a SQL database: downloading it or reading it with an Importer is not supported; a workflow reads it with a SQL element.", r.ds.Name)
 		}
 		f, err := s.DB.Blobs.Open(r.ds.BlobID)
 		if err != nil {
