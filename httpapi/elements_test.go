@@ -154,6 +154,26 @@ func testSmoke(t *testing.T, engine string) {
 		t.Fatalf("python result: %v, want %v", v["rows"], want)
 	}
 
+	// Draw a report over the Python result, then check the audit log
+	// (through an Audit Log element) for what the smoke test did.
+	e.must(http.StatusCreated, "POST", "/api/reports", admin, J{"workflow_id": pyID, "name": "actions",
+		"charts": []J{{"type": "bar", "title": "Actions", "x": "action", "y": []string{"n"}}}})
+	checkID, run := e.runWorkflow(admin, "check", graph(elem("log", "auditlog", J{"actor": "admin"}),
+		elem("g", "group", J{"by": []string{"action"}, "aggregates": []J{{"op": "count"}}}), elem("out", "result", nil)))
+	wantRun(t, run, "")
+	v = e.must(http.StatusOK, "GET", "/api/workflows/"+checkID+"/runs/"+run["id"].(string)+"/result", admin, nil)
+	counts := map[string]float64{}
+	for _, r := range v["rows"].([]any) {
+		counts[r.([]any)[0].(string)] = r.([]any)[1].(float64)
+	}
+	for action, n := range map[string]float64{bitnobi.ActionDataSourceCreate: 1, bitnobi.ActionReportCreate: 1, bitnobi.ActionSettingsUpdate: 1, bitnobi.ActionWorkflowCreate: 6,
+		// This run's own start is in the log, its end not yet.
+		bitnobi.ActionWorkflowStart: 7, bitnobi.ActionWorkflowEnd: 6} {
+		if counts[action] != n {
+			t.Errorf("the audit log has %v %s entries by admin, want %v (all: %v)", counts[action], action, n, counts)
+		}
+	}
+
 	t.Run("PythonCannotReadTheBlobStore", func(t *testing.T) {
 		e := e.For(t)
 		code := "import os\ndef transform(rows):\n    return [{'x': str(os.listdir(" + strconv.Quote(e.DB.Blobs.Dir) + "))}]\n"
