@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,8 +11,9 @@ import (
 )
 
 // The inputs of the Audit Log, Workflow, SQL and Python elements: each
-// checks access with the actor of the run (runInputs.actor), through the
-// same functions as the Importer's and Datasource's inputs.
+// reads with the access of the run's reader (the workflow's owner, see
+// StartRun), through the same functions as the Importer's and
+// Datasource's inputs, and records what it reads in the run's lineage.
 var (
 	_ workflow.AuditLogInput = (*runInputs)(nil)
 	_ workflow.WorkflowInput = (*runInputs)(nil)
@@ -29,20 +28,17 @@ const maxWorkflowDepth = 16
 const auditPage = 1000
 
 // OpenAuditLog reads the audit log for an Audit Log element. Both the
-// actor of the run and the owner of the workflow must be administrators
-// now: a workflow made by an administrator who has since lost the role
-// no longer reads the log. The entries are those recorded before the
+// user who started the run and the owner of the workflow (the reader,
+// read from the database when the run started) must be administrators:
+// a workflow made by an administrator who has since lost the role no
+// longer reads the log. The entries are those recorded before the
 // element started (not the run's own), read a page at a time in short
 // transactions; the read is audited as a data-source access.
 func (in *runInputs) OpenAuditLog(ctx context.Context, c bitnobi.AuditLogConfig) (workflow.Rows, error) {
 	w := in.runs[len(in.runs)-1]
 	var last int64
 	err := in.s.DB.WriteTx(ctx, func(tx *Tx) error {
-		var ownerAdmin int64
-		if err := tx.QueryRow(ctx, `SELECT is_admin FROM users WHERE id = ?`, w.OwnerID).Scan(&ownerAdmin); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("audit log element: owner: %w", err)
-		}
-		if !in.actor.IsAdmin || ownerAdmin == 0 {
+		if !in.reader.IsAdmin || !bitnobi.ActorFromContext(ctx).IsAdmin {
 			return bitnobi.Errorf(bitnobi.EFORBIDDEN, "Only the administrator's workflows may read the audit log: workflow %q is not owned by an administrator.", w.Name)
 		}
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&last); err != nil {
@@ -160,7 +156,10 @@ func (in *runInputs) RunWorkflow(ctx context.Context, workflowID string) (workfl
 	if len(in.runs) >= maxWorkflowDepth {
 		return nil, bitnobi.Errorf(bitnobi.EINVALID, "Workflow elements nest more than %d workflows deep: use a Datasource element to read a result instead of running its workflow.", maxWorkflowDepth)
 	}
-	run, err := in.s.startRun(ctx, in.actor, workflowID, in.runs)
+	// The nested run is started by this run's reader, so it needs the
+	// same right to start the workflow a user would need; it then reads
+	// with its own owner's access, as every run does.
+	run, err := in.s.startRun(ctx, in.reader, workflowID, in.runs)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +170,7 @@ func (in *runInputs) RunWorkflow(ctx context.Context, workflowID string) (workfl
 		}
 		return nil, bitnobi.Errorf(bitnobi.EINVALID, "workflow %q failed: %s", name, run.Error)
 	}
-	run, rc, err := in.s.openResult(ctx, in.actor, workflowID, run.ID)
+	run, rc, err := in.s.openResult(ctx, in.reader, workflowID, run.ID, &in.lineage)
 	if err != nil {
 		return nil, err
 	}
@@ -193,17 +192,22 @@ func (in *runInputs) OpenSQL(ctx context.Context, id string) (*workflow.SQLSourc
 	var r dataSourceRow
 	err := in.s.DB.WriteTx(ctx, func(tx *Tx) error {
 		var err error
-		if r, err = findDataSource(ctx, tx, in.actor, id); err != nil {
+		if r, err = findDataSource(ctx, tx, in.reader, id); err != nil {
 			return err
 		}
 		if r.ds.Kind != bitnobi.DataSourceSQL {
 			return bitnobi.Errorf(bitnobi.EINVALID, "Data source %q is an uploaded file: read it with an Importer element.", r.ds.Name)
 		}
-		return tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "datasource", id, map[string]any{"name": r.ds.Name, "owner_id": r.ds.OwnerID, "driver": r.ds.Driver, "host": r.ds.Host})
+		detail := map[string]any{"name": r.ds.Name, "owner_id": r.ds.OwnerID, "driver": r.ds.Driver, "host": r.ds.Host}
+		if in.reader.UserID != bitnobi.ActorFromContext(ctx).UserID {
+			detail["read_as"] = in.reader.UserID
+		}
+		return tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "datasource", id, detail)
 	})
 	if err != nil {
 		return nil, err
 	}
+	in.lineage.add(runSource{Kind: sourceDataSource, SourceID: r.ds.ID, OwnerID: r.ds.OwnerID})
 	src := &workflow.SQLSource{DataSource: r.ds, Limits: in.s.SQLLimits}
 	if r.secretID != "" {
 		if src.Password, err = in.s.DB.RevealSecret(ctx, r.secretID); err != nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,9 +19,13 @@ Removes the backups of the backup folder that a retention policy does not
 keep. The rules are restic's ("forget"): --keep-last N keeps the N newest;
 --keep-hourly/daily/weekly/monthly/yearly N keep the newest backup of each
 of the N newest hours, days, ISO weeks, months and years (UTC) that have
-one; --keep-within D keeps every backup made within D of the newest (e.g.
-36h, 7d, 2w, 1w3d12h). A backup is kept if any rule keeps it, and the
-newest complete backup is always kept. A policy with no rule is refused.
+one; --keep-within D keeps every backup made less than D before the
+newest, in restic's notation: y years, m MONTHS (not minutes), w weeks,
+d days, h hours, largest first (36h, 14d, 2w, 1y2m3d4h); anything else,
+such as Go's 1h30m, is refused. A backup is kept if any rule keeps it, and
+the newest complete backup is always kept. Unlike restic 0.16 and later,
+the oldest backup is not kept extra when a count rule has fewer backups
+than its count. A policy with no rule is refused.
 
 --dry-run removes nothing and prints what would be removed, and why each
 kept backup is kept. Decisions go by each manifest's creation time, not by
@@ -36,8 +38,16 @@ an import (--wait waits for one to finish). Each backup is renamed to a
 nothing that looks like a backup; the next backup or prune finishes it.
 Blob files hard-linked between backups stay intact in the backups kept.
 
+--remote prunes the off-site S3 bucket instead (BITNOBI_S3_*, see
+"bitnobi backups push --help"), with the same rules: each backup removed
+loses its manifest first (so it is never seen complete with files
+missing), then every object that no kept backup, and no push younger than
+a day that is under way or interrupted, uses is deleted. No object is
+deleted while a remote manifest cannot be read. Run it when no push to the
+same bucket and prefix runs.
+
 Exit codes: 0 ok, 1 failed, 2 bad flags or an empty policy, 3 the backup
-folder is locked, 130 interrupted (SIGINT or SIGTERM; between two backups,
+folder is locked, 5 the off-site storage could not be used, 130 interrupted (SIGINT or SIGTERM; between two backups,
 and the message says how many were removed).
 `
 
@@ -52,10 +62,11 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 	fs.IntVar(&p.Weekly, "keep-weekly", 0, "keep the newest backup of each of the `N` newest ISO weeks that have one")
 	fs.IntVar(&p.Monthly, "keep-monthly", 0, "keep the newest backup of each of the `N` newest months that have one")
 	fs.IntVar(&p.Yearly, "keep-yearly", 0, "keep the newest backup of each of the `N` newest years that have one")
-	within := fs.String("keep-within", "", "keep every backup made within `DURATION` of the newest (36h, 7d, 2w, 1w3d12h)")
+	within := fs.String("keep-within", "", "keep every backup made less than `DURATION` before the newest (restic's units: 36h, 14d, 2w, 1y2m3d4h; m is months)")
 	dryRun := fs.Bool("dry-run", false, "remove nothing; print what would be removed and why the others are kept")
 	asJSON := fs.Bool("json", false, "print JSON")
 	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
+	remote := fs.Bool("remote", false, "prune the off-site S3 bucket (BITNOBI_S3_*) instead of the folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,16 +74,19 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 		return usagef("bitnobi backups prune --help", "prune takes no arguments, got %q", fs.Args())
 	}
 	if *within != "" {
-		d, err := parseWithin(*within)
+		months, d, err := retention.ParseWithin(*within)
 		if err != nil {
-			return usagef("--keep-within 7d", "--keep-within: %v", err)
+			return usagef("--keep-within 14d", "--keep-within: %v", err)
 		}
-		p.Within = d
+		p.WithinMonths, p.Within = months, d
 	}
 	for _, n := range []int{p.Last, p.Hourly, p.Daily, p.Weekly, p.Monthly, p.Yearly} {
 		if n < 0 {
 			return usagef("bitnobi backups prune --help", "--keep-* counts must not be negative")
 		}
+	}
+	if *remote {
+		return m.pruneRemote(ctx, p, *dryRun, *asJSON)
 	}
 	folder, err := m.backupDir(*backupDirFlag, *dataDir)
 	if err != nil {
@@ -183,40 +197,4 @@ func writePrune(w io.Writer, p retention.Policy, dryRun bool, res *backup.PruneR
 	} else {
 		fmt.Fprintf(w, "%s removed, %d kept\n", count(len(res.Removed), "backup", "backups"), kept)
 	}
-}
-
-var withinDaysRE = regexp.MustCompile(`^(\d+)([wd])`)
-
-// parseWithin parses a duration as Go writes them ("36h", "90m") that may
-// start with weeks and days ("2w", "7d", "1w3d12h").
-func parseWithin(s string) (time.Duration, error) {
-	var d time.Duration
-	rest := s
-	for {
-		m := withinDaysRE.FindStringSubmatch(rest)
-		if m == nil {
-			break
-		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("%q: too large", s)
-		}
-		unit := 24 * time.Hour
-		if m[2] == "w" {
-			unit *= 7
-		}
-		d += time.Duration(n) * unit
-		rest = rest[len(m[0]):]
-	}
-	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as 36h, 7d or 1w3d12h", s)
-		}
-		d += r
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration", s)
-	}
-	return d, nil
 }

@@ -17,11 +17,13 @@ import (
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/web"
 )
 
 const serveHelp = `Usage: bitnobi serve [flags]
 
-Runs the Bitnobi server: the JSON API on --listen, all state in --data-dir
+Runs the Bitnobi server: the web pages (open http://localhost:8000/) and
+the JSON API (under /api/) on --listen, all state in --data-dir
 (a SQLite database, a blob folder and the master key, created on first
 start). With --db postgres://..., the database is on that PostgreSQL server
 instead, while blobs and the master key stay in --data-dir. Only one process
@@ -30,6 +32,12 @@ the holder's PID; likewise only one server may use a PostgreSQL database,
 and a second is refused with the first's session (pid, application, client
 address). SIGINT or SIGTERM stops the server gracefully, finishing requests
 in flight.
+
+Sessions (sign-in tokens) end after --session-lifetime (default 720h, 30
+days) whatever happens, and sooner when unused for --session-idle (default
+24h; 0 turns the idle timeout off). Durations are Go durations: 90m, 12h,
+720h. Failed sign-ins are throttled per account and per address, with waits
+of up to 5 minutes (see docs/api.md).
 
 Backups can be taken while it runs: see "bitnobi backup --help".
 `
@@ -47,8 +55,22 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
+	defLifetime, err := m.envDuration(EnvSessionLifetime, store.DefaultSessionTTL)
+	if err != nil {
+		return err
+	}
+	defIdle, err := m.envDuration(EnvSessionIdle, store.DefaultSessionIdle)
+	if err != nil {
+		return err
+	}
+	sessionLifetime := fs.Duration("session-lifetime", defLifetime, "longest a sign-in stays valid (env "+EnvSessionLifetime+")")
+	sessionIdle := fs.Duration("session-idle", defIdle, "a sign-in unused for this long ends; 0: never (env "+EnvSessionIdle+")")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *sessionLifetime <= 0 || *sessionIdle < 0 {
+		return usagef("bitnobi serve --session-lifetime 720h --session-idle 24h", "--session-lifetime must be positive and --session-idle not negative, got %v and %v", *sessionLifetime, *sessionIdle)
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi serve --help", "serve takes no arguments, got %q", fs.Args())
@@ -91,9 +113,18 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	a.DB.Logger = logger
+	a.DB.SessionTTL, a.DB.SessionIdle = *sessionLifetime, *sessionIdle
 	instance, err := a.DB.EnsureInstance(ctx)
 	if err != nil {
 		return err
+	}
+	// Runs are synchronous: one still "running" lost its process when a
+	// server stopped before it finished. None can be running yet.
+	sctx := bitnobi.NewContextWithActor(ctx, &bitnobi.Actor{Username: "bitnobi serve"})
+	if n, err := a.DB.FailInterruptedRuns(sctx); err != nil {
+		return fmt.Errorf("mark interrupted workflow runs: %w", err)
+	} else if n > 0 {
+		logger.Warn("marked interrupted workflow runs as failed", "runs", n)
 	}
 
 	srv := newAPIServer(a, logger)
@@ -102,7 +133,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	pages := newWebServer(a, srv, logger)
+	pages.TrustForwardedProto = *trustProto
+	hs := &http.Server{Handler: joinHandlers(srv.Handler(), pages.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", dir.Path(), "db", a.DB.Dialect.Name(), "instance_id", instance, "version", bitnobi.Version)
 	if m.onListen != nil {
 		m.onListen(ln.Addr().String())
@@ -131,6 +164,20 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	return nil
 }
 
+// envDuration returns the duration in environment variable name, or def
+// when it is unset.
+func (m *Main) envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := m.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, usagef(name+"=24h", "%s=%q is not a duration such as 90m or 24h", name, v)
+	}
+	return d, nil
+}
+
 // newAPIServer wires the store's services into the HTTP API.
 func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv := httpapi.NewServer()
@@ -145,6 +192,27 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
 	return srv
+}
+
+// newWebServer wires the store's services into the web pages; uploads go
+// through the API server's streaming upload.
+func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server {
+	ws := web.NewServer()
+	ws.Logger = logger
+	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
+	ws.Upload = api.UploadDataSource
+	return ws
+}
+
+// joinHandlers serves the JSON API under /api/ and the web pages
+// everywhere else.
+func joinHandlers(api, pages http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/api", api)
+	mux.Handle("/", pages)
+	return mux
 }
 
 // gcLoop collects unreferenced blobs every interval until ctx ends.
