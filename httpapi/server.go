@@ -109,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerAccountRoutes()
 	s.registerContentRoutes()
 	s.registerOpsRoutes()
+	s.registerElementRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, bitnobi.Errorf(bitnobi.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})

@@ -209,7 +209,7 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Users = &store.UserService{DB: a.DB}
 	srv.Policies = &store.PolicyService{DB: a.DB}
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
-	srv.Workflows = &store.WorkflowService{DB: a.DB}
+	srv.Workflows = &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
 	srv.Reports = &store.ReportService{DB: a.DB}
 	srv.Remotes = &store.RemoteServerService{DB: a.DB}
 	srv.Settings = &store.SettingsService{DB: a.DB}
