@@ -32,6 +32,7 @@ Commands:
                           the files the bucket lacks; manifest last)
   pull NAME               copy a backup from the bucket into the folder,
                           verified as an import is
+  delete NAME             remove one backup from the folder
 
 list, verify and prune take --remote to work on the bucket instead of
 the folder; "bitnobi restore s3://BUCKET/PREFIX/NAME" restores from it.
@@ -47,7 +48,7 @@ SIGTERM; the message says what was and was not done).
 func (m *Main) runBackups(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, backupsHelp)
-		return usagef("bitnobi backups list", "backups needs a command: list, verify, inspect, diff, prune, export, import, push or pull")
+		return usagef("bitnobi backups list", "backups needs a command: list, verify, inspect, diff, prune, export, import, push, pull or delete")
 	}
 	rest := args[1:]
 	switch args[0] {
@@ -67,6 +68,8 @@ func (m *Main) runBackups(ctx context.Context, args []string) error {
 		return m.runBackupsImport(ctx, rest)
 	case "push":
 		return m.runBackupsPush(ctx, rest)
+	case "delete":
+		return m.runBackupsDelete(ctx, rest)
 	case "pull":
 		return m.runBackupsPull(ctx, rest)
 	case "-h", "-help", "--help", "help":
