@@ -60,3 +60,24 @@ func TestBackupsDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestProgressLines: with BITNOBI_PROGRESS=lines a backup reports its
+// progress as lines on stderr (not a terminal here), which the backups
+// page shows live.
+func TestProgressLines(t *testing.T) {
+	_, dataDir := seededDataDir(t)
+	code, out, errOut := runCmd(t, map[string]string{EnvProgress: "lines"}, "backup", "--data-dir", dataDir)
+	if code != ExitOK {
+		t.Fatalf("backup exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "progress: tables") || !strings.Contains(errOut, "progress: blobs") {
+		t.Fatalf("stderr has no progress lines for tables and blobs:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "\r") {
+		t.Errorf("progress lines hold a carriage return:\n%q", errOut)
+	}
+	_, _, errOut = runCmd(t, nil, "backup", "--data-dir", dataDir)
+	if strings.Contains(errOut, "progress:") {
+		t.Errorf("progress lines without %s:\n%s", EnvProgress, errOut)
+	}
+}
