@@ -136,7 +136,7 @@ document.addEventListener("DOMContentLoaded", function () {
         window.setTimeout(poll, 1000);
         return;
       }
-      window.location.replace("/admin/backups#job");
+      window.location.reload();
     });
     xhr.addEventListener("error", function () {
       status.textContent = "Lost contact with the server: reload the page.";
