@@ -175,6 +175,7 @@ Commands:
              and push and pull them to and from S3-compatible storage
   audit      verify the audit log's hash chain
   version    print the app, schema and backup-format versions
+  health     ask a running server whether it is alive (the container's check)
 
 Run "bitnobi COMMAND --help" for the flags of a command.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
@@ -208,6 +209,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runVersion(ctx, rest)
 	case "dev":
 		return m.runDev(ctx, rest)
+	case "health":
+		return m.runHealth(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
