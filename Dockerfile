@@ -5,6 +5,11 @@
 #   docker build -t bitnobi .
 #   docker compose up -d          (see compose.yaml and the README)
 #
+# The data directory is /data/bitnobi, inside the /data volume rather than
+# the volume itself, because a restore builds the new state beside the
+# data directory and then switches it in with renames: both must be on the
+# volume, in a directory the unprivileged user may write.
+#
 # The binary is built in the first stage. To package a binary built
 # elsewhere (go build, as scripts/test-container.sh does offline), give an
 # image that holds it in /out/rootfs: --build-arg BINARY_FROM=that-image.
@@ -24,7 +29,7 @@ FROM ${BINARY_FROM} AS binary
 FROM scratch
 COPY --from=binary --chown=65532:65532 /out/rootfs/ /
 USER 65532:65532
-ENV BITNOBI_DATA_DIR=/data \
+ENV BITNOBI_DATA_DIR=/data/bitnobi \
     BITNOBI_BACKUP_DIR=/backup \
     BITNOBI_LISTEN=:8000 \
     TMPDIR=/tmp
