@@ -149,7 +149,7 @@ func (c *Client) FetchResult(ctx context.Context, peer *bitnobi.Peer, workflowID
 	if resp.StatusCode != http.StatusOK {
 		defer cancel()
 		defer resp.Body.Close()
-		return nil, remoteError(peer, resp)
+		return nil, remoteError(peer, user.Username, resp)
 	}
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	line, err := br.ReadBytes('\n')
@@ -172,7 +172,7 @@ func (c *Client) maxRows() int64 {
 }
 
 // remoteError turns a peer's error response into an error for the run.
-func remoteError(peer *bitnobi.Peer, resp *http.Response) error {
+func remoteError(peer *bitnobi.Peer, username string, resp *http.Response) error {
 	var e struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -183,8 +183,10 @@ func remoteError(peer *bitnobi.Peer, resp *http.Response) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
-		return bitnobi.Errorf(bitnobi.EFORBIDDEN, "Remote server %q refused this server (%s): the pairing was revoked or disabled there, or the two sides hold different secrets. Ask the administrators of both servers to check the pairing.", peer.Name, e.Message)
-	case http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest:
+		return bitnobi.Errorf(bitnobi.EFORBIDDEN, "Remote server %q refused this server's signed request: the pairing was revoked or disabled there, the two sides hold different secrets, or their clocks differ by more than %s. Ask the administrators of both servers to check the pairing.", peer.Name, MaxSkew)
+	case http.StatusNotFound:
+		return bitnobi.Errorf(bitnobi.ENOTFOUND, "Remote server %q refused the result: it has no such workflow, or does not share it with %q under the attributes this server sent. Ask the workflow's owner there to share it under a policy matching that user.", peer.Name, username)
+	case http.StatusForbidden, http.StatusConflict, http.StatusBadRequest:
 		code := e.Code
 		if code == "" || code == bitnobi.EINTERNAL {
 			code = bitnobi.EFORBIDDEN
