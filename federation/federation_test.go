@@ -314,6 +314,67 @@ func testFederation(t *testing.T, engine string) {
 		}
 	})
 
+	t.Run("RowLimit", func(t *testing.T) {
+		a.fed.Client.MaxRows = 1
+		defer func() { a.fed.Client.MaxRows = 1000 }()
+		run := a.run(w.alice, aliceFlow)
+		t.Logf("run error: %s", run.Error)
+		if run.Status != bitnobi.RunFailed || !strings.Contains(run.Error, "has more than 1 rows") {
+			t.Fatalf("run over the row limit: %s %q, want failed, too many rows", run.Status, run.Error)
+		}
+	})
+
+	t.Run("Timeout", func(t *testing.T) {
+		release := make(chan struct{})
+		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		defer hang.Close()
+		defer close(release)
+		r, err := a.remotes.CreateRemoteServer(a.as(a.admin), bitnobi.RemoteServerCreate{Name: "hangs", URL: hang.URL, ServiceID: "pair-hang", Password: pairSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flow := a.workflow(w.alice, "from a server that hangs", graph(element("ext", bitnobi.ElementExternal, bitnobi.ExternalConfig{RemoteServerID: r.ID, WorkflowID: w.shared.ID})), nil)
+		a.fed.Client.Timeout = 300 * time.Millisecond
+		defer func() { a.fed.Client.Timeout = 10 * time.Second }()
+		run := a.run(w.alice, flow)
+		t.Logf("run error: %s", run.Error)
+		if run.Status != bitnobi.RunFailed || !strings.Contains(run.Error, `Remote server "hangs" did not answer within 300ms`) {
+			t.Fatalf("run against a peer that hangs: %s %q, want failed, no answer in time", run.Status, run.Error)
+		}
+		if got, _ := a.fed.PeerStatus(a.as(a.admin), r.ID); got != bitnobi.RemoteOffline {
+			t.Fatalf("status of a peer that hangs: %q, want offline", got)
+		}
+	})
+
+	t.Run("TLS", func(t *testing.T) {
+		// A third server, C, serves over TLS with a certificate A does
+		// not trust at first.
+		c := newNode(t, engine)
+		c.http.Close()
+		c.http = httptest.NewUnstartedServer(c.http.Config.Handler)
+		c.http.StartTLS()
+		defer c.http.Close()
+		peerC := a.pair("server-c", c, "pair-ac", pairSecret)
+		c.pair("server-a", a, "pair-ac", pairSecret)
+		if !strings.HasPrefix(peerC.URL, "https://") {
+			t.Fatalf("C's URL %q is not https", peerC.URL)
+		}
+		if got, _ := a.fed.PeerStatus(a.as(a.admin), peerC.ID); got != bitnobi.RemoteOffline {
+			t.Fatalf("status of a peer whose certificate is not trusted: %q, want offline", got)
+		}
+		old := a.fed.Client.HTTP
+		a.fed.Client.HTTP = c.http.Client() // trusts C's certificate, and plain http as before
+		defer func() { a.fed.Client.HTTP = old }()
+		if got, _ := a.fed.PeerStatus(a.as(a.admin), peerC.ID); got != bitnobi.RemoteOnline {
+			t.Fatalf("status of a trusted https peer: %q, want online", got)
+		}
+	})
+
 	t.Run("PolicyChangedOnB", func(t *testing.T) {
 		it := map[string]string{"dept": "finance"}
 		if _, err := b.policies.UpdatePolicy(b.as(w.bob), w.policy.ID, bitnobi.PolicyUpdate{Attributes: &it}); err != nil {
