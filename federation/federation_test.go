@@ -314,6 +314,20 @@ func testFederation(t *testing.T, engine string) {
 		}
 	})
 
+	t.Run("NoExportablesShareNothing", func(t *testing.T) {
+		none, back := []string{}, []string{"name", "dept"}
+		if _, err := b.workflows.UpdateWorkflow(b.as(w.bob), w.shared.ID, bitnobi.WorkflowUpdate{Exportables: &none}); err != nil {
+			t.Fatal(err)
+		}
+		run := a.run(w.alice, aliceFlow)
+		if run.Status != bitnobi.RunFailed || !strings.Contains(run.Error, "names no exportable columns") {
+			t.Fatalf("run of a remote workflow with no exportables: %s %q, want failed", run.Status, run.Error)
+		}
+		if _, err := b.workflows.UpdateWorkflow(b.as(w.bob), w.shared.ID, bitnobi.WorkflowUpdate{Exportables: &back}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("RowLimit", func(t *testing.T) {
 		a.fed.Client.MaxRows = 1
 		defer func() { a.fed.Client.MaxRows = 1000 }()
@@ -414,6 +428,27 @@ func testFederation(t *testing.T, engine string) {
 		}
 		if _, err := a.remotes.UpdateRemoteServer(a.as(a.admin), w.peerB.ID, bitnobi.RemoteServerUpdate{Enabled: &on}); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("DisabledOnBRefused", func(t *testing.T) {
+		// A copy of B restored --as-copy has B's pairings disabled: it
+		// serves no peer.
+		off, on := false, true
+		if _, err := b.remotes.UpdateRemoteServer(b.as(b.admin), w.peerA.ID, bitnobi.RemoteServerUpdate{Enabled: &off}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := a.fed.PeerStatus(a.as(a.admin), w.peerB.ID); got != bitnobi.RemoteForbidden {
+			t.Fatalf("A sees B, which disabled the pairing, as %q, want forbidden", got)
+		}
+		if run := a.run(w.alice, aliceFlow); run.Status != bitnobi.RunFailed || !strings.Contains(run.Error, "refused this server's signed request") {
+			t.Fatalf("run with the pairing disabled on B: %s %q, want failed, refused", run.Status, run.Error)
+		}
+		if _, err := b.remotes.UpdateRemoteServer(b.as(b.admin), w.peerA.ID, bitnobi.RemoteServerUpdate{Enabled: &on}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := a.fed.PeerStatus(a.as(a.admin), w.peerB.ID); got != bitnobi.RemoteOnline {
+			t.Fatalf("A sees B, which enabled the pairing again, as %q, want online", got)
 		}
 	})
 
