@@ -33,8 +33,9 @@ type Service struct {
 	// Now is the clock timestamps are checked against (nil: time.Now).
 	Now func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time // nonces accepted within MaxSkew, and when they expire
+	mu     sync.Mutex
+	seen   map[string]time.Time // nonces accepted within MaxSkew, and when they expire
+	pruned time.Time            // when seen was last swept of expired nonces
 }
 
 var _ bitnobi.FederationService = (*Service)(nil)
@@ -104,10 +105,15 @@ func (s *Service) firstUse(key string, now time.Time) bool {
 	if s.seen == nil {
 		s.seen = map[string]time.Time{}
 	}
-	for k, exp := range s.seen {
-		if now.After(exp) {
-			delete(s.seen, k)
+	// Sweep at most once a minute, so that a busy peer's requests do not
+	// each walk every nonce.
+	if now.Sub(s.pruned) > time.Minute {
+		for k, exp := range s.seen {
+			if now.After(exp) {
+				delete(s.seen, k)
+			}
 		}
+		s.pruned = now
 	}
 	if _, ok := s.seen[key]; ok {
 		return false
