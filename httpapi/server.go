@@ -69,6 +69,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /api/version", false, s.handleVersion)
 	s.registerAccountRoutes()
 	s.registerContentRoutes()
+	s.registerResultRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, bitnobi.Errorf(bitnobi.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})

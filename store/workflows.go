@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/workflow"
@@ -17,6 +18,9 @@ import (
 // runs execute with package workflow and store their result in DB.Blobs.
 type WorkflowService struct {
 	DB *DB
+	// PreviewTimeout bounds a [WorkflowService.Preview]; zero means
+	// [DefaultPreviewTimeout].
+	PreviewTimeout time.Duration
 }
 
 var _ bitnobi.WorkflowService = (*WorkflowService)(nil)
@@ -353,7 +357,7 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 // execute evaluates w's graph as a, streaming the result rows into the
 // blob store. It returns the result's columns, blob, row count and size.
 func (s *WorkflowService) execute(ctx context.Context, a *bitnobi.Actor, w *bitnobi.Workflow) (cols []string, blobID string, nrows, size int64, err error) {
-	rows, err := workflow.Run(ctx, &w.Graph, &runInputs{s: s, actor: a})
+	rows, err := workflow.Run(ctx, &w.Graph, s.inputsOf(a, w))
 	if err != nil {
 		return nil, "", 0, 0, err
 	}
@@ -397,6 +401,13 @@ func runErrorMessage(err error) string {
 		return "The run took too long."
 	}
 	return bitnobi.ErrorMessage(err)
+}
+
+// inputsOf returns what a run of w started by a reads its inputs through.
+// Runs and previews ([WorkflowService.Preview]) both take their inputs
+// from here, so that a preview reads exactly what a run may.
+func (s *WorkflowService) inputsOf(a *bitnobi.Actor, w *bitnobi.Workflow) workflow.Inputs {
+	return &runInputs{s: s, actor: a}
 }
 
 // runInputs opens a run's inputs with the access of the user who started
