@@ -61,6 +61,9 @@ type UserUpdate struct {
 	Password   *string            `json:"password"`
 	IsAdmin    *bool              `json:"is_admin"`
 	Attributes *map[string]string `json:"attributes"`
+	// CurrentPassword is the caller's present password, which changing
+	// one's own e-mail or password asks for.
+	CurrentPassword *string `json:"current_password"`
 }
 
 // UserService manages accounts and sessions.

@@ -17,11 +17,13 @@ import (
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/web"
 )
 
 const serveHelp = `Usage: bitnobi serve [flags]
 
-Runs the Bitnobi server: the JSON API on --listen, all state in --data-dir
+Runs the Bitnobi server: the web pages (open http://localhost:8000/) and
+the JSON API (under /api/) on --listen, all state in --data-dir
 (a SQLite database, a blob folder and the master key, created on first
 start). With --db postgres://..., the database is on that PostgreSQL server
 instead, while blobs and the master key stay in --data-dir. Only one process
@@ -47,6 +49,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -102,7 +105,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	pages := newWebServer(a, srv, logger)
+	pages.TrustForwardedProto = *trustProto
+	hs := &http.Server{Handler: joinHandlers(srv.Handler(), pages.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", dir.Path(), "db", a.DB.Dialect.Name(), "instance_id", instance, "version", bitnobi.Version)
 	if m.onListen != nil {
 		m.onListen(ln.Addr().String())
@@ -145,6 +150,27 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
 	return srv
+}
+
+// newWebServer wires the store's services into the web pages; uploads go
+// through the API server's streaming upload.
+func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server {
+	ws := web.NewServer()
+	ws.Logger = logger
+	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
+	ws.Upload = api.UploadDataSource
+	return ws
+}
+
+// joinHandlers serves the JSON API under /api/ and the web pages
+// everywhere else.
+func joinHandlers(api, pages http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/api", api)
+	mux.Handle("/", pages)
+	return mux
 }
 
 // gcLoop collects unreferenced blobs every interval until ctx ends.
