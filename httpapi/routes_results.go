@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"mime"
@@ -130,7 +129,8 @@ func (s *Server) sendResult(w http.ResponseWriter, r *http.Request, workflowID, 
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "result-" + run.ID + ".csv"}))
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
-		if err := writeResultCSV(w, workflow.NewJSONLReader(r.Context(), run.ResultColumns, rc), q.offset, q.limit); err != nil {
+		rows := workflow.Window(workflow.NewJSONLReader(r.Context(), run.ResultColumns, rc), q.offset, q.limit)
+		if err := workflow.WriteCSV(w, rows); err != nil {
 			s.Logger.Warn("send workflow result", "workflow_id", workflowID, "run_id", run.ID, "err", err)
 		}
 		return nil
@@ -148,7 +148,7 @@ func (s *Server) sendResult(w http.ResponseWriter, r *http.Request, workflowID, 
 	if q.offset == 0 && q.limit < 0 {
 		_, err = io.Copy(&jsonlToArray{w: bw}, rc)
 	} else {
-		err = writeRowsPage(bw, workflow.NewJSONLReader(r.Context(), run.ResultColumns, rc), q.offset, q.limit)
+		err = writeRowsPage(bw, workflow.Window(workflow.NewJSONLReader(r.Context(), run.ResultColumns, rc), q.offset, q.limit))
 	}
 	if err != nil {
 		s.Logger.Warn("send workflow result", "workflow_id", workflowID, "run_id", run.ID, "err", err)
@@ -161,67 +161,23 @@ func (s *Server) sendResult(w http.ResponseWriter, r *http.Request, workflowID, 
 	return nil
 }
 
-// forPage calls fn for each row of rows from offset on, at most limit of
-// them (all, when limit < 0).
-func forPage(rows workflow.Rows, offset, limit int64, fn func(row []any) error) error {
-	for i := int64(0); limit < 0 || i < offset+limit; i++ {
+// writeRowsPage writes rows as the elements of a JSON array.
+func writeRowsPage(w io.Writer, rows workflow.Rows) error {
+	var buf []byte
+	for n := 0; ; n++ {
 		row, err := rows.Next()
 		if err == io.EOF {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		if i >= offset {
-			if err := fn(row); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// writeRowsPage writes a page of rows as the elements of a JSON array.
-func writeRowsPage(w io.Writer, rows workflow.Rows, offset, limit int64) error {
-	var buf []byte
-	first := true
-	return forPage(rows, offset, limit, func(row []any) error {
 		buf = buf[:0]
-		if !first {
+		if n > 0 {
 			buf = append(buf, ',')
 		}
-		first = false
 		buf = workflow.AppendJSONRow(buf, row)
-		_, err := w.Write(buf)
-		return err
-	})
-}
-
-// writeResultCSV writes the columns as a header line, then a page of rows:
-// a null is an empty field, numbers are written as in JSON.
-func writeResultCSV(w io.Writer, rows workflow.Rows, offset, limit int64) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(rows.Columns()); err != nil {
-		return err
-	}
-	rec := make([]string, len(rows.Columns()))
-	err := forPage(rows, offset, limit, func(row []any) error {
-		for i, v := range row {
-			switch x := v.(type) {
-			case string:
-				rec[i] = x
-			case int64:
-				rec[i] = strconv.FormatInt(x, 10)
-			case float64:
-				rec[i] = strconv.FormatFloat(x, 'g', -1, 64)
-			default:
-				rec[i] = ""
-			}
+		if _, err := w.Write(buf); err != nil {
+			return err
 		}
-		return cw.Write(rec)
-	})
-	if err != nil {
-		return err
 	}
-	cw.Flush()
-	return cw.Error()
 }
