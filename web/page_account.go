@@ -67,7 +67,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request, v *view) error {
 		return s.redirect(w, r, "/signin", "Your account is ready: sign in.")
 	}
 	s.setSession(w, r, sess.Token, sess.ExpiresAt)
-	return s.redirect(w, r, "/", "Welcome to Bitnobi, "+v.Form.Get("username")+".")
+	return s.redirect(w, r, "/datasources", "Welcome to Bitnobi, "+v.Form.Get("username")+".")
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, v *view) error {

@@ -24,7 +24,7 @@ var auditActions = []string{
 type auditRow struct {
 	Seq                                                         int64
 	At                                                          time.Time
-	Actor, Action, Target, Detail, RemoteAddr, RemoteUser, Hash string
+	Actor, Action, Target, TargetID, Detail, RemoteAddr, RemoteUser, Hash string
 }
 
 // auditView is the data of the audit page.
@@ -97,7 +97,9 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 	for _, e := range entries {
 		row := auditRow{Seq: e.Seq, At: e.At, Actor: e.ActorName, Action: e.Action, Target: e.TargetType, Detail: e.Detail,
 			RemoteAddr: e.RemoteAddr, RemoteUser: e.RemoteUser, Hash: e.Hash}
-		if e.TargetID != "" {
+		if len(e.TargetID) > 8 {
+			row.TargetID = e.TargetID // shown shortened, in full on hover
+		} else if e.TargetID != "" {
 			row.Target += " " + e.TargetID
 		}
 		if row.Actor == "" {

@@ -230,6 +230,7 @@ func mustParseTemplates() *templates {
 // writes it with status, so that a template error is a clean 500.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view, data any) {
 	v.Data = data
+	v.Flash = s.takeFlash(w, r) // here, so that a redirect keeps it for the page after
 	t := s.pages.byName[name]
 	var buf bytes.Buffer
 	if t == nil {

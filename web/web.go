@@ -142,7 +142,7 @@ func (s *Server) wrap(a Access, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		r = r.WithContext(bitnobi.NewContextWithActor(r.Context(), &bitnobi.Actor{RemoteAddr: remoteHost(r)}))
-		v := &view{Form: newForm(), Flash: s.takeFlash(w, r)}
+		v := &view{Form: newForm()}
 		tok := sessionToken(r)
 		if tok != "" {
 			u, err := s.Users.Authenticate(r.Context(), tok)
