@@ -124,7 +124,7 @@ func axes(b *strings.Builder, lo, hi float64) func(float64) float64 {
 	for k := 0; k <= 4; k++ {
 		v := lo + (hi-lo)*float64(k)/4
 		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#d6dbe3"/>`, padL, chartW-padR, y(v), y(v))
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#5b6474">%s</text>`, padL-6, y(v)+4, html.EscapeString(shortNum(v)))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" font-size="14" text-anchor="end" fill="#5b6474">%s</text>`, padL-6, y(v)+4, html.EscapeString(shortNum(v)))
 	}
 	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#5b6474"/>`, padL, chartW-padR, y(math.Max(lo, 0)), y(math.Max(lo, 0)))
 	return y
@@ -134,7 +134,7 @@ func axes(b *strings.Builder, lo, hi float64) func(float64) float64 {
 func xLabels(b *strings.Builder, labels []any, slot func(int) float64) {
 	step := max(1, (len(labels)+maxLabels-1)/maxLabels)
 	for i := 0; i < len(labels); i += step {
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#1d2330">%s</text>`, slot(i), chartH-padB+16, html.EscapeString(clipText(cellText(labels[i]), 12)))
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="14" text-anchor="middle" fill="#1d2330">%s</text>`, slot(i), chartH-padB+16, html.EscapeString(clipText(cellText(labels[i]), 12)))
 	}
 }
 
@@ -178,13 +178,13 @@ func drawXY(b *strings.Builder, c bitnobi.ChartData, scatter bool) {
 		for _, f := range xs {
 			xlo, xhi = math.Min(xlo, f), math.Max(xhi, f)
 		}
-		if xhi == xlo {
-			xhi = xlo + 1
+		if xhi == xlo { // one x value: draw it in the middle
+			xlo, xhi = xlo-1, xhi+1
 		}
 		x = func(i int) float64 { return padL + (xs[i]-xlo)/(xhi-xlo)*plotW }
 		for k := 0; k <= 4; k++ {
 			v := xlo + (xhi-xlo)*float64(k)/4
-			fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#1d2330">%s</text>`, padL+float64(k)/4*plotW, chartH-padB+16, html.EscapeString(shortNum(v)))
+			fmt.Fprintf(b, `<text x="%.1f" y="%d" font-size="14" text-anchor="middle" fill="#1d2330">%s</text>`, padL+float64(k)/4*plotW, chartH-padB+16, html.EscapeString(shortNum(v)))
 		}
 	} else {
 		slotW := float64(plotW) / float64(max(n, 1))
