@@ -32,7 +32,7 @@ func color(i int) string { return palette[i%len(palette)] }
 
 // Chart drawing area, in SVG units (the SVG scales to the page's width).
 const (
-	chartW, chartH         = 640, 320
+	chartW, chartH         = 480, 280
 	padL, padR, padT, padB = 56, 16, 12, 48
 	plotW, plotH           = chartW - padL - padR, chartH - padT - padB
 	maxLabels              = 24 // x labels drawn at most; others are skipped
