@@ -22,9 +22,9 @@ var auditActions = []string{
 
 // auditRow is one audit entry as the page shows it.
 type auditRow struct {
-	Seq                                                         int64
-	At                                                          time.Time
-	Actor, Action, Target, TargetID, Detail, RemoteAddr, RemoteUser, Hash string
+	Seq                                                                                int64
+	At                                                                                 time.Time
+	Actor, Action, Target, TargetID, TargetShort, Detail, RemoteAddr, RemoteUser, Hash string
 }
 
 // auditView is the data of the audit page.
@@ -61,7 +61,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 		return nil
 	}
 	if name := q.Get("actor"); name != "" {
-		id, err := s.userIDByName(r, name)
+		id, err := s.userIDByName(r, v, name)
 		if err != nil {
 			return bad(err)
 		}
@@ -98,7 +98,9 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 		row := auditRow{Seq: e.Seq, At: e.At, Actor: e.ActorName, Action: e.Action, Target: e.TargetType, Detail: e.Detail,
 			RemoteAddr: e.RemoteAddr, RemoteUser: e.RemoteUser, Hash: e.Hash}
 		if len(e.TargetID) > 8 {
-			row.TargetID = e.TargetID // shown shortened, in full on hover
+			// Shown by its last, random, characters (the first are a
+			// time, alike for entries close in time), in full on hover.
+			row.TargetID, row.TargetShort = e.TargetID, "…"+e.TargetID[len(e.TargetID)-8:]
 		} else if e.TargetID != "" {
 			row.Target += " " + e.TargetID
 		}
@@ -147,8 +149,8 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, v *view) erro
 
 // userIDByName returns the ID of the user called name (administrator
 // only, through FindUsers).
-func (s *Server) userIDByName(r *http.Request, name string) (string, error) {
-	users, err := s.Users.FindUsers(r.Context())
+func (s *Server) userIDByName(r *http.Request, v *view, name string) (string, error) {
+	users, err := s.allUsers(r, v)
 	if err != nil {
 		return "", err
 	}

@@ -41,7 +41,7 @@ type userList struct {
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Section = "Users", "admin"
 	lq := readListQuery(r.URL, "username", "created", "email")
-	users, err := s.Users.FindUsers(r.Context())
+	users, err := s.allUsers(r, v)
 	if err != nil {
 		return err
 	}

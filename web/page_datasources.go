@@ -51,7 +51,7 @@ func (s *Server) ownerNames(r *http.Request, v *view) (map[string]string, error)
 	if !v.User.IsAdmin {
 		return names, nil
 	}
-	users, err := s.Users.FindUsers(r.Context())
+	users, err := s.allUsers(r, v)
 	if err != nil {
 		return nil, err
 	}

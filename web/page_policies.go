@@ -41,7 +41,7 @@ func (s *Server) matchCounter(r *http.Request, v *view) (func(*bitnobi.Policy) i
 	if !v.User.IsAdmin {
 		return nil, nil
 	}
-	users, err := s.Users.FindUsers(r.Context())
+	users, err := s.allUsers(r, v)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,21 @@ type view struct {
 	Form    *form
 	Data    any
 
-	token string // the session's bearer token (never rendered)
+	token string          // the session's bearer token (never rendered)
+	users []*bitnobi.User // FindUsers' answer, read at most once a request
+}
+
+// allUsers returns every user (administrator only: FindUsers refuses
+// anyone else), asking the service once per request.
+func (s *Server) allUsers(r *http.Request, v *view) ([]*bitnobi.User, error) {
+	if v.users == nil {
+		users, err := s.Users.FindUsers(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		v.users = users
+	}
+	return v.users, nil
 }
 
 // userView is a user as pages show it.
