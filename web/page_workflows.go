@@ -102,6 +102,7 @@ type workflowView struct {
 	ID, Name, Description, Owner string
 	Exportables                  []string
 	Manage                       bool // the actor may change it (owner or administrator)
+	HasResult                    bool // a run has succeeded
 	Drawing                      any  // the graph as SVG (template.HTML)
 	Runs                         []runRow
 	Attached                     []policyRef
@@ -144,6 +145,7 @@ func (s *Server) workflowPage(w http.ResponseWriter, r *http.Request, v *view) e
 		wv.Owner = "another user"
 	}
 	for _, run := range runs {
+		wv.HasResult = wv.HasResult || run.Status == bitnobi.RunSucceeded
 		wv.Runs = append(wv.Runs, runRow{ID: run.ID, Status: run.Status, Error: run.Error, Rows: run.ResultRows, Started: run.StartedAt, Ended: run.EndedAt})
 	}
 	if wv.Manage {
