@@ -152,7 +152,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v *view) err
 
 // chartFormRow is one chart of the edit form.
 type chartFormRow struct {
-	Index                   int
+	Index, Number           int // Number counts from 1, for people
 	Type, Title, X, Y, Text string
 	New                     bool // the empty row that adds a chart
 }
@@ -163,6 +163,7 @@ func (c chartFormRow) Field(f string) string { return fmt.Sprintf("chart-%d-%s",
 // reportEditView is the data of the edit page.
 type reportEditView struct {
 	ID, Workflow string
+	Columns      []string // of the latest succeeded run, to pick from
 	Charts       []chartFormRow
 	Types        []string
 }
@@ -192,9 +193,19 @@ func (s *Server) renderReportEdit(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	ev := reportEditView{ID: rep.ID, Workflow: wfNames[rep.WorkflowID], Types: chartTypes}
 	for i, c := range charts {
-		ev.Charts = append(ev.Charts, chartFormRow{Index: i, Type: c.Type, Title: c.Title, X: c.X, Y: strings.Join(c.Y, ", "), Text: c.Text})
+		ev.Charts = append(ev.Charts, chartFormRow{Index: i, Number: i + 1, Type: c.Type, Title: c.Title, X: c.X, Y: strings.Join(c.Y, ", "), Text: c.Text})
 	}
-	ev.Charts = append(ev.Charts, chartFormRow{Index: len(charts), New: true})
+	ev.Charts = append(ev.Charts, chartFormRow{Index: len(charts), Number: len(charts) + 1, New: true})
+	// The columns charts can name: those of the latest succeeded run
+	// (the run list shows no data, only its shape).
+	if runs, err := s.Workflows.FindRuns(r.Context(), rep.WorkflowID); err == nil {
+		for _, run := range runs {
+			if run.Status == bitnobi.RunSucceeded {
+				ev.Columns = run.ResultColumns
+				break
+			}
+		}
+	}
 	v.Title, v.Section = "Edit "+rep.Name, "reports"
 	s.render(w, r, status, "report_edit", v, ev)
 	return nil
