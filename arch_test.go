@@ -23,6 +23,7 @@ func TestImportArrows(t *testing.T) {
 		mod + "/httpapi":          {mod + "/store", mod + "/sqlite", mod + "/backup", mod + "/postgres"},
 		mod + "/workflow":         {mod + "/store", mod + "/sqlite", mod + "/httpapi", mod + "/backup"},
 		mod + "/internal/datadir": {mod + "/store", mod + "/sqlite"},
+		mod + "/offsite":          {mod + "/store", mod + "/sqlite", mod + "/httpapi", mod + "/postgres"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

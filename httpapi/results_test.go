@@ -240,10 +240,12 @@ func testResultDownloads(t *testing.T, engine string) {
 
 	t.Run("CSV", func(t *testing.T) {
 		e := e.For(t)
-		for _, tok := range []string{s.alice, s.bob, s.root} {
+		// Bob, whom the policy matches, gets the exportable columns
+		// only (region and total), in CSV as in JSON.
+		for tok, want := range map[string]string{s.alice: wantCSV, s.root: wantCSV, s.bob: "region,total\nnorth,11\nsouth,5\neast,7\n"} {
 			before := e.auditActions()
 			status, hdr, body := e.get("/api/workflows/"+s.wfID+"/runs/"+first+"/result?format=csv", tok)
-			if status != http.StatusOK || body != wantCSV {
+			if status != http.StatusOK || body != want {
 				t.Fatalf("CSV: status %d, body %q", status, body)
 			}
 			if ct, cd := hdr.Get("Content-Type"), hdr.Get("Content-Disposition"); ct != "text/csv; charset=utf-8" || cd != "attachment; filename=result-"+first+".csv" {
@@ -361,7 +363,10 @@ func testReportData(t *testing.T, engine string) {
 	wantError(t, status, v, http.StatusConflict, bitnobi.ECONFLICT, "")
 	run := e.must(http.StatusCreated, "POST", "/api/workflows/"+s.wfID+"/runs", s.alice, nil)["id"].(string)
 
-	check := func(t *testing.T, v J) {
+	// check checks the data as the owner sees it; shared says it is seen
+	// by a user the policy matches, who gets the exportable columns only
+	// (region and total): the bar chart's "count" is not there for him.
+	check := func(t *testing.T, v J, shared bool) {
 		t.Helper()
 		if v["run"].(map[string]any)["id"] != run || v["report"].(map[string]any)["id"] != rep {
 			t.Fatalf("data of run %v, report %v", v["run"], v["report"])
@@ -375,11 +380,20 @@ func testReportData(t *testing.T, engine string) {
 			map[string]any{"name": "total", "values": []any{11.0, 5.0, 7.0}},
 			map[string]any{"name": "count", "values": []any{2.0, 1.0, 1.0}},
 		}
-		if fmt.Sprint(bar["labels"]) != "[north south east]" || !reflect.DeepEqual(bar["series"], wantSeries) || bar["title"] != "Apples" {
-			t.Errorf("bar: %v", bar)
-		}
-		if fmt.Sprint(table["columns"]) != "[region count total]" || len(table["rows"].([]any)) != 3 {
-			t.Errorf("table: %v", table)
+		if shared {
+			if msg, _ := bar["error"].(string); !strings.Contains(msg, `no column "count"`) || bar["series"] != nil {
+				t.Errorf("bar over a column that is not exportable: %v", bar)
+			}
+			if fmt.Sprint(table["columns"]) != "[region total]" || len(table["rows"].([]any)) != 3 {
+				t.Errorf("table: %v", table)
+			}
+		} else {
+			if fmt.Sprint(bar["labels"]) != "[north south east]" || !reflect.DeepEqual(bar["series"], wantSeries) || bar["title"] != "Apples" {
+				t.Errorf("bar: %v", bar)
+			}
+			if fmt.Sprint(table["columns"]) != "[region count total]" || len(table["rows"].([]any)) != 3 {
+				t.Errorf("table: %v", table)
+			}
 		}
 		if text["text"] != "Apples only." || text["series"] != nil || text["rows"] != nil {
 			t.Errorf("text: %v", text)
@@ -392,7 +406,7 @@ func testReportData(t *testing.T, engine string) {
 	t.Run("Owner", func(t *testing.T) {
 		e := e.For(t)
 		before := e.auditActions()
-		check(t, e.must(http.StatusOK, "GET", data, s.alice, nil))
+		check(t, e.must(http.StatusOK, "GET", data, s.alice, nil), false)
 		e.wantAudit(before, map[string]int{bitnobi.ActionDataSourceAccess: 1})
 	})
 
@@ -400,7 +414,7 @@ func testReportData(t *testing.T, engine string) {
 		e := e.For(t)
 		// Bob matches the workflow's policy: he sees alice's report and
 		// its data, but may not change it.
-		check(t, e.must(http.StatusOK, "GET", data, s.bob, nil))
+		check(t, e.must(http.StatusOK, "GET", data, s.bob, nil), true)
 		e.must(http.StatusOK, "GET", "/api/reports/"+rep, s.bob, nil)
 		list := e.must(http.StatusOK, "GET", "/api/reports", s.bob, nil)["reports"].([]any)
 		if len(list) != 1 || list[0].(map[string]any)["id"] != rep {
@@ -442,7 +456,7 @@ func testReportData(t *testing.T, engine string) {
 			status, v := e.do("GET", p, s.bob, nil)
 			wantError(t, status, v, http.StatusNotFound, bitnobi.ENOTFOUND, "")
 		}
-		check(t, e.must(http.StatusOK, "GET", data, s.alice, nil))
+		check(t, e.must(http.StatusOK, "GET", data, s.alice, nil), false)
 	})
 
 	t.Run("TextChartValidation", func(t *testing.T) {

@@ -16,8 +16,9 @@ import (
 const DefaultPreviewTimeout = 10 * time.Second
 
 // Preview evaluates the part of a graph that one element depends on, with
-// the inputs a run of the workflow would read ([WorkflowService.inputsOf]),
-// and returns that element's first rows. Nothing is stored.
+// the inputs a run of the workflow would read ([WorkflowService.inputsOf]:
+// what the workflow's owner may read), and returns that element's first
+// rows. Nothing is stored: no run, no result, no lineage.
 func (s *WorkflowService) Preview(ctx context.Context, req bitnobi.PreviewRequest) (*bitnobi.Preview, error) {
 	a, err := signedInActor(ctx)
 	if err != nil {
@@ -30,16 +31,23 @@ func (s *WorkflowService) Preview(ctx context.Context, req bitnobi.PreviewReques
 	case n < 0 || n > bitnobi.MaxPreviewRows:
 		return nil, bitnobi.Invalidf("rows", "A preview shows 1 to %d rows, not %d.", bitnobi.MaxPreviewRows, n)
 	}
-	// An unsaved graph is previewed as the actor's own workflow.
+	// An unsaved graph is previewed as the actor's own workflow; a saved
+	// one reads, as its runs do, what its owner may read.
 	w := &bitnobi.Workflow{OwnerID: a.UserID}
-	if req.WorkflowID != "" {
-		err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-			w, _, err = findWorkflow(ctx, tx, a, req.WorkflowID, wfAccessManage)
-			return err
-		})
-		if err != nil {
-			return nil, err
+	var owner *bitnobi.User
+	err = s.DB.ReadTx(ctx, func(tx *Tx) error {
+		if req.WorkflowID != "" {
+			if w, _, err = findWorkflow(ctx, tx, a, req.WorkflowID, wfAccessManage); err != nil {
+				return err
+			}
 		}
+		if owner, err = findUser(ctx, tx, w.OwnerID); err != nil {
+			return fmt.Errorf("find owner of workflow %s: %w", req.WorkflowID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case req.Graph != nil:
@@ -59,7 +67,7 @@ func (s *WorkflowService) Preview(ctx context.Context, req bitnobi.PreviewReques
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := &bitnobi.Preview{ElementID: req.ElementID, Columns: []string{}, Rows: [][]any{}}
-	if err := readPreview(ctx, p, part, s.inputsOf(a, w), n); err != nil {
+	if err := readPreview(ctx, p, part, s.inputsOf(owner), n); err != nil {
 		if bitnobi.ErrorCode(err) == bitnobi.EINTERNAL && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			s.DB.Logger.Error("workflow preview failed", "workflow_id", req.WorkflowID, "element_id", req.ElementID, "err", err)
 		}

@@ -138,7 +138,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, v *view) err
 		for i, c := range data.Charts {
 			rv.Charts = append(rv.Charts, drawChart(i, c))
 		}
-	case code == bitnobi.ECONFLICT || code == bitnobi.ENOTFOUND:
+	case code == bitnobi.ECONFLICT || code == bitnobi.ENOTFOUND || code == bitnobi.EFORBIDDEN:
 		// No result yet, or the result is no longer readable by the
 		// actor: the report is shown without data, saying why.
 		rv.NoData = bitnobi.ErrorMessage(err)

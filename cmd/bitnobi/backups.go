@@ -28,17 +28,26 @@ Commands:
                           keep (--dry-run shows what and why)
   export NAME FILE|-      write one backup as a single archive (tar, zstd)
   import FILE|-           verify an archive and add it to the backup folder
+  push NAME               copy a backup to the off-site S3 bucket (only
+                          the files the bucket lacks; manifest last)
+  pull NAME               copy a backup from the bucket into the folder,
+                          verified as an import is
+
+list, verify and prune take --remote to work on the bucket instead of
+the folder; "bitnobi restore s3://BUCKET/PREFIX/NAME" restores from it.
+The bucket is configured by BITNOBI_S3_* variables (see push --help).
 
 Run "bitnobi backups COMMAND --help" for a command's flags.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 the backup folder is locked by
-a running backup, 4 a backup did not verify, 130 interrupted (SIGINT or
+a running backup, 4 a backup did not verify, 5 the off-site storage
+could not be used (unreachable, credentials refused, no bucket), 130 interrupted (SIGINT or
 SIGTERM; the message says what was and was not done).
 `
 
 func (m *Main) runBackups(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, backupsHelp)
-		return usagef("bitnobi backups list", "backups needs a command: list, verify, inspect, diff, prune, export or import")
+		return usagef("bitnobi backups list", "backups needs a command: list, verify, inspect, diff, prune, export, import, push or pull")
 	}
 	rest := args[1:]
 	switch args[0] {
@@ -56,6 +65,10 @@ func (m *Main) runBackups(ctx context.Context, args []string) error {
 		return m.runBackupsExport(ctx, rest)
 	case "import":
 		return m.runBackupsImport(ctx, rest)
+	case "push":
+		return m.runBackupsPush(ctx, rest)
+	case "pull":
+		return m.runBackupsPull(ctx, rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, backupsHelp)
 		return nil

@@ -22,6 +22,8 @@ func TestHelp(t *testing.T) {
 		{"backups", "prune", "--help"},
 		{"backups", "export", "--help"},
 		{"backups", "import", "--help"},
+		{"backups", "push", "--help"},
+		{"backups", "pull", "--help"},
 		{"audit", "--help"},
 		{"audit", "verify", "--help"},
 		{"version", "--help"},
@@ -44,7 +46,7 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{[]string{"audit", "--help"}, []string{"verify", "-data-dir", "-db", "bitnobi audit verify --help"}},
-		{[]string{"backups", "--help"}, []string{"list", "verify", "export", "bitnobi backups COMMAND --help"}},
+		{[]string{"backups", "--help"}, []string{"list", "verify", "export", "push", "pull", "bitnobi backups COMMAND --help"}},
 	} {
 		t.Run("Group/"+strings.Join(tt.args, " "), func(t *testing.T) {
 			_, out, _ := runMain(t, nil, tt.args...)

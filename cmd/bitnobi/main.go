@@ -3,7 +3,7 @@
 //	bitnobi serve      run the server
 //	bitnobi backup     write a backup of all state
 //	bitnobi restore    restore a backup
-//	bitnobi backups    list, verify, inspect, diff, prune, export and import backups
+//	bitnobi backups    list, verify, inspect, diff, prune, export, import, push and pull backups
 //	bitnobi audit      verify the audit log's hash chain
 //	bitnobi version    print versions
 //
@@ -162,13 +162,14 @@ Commands:
   serve      run the server (SQLite and a blob folder in --data-dir)
   backup     write a consistent backup of all state, while the server runs
   restore    restore a backup into a data directory, atomically
-  backups    list, verify, inspect, diff, prune, export and import backups
+  backups    list, verify, inspect, diff, prune, export and import backups,
+             and push and pull them to and from S3-compatible storage
   audit      verify the audit log's hash chain
   version    print the app, schema and backup-format versions
 
 Run "bitnobi COMMAND --help" for the flags of a command.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
-4 a backup did not verify, 130 interrupted.
+4 a backup did not verify, 5 off-site storage unusable, 130 interrupted.
 `
 
 var setVersion sync.Once
