@@ -155,6 +155,19 @@ func testWorkflowPreview(t *testing.T, engine string) {
 		if len(p["rows"].([]any)) != 3 {
 			t.Fatalf("administrator's preview: %v", p)
 		}
+		// ... but reads, as a run of it would, what its owner may read:
+		// carol's file is not alice's to read, so not through her
+		// workflow either; in a graph of his own, he reads it.
+		carolDS := e.uploadFile(s.carol, "hr", "hr.csv", "name\nx\n")["id"].(string)
+		g := J{"elements": []J{{"id": "in", "type": "importer", "config": J{"datasource_id": carolDS}}}}
+		p = e.must(http.StatusOK, "POST", path, s.root, J{"element_id": "in", "graph": g})
+		if msg, _ := p["error"].(string); !strings.Contains(msg, "not found") {
+			t.Fatalf("administrator's preview of carol's file in alice's workflow: %v", p)
+		}
+		p = e.must(http.StatusOK, "POST", "/api/workflows/preview", s.root, J{"element_id": "in", "graph": g})
+		if p["error"] != nil || len(p["rows"].([]any)) != 1 {
+			t.Fatalf("administrator's preview of carol's file in his own graph: %v", p)
+		}
 	})
 
 	t.Run("BadRequests", func(t *testing.T) {
