@@ -665,14 +665,54 @@ func queryWorkflows(ctx context.Context, tx *Tx, where string, args ...any) ([]*
 		return nil, fmt.Errorf("find workflows: %w", err)
 	}
 	rows.Close()
+	if len(out) > workflowPolicyBatch {
+		// A long list: every attachment in one query, not one per
+		// workflow (the workflow list pages list thousands).
+		if err := fillPolicyIDs(ctx, tx, out); err != nil {
+			return nil, err
+		}
+	}
 	for _, w := range out {
-		w.PolicyIDs, err = queryStrings(ctx, tx, `SELECT policy_id FROM workflow_policies WHERE workflow_id = ? ORDER BY attached_at, policy_id`, w.ID)
-		if err != nil {
-			return nil, fmt.Errorf("find workflow policies: %w", err)
+		if len(out) <= workflowPolicyBatch {
+			w.PolicyIDs, err = queryStrings(ctx, tx, `SELECT policy_id FROM workflow_policies WHERE workflow_id = ? ORDER BY attached_at, policy_id`, w.ID)
+			if err != nil {
+				return nil, fmt.Errorf("find workflow policies: %w", err)
+			}
 		}
 		normalizeWorkflow(w)
 	}
 	return out, nil
+}
+
+// workflowPolicyBatch is the most workflows whose policies queryWorkflows
+// reads with one query each; past it, it reads all attachments at once.
+const workflowPolicyBatch = 16
+
+// fillPolicyIDs sets the PolicyIDs of ws from one read of every
+// attachment, in attachment order.
+func fillPolicyIDs(ctx context.Context, tx *Tx, ws []*bitnobi.Workflow) error {
+	byID := make(map[string]*bitnobi.Workflow, len(ws))
+	for _, w := range ws {
+		byID[w.ID] = w
+	}
+	rows, err := tx.Query(ctx, `SELECT workflow_id, policy_id FROM workflow_policies ORDER BY attached_at, policy_id`)
+	if err != nil {
+		return fmt.Errorf("find workflow policies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var wid, pid string
+		if err := rows.Scan(&wid, &pid); err != nil {
+			return fmt.Errorf("find workflow policies: %w", err)
+		}
+		if w := byID[wid]; w != nil {
+			w.PolicyIDs = append(w.PolicyIDs, pid)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find workflow policies: %w", err)
+	}
+	return nil
 }
 
 // queryRuns returns the runs selected by where (a WHERE and/or ORDER BY
