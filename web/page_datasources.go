@@ -122,7 +122,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, v *view) error {
 	if s.Upload == nil {
 		return bitnobi.Errorf(bitnobi.EUNSUPPORTED, "Uploads are not set up on this server.")
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+	if wantsJSON(r) {
 		s.Upload(w, r)
 		return nil
 	}

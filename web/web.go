@@ -30,6 +30,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -186,6 +187,10 @@ func (s *Server) wrap(a Access, h handlerFunc) http.HandlerFunc {
 // toSignIn redirects to the sign-in page, which brings the user back to
 // the page asked for (a GET) afterwards.
 func (s *Server) toSignIn(w http.ResponseWriter, r *http.Request) {
+	if wantsJSON(r) {
+		writeJSONError(w, http.StatusUnauthorized, bitnobi.Errorf(bitnobi.EUNAUTHORIZED, "Your session has ended: sign in again, then retry."))
+		return
+	}
 	target := "/signin"
 	if r.Method == http.MethodGet && r.URL.Path != "/" {
 		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
@@ -257,8 +262,25 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, v *view, er
 		s.toSignIn(w, r)
 		return
 	}
+	if wantsJSON(r) {
+		writeJSONError(w, statusOf(err), err)
+		return
+	}
 	v.Title = "Error"
 	s.render(w, r, statusOf(err), "error", v, errorView{Status: statusOf(err), Message: bitnobi.ErrorMessage(err)})
+}
+
+// wantsJSON reports whether r comes from the pages' script asking for a
+// JSON answer (the upload), which gets errors as the API writes them.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// writeJSONError writes err as the API's error body.
+func writeJSONError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": bitnobi.ErrorCode(err), "message": bitnobi.ErrorMessage(err), "field": fieldOf(err)})
 }
 
 // errorView is the data of the error page.

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,5 +161,32 @@ func TestAPIUnchanged(t *testing.T) {
 	resp, _ = c.get("/")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
 		t.Fatalf("GET / without session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestUploadErrorsAsJSON checks that the upload script gets JSON errors:
+// for a missing CSRF token and for a session that has ended.
+func TestUploadErrorsAsJSON(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.signUp("ada", "correct horse battery")
+	for _, tt := range []struct {
+		name   string
+		client *client
+		status int
+		code   string
+	}{{"no token", c, http.StatusForbidden, `"code":"forbidden"`}, {"no session", e.client(t), http.StatusUnauthorized, `"code":"unauthorized"`}} {
+		req, _ := http.NewRequest("POST", e.HTTP.URL+"/datasources/upload", strings.NewReader("--x--\r\n"))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+		req.Header.Set("Accept", "application/json")
+		resp, err := tt.client.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.code) {
+			t.Errorf("%s: %d %s", tt.name, resp.StatusCode, b)
+		}
 	}
 }
