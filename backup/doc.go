@@ -169,10 +169,12 @@
 //     .tmp-backup-* directory, never a partial backup-*, and the next
 //     backup or prune removes it. Deleting a backup unlinks its files;
 //     a blob file hard-linked into another backup lives on there.
-//   - Import extracts an archive ([Export]'s tar, manifest last) into
-//     .tmp-backup-import-*, refusing while extracting whatever no backup
-//     holds (package archive does links, escapes and duplicates; the
-//     allow function paths of other shapes and entries after the
+//   - Import extracts an archive ([Export]'s tar, manifest first; older
+//     ones manifest last) into .tmp-backup-import-*, refusing while
+//     extracting whatever no backup holds (package archive does links,
+//     escapes and duplicates; the allow function paths of other shapes,
+//     entries the leading manifest does not list or whose size differs,
+//     declared sizes beyond the free space, and entries after a trailing
 //     manifest), then verifies the result completely against the
 //     extracted manifest, and renames it into place without replacing
 //     anything. A crash leaves only the temporary directory.

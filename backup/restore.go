@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -215,6 +216,37 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	if recovered, err = recoverLocked(dataDir, logger); err != nil {
 		return nil, err
 	}
+	removeDeleting(dataDir, logger)
+	// A server holding dataDir refuses the restore: say so before the
+	// checks below read the whole backup. Only a probe (a shared lock on
+	// an existing lock file, which creates nothing); the lock itself is
+	// taken further down.
+	if ok, _ := exists(datadir.Dir(dataDir).Lock()); ok {
+		probe, err := lockfile.AcquireShared(datadir.Dir(dataDir).Lock(), "restore: probe")
+		if err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		probe.Release()
+	}
+
+	// The master key and the backup's files are checked before the data
+	// directory is locked: a refusal must leave the target untouched,
+	// not even a lock file in an existing empty directory. None of this
+	// reads anything the lock guards but the key file, which a restore
+	// never writes before the switch.
+	key := u.key
+	if m.MasterKey.Mode != KeySealed {
+		if key, err = findKey(opts.KeyFile, dataDir, m); err != nil {
+			return nil, err
+		}
+	}
+	keys := m.contentKeys(opts.Keys)
+	if err := checkFiles(ctx, backupDir, m.Public(), nil, opts.Progress); err != nil {
+		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
+	}
+	if err := checkSecretKeys(ctx, backupDir, m, key, keys); err != nil {
+		return nil, err
+	}
 
 	kind, err := inspectTarget(dataDir)
 	if err != nil {
@@ -229,7 +261,12 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		}
 		created = true
 	}
-	tlock, err := lockfile.Acquire(datadir.Dir(dataDir).Lock(), "restore")
+	lockPath := datadir.Dir(dataDir).Lock()
+	hadLock, err := exists(lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	tlock, err := lockfile.Acquire(lockPath, "restore")
 	if err != nil {
 		if created {
 			removeEmptyTarget(dataDir)
@@ -237,25 +274,18 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	defer func() {
+		if err != nil && !hadLock && !created && !switching {
+			// A refusal removes the lock file it created in an existing
+			// directory (removed before it is released, so no one
+			// locks the unlinked file meanwhile).
+			os.Remove(lockPath)
+		}
 		tlock.Release()
 		if err != nil && created {
 			removeEmptyTarget(dataDir)
 		}
 	}()
 
-	key := u.key
-	if m.MasterKey.Mode != KeySealed {
-		if key, err = findKey(opts.KeyFile, dataDir, m); err != nil {
-			return nil, err
-		}
-	}
-	keys := m.contentKeys(opts.Keys)
-	if err := checkFiles(ctx, backupDir, m.Public(), nil, opts.Progress); err != nil {
-		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
-	}
-	if err := checkSecretKeys(ctx, backupDir, m, key, keys); err != nil {
-		return nil, err
-	}
 	if err := checkSpace(filepath.Dir(dataDir), m); err != nil {
 		return nil, err
 	}
@@ -318,7 +348,7 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 	}
 	res.Previous = j.Previous
 	if opts.DiscardPrevious && j.Previous != "" {
-		if err := os.RemoveAll(j.Previous); err != nil {
+		if err := discard(dataDir, j.Previous); err != nil {
 			logger.Warn("could not remove the previous state", "path", j.Previous, "err", err)
 		} else {
 			res.Previous = ""
@@ -383,6 +413,60 @@ func inspectTarget(dataDir string) (int, error) {
 		}
 	}
 	return kind, nil
+}
+
+// deletingPrefix starts the name, beside dataDir, of a previous state
+// being deleted (--discard-previous): a kill during the deletion leaves a
+// name that no one mistakes for a complete kept state, and the next
+// restore, serve or backup finishes the deletion ([removeDeleting]).
+func deletingPrefix(dataDir string) string { return dataDir + ".deleting-" }
+
+// discard deletes the previous state previous of dataDir: renamed to a
+// deletingPrefix name first, durably, then removed.
+func discard(dataDir, previous string) error {
+	doomed := deletingPrefix(dataDir) + strings.TrimPrefix(filepath.Base(previous), filepath.Base(dataDir)+".")
+	if err := os.Rename(previous, doomed); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(filepath.Dir(dataDir)); err != nil {
+		return err
+	}
+	if discardHook != nil {
+		discardHook(doomed)
+	}
+	return os.RemoveAll(doomed)
+}
+
+// discardHook, when set by tests, runs between the rename and the
+// removal of [discard], where a kill leaves a .deleting-* directory.
+var discardHook func(doomed string)
+
+// removeDeleting finishes deletions that [discard] began and a crash cut
+// short. Failures are logged: they cost disk space, not correctness.
+func removeDeleting(dataDir string, logger *slog.Logger) {
+	matches, err := filepath.Glob(globQuote(deletingPrefix(dataDir)) + "*")
+	if err != nil {
+		return
+	}
+	for _, p := range matches {
+		if err := os.RemoveAll(p); err != nil {
+			logger.Warn("could not remove a partly deleted previous state", "path", p, "err", err)
+		} else {
+			logger.Info("removed a partly deleted previous state", "path", p)
+		}
+	}
+}
+
+// globQuote escapes the pattern characters of a path for filepath.Glob.
+func globQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // previousName picks the name the previous state is kept under.
@@ -795,7 +879,8 @@ func (b *builder) checkBlobRows(db *store.DB, count int64) error {
 }
 
 // record marks the restored state: meta restored_from, a new identity for
-// a copy, and the restore's audit entry.
+// a copy, runs that were in progress failed as interrupted
+// ([store.DB.FailInterruptedRuns]), and the restore's audit entry.
 func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 	by := b.opts.RestoredBy
 	if by == "" {
@@ -831,6 +916,11 @@ func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 			}
 		}
 		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})
+		// A run in progress when the backup was taken has no process
+		// to finish it in the restored state.
+		if _, err := tx.FailInterruptedRuns(actx); err != nil {
+			return err
+		}
 		return tx.Audit(actx, bitnobi.ActionRestore, "backup", b.name, map[string]any{
 			"backup":         b.name,
 			"created_at":     bitnobi.FormatTime(b.m.CreatedAt),

@@ -55,7 +55,6 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
-	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
 	defLifetime, err := m.envDuration(EnvSessionLifetime, store.DefaultSessionTTL)
 	if err != nil {
 		return err
@@ -66,6 +65,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	sessionLifetime := fs.Duration("session-lifetime", defLifetime, "longest a sign-in stays valid (env "+EnvSessionLifetime+")")
 	sessionIdle := fs.Duration("session-idle", defIdle, "a sign-in unused for this long ends; 0: never (env "+EnvSessionIdle+")")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -117,6 +117,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	instance, err := a.DB.EnsureInstance(ctx)
 	if err != nil {
 		return err
+	}
+	// Runs are synchronous: one still "running" lost its process when a
+	// server stopped before it finished. None can be running yet.
+	sctx := bitnobi.NewContextWithActor(ctx, &bitnobi.Actor{Username: "bitnobi serve"})
+	if n, err := a.DB.FailInterruptedRuns(sctx); err != nil {
+		return fmt.Errorf("mark interrupted workflow runs: %w", err)
+	} else if n > 0 {
+		logger.Warn("marked interrupted workflow runs as failed", "runs", n)
 	}
 
 	srv := newAPIServer(a, logger)
