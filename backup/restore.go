@@ -914,6 +914,12 @@ func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 			if _, err := tx.Exec(b.ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
 				return fmt.Errorf("disable remote servers: %w", err)
 			}
+			// Nor copy its backups into the original's bucket, where its
+			// retention would remove the original's: the administrator
+			// names a bucket again.
+			if _, err := tx.Exec(b.ctx, `UPDATE backup_settings SET offsite_bucket = ''`); err != nil {
+				return fmt.Errorf("disable off-site copies: %w", err)
+			}
 		}
 		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})
 		// A run in progress when the backup was taken has no process
