@@ -111,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /api/version", false, s.handleVersion)
 	s.registerAccountRoutes()
 	s.registerContentRoutes()
+	s.registerResultRoutes()
 	s.registerOpsRoutes()
 	s.registerElementRoutes()
 	s.registerFederationRoutes()

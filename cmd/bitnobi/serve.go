@@ -212,11 +212,11 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
 	remotes := &store.RemoteServerService{DB: a.DB}
 	peers := &federation.Client{}
-	workflows := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}, Remote: peers}
-	srv.Workflows = workflows
-	srv.Reports = &store.ReportService{DB: a.DB}
+	wfs := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}, Remote: peers}
+	srv.Workflows = wfs
+	srv.Reports = &store.ReportService{DB: a.DB, Workflows: wfs} // report data reads results as the API does
 	srv.Remotes = remotes
-	srv.Federation = &federation.Service{Peers: remotes, Results: workflows, Client: peers}
+	srv.Federation = &federation.Service{Peers: remotes, Results: wfs, Client: peers}
 	srv.Settings = &store.SettingsService{DB: a.DB}
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
@@ -229,6 +229,7 @@ func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server 
 	ws := web.NewServer()
 	ws.Logger = logger
 	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Workflows, ws.Reports = api.Workflows, api.Reports
 	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
 	ws.Upload = api.UploadDataSource
 	return ws
