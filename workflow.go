@@ -144,11 +144,21 @@ type WorkflowService interface {
 	FindRuns(ctx context.Context, workflowID string) ([]*WorkflowRun, error)
 	// ReadResult opens the result rows of a succeeded run as JSON Lines:
 	// one JSON array per row, its values (strings, numbers or null) in the
-	// order of the run's ResultColumns. The caller closes the reader.
-	// Every successful read is audited as [ActionDataSourceAccess].
-	// Errors: ENOTFOUND, ECONFLICT (the run has no result: it failed or
-	// is still running).
+	// order of the run's ResultColumns. With runID "", it opens the latest
+	// succeeded run's. The caller closes the reader. Every successful
+	// read is audited as [ActionDataSourceAccess]. Errors: ENOTFOUND,
+	// ECONFLICT (the run has no result: it failed or is still running; or,
+	// for runID "", the workflow has no succeeded run).
 	ReadResult(ctx context.Context, workflowID, runID string) (*WorkflowRun, io.ReadCloser, error)
+	// Preview evaluates the part of a graph that one element depends on
+	// and returns that element's first rows and columns, without storing
+	// a run or a result. It reads inputs as a run of the workflow does
+	// (each read audited as a run's is), within a time limit. For a saved
+	// workflow the actor must manage it. An element that cannot be
+	// evaluated is not an error: it is reported in [Preview.Error].
+	// Errors: EINVALID ("graph", "element_id", "rows"), ENOTFOUND,
+	// EFORBIDDEN.
+	Preview(ctx context.Context, req PreviewRequest) (*Preview, error)
 }
 
 // Element types of a workflow graph.
@@ -159,6 +169,8 @@ const (
 	ElementWorkflow   = "workflow"   // runs another workflow; config [WorkflowRefConfig]
 	ElementAuditLog   = "auditlog"   // the audit log (administrator only); config [AuditLogConfig]
 	ElementSQL        = "sql"        // a SQL data source's query; config [ImporterConfig]
+	// ElementExternal (federation.go) is a source too: a paired remote
+	// server's shared result; config [ExternalConfig].
 
 	// Operations.
 	ElementSelect = "select" // config [SelectConfig]
@@ -176,7 +188,7 @@ const (
 // transform their inputs.
 func IsSource(typ string) bool {
 	switch typ {
-	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL:
+	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL, ElementExternal:
 		return true
 	}
 	return false
@@ -195,7 +207,7 @@ func ElementInputs(typ string) int {
 
 func knownElement(typ string) bool {
 	switch typ {
-	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL,
+	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL, ElementExternal,
 		ElementSelect, ElementAlter, ElementGroup, ElementJoin, ElementUnion, ElementPython, ElementResult:
 		return true
 	}
@@ -527,6 +539,17 @@ func validateConfig(e *Element) string {
 		}
 		if !ValidID(c.WorkflowID) {
 			return "config.workflow_id must be the id of a workflow."
+		}
+	case ElementExternal:
+		var c ExternalConfig
+		if err := e.DecodeConfig(&c); err != nil {
+			return bad(err)
+		}
+		if !ValidID(c.RemoteServerID) {
+			return "config.remote_server_id must be the id of a remote server."
+		}
+		if !ValidID(c.WorkflowID) {
+			return "config.workflow_id must be the id of a workflow on that remote server."
 		}
 	case ElementSelect:
 		var c SelectConfig

@@ -73,27 +73,30 @@ func testSweep(t *testing.T, engine string) {
 		"users": s.aliceID, "policies": policyID, "remote-servers": remoteID,
 		"datasources": dsID, "workflows": wfID, "reports": reportID,
 		"policyID": policyID, "runID": runID,
+		"federation": wfID, // POST /api/federation/results/{id}
 	}
 	s.bodies = map[string]J{
-		"POST /api/auth/signup":          {"username": "sweeper", "email": "sweeper@example.org", "password": password("sweeper")},
-		"POST /api/auth/signin":          {"username": "alice", "password": password("alice")},
-		"PATCH /api/users/{id}":          {"email": "alice2@example.org", "is_admin": false, "attributes": J{"department": "IT"}},
-		"POST /api/policies":             {"name": "p", "description": "d", "attributes": J{"department": "IT"}, "global": false},
-		"PATCH /api/policies/{id}":       {"name": "p2", "description": "d2"},
-		"POST /api/remote-servers":       {"name": "x", "url": "https://x.example.org", "service_id": "s", "password": "pw"},
-		"PATCH /api/remote-servers/{id}": {"name": "y", "enabled": true},
-		"PUT /api/settings/email":        {"from": "a@example.org", "host": "smtp.example.org", "port": 25},
-		"PUT /api/settings/backup":       {"enabled": true, "schedule": "daily at 02:15", "retention": J{"keep_daily": 7}},
-		"POST /api/settings/email/test":  {"to": "x@example.org"},
-		"POST /api/auth/forgot-password": {"email": "nobody@example.org"},
-		"POST /api/auth/reset-password":  {"token": "no-such-token", "password": "long enough password"},
-		"PUT /api/settings/python":       {"enabled": false},
-		"POST /api/datasources/sql":      {"name": "crm", "driver": "postgres", "host": "db.example.org", "port": 5432, "database": "crm", "user": "reader", "query": "SELECT 1", "password": "pw"},
-		"PATCH /api/datasources/{id}":    {"name": "n2", "description": "d2"},
-		"POST /api/workflows":            {"name": "w", "graph": salesGraph(dsID), "exportables": []string{"region"}},
-		"PATCH /api/workflows/{id}":      {"name": "w2", "exportables": []string{"region"}},
-		"POST /api/reports":              {"workflow_id": wfID, "name": "r", "charts": []J{{"type": "table"}}},
-		"PATCH /api/reports/{id}":        {"name": "r2", "charts": []J{{"type": "table"}}},
+		"POST /api/auth/signup":            {"username": "sweeper", "email": "sweeper@example.org", "password": password("sweeper")},
+		"POST /api/auth/signin":            {"username": "alice", "password": password("alice")},
+		"PATCH /api/users/{id}":            {"email": "alice2@example.org", "is_admin": false, "attributes": J{"department": "IT"}},
+		"POST /api/policies":               {"name": "p", "description": "d", "attributes": J{"department": "IT"}, "global": false},
+		"PATCH /api/policies/{id}":         {"name": "p2", "description": "d2"},
+		"POST /api/remote-servers":         {"name": "x", "url": "https://x.example.org", "service_id": "s", "password": "pw"},
+		"PATCH /api/remote-servers/{id}":   {"name": "y", "enabled": true},
+		"PUT /api/settings/email":          {"from": "a@example.org", "host": "smtp.example.org", "port": 25},
+		"PUT /api/settings/backup":         {"enabled": true, "schedule": "daily at 02:15", "retention": J{"keep_daily": 7}},
+		"POST /api/settings/email/test":    {"to": "x@example.org"},
+		"POST /api/auth/forgot-password":   {"email": "nobody@example.org"},
+		"POST /api/auth/reset-password":    {"token": "no-such-token", "password": "long enough password"},
+		"PUT /api/settings/python":         {"enabled": false},
+		"POST /api/datasources/sql":        {"name": "crm", "driver": "postgres", "host": "db.example.org", "port": 5432, "database": "crm", "user": "reader", "query": "SELECT 1", "password": "pw"},
+		"PATCH /api/datasources/{id}":      {"name": "n2", "description": "d2"},
+		"POST /api/workflows":              {"name": "w", "graph": salesGraph(dsID), "exportables": []string{"region"}},
+		"PATCH /api/workflows/{id}":        {"name": "w2", "exportables": []string{"region"}},
+		"POST /api/reports":                {"workflow_id": wfID, "name": "r", "charts": []J{{"type": "table"}}},
+		"PATCH /api/reports/{id}":          {"name": "r2", "charts": []J{{"type": "table"}}},
+		"POST /api/workflows/preview":      {"element_id": "in", "graph": salesGraph(dsID), "rows": 2},
+		"POST /api/workflows/{id}/preview": {"element_id": "apples", "rows": 2},
 	}
 	s.multipart = map[string]bool{"POST /api/datasources": true}
 
@@ -198,18 +201,29 @@ func (s *sweep) route(t *testing.T, rt httpapi.Route) {
 			s.want(t, rt, fmt.Sprintf("bad {%s} %.40q", name, bad), http.StatusBadRequest, bitnobi.EINVALID, name,
 				s.send(t, rt, s.path(t, rt, map[string]string{name: bad}), bearer(s.admin), s.bodyBytes(rt)))
 		}
-		s.want(t, rt, fmt.Sprintf("unknown {%s}", name), http.StatusNotFound, bitnobi.ENOTFOUND, "",
+		want, code := http.StatusNotFound, bitnobi.ENOTFOUND
+		if peerRoute(rt) {
+			want, code = http.StatusUnauthorized, bitnobi.EUNAUTHORIZED // a session is no peer's signature
+		}
+		s.want(t, rt, fmt.Sprintf("unknown {%s}", name), want, code, "",
 			s.send(t, rt, s.path(t, rt, map[string]string{name: newHexID()}), bearer(s.admin), s.bodyBytes(rt)))
 	}
 	if len(params) > 0 {
 		// Another user's entities: bob owns nothing and matches no policy.
 		want, code := http.StatusNotFound, bitnobi.ENOTFOUND
-		if strings.HasPrefix(rt.Pattern, "/api/users/") || strings.HasPrefix(rt.Pattern, "/api/remote-servers/") {
+		switch {
+		case strings.HasPrefix(rt.Pattern, "/api/users/") || strings.HasPrefix(rt.Pattern, "/api/remote-servers/"):
 			want, code = http.StatusForbidden, bitnobi.EFORBIDDEN
+		case peerRoute(rt):
+			want, code = http.StatusUnauthorized, bitnobi.EUNAUTHORIZED
 		}
 		s.want(t, rt, "another user's IDs", want, code, "", s.send(t, rt, valid, bearer(s.bob), s.bodyBytes(rt)))
 	}
 }
+
+// peerRoute reports whether rt is called by paired servers, with a signed
+// request instead of a session.
+func peerRoute(rt httpapi.Route) bool { return strings.HasPrefix(rt.Pattern, "/api/federation/") }
 
 // jsonBodies sends hostile JSON bodies to a route that reads one, as the
 // administrator (so that no permission check answers first) on alice's

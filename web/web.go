@@ -46,6 +46,8 @@ type Server struct {
 	Users       bitnobi.UserService
 	Policies    bitnobi.PolicyService
 	DataSources bitnobi.DataSourceService
+	Workflows   bitnobi.WorkflowService
+	Reports     bitnobi.ReportService
 	Remotes     bitnobi.RemoteServerService
 	Settings    bitnobi.SettingsService
 	Audit       bitnobi.AuditService
@@ -116,6 +118,8 @@ func (s *Server) Handler() http.Handler {
 	s.registerAccountPages()
 	s.registerDataSourcePages()
 	s.registerPolicyPages()
+	s.registerWorkflowPages()
+	s.registerReportPages()
 	s.registerAdminPages()
 	if s.Backups != nil && s.BackupSettings != nil {
 		s.registerBackupPages()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/federation"
 	"github.com/bitnobi/bitnobi/httpapi"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
@@ -210,9 +211,13 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Users = &store.UserService{DB: a.DB}
 	srv.Policies = &store.PolicyService{DB: a.DB}
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
-	srv.Workflows = &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
-	srv.Reports = &store.ReportService{DB: a.DB}
-	srv.Remotes = &store.RemoteServerService{DB: a.DB}
+	remotes := &store.RemoteServerService{DB: a.DB}
+	peers := &federation.Client{}
+	wfs := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}, Remote: peers}
+	srv.Workflows = wfs
+	srv.Reports = &store.ReportService{DB: a.DB, Workflows: wfs} // report data reads results as the API does
+	srv.Remotes = remotes
+	srv.Federation = &federation.Service{Peers: remotes, Results: wfs, Client: peers}
 	srv.Settings = &store.SettingsService{DB: a.DB}
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
@@ -225,17 +230,19 @@ func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server 
 	ws := web.NewServer()
 	ws.Logger = logger
 	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Workflows, ws.Reports = api.Workflows, api.Reports
 	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
 	ws.Upload = api.UploadDataSource
 	return ws
 }
 
-// joinHandlers serves the JSON API under /api/ and the web pages
-// everywhere else.
+// joinHandlers serves the JSON API under /api/ (and the Prometheus
+// metrics it serves at /metrics) and the web pages everywhere else.
 func joinHandlers(api, pages http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/api", api)
+	mux.Handle("/metrics", api)
 	mux.Handle("/", pages)
 	return mux
 }

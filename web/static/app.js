@@ -145,3 +145,21 @@ document.addEventListener("DOMContentLoaded", function () {
   };
   window.setTimeout(poll, 500);
 });
+
+// A form with data-running (the workflow's Run button) shows that the run
+// is under way: runs are synchronous, so the page stays until it ends.
+document.addEventListener("submit", function (ev) {
+  var msg = ev.target.getAttribute("data-running");
+  if (!msg || ev.defaultPrevented) {
+    return;
+  }
+  var button = ev.target.querySelector("button[type=submit]");
+  if (button) {
+    button.disabled = true;
+    button.textContent = "Running…";
+  }
+  var status = ev.target.parentNode.querySelector(".run-status");
+  if (status) {
+    status.textContent = msg;
+  }
+});
