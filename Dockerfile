@@ -10,6 +10,9 @@
 # data directory and then switches it in with renames: both must be on the
 # volume, in a directory the unprivileged user may write.
 #
+# The binary is /usr/local/bin/bitnobi, on the PATH, so that "docker
+# compose exec bitnobi bitnobi backup" finds it.
+#
 # The binary is built in the first stage. To package a binary built
 # elsewhere (go build, as scripts/test-container.sh does offline), give an
 # image that holds it in /out/rootfs: --build-arg BINARY_FROM=that-image.
@@ -20,7 +23,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/rootfs/bitnobi ./cmd/bitnobi \
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/rootfs/usr/local/bin/bitnobi ./cmd/bitnobi \
  && mkdir -p /out/rootfs/data /out/rootfs/backup /out/rootfs/tmp \
  && chmod 1777 /out/rootfs/tmp
 
@@ -36,6 +39,6 @@ ENV BITNOBI_DATA_DIR=/data/bitnobi \
 VOLUME ["/data", "/backup"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["/bitnobi", "health", "--url", "http://127.0.0.1:8000"]
-ENTRYPOINT ["/bitnobi"]
+  CMD ["/usr/local/bin/bitnobi", "health", "--url", "http://127.0.0.1:8000"]
+ENTRYPOINT ["/usr/local/bin/bitnobi"]
 CMD ["serve"]

@@ -48,10 +48,10 @@ trap cleanup EXIT
 
 # 1. The image, from a binary built here.
 log "building the static binary"
-mkdir -p "$work/ctx/out/rootfs/data" "$work/ctx/out/rootfs/backup" "$work/ctx/out/rootfs/tmp"
+mkdir -p "$work/ctx/out/rootfs/usr/local/bin" "$work/ctx/out/rootfs/data" "$work/ctx/out/rootfs/backup" "$work/ctx/out/rootfs/tmp"
 chmod 1777 "$work/ctx/out/rootfs/tmp"
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/ctx/out/rootfs/bitnobi" ./cmd/bitnobi)
-if ldd "$work/ctx/out/rootfs/bitnobi" >/dev/null 2>&1; then fail "the binary is not static"; fi
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/ctx/out/rootfs/usr/local/bin/bitnobi" ./cmd/bitnobi)
+if ldd "$work/ctx/out/rootfs/usr/local/bin/bitnobi" >/dev/null 2>&1; then fail "the binary is not static"; fi
 printf 'FROM scratch\nCOPY out /out\n' > "$work/ctx/Containerfile"
 podman build -q --format docker -t "$bintag" -f "$work/ctx/Containerfile" "$work/ctx" >/dev/null
 log "building the Dockerfile"
@@ -65,21 +65,22 @@ cfg() { podman image inspect --format "$1" "$tag"; }
 vols=$(cfg '{{range $k, $v := .Config.Volumes}}{{$k}} {{end}}')
 [[ "$vols" == *"/data"* && "$vols" == *"/backup"* ]] || fail "volumes are $vols, want /data and /backup"
 hc=$(cfg '{{json .Config.Healthcheck}}')
-[[ "$hc" == *'/bitnobi'*'health'* ]] || fail "healthcheck is $hc"
-[ "$(cfg '{{json .Config.Entrypoint}}')" = '["/bitnobi"]' ] || fail "entrypoint is $(cfg '{{json .Config.Entrypoint}}')"
+[[ "$hc" == *'/usr/local/bin/bitnobi'*'health'* ]] || fail "healthcheck is $hc"
+[ "$(cfg '{{json .Config.Entrypoint}}')" = '["/usr/local/bin/bitnobi"]' ] || fail "entrypoint is $(cfg '{{json .Config.Entrypoint}}')"
 mapfile -t envs < <(podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$tag" | grep -v '^$')
 log "configuration ok: user 65532, volumes $vols, healthcheck, env ${envs[*]}"
 
 # 3. Its root filesystem, under chroot, as the container would run it.
 mnt=$(podman image mount "$tag")
-[ -x "$mnt/bitnobi" ] || fail "no /bitnobi in the image"
+[ -x "$mnt/usr/local/bin/bitnobi" ] || fail "no /usr/local/bin/bitnobi in the image"
 [ "$(stat -c %u "$mnt/data")" = 65532 ] || fail "/data is not owned by 65532"
 hostbackup="$work/host-backup" # the bind-mounted folder (./backup of compose.yaml)
 keys="$work/keys"
 mkdir -p "$hostbackup" "$keys"
 chown 65532:65532 "$hostbackup" "$keys"
 
-# run ROOT VOLUME ARGS...: the entrypoint in a copy of the image's root,
+# run ROOT ARGS...: "bitnobi ARGS..." (found on the image's PATH, as
+# "docker compose exec bitnobi bitnobi ..." finds it) in a copy of the image's root,
 # with /proc (the server finds its own binary there, to run scheduled
 # backups), with VOLUME as /data and the host's backup folder bind-mounted on /backup.
 newroot() {
@@ -93,7 +94,7 @@ run() {
   local root=$1
   shift
   unshare -m sh -c 'mount --bind "$1" "$2/backup" && mount --bind "$3" "$2/keys" && mount --rbind /proc "$2/proc" && shift 3 && exec env -i "$@"' \
-    sh "$hostbackup" "$root" "$keys" "${envs[@]}" chroot --userspec=65532:65532 "$root" /bitnobi "$@"
+    sh "$hostbackup" "$root" "$keys" "${envs[@]}" chroot --userspec=65532:65532 "$root" bitnobi "$@"
 }
 
 first=$(newroot c1)
