@@ -15,37 +15,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildOut  []byte
-)
-
-// bitnobiBinary builds cmd/bitnobi once per test run.
+// bitnobiBinary builds cmd/bitnobi into a temporary directory of t (the
+// build cache makes a second build cheap).
 func bitnobiBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bitnobi-web-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "bitnobi")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/bitnobi")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("build bitnobi: %v\n%s", buildErr, buildOut)
+	bin := filepath.Join(t.TempDir(), "bitnobi")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/bitnobi").CombinedOutput(); err != nil {
+		t.Fatalf("build bitnobi: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
 // serveBinary runs "bitnobi serve" on a fresh data directory and returns
