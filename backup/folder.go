@@ -35,8 +35,9 @@ const (
 // written.
 const VerifiedDir = ".verified"
 
-// lockName is the backup folder's lock file (see lockFolder).
-const lockName = ".lock"
+// LockName is the backup folder's lock file, which a backup, prune or
+// import holds while it changes the folder.
+const LockName = ".lock"
 
 // FolderEntry is one entry of a backup folder, as [Scan] found it.
 type FolderEntry struct {
@@ -94,14 +95,14 @@ func Scan(folder string) ([]FolderEntry, error) {
 	var entries []FolderEntry
 	for _, d := range dirents {
 		name := d.Name()
-		if name == lockName || name == VerifiedDir {
+		if name == LockName || name == VerifiedDir {
 			continue
 		}
 		e := FolderEntry{Name: name, Path: filepath.Join(folder, name)}
 		switch {
 		case IsTemp(name):
 			e.Kind = KindIncomplete
-		case strings.HasPrefix(name, "backup-") && d.IsDir():
+		case strings.HasPrefix(name, Prefix) && d.IsDir():
 			e.Manifest, e.Err = ReadManifest(e.Path)
 			if e.Err != nil {
 				e.Kind, e.Manifest = KindDamaged, nil
@@ -237,7 +238,7 @@ func verificationPath(folder, name string) string {
 // of folder, atomically (a temporary file renamed into place), so a
 // reader sees the old outcome or the new one.
 func RecordVerification(folder string, v Verification) error {
-	if !strings.HasPrefix(v.Backup, "backup-") || strings.ContainsAny(v.Backup, `/\`) {
+	if !strings.HasPrefix(v.Backup, Prefix) || strings.ContainsAny(v.Backup, `/\`) {
 		return fmt.Errorf("record verification: %q is not a backup name", v.Backup)
 	}
 	data, err := json.MarshalIndent(v, "", "  ")
@@ -291,7 +292,7 @@ func removeOrphanVerifications(folder string) ([]string, error) {
 	var removed []string
 	for _, d := range dirents {
 		name, ok := strings.CutSuffix(d.Name(), ".json")
-		if !ok || !strings.HasPrefix(name, "backup-") {
+		if !ok || !strings.HasPrefix(name, Prefix) {
 			continue // a temporary file of RecordVerification, or not ours
 		}
 		if ok, err := exists(filepath.Join(folder, name)); err != nil {

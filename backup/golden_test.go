@@ -15,6 +15,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -60,6 +61,7 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	backuptest.Seed(t, d)
 	opts := backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
 		Now: func() time.Time { return time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC) },
 	}
@@ -94,7 +96,7 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 func checkGolden(t *testing.T, dir string) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	opts := backup.RestoreOptions{}
+	opts := backup.RestoreOptions{Local: sqlite.Local{}}
 	if _, err := os.Stat(dir + ".identity"); err == nil {
 		// Test identities are committed with mode 0644; LoadKeys does
 		// not mind.

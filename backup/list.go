@@ -66,7 +66,7 @@ func backupNames(folder string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "backup-") {
+		if e.IsDir() && strings.HasPrefix(e.Name(), Prefix) {
 			names = append(names, e.Name())
 		}
 	}

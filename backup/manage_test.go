@@ -21,6 +21,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/backup/retention"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -164,7 +165,7 @@ func TestVerify_SizeChanged(t *testing.T) {
 func TestVerifyDeep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	opts := backup.DeepOptions{KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
+	opts := backup.DeepOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
 	t.Run("OK", func(t *testing.T) {
 		if _, err := backup.VerifyDeep(ctx, f.res.Path, opts); err != nil {
 			t.Fatalf("VerifyDeep: %v", err)
@@ -609,7 +610,7 @@ func TestExportImport(t *testing.T) {
 		}
 		// Restore the import and compare with the source.
 		target := filepath.Join(t.TempDir(), "data")
-		mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+		mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 		r := backuptest.Open(t, target)
 		want, got := backuptest.Dump(t, f.data.DB), backuptest.Dump(t, r.DB)
 		for table, rows := range want {

@@ -263,10 +263,13 @@ type File struct {
 // Name returns the backup's directory name for a backup created at t
 // (UTC, to the minute): "backup-YYYYMMDD_HHMM". A second backup in the
 // same minute gets "-2", "-3"... appended.
-func Name(t time.Time) string { return "backup-" + t.UTC().Format("20060102_1504") }
+func Name(t time.Time) string { return Prefix + t.UTC().Format("20060102_1504") }
+
+// Prefix starts the directory name of every backup in a folder.
+const Prefix = "backup-"
 
 // tmpPrefix starts the name of a backup being written.
-const tmpPrefix = ".tmp-backup-"
+const tmpPrefix = ".tmp-" + Prefix
 
 // IsTemp reports whether name is the directory of a backup being written
 // or interrupted. Restore and list never take one for a backup.

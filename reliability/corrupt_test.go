@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // fixture is a small data directory with one backup of it, and an archive
@@ -42,7 +43,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // restoreIn restores dir into the fixture's data directory in-process.
 func (f *fixture) restoreIn(dir string) error {
-	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
+	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // sealManifest writes m as dir/manifest.json with a valid checksum, so
@@ -266,7 +267,7 @@ func TestHostileBackups(t *testing.T) {
 		if _, err := backup.Verify(context.Background(), dir, nil); err != nil {
 			t.Fatalf("verify of the good backup: %v (regenerate the corpus with -update?)", err)
 		}
-		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{KeyFile: f.key, Logger: quiet}); err != nil {
+		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
 			t.Fatalf("restore of the good backup: %v", err)
 		}
 	})

@@ -439,3 +439,59 @@ func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]
 	}
 	return out, rows.Err()
 }
+
+// ScanColumns reads the columns a dialect's catalogue query returns, one
+// row of (name, declared type) each in declaration order, normalising
+// each type with normal. The dialects share it for [Dialect.Columns].
+func ScanColumns(rows *sql.Rows, table string, normal func(typ string) (string, error)) ([]Column, error) {
+	defer rows.Close()
+	var cols []Column
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		t, err := normal(typ)
+		if err != nil {
+			return nil, fmt.Errorf("column %s.%s: %w", table, name, err)
+		}
+		cols = append(cols, Column{Name: name, Type: t})
+	}
+	return cols, rows.Err()
+}
+
+// entities names what each state table holds, for an operator.
+var entities = map[string]string{
+	"meta":              "installation facts",
+	"users":             "users",
+	"user_attributes":   "user attributes",
+	"secrets":           "sealed secrets",
+	"blobs":             "blobs (files)",
+	"policies":          "policies",
+	"policy_attributes": "policy attributes",
+	"datasources":       "data sources",
+	"workflows":         "workflows",
+	"workflow_policies": "policies attached to workflows",
+	"workflow_runs":     "workflow runs",
+	"reports":           "reports",
+	"remote_servers":    "remote servers",
+	"email_settings":    "e-mail settings",
+	"audit_log":         "audit log entries",
+}
+
+// Entity describes for an operator what the table called table holds:
+// "user attributes" for user_attributes. A table it does not know (one
+// of a newer schema, say) is described by its name.
+func Entity(table string) string {
+	if e, ok := entities[table]; ok {
+		return e
+	}
+	return strings.ReplaceAll(table, "_", " ")
+}
+
+// HasEntity reports whether [Entity] has a description of its own for
+// table; a test keeps every state table described.
+func HasEntity(table string) bool {
+	_, ok := entities[table]
+	return ok
+}

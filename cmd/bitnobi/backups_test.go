@@ -21,6 +21,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -106,6 +107,7 @@ func fixedBackup(t *testing.T) (dataDir string, res *backup.Result) {
 	d.DB.Now = func() time.Time { return at }
 	backuptest.Seed(t, d)
 	res, err := backup.Create(context.Background(), backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: dataDir, Folder: filepath.Join(root, "backup"), Now: func() time.Time { return at.Add(time.Hour) },
 	})
 	if err != nil {

@@ -5,7 +5,9 @@ package fsutil
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // SyncDir fsyncs a directory, so that the entries created, renamed or
@@ -49,4 +51,12 @@ func SyncDirs(dirs []string) error {
 	}
 	close(errs)
 	return <-errs
+}
+
+// Within reports whether path is dir or inside it, lexically: both should
+// be absolute and clean. It is the one containment check of backup
+// folders, data directories and backups against each other.
+func Within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
