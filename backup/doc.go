@@ -16,7 +16,8 @@
 // [SegmentKeys], so that appending rewrites only the last; formats 1 and
 // 2, which are still read, had one tables/<table>.jsonl.zst each.
 //
-// An encrypted backup ([CreateOptions].Encrypt; format 2 and 3) age-encrypts
+// An encrypted backup ([CreateOptions].Encrypt; format 2 and later, format
+// 4 adding the sealed link index of step 7) age-encrypts
 // every file but manifest.json, which keeps only what listing needs and
 // the SHA-256 of each ciphertext; manifest.age holds the full manifest,
 // a copy of manifest.json that authenticates it, and the master key.
@@ -29,7 +30,10 @@
 // # Create
 //
 // [Create] works while a server runs on the data directory and does not
-// take the server's lock (bitnobi.lock):
+// take the server's lock (bitnobi.lock). It calls one method of creator
+// (create.go) for each step: newCreator (1), lockFolder (2), openDB (3),
+// snapshot (5, with readFacts and writeTables), copyBlobs (6) and
+// publish (7).
 //
 //  1. Finish an interrupted restore of the data directory, if any
 //     ([RecoverInterruptedRestore]).
@@ -37,9 +41,10 @@
 //     into one folder run one at a time, and remove the temporary
 //     directories (.tmp-backup-*) of interrupted backups: holding the lock
 //     proves their writers are gone.
-//  3. Open the database without migrating it ([CreateOptions].OpenDB: the
-//     data directory's SQLite file by default, or e.g. PostgreSQL); refuse
-//     if its schema is newer than this binary knows.
+//  3. Open the database without migrating it ([CreateOptions].OpenDB,
+//     e.g. PostgreSQL, or else the data directory's SQLite file through
+//     [CreateOptions].Local); refuse if its schema is newer than this
+//     binary knows.
 //  4. Take gc.lock shared. The blob collector ([store.DB.CollectGarbage])
 //     takes it exclusively, so from here until step 6 no blob row or file
 //     is collected.
@@ -85,7 +90,10 @@
 //
 // # Restore
 //
-// [Restore] changes nothing until every check has passed:
+// [Restore] changes nothing until every check has passed. It calls one
+// method of restorer (restore.go) for each step: readBackup (1),
+// lockRestore (2), lockDataDir (3), check (4 to 6), then intoDataDir or,
+// with a [Target], intoTarget (7 and 8).
 //
 //  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
