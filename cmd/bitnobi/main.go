@@ -71,6 +71,10 @@ type Main struct {
 	// helpAsked is set when the arguments ask for help; the help then goes
 	// to Stdout rather than Stderr.
 	helpAsked bool
+
+	// legacyNoticed is set once the notice that the data directory of
+	// earlier versions is in use has been printed (see defaultDataDir).
+	legacyNoticed bool
 }
 
 // NewMain returns a Main on the process's streams and environment.
