@@ -16,12 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"maps"
+
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -419,40 +422,6 @@ func flipByte(tb testing.TB, path string) {
 	}
 }
 
-// treeState records a directory tree (paths, modes, content hashes),
-// ignoring lock files, to tell whether anything changed.
-func treeState(tb testing.TB, dir string) map[string]string {
-	tb.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasSuffix(p, ".lock") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
 	tb.Helper()
 	m, err := backup.ReadManifest(dir)
@@ -613,7 +582,7 @@ func TestRestore_Refused(t *testing.T) {
 				}
 				defer l.Release()
 			}
-			before := treeState(t, target)
+			before := testutil.Tree(t, target, true)
 			opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()}
 			if tt.opts != nil {
 				tt.opts(&opts)
@@ -625,7 +594,7 @@ func TestRestore_Refused(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.naming) {
 				t.Fatalf("Restore err=%q does not name %q", err, tt.naming)
 			}
-			if after := treeState(t, target); !mapsEqual(before, after) {
+			if after := testutil.Tree(t, target, true); !maps.Equal(before, after) {
 				t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
 			}
 			assertNoLeftovers(t, target)
@@ -634,18 +603,6 @@ func TestRestore_Refused(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRestore_BadBackupWhileLocked checks that a wrong backup path is
@@ -810,7 +767,7 @@ func TestRestore_Interrupted(t *testing.T) {
 				var before map[string]string
 				if inPlace {
 					backuptest.NewDataDir(t, target).Close()
-					before = treeState(t, target)
+					before = testutil.Tree(t, target, true)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -831,7 +788,7 @@ func TestRestore_Interrupted(t *testing.T) {
 					t.Fatalf("Restore err=%v, want an *InterruptedError matching context.Canceled", err)
 				}
 				if inPlace {
-					if after := treeState(t, target); !mapsEqual(before, after) {
+					if after := testutil.Tree(t, target, true); !maps.Equal(before, after) {
 						t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
 					}
 				} else if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {

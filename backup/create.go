@@ -487,7 +487,7 @@ func (c *creator) publish() error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := writeNew(filepath.Join(tmp, ManifestName), data); err != nil {
+	if err := fsutil.WriteFileNew(filepath.Join(tmp, ManifestName), data, filePerm); err != nil {
 		return fmt.Errorf("backup: write manifest: %w", err)
 	}
 	if err := fsutil.SyncDir(tmp); err != nil {
@@ -854,23 +854,6 @@ func (w *writer) linkBlob(ctx context.Context, prev *Info, pf File, dst string) 
 		w.blobBytes.Add(pf.RawSize)
 	}
 	return pf, true, nil
-}
-
-// writeNew writes data to a new file at path (mode 0600) and fsyncs it.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // lockFolder takes the backup folder's lock, which one writing backup

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -299,7 +300,7 @@ func newEncryptedForErrors(t *testing.T) *encryptedForErrors {
 	res := mustCreateEncrypted(t, data.Dir.Path(), filepath.Join(root, "backup"), toRecipients(id))
 	target := backuptest.NewDataDir(t, filepath.Join(root, "target"))
 	target.Close()
-	return &encryptedForErrors{backup: res.Path, id: id, target: target.Dir.Path(), before: treeState(t, filepath.Join(root, "target"))}
+	return &encryptedForErrors{backup: res.Path, id: id, target: target.Dir.Path(), before: testutil.Tree(t, filepath.Join(root, "target"), true)}
 }
 
 // restoreFails restores and checks the error, and that the target did
@@ -317,7 +318,7 @@ func (e *encryptedForErrors) restoreFails(t *testing.T, keys *backup.Keys, want 
 	if !errors.As(err, &fe) || fe.Path != wantPath {
 		t.Fatalf("Restore: %v, want a FileError for %s", err, wantPath)
 	}
-	if after := treeState(t, e.target); len(after) != len(e.before) {
+	if after := testutil.Tree(t, e.target, true); len(after) != len(e.before) {
 		t.Fatalf("the data directory changed: %d entries, before %d", len(after), len(e.before))
 	} else {
 		for p, c := range e.before {

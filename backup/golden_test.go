@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,11 +14,10 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
-
-var update = flag.Bool("update", false, "regenerate the golden backups of the current formats and schema in testdata/")
 
 // TestGolden restores every golden backup kept in testdata/, one per
 // format and schema version that was ever released, with today's binary,
@@ -32,7 +30,7 @@ var update = flag.Bool("update", false, "regenerate the golden backups of the cu
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
-	if *update {
+	if *testutil.Update {
 		writeGolden(t, filepath.Join("testdata", plain), false)
 		writeGolden(t, filepath.Join("testdata", current), true)
 	}

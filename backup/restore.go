@@ -675,7 +675,7 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 	if err := b.opts.Local.FinishStaging(b.ctx, sdir.DB()); err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
-	if err := writeNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+	if err := fsutil.WriteFileNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n"), filePerm); err != nil {
 		return "", "", fmt.Errorf("restore: install master key: %w", err)
 	}
 	os.Remove(filepath.Join(sdir.Blobs(), "tmp")) // empty unless something failed
@@ -713,7 +713,7 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		b.beginSwitch()
 	}
 	if _, err := os.Stat(dir.Key()); errors.Is(err, fs.ErrNotExist) {
-		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+		if err := fsutil.WriteFileNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n"), filePerm); err != nil {
 			return fmt.Errorf("restore: install master key: %w", err)
 		}
 		if err := fsutil.SyncDir(dir.Path()); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
 
@@ -32,7 +33,7 @@ func newFixture(t testing.TB, blobMiB int) *fixture {
 	seedDataDir(t, f.data, blobMiB, "marker-live", "")
 	f.key = filepath.Join(f.data, "master.key")
 	r := mustRun(t, "backup", "--quiet", "--data-dir", f.data, "--backup-dir", f.folder)
-	f.backup = lastLine(r.Stdout)
+	f.backup = testutil.LastLine(r.Stdout)
 	f.archive = filepath.Join(root, "backup.tar.zst")
 	mustRun(t, "backups", "export", "--backup-dir", f.folder, f.backup, f.archive)
 	f.state = dump(t, f.data)

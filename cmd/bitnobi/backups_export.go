@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
 const backupsExportHelp = `Usage: bitnobi backups export NAME FILE|- [--no-compress] [--force] [flags]
@@ -88,18 +89,16 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 		return err
 	}
 	dstExisted := err == nil
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	mf, err := backup.Export(ctx, src, tmp, !*noCompress)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	// The archive is written beside dst and renamed over it only once
+	// complete: an interrupted export leaves dst as it was.
+	var mf *backup.Manifest
+	exported := false
+	err = fsutil.WriteFileAtomic(dst, 0o600, func(w io.Writer) error {
+		var err error
+		mf, err = backup.Export(ctx, src, w, !*noCompress)
+		exported = err == nil
+		return err
+	})
 	if interrupted(ctx, err) {
 		// The archive so far is in the temporary file, which the deferred
 		// call removes.
@@ -108,10 +107,9 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 		}
 		return interruptedf("export interrupted: %s was not written", dst)
 	}
-	if err != nil {
+	if err != nil && !exported {
 		return backupError(err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	} else if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fi, err := os.Stat(dst)
