@@ -255,7 +255,7 @@ func TestCreate_SameMinute(t *testing.T) {
 			t.Fatalf("%s is not hard-linked to the first backup's", fl.Path)
 		}
 	}
-	infos, err := backup.List(f.folder)
+	infos, err := backup.Folder{Path: f.folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestCreate_Interrupted(t *testing.T) {
 	if want := []string{".lock", filepath.Base(stale), f.res.Name}; !slices.Equal(names, want) {
 		t.Fatalf("folder holds %v, want %v (cancelled backup removed)", names, want)
 	}
-	infos, _ := backup.List(f.folder)
+	infos, _ := backup.Folder{Path: f.folder}.Backups()
 	if len(infos) != 1 || infos[0].Name != f.res.Name {
 		t.Fatalf("List=%v, want only %s", infos, f.res.Name)
 	}
@@ -397,7 +397,7 @@ func TestCreate_NewerSchema(t *testing.T) {
 	if !errors.Is(err, backup.ErrNewerVersion) {
 		t.Fatalf("Create err=%v, want ErrNewerVersion", err)
 	}
-	if infos, _ := backup.List(filepath.Join(root, "backup")); len(infos) != 0 {
+	if infos, _ := (backup.Folder{Path: filepath.Join(root, "backup")}).Backups(); len(infos) != 0 {
 		t.Fatalf("a backup was left: %v", infos)
 	}
 }
@@ -956,7 +956,7 @@ func TestList_DamagedManifest(t *testing.T) {
 	p := filepath.Join(f.res.Path, backup.ManifestName)
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, data[:100], 0o600)
-	infos, err := backup.List(f.folder)
+	infos, err := backup.Folder{Path: f.folder}.Backups()
 	if err != nil || len(infos) != 1 || !errors.Is(infos[0].Err, backup.ErrVerify) {
 		t.Fatalf("List=%+v, %v; want one backup with a verify error", infos, err)
 	}

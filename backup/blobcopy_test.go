@@ -346,7 +346,7 @@ func assertOnlyLock(tb testing.TB, folder string) {
 	if !slices.Equal(names, []string{".lock"}) {
 		tb.Fatalf("backup folder holds %v, want only .lock", names)
 	}
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil || len(infos) != 0 {
 		tb.Fatalf("List=%v, %v; want no backup", infos, err)
 	}

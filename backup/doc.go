@@ -84,7 +84,7 @@
 //
 // Every file is fsynced before the manifest is written and the manifest
 // before the rename. A crash before the rename leaves only a
-// .tmp-backup-* directory, which [List] and [Restore] never take for a
+// .tmp-backup-* directory, which [Folder.Backups] and [Restore] never take for a
 // backup and the next [Create] removes; a crash after it leaves a complete
 // backup. A backup never changes the data directory.
 //
@@ -159,7 +159,7 @@
 //
 // # Managing a backup folder
 //
-// Reading never changes a backup. [Scan] lists a folder (stat only, and
+// Reading never changes a backup. [Folder] is the handle on a backup folder: [Folder.Entries] lists it (stat only, and
 // each manifest); [Reader] reads a backup's tables a row at a time,
 // checking each table file against the manifest first and its row count
 // and primary-key order last; [Inspect] and [Diff] build on it ([DiffLive]

@@ -534,7 +534,7 @@ func TestEncryptedIncremental(t *testing.T) {
 	}
 
 	// The list shows every backup without a key.
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
-// Kinds of entry in a backup folder, as [Scan] classifies them.
+// Kinds of entry in a backup folder, as [Folder.Entries] classifies them.
 const (
 	// KindBackup is a complete backup: a backup-* directory whose
 	// manifest reads and checks. Only [Verify] says whether its files do.
@@ -39,7 +42,39 @@ const VerifiedDir = ".verified"
 // import holds while it changes the folder.
 const LockName = ".lock"
 
-// FolderEntry is one entry of a backup folder, as [Scan] found it.
+// Folder is a backup folder: the directory whose backup-* directories
+// ([Prefix], [Name]) are backups, with its lock ([LockName]), which a
+// backup, prune or import holds while it changes the folder, and the
+// verification records ([VerifiedDir]). It is the one handle on a folder
+// for reading it: its backups, its entries, the newest backup, the
+// records. [Create], [Prune] and [Import] change a folder, under its lock.
+type Folder struct {
+	// Path is the folder's path, absolute when made by [OpenFolder].
+	Path string
+}
+
+// OpenFolder returns the backup folder at path, made absolute. The folder
+// need not exist: a missing folder has no backups.
+func OpenFolder(path string) (Folder, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Folder{}, fmt.Errorf("backup folder: %w", err)
+	}
+	return Folder{Path: abs}, nil
+}
+
+// Backup returns the path of the backup called name in the folder.
+func (f Folder) Backup(name string) string { return filepath.Join(f.Path, name) }
+
+// Lock takes the folder's lock, as a backup, prune or import does,
+// waiting up to wait while another holds it (0: failing at once with an
+// error matching [lockfile.ErrLocked]).
+func (f Folder) Lock(ctx context.Context, wait time.Duration) (*lockfile.Lock, error) {
+	return lockFolder(ctx, f.Path, wait)
+}
+
+// FolderEntry is one entry of a backup folder, as [Folder.Entries] found
+// it.
 type FolderEntry struct {
 	Name string // file or directory name
 	Path string // full path
@@ -79,13 +114,14 @@ func (e *FolderEntry) Time() time.Time {
 	return t
 }
 
-// Scan lists everything in a backup folder: the complete backups and the
+// Entries lists everything in the folder: the complete backups and the
 // damaged ones, newest first, then the incomplete (temporary) directories
 // and foreign entries by name. It reads each backup's manifest and the
 // verification records, and stats every file to count sizes and hard
 // links; it reads no file's content but manifests. The folder's own lock
 // file and [VerifiedDir] are not listed. A missing folder has no entries.
-func Scan(folder string) ([]FolderEntry, error) {
+func (f Folder) Entries() ([]FolderEntry, error) {
+	folder := f.Path
 	dirents, err := os.ReadDir(folder)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -109,7 +145,7 @@ func Scan(folder string) ([]FolderEntry, error) {
 			} else {
 				e.Kind = KindBackup
 				e.Encrypted = e.Manifest.Encrypted()
-				if v, err := ReadVerification(folder, name); err == nil && v != nil && v.ManifestChecksum == e.Manifest.ManifestChecksum {
+				if v, err := f.Verification(name); err == nil && v != nil && v.ManifestChecksum == e.Manifest.ManifestChecksum {
 					e.Verification = v
 				}
 			}
@@ -215,7 +251,7 @@ func measure(entries []FolderEntry) error {
 }
 
 // Verification is the outcome of one verification of a backup, kept in
-// the backup folder as .verified/<name>.json by [RecordVerification].
+// the backup folder as .verified/<name>.json by [Folder.RecordVerification].
 type Verification struct {
 	Backup string `json:"backup"`
 	// ManifestChecksum identifies the backup verified, so that another
@@ -235,9 +271,10 @@ func verificationPath(folder, name string) string {
 }
 
 // RecordVerification writes v as the latest outcome for backup v.Backup
-// of folder, atomically (a temporary file renamed into place), so a
+// of the folder, atomically (a temporary file renamed into place), so a
 // reader sees the old outcome or the new one.
-func RecordVerification(folder string, v Verification) error {
+func (f Folder) RecordVerification(v Verification) error {
+	folder := f.Path
 	if !strings.HasPrefix(v.Backup, Prefix) || strings.ContainsAny(v.Backup, `/\`) {
 		return fmt.Errorf("record verification: %q is not a backup name", v.Backup)
 	}
@@ -254,10 +291,10 @@ func RecordVerification(folder string, v Verification) error {
 	return nil
 }
 
-// ReadVerification returns the latest recorded outcome for the backup
-// called name in folder, or nil if there is none.
-func ReadVerification(folder, name string) (*Verification, error) {
-	data, err := os.ReadFile(verificationPath(folder, name))
+// Verification returns the latest recorded outcome for the backup called
+// name in the folder, or nil if there is none.
+func (f Folder) Verification(name string) (*Verification, error) {
+	data, err := os.ReadFile(verificationPath(f.Path, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Info is a backup found in a backup folder by [List].
+// Info is a backup found in a backup folder by [Folder.Backups].
 type Info struct {
 	Name     string    // directory name
 	Path     string    // full path
@@ -37,11 +37,14 @@ func (in *Info) intact(path string, f File) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && !fi.ModTime().After(in.completed)
 }
 
-// List returns the backups in folder, oldest first: every directory named
-// backup-*, with its manifest read and checked. Temporary directories of
-// backups being written or interrupted are skipped. A missing folder has
-// no backups.
-func List(folder string) ([]Info, error) {
+// Backups returns the backups in the folder, oldest first: every
+// directory named backup-*, with its manifest read and checked (Err set
+// for a damaged one). Temporary directories of backups being written or
+// interrupted are skipped. A missing folder has no backups. For every
+// entry of the folder, newest first, with sizes and verification records,
+// see [Folder.Entries].
+func (f Folder) Backups() ([]Info, error) {
+	folder := f.Path
 	names, err := backupNames(folder)
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)

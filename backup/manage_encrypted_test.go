@@ -29,7 +29,7 @@ func TestManage_Encrypted(t *testing.T) {
 	}
 	keys := backup.NewKeys(id)
 
-	entries, err := backup.Scan(filepath.Dir(res.Path))
+	entries, err := backup.Folder{Path: filepath.Dir(res.Path)}.Entries()
 	if err != nil || len(entries) != 1 || !entries[0].Encrypted || entries[0].Kind != backup.KindBackup {
 		t.Fatalf("Scan=%+v, %v; want one encrypted backup", entries, err)
 	}

@@ -222,7 +222,7 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := backup.Verification{Backup: backup.Name(at), ManifestChecksum: m.ManifestChecksum, OK: true, At: at}
-		if err := backup.RecordVerification(folder, v); err != nil {
+		if err := (backup.Folder{Path: folder}).RecordVerification(v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestPrune(t *testing.T) {
 	if got := len(dry.Removed); got != 4 {
 		t.Fatalf("dry run would remove %v, want 4 backups", dry.Removed)
 	}
-	entries, _ := backup.Scan(folder)
+	entries, _ := backup.Folder{Path: folder}.Entries()
 	if len(entries) != 9 {
 		t.Fatalf("the dry run changed the folder: %v", names(entries))
 	}
@@ -248,7 +248,7 @@ func TestPrune(t *testing.T) {
 	if !slices.Equal(res.Removed, want) {
 		t.Fatalf("Removed=%v, want %v", res.Removed, want)
 	}
-	entries, err = backup.Scan(folder)
+	entries, err = backup.Folder{Path: folder}.Entries()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestScan(t *testing.T) {
 	second := mustCreate(t, f.data.Dir.Path(), f.folder, func() time.Time { return time.Now().Add(time.Hour) })
 	os.MkdirAll(filepath.Join(f.folder, ".tmp-backup-20260101_0000-1234"), 0o700)
 	os.WriteFile(filepath.Join(f.folder, "README"), []byte("x"), 0o600)
-	entries, err := backup.Scan(f.folder)
+	entries, err := backup.Folder{Path: f.folder}.Entries()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestKillDuringBackup(t *testing.T) {
 
 func mustList(t testing.TB, folder string) []backup.Info {
 	t.Helper()
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}

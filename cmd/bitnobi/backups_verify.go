@@ -84,7 +84,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	}
 	var paths []string
 	if *all {
-		infos, err := backup.List(folder)
+		infos, err := backup.Folder{Path: folder}.Backups()
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (m *Main) recordVerification(path string, mf *backup.Manifest, deep bool, e
 			return
 		}
 	}
-	if rerr := backup.RecordVerification(folder, v); rerr != nil {
+	if rerr := (backup.Folder{Path: folder}).RecordVerification(v); rerr != nil {
 		fmt.Fprintf(m.Stderr, "Warning: %v\n", rerr)
 	}
 }
