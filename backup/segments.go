@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -504,7 +505,7 @@ func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t 
 	if err != nil || !ok || last != ps.Last {
 		return File{}, false, err
 	}
-	line, err := appendRow(nil, t.Columns, row)
+	line, err := format.AppendRow(nil, t.Columns, row)
 	if err != nil {
 		return File{}, false, err
 	}
@@ -575,7 +576,7 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		}
 		lastStart = len(buf)
 		var err error
-		if buf, err = appendRow(buf, t.Columns, row); err != nil {
+		if buf, err = format.AppendRow(buf, t.Columns, row); err != nil {
 			return fmt.Errorf("row %d: %w", seg.Rows+1, err)
 		}
 		if ki >= 0 {

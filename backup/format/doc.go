@@ -1,0 +1,17 @@
+// Package format holds the parts of the backup format
+// (docs/backup-format.md) that stand apart from the machinery which
+// writes, verifies and restores backups in package backup, so that the
+// specification and its code can be read side by side:
+//
+//   - rows.go: "Tables", the encoding of a table file's rows, one JSON
+//     array a line ([AppendRow], [RowReader]);
+//   - errors.go: the errors of a backup that does not verify
+//     ([ErrVerify] and the errors that match it), which package backup
+//     returns as its own.
+//
+// The rest of the format is still in package backup, one file per
+// section of the specification: manifest.go ("manifest.json", "Layout"),
+// codec.go ("Compression"), segments.go ("Segments"), encrypt.go,
+// keys.go and linkindex.go ("Encryption", "Linking encrypted tables"),
+// and archive/ ("Archives"). They move here next (issue 12).
+package format
