@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
@@ -626,7 +627,7 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 	if w.crypt != nil {
 		return w.copyBlobEncrypted(ctx, r, prev)
 	}
-	rel := blobFile(r.id)
+	rel := format.BlobFile(r.id)
 	dst, err := w.blobPath(rel)
 	if err != nil {
 		return File{}, false, err

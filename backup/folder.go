@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
@@ -106,7 +107,7 @@ func (e *FolderEntry) Time() time.Time {
 	if e.Manifest != nil {
 		return e.Manifest.CreatedAt
 	}
-	base, _ := splitSuffix(e.Name)
+	base, _ := format.SplitName(e.Name)
 	t, err := time.Parse("backup-20060102_1504", base)
 	if err != nil {
 		return time.Time{}
@@ -172,9 +173,9 @@ func (f Folder) Entries() ([]FolderEntry, error) {
 				return c
 			}
 			switch {
-			case nameLess(a.Name, b.Name):
+			case format.NameLess(a.Name, b.Name):
 				return 1
-			case nameLess(b.Name, a.Name):
+			case format.NameLess(b.Name, a.Name):
 				return -1
 			}
 			return 0

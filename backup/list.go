@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // Info is a backup found in a backup folder by [Folder.Backups].
@@ -73,30 +74,8 @@ func backupNames(folder string) ([]string, error) {
 			names = append(names, e.Name())
 		}
 	}
-	sort.Slice(names, func(i, j int) bool { return nameLess(names[i], names[j]) })
+	sort.Slice(names, func(i, j int) bool { return format.NameLess(names[i], names[j]) })
 	return names, nil
-}
-
-// nameLess orders backup names by time, then by their -N suffix as a
-// number, so backup-..._1200-10 comes after backup-..._1200-9.
-func nameLess(a, b string) bool {
-	ab, an := splitSuffix(a)
-	bb, bn := splitSuffix(b)
-	if ab != bb {
-		return ab < bb
-	}
-	return an < bn
-}
-
-func splitSuffix(name string) (string, int) {
-	// backup-YYYYMMDD_HHMM[-N]
-	const baseLen = len("backup-20060102_1504")
-	if len(name) > baseLen+1 && name[baseLen] == '-' {
-		if n, err := strconv.Atoi(name[baseLen+1:]); err == nil {
-			return name[:baseLen], n
-		}
-	}
-	return name, 1
 }
 
 // sortFiles sorts manifest files by path.

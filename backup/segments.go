@@ -118,7 +118,7 @@ func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error
 // onRow, if not nil, sees every row, so its table is always read; a
 // table split by key is then written anew.
 func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, src *tableSource, onRow func([]any) error) (Table, []File, int, error) {
-	if !tableNameRE.MatchString(t.Name) {
+	if !format.ValidTableName(t.Name) {
 		return Table{}, nil, 0, fmt.Errorf("table name %q cannot be a file name", t.Name)
 	}
 	tb := &tableBackup{
@@ -169,7 +169,7 @@ func (tb *tableBackup) add(s Segment, f File, isLink bool) {
 // whole backs up a table that is not split by key: one segment, linked
 // when the stamp is unchanged, else written.
 func (tb *tableBackup) whole(ctx context.Context) error {
-	rel := segmentFile(tb.t.Name, 0)
+	rel := format.SegmentFile(tb.t.Name, 0)
 	if tb.reuse && len(tb.prev.Segments) == 1 && tb.prev.Segments[0].Keys == nil {
 		f, ok, err := tb.src.link(tb.w, tb.prev.Segments[0], rel)
 		if err != nil {
@@ -271,7 +271,7 @@ func (tb *tableBackup) linkFull() ([]segmentSlot, int64, error) {
 		if from, to := keyRange(ps.First); from != ps.Keys[0] || to != ps.Keys[1] {
 			break // ranges of another size
 		}
-		rel := segmentFile(tb.t.Name, len(slots))
+		rel := format.SegmentFile(tb.t.Name, len(slots))
 		f, ok, err := tb.src.link(tb.w, ps, rel)
 		if err != nil {
 			return nil, 0, err
@@ -305,7 +305,7 @@ func (tb *tableBackup) walk(ctx context.Context, slots []segmentSlot, cursor int
 			break
 		}
 		from, to := keyRange(first)
-		rel := segmentFile(tb.t.Name, len(slots))
+		rel := format.SegmentFile(tb.t.Name, len(slots))
 		linked := false
 		if ps, ok := prevByFrom[from]; ok && ps.Keys[1] == to {
 			f, ok, err := tb.w.linkSegment(ctx, tb.db, tb.tx, tb.t, tb.src, ps, first, rel)
@@ -333,7 +333,7 @@ func (tb *tableBackup) walk(ctx context.Context, slots []segmentSlot, cursor int
 // empty gives a split table with no rows one empty segment, so that every
 // table has a file: the previous backup's, if it was empty too.
 func (tb *tableBackup) empty(ctx context.Context) error {
-	rel := segmentFile(tb.t.Name, 0)
+	rel := format.SegmentFile(tb.t.Name, 0)
 	if tb.reuse && len(tb.prev.Segments) == 1 && tb.prev.Segments[0].Rows == 0 {
 		f, ok, err := tb.src.link(tb.w, tb.prev.Segments[0], rel)
 		if err != nil {

@@ -3,6 +3,8 @@
 // writes, verifies and restores backups in package backup, so that the
 // specification and its code can be read side by side:
 //
+//   - layout.go: "Layout", the names of backups ([Name], [Prefix],
+//     [NameLess]) and of the files in them ([SegmentFile], [BlobFile]);
 //   - rows.go: "Tables", the encoding of a table file's rows, one JSON
 //     array a line ([AppendRow], [RowReader]);
 //   - errors.go: the errors of a backup that does not verify
@@ -10,7 +12,7 @@
 //     returns as its own.
 //
 // The rest of the format is still in package backup, one file per
-// section of the specification: manifest.go ("manifest.json", "Layout"),
+// section of the specification: manifest.go ("manifest.json"),
 // codec.go ("Compression"), segments.go ("Segments"), encrypt.go,
 // keys.go and linkindex.go ("Encryption", "Linking encrypted tables"),
 // and archive/ ("Archives"). They move here next (issue 12).
