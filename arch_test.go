@@ -30,6 +30,7 @@ func TestImportArrows(t *testing.T) {
 		mod + "/backup/retention": {mod + "/sqlite", mod + "/postgres", mod + "/httpapi"},
 		// The format is read and written by backup, never the other way.
 		mod + "/backup/format": {mod + "/sqlite", mod + "/postgres", mod + "/httpapi", mod + "/backup"},
+		mod + "/offsite":       {mod + "/store", mod + "/sqlite", mod + "/httpapi", mod + "/postgres"},
 	}
 	seen := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -39,6 +39,14 @@ const (
 	ActionRestore          = "system.restore"
 )
 
+// Account actions added after the list above: the administrator setting
+// another user's password (separate from user.update, so that a reset
+// stands out in the log), and ending every session of a user.
+const (
+	ActionUserPasswordReset = "user.password_reset"
+	ActionSignOutAll        = "user.signout_all"
+)
+
 // AuditEntry is one record of the append-only audit log. Each entry carries
 // Hash, a SHA-256 over its content and PrevHash, the previous entry's hash,
 // so that any change to or removal of an earlier entry breaks the chain.

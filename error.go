@@ -3,6 +3,7 @@ package bitnobi
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes carried by [Error]. They are stable: clients and the HTTP API's
@@ -18,12 +19,20 @@ const (
 	EUNSUPPORTED  = "unsupported"  // a media type or operation the server does not handle
 )
 
+// ETOOMANY means too many failed attempts (sign-ins): wait
+// [Error.RetryAfter], then try again.
+const ETOOMANY = "too_many_attempts"
+
 // Error is a user-facing error: its Message is safe to show to the caller.
 // Errors of any other type are logged and shown as "Internal error.".
 type Error struct {
 	Code    string // one of the E* constants
 	Message string // human-readable, safe to show
 	Field   string // for EINVALID, the offending field (JSON name), if any
+	// RetryAfter is, for ETOOMANY, how long the caller must wait before
+	// trying again (HTTP: 429 with a Retry-After header). Get it with
+	// errors.As.
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.

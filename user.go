@@ -61,6 +61,10 @@ type UserUpdate struct {
 	Password   *string            `json:"password"`
 	IsAdmin    *bool              `json:"is_admin"`
 	Attributes *map[string]string `json:"attributes"`
+	// CurrentPassword is required, and checked, when users change their
+	// own Email or Password. It is not needed for an administrator's
+	// reset of another user's password.
+	CurrentPassword *string `json:"current_password"`
 }
 
 // UserService manages accounts and sessions.
@@ -69,22 +73,33 @@ type UserService interface {
 	// Usernames are unique regardless of case.
 	// Errors: EINVALID, ECONFLICT (username taken).
 	SignUp(ctx context.Context, username, email, password string) (*User, error)
-	// SignIn checks the password and opens a session. Errors: EUNAUTHORIZED.
+	// SignIn checks the password and opens a session. Failed sign-ins are
+	// throttled per account and per remote address (the actor's
+	// RemoteAddr), with waits that grow to a few minutes at most.
+	// Errors: EUNAUTHORIZED, ETOOMANY (wait [Error.RetryAfter]).
 	SignIn(ctx context.Context, username, password string) (*Session, *User, error)
 	// SignOut ends the session of token. Errors: EUNAUTHORIZED.
 	SignOut(ctx context.Context, token string) error
-	// Authenticate returns the user of a valid, unexpired token.
-	// Errors: EUNAUTHORIZED.
+	// Authenticate returns the user of a valid token: its session has
+	// neither passed its absolute lifetime nor been idle for longer than
+	// the idle timeout. Errors: EUNAUTHORIZED.
 	Authenticate(ctx context.Context, token string) (*User, error)
+	// SignOutAll ends every session of a user (the user themself, or the
+	// administrator for anyone) and returns how many ended.
+	// Errors: ENOTFOUND, EFORBIDDEN.
+	SignOutAll(ctx context.Context, userID string) (int64, error)
 	// FindUsers lists all users (administrator only). Errors: EFORBIDDEN.
 	FindUsers(ctx context.Context) ([]*User, error)
 	// FindUserByID returns a user; administrators see anyone, others only
 	// themselves. Errors: ENOTFOUND, EFORBIDDEN.
 	FindUserByID(ctx context.Context, id string) (*User, error)
 	// UpdateUser changes a user: users may change their own e-mail and
-	// password, the administrator anything of anyone.
-	// Errors: EINVALID, ENOTFOUND, EFORBIDDEN, ECONFLICT (demoting the last
-	// administrator).
+	// password, giving CurrentPassword; the administrator anything of
+	// anyone (a reset of another user's password is audited as
+	// [ActionUserPasswordReset] and ends that user's sessions).
+	// Errors: EINVALID (also a missing or wrong current_password),
+	// ENOTFOUND, EFORBIDDEN, ECONFLICT (demoting the last administrator),
+	// ETOOMANY (too many wrong current passwords).
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
 	// DeleteUser removes a user (administrator only) and everything they own.
 	// Errors: ENOTFOUND, EFORBIDDEN, ECONFLICT (the last administrator).

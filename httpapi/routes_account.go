@@ -21,6 +21,7 @@ func (s *Server) registerAccountRoutes() {
 	s.handle("GET /api/users/{id}", true, s.handleFindUser)
 	s.handle("PATCH /api/users/{id}", true, s.handleUpdateUser)
 	s.handle("DELETE /api/users/{id}", true, s.handleDeleteUser)
+	s.handle("DELETE /api/users/{id}/sessions", true, s.handleSignOutAll)
 
 	s.handle("GET /api/policies", true, s.handleFindPolicies)
 	s.handle("POST /api/policies", true, s.handleCreatePolicy)
@@ -171,6 +172,21 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleSignOutAll ends every session of a user, the caller's own
+// included when it is theirs.
+func (s *Server) handleSignOutAll(w http.ResponseWriter, r *http.Request) error {
+	id, err := PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	n, err := s.Users.SignOutAll(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	s.JSON(w, http.StatusOK, map[string]any{"sessions_ended": n})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,11 @@ func (s *Server) handle(pattern string, auth bool, h HandlerFunc) {
 				IsAdmin:    u.IsAdmin,
 				Attributes: u.Attributes,
 				RemoteAddr: remoteHost(r),
-				RemoteUser: r.Header.Get("X-Bitnobi-Remote-User"),
+				// RemoteUser stays empty: a local session never speaks for
+				// a remote user. An X-Bitnobi-Remote-User header is ignored,
+				// since any signed-in user could set it and the audit log's
+				// hash chain would then protect a lie. Only an authenticated
+				// remote server (federation, later) may name one.
 			}))
 		}
 		if err := h(w, r); err != nil {
@@ -144,6 +149,7 @@ var statuses = map[string]int{
 	bitnobi.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	bitnobi.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	bitnobi.EINTERNAL:     http.StatusInternalServerError,
+	bitnobi.ETOOMANY:      http.StatusTooManyRequests,
 }
 
 // ErrorResponse is the JSON body of every error.
@@ -164,6 +170,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == bitnobi.EINTERNAL {
 		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if be != nil && be.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((be.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	s.JSON(w, statuses[code], ErrorResponse{Code: code, Message: msg, Field: field})
 }

@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it: static checks, then every test with
 # the race detector, on SQLite and on a throw-away PostgreSQL cluster that
 # scripts/with-postgres.sh starts (installing PostgreSQL from Debian if
-# needed) and removes at the end. Run from anywhere: bash scripts/test.sh
+# needed) and removes at the end, and on a throw-away S3 server
+# (versitygw, built once by scripts/with-s3.sh). Run from anywhere:
+# bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,17 +30,17 @@ if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v
 fi
 "$bin/staticcheck" ./...
 
-step "go test -race (SQLite and PostgreSQL)"
-bash scripts/with-postgres.sh go test -race -count=1 -timeout 20m ./...
+step "go test -race (SQLite, PostgreSQL, S3 on versitygw)"
+bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -race -count=1 -timeout 20m ./...
 
 # The race detector slows hashing and compression about tenfold, so under it
 # the end-to-end test moves 8 MB instead of the 100 MB upload; run it once
 # more without it, at full size.
 step "end-to-end test at full size (no race detector)"
-bash scripts/with-postgres.sh go test -count=1 -timeout 10m -run 'EndToEnd' ./cmd/...
+bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -count=1 -timeout 10m -run 'EndToEnd' ./cmd/...
 
 # Benchmarks are not timed here, but each must still run: one iteration
 # each, so that one whose set-up or assertions a change broke fails CI
 # instead of the next person who measures.
 step "benchmarks, one iteration each (run, not timed)"
-bash scripts/with-postgres.sh go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 10m ./...
+bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 10m ./...

@@ -184,10 +184,19 @@ func (s *DataSourceService) OpenDataSource(ctx context.Context, id string) (io.R
 	if err != nil {
 		return nil, nil, err
 	}
+	return s.openDataSource(ctx, a, id)
+}
+
+// openDataSource opens a data source that reader may read, and audits the
+// access as done by the actor of ctx; when the two differ (a run started
+// by someone other than the workflow's owner), the entry's detail names
+// the reader as "read_as".
+func (s *DataSourceService) openDataSource(ctx context.Context, reader *bitnobi.Actor, id string) (io.ReadCloser, *bitnobi.DataSource, error) {
 	var r dataSourceRow
 	var rc io.ReadCloser
-	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
-		if r, err = findDataSource(ctx, tx, a, id); err != nil {
+	err := s.DB.WriteTx(ctx, func(tx *Tx) error {
+		var err error
+		if r, err = findDataSource(ctx, tx, reader, id); err != nil {
 			return err
 		}
 		if r.ds.Kind != bitnobi.DataSourceFile {
@@ -197,7 +206,11 @@ func (s *DataSourceService) OpenDataSource(ctx context.Context, id string) (io.R
 		if err != nil {
 			return fmt.Errorf("open data source %s: %w", id, err)
 		}
-		if err := tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "datasource", id, map[string]any{"name": r.ds.Name, "owner_id": r.ds.OwnerID}); err != nil {
+		detail := map[string]any{"name": r.ds.Name, "owner_id": r.ds.OwnerID}
+		if reader.UserID != bitnobi.ActorFromContext(ctx).UserID {
+			detail["read_as"] = reader.UserID
+		}
+		if err := tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "datasource", id, detail); err != nil {
 			f.Close()
 			return err
 		}

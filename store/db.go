@@ -86,22 +86,32 @@ type DB struct {
 	Now func() time.Time
 	// Logger receives operator logs.
 	Logger *slog.Logger
-	// SessionTTL is how long a sign-in stays valid.
+	// SessionTTL is how long a sign-in stays valid at most (its absolute
+	// lifetime).
 	SessionTTL time.Duration
+	// SessionIdle ends a session unused for this long (0: never).
+	SessionIdle time.Duration
 
 	prepared preparedStmts // the hot statements, once migrated
 }
+
+// Session lifetimes of a new [DB].
+const (
+	DefaultSessionTTL  = 30 * 24 * time.Hour
+	DefaultSessionIdle = 24 * time.Hour
+)
 
 // New returns a DB on the given pools with default settings. Call
 // [DB.Migrate] before use.
 func New(write, read *sql.DB, d Dialect) *DB {
 	return &DB{
-		Write:      write,
-		Read:       read,
-		Dialect:    d,
-		Now:        time.Now,
-		Logger:     slog.Default(),
-		SessionTTL: 30 * 24 * time.Hour,
+		Write:       write,
+		Read:        read,
+		Dialect:     d,
+		Now:         time.Now,
+		Logger:      slog.Default(),
+		SessionTTL:  DefaultSessionTTL,
+		SessionIdle: DefaultSessionIdle,
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -37,9 +38,21 @@ type UserService struct {
 	// Password holds the argon2id parameters of new password hashes; the
 	// zero value means [DefaultPasswordParams].
 	Password PasswordParams
+	// Limits sets the sign-in throttle; the zero value means
+	// [DefaultSignInLimits].
+	Limits SignInLimits
+
+	throttle throttle
 }
 
 var _ bitnobi.UserService = (*UserService)(nil)
+
+func (s *UserService) limits() SignInLimits {
+	if s.Limits == (SignInLimits{}) {
+		return DefaultSignInLimits
+	}
+	return s.Limits
+}
 
 func (s *UserService) params() PasswordParams {
 	if s.Password == (PasswordParams{}) {
@@ -103,11 +116,36 @@ func (s *UserService) SignUp(ctx context.Context, username, email, password stri
 // SignIn checks the password and opens a session. A failed sign-in writes
 // nothing, not even an audit entry. The token is 32 random bytes; only its
 // SHA-256 is stored, so the sessions table alone signs nobody in.
+//
+// Failed sign-ins are throttled per account and per remote address (the
+// actor's RemoteAddr), as [SignInLimits] describes: while one must wait,
+// SignIn fails with ETOOMANY, whose [bitnobi.Error.RetryAfter] says how
+// long, without checking the password. The throttle is here rather than in
+// an HTTP handler so that every way of signing in shares it.
 func (s *UserService) SignIn(ctx context.Context, username, password string) (*bitnobi.Session, *bitnobi.User, error) {
 	denied := bitnobi.Errorf(bitnobi.EUNAUTHORIZED, "Wrong username or password.")
 	if len(username) > maxUsernameLen || len(password) > maxPasswordLen {
 		return nil, nil, denied
 	}
+	lim := s.limits()
+	keys, free := []string{accountKey(username)}, []int{lim.Free}
+	if addr := bitnobi.ActorFromContext(ctx).RemoteAddr; addr != "" {
+		keys, free = append(keys, addressKey(addr)), append(free, lim.FreeAddress)
+	}
+	if wait := s.throttle.wait(s.DB.now(), lim, keys...); wait > 0 {
+		return nil, nil, tooManyAttempts(wait)
+	}
+	sess, u, err := s.signIn(ctx, username, password, denied)
+	if bitnobi.ErrorCode(err) == bitnobi.EUNAUTHORIZED {
+		s.throttle.fail(s.DB.now(), lim, keys, free)
+	} else if err == nil {
+		s.throttle.reset(keys[0])
+	}
+	return sess, u, err
+}
+
+// signIn is SignIn without the throttle.
+func (s *UserService) signIn(ctx context.Context, username, password string, denied error) (*bitnobi.Session, *bitnobi.User, error) {
 	var id, hash string
 	err := s.DB.Read.QueryRowContext(ctx, s.DB.Dialect.Rebind(`SELECT id, password_hash FROM users WHERE lower(username) = lower(?)`), username).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -144,8 +182,8 @@ func (s *UserService) SignIn(ctx context.Context, username, password string) (*b
 		}
 		sess.CreatedAt = tx.Now()
 		sess.ExpiresAt = tx.Now().Add(s.DB.SessionTTL)
-		_, err = tx.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-			tokenHash(sess.Token), id, ts(sess.CreatedAt), ts(sess.ExpiresAt))
+		_, err = tx.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?)`,
+			tokenHash(sess.Token), id, ts(sess.CreatedAt), ts(sess.ExpiresAt), ts(sess.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
@@ -181,21 +219,44 @@ func (s *UserService) SignOut(ctx context.Context, token string) error {
 	})
 }
 
-// Authenticate returns the user of a valid, unexpired token.
+// Authenticate returns the user of a valid token: one whose session is
+// younger than its absolute lifetime (DB.SessionTTL) and was last used
+// less than DB.SessionIdle ago. A use is recorded at most once a minute
+// (less often than that for short idle timeouts' sake only: a tenth of
+// it), so that authenticating rarely writes.
 func (s *UserService) Authenticate(ctx context.Context, token string) (*bitnobi.User, error) {
 	denied := bitnobi.Errorf(bitnobi.EUNAUTHORIZED, "The token is not valid or has expired: sign in again.")
 	if token == "" || len(token) > 256 {
 		return nil, denied
 	}
 	var u *bitnobi.User
+	var touch bool
+	var now time.Time
 	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		var userID string
-		err := tx.QueryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?`, tokenHash(token), ts(tx.Now())).Scan(&userID)
+		var userID, created, lastUsed string
+		now = tx.Now()
+		err := tx.QueryRow(ctx, `SELECT user_id, created_at, last_used_at FROM sessions WHERE token_hash = ? AND expires_at > ?`, tokenHash(token), ts(now)).Scan(&userID, &created, &lastUsed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return denied
 		} else if err != nil {
 			return fmt.Errorf("find session: %w", err)
 		}
+		if lastUsed == "" {
+			lastUsed = created // a session from before last_used_at existed
+		}
+		last, err := parseTS(lastUsed)
+		if err != nil {
+			return err
+		}
+		idle := now.Sub(last)
+		if s.DB.SessionIdle > 0 && idle >= s.DB.SessionIdle {
+			return denied
+		}
+		every := time.Minute
+		if s.DB.SessionIdle > 0 {
+			every = min(every, s.DB.SessionIdle/10)
+		}
+		touch = idle >= every
 		if u, err = findUser(ctx, tx, userID); bitnobi.ErrorCode(err) == bitnobi.ENOTFOUND {
 			return denied
 		}
@@ -204,7 +265,51 @@ func (s *UserService) Authenticate(ctx context.Context, token string) (*bitnobi.
 	if err != nil {
 		return nil, err
 	}
+	if touch {
+		_, err := s.DB.Write.ExecContext(ctx, s.DB.Dialect.Rebind(`UPDATE sessions SET last_used_at = ? WHERE token_hash = ? AND last_used_at < ?`), ts(now), tokenHash(token), ts(now))
+		if err != nil {
+			return nil, fmt.Errorf("record session use: %w", err)
+		}
+	}
 	return u, nil
+}
+
+// SignOutAll ends every session of a user: the user themself, or the
+// administrator for anyone. It returns how many sessions ended and audits
+// the action as user.signout_all.
+func (s *UserService) SignOutAll(ctx context.Context, userID string) (int64, error) {
+	a, err := signedInActor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !a.IsAdmin && a.UserID != userID {
+		return 0, bitnobi.Errorf(bitnobi.EFORBIDDEN, "Only the administrator may sign other users out.")
+	}
+	var n int64
+	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
+		u, err := findUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if n, err = deleteSessions(ctx, tx, userID); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, bitnobi.ActionSignOutAll, "user", userID, map[string]any{"username": u.Username, "sessions": n})
+	})
+	return n, err
+}
+
+// deleteSessions ends every session of a user and returns how many.
+func deleteSessions(ctx context.Context, tx *Tx, userID string) (int64, error) {
+	r, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions: %w", err)
+	}
+	return n, nil
 }
 
 // FindUsers lists all users, oldest first (administrator only).
@@ -248,9 +353,12 @@ func (s *UserService) FindUserByID(ctx context.Context, id string) (*bitnobi.Use
 }
 
 // UpdateUser changes a user. Users may change their own e-mail and
-// password; only the administrator changes attributes and the admin flag,
-// or anything of another user. An update that changes nothing writes
-// nothing.
+// password, giving their current password (also the administrator, for
+// their own account: a stolen session must not be enough to take the
+// account over); only the administrator changes attributes and the admin
+// flag, or anything of another user. The administrator setting another
+// user's password is a reset: audited as user.password_reset, and it ends
+// that user's sessions. An update that changes nothing writes nothing.
 func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.UserUpdate) (*bitnobi.User, error) {
 	a, err := signedInActor(ctx)
 	if err != nil {
@@ -284,6 +392,12 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.Use
 			return nil, err
 		}
 	}
+	if a.UserID == id && (upd.Password != nil || upd.Email != nil) {
+		if err := s.checkCurrentPassword(ctx, id, upd.CurrentPassword); err != nil {
+			return nil, err
+		}
+	}
+	reset := upd.Password != nil && a.UserID != id
 
 	var u *bitnobi.User
 	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
@@ -298,7 +412,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.Use
 			fields = append(fields, "email")
 			detail["email"] = email
 		}
-		if upd.Password != nil {
+		if upd.Password != nil && !reset {
 			fields = append(fields, "password") // never the password itself
 		}
 		if upd.IsAdmin != nil && *upd.IsAdmin != u.IsAdmin {
@@ -319,7 +433,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.Use
 				return err
 			}
 		}
-		if len(fields) == 0 {
+		if len(fields) == 0 && !reset {
 			return nil
 		}
 		u.UpdatedAt = tx.Now()
@@ -333,6 +447,18 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.Use
 		if err != nil {
 			return fmt.Errorf("update user: %w", err)
 		}
+		if reset {
+			n, err := deleteSessions(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, bitnobi.ActionUserPasswordReset, "user", id, map[string]any{"username": u.Username, "sessions_ended": n}); err != nil {
+				return err
+			}
+			if len(fields) == 0 {
+				return nil
+			}
+		}
 		detail["fields"] = fields
 		return tx.Audit(ctx, bitnobi.ActionUserUpdate, "user", id, detail)
 	})
@@ -340,6 +466,39 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd bitnobi.Use
 		return nil, err
 	}
 	return u, nil
+}
+
+// checkCurrentPassword checks the current password a user gives to change
+// their own e-mail or password: EINVALID (field current_password) when it
+// is missing or wrong. Wrong ones count towards the account's sign-in
+// throttle, so that a stolen session cannot guess the password quickly.
+func (s *UserService) checkCurrentPassword(ctx context.Context, id string, current *string) error {
+	if current == nil || *current == "" {
+		return bitnobi.Invalidf("current_password", "Give your current password (current_password) to change your e-mail or password.")
+	}
+	var username, hash string
+	err := s.DB.Read.QueryRowContext(ctx, s.DB.Dialect.Rebind(`SELECT username, password_hash FROM users WHERE id = ?`), id).Scan(&username, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return bitnobi.Errorf(bitnobi.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return fmt.Errorf("find user: %w", err)
+	}
+	lim := s.limits()
+	key := accountKey(username)
+	if wait := s.throttle.wait(s.DB.now(), lim, key); wait > 0 {
+		return tooManyAttempts(wait)
+	}
+	ok := false
+	if len(*current) <= maxPasswordLen {
+		if ok, err = checkPassword(*current, hash); err != nil {
+			return fmt.Errorf("check password of user %s: %w", id, err)
+		}
+	}
+	if !ok {
+		s.throttle.fail(s.DB.now(), lim, []string{key}, []int{lim.Free})
+		return bitnobi.Invalidf("current_password", "The current password is wrong.")
+	}
+	return nil
 }
 
 // DeleteUser removes a user and, through the schema's cascades, their

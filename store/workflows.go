@@ -281,11 +281,14 @@ func (s *WorkflowService) DetachPolicy(ctx context.Context, workflowID, policyID
 // StartRun runs a workflow synchronously, in three steps:
 //
 //  1. a transaction records the run as running and audits workflow.start;
-//  2. the graph is evaluated with the actor's access to its inputs (each
-//     data-source and result read audited on its own) and the result rows
-//     are streamed into the blob store as JSON Lines;
+//  2. the graph is evaluated with the access of the workflow's OWNER to
+//     its inputs, whoever starts the run, so that a run started by the
+//     administrator reads no more than the owner may (each data-source
+//     and result read audited on its own, as done by the actor) and the
+//     result rows are streamed into the blob store as JSON Lines;
 //  3. a transaction records the outcome (the result blob and its columns,
-//     or the error) and audits workflow.end.
+//     or the error), the run's lineage (see access.go) and audits
+//     workflow.end.
 //
 // Step 3 runs even if ctx is canceled meanwhile, so that a run does not
 // stay "running" because its client went away. A crash between 1 and 3
@@ -296,10 +299,14 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 		return nil, err
 	}
 	var w *bitnobi.Workflow
+	var owner *bitnobi.User
 	run := &bitnobi.WorkflowRun{ID: bitnobi.NewID(), WorkflowID: workflowID, StartedBy: a.UserID, Status: bitnobi.RunRunning, ResultColumns: []string{}}
 	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
 		if w, _, err = findWorkflow(ctx, tx, a, workflowID, wfAccessManage); err != nil {
 			return err
+		}
+		if owner, err = findUser(ctx, tx, w.OwnerID); err != nil {
+			return fmt.Errorf("find owner of workflow %s: %w", workflowID, err)
 		}
 		run.StartedAt = tx.Now()
 		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, progress, started_at) VALUES (?, ?, ?, ?, 0, ?)`,
@@ -313,7 +320,11 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 		return nil, err
 	}
 
-	cols, blobID, nrows, size, runErr := s.execute(ctx, a, w)
+	in := &runInputs{s: s, reader: &bitnobi.Actor{UserID: owner.ID, Username: owner.Username, IsAdmin: owner.IsAdmin, Attributes: owner.Attributes}}
+	cols, blobID, nrows, size, runErr := s.execute(ctx, in, w)
+	if runErr == nil && len(in.lineage.rows) > maxLineage {
+		runErr = bitnobi.Errorf(bitnobi.ETOOLARGE, "The run read more than %d sources (with those of the results it read): split the workflow.", maxLineage)
+	}
 
 	endCtx := context.WithoutCancel(ctx)
 	err = s.DB.WriteTx(endCtx, func(tx *Tx) error {
@@ -331,6 +342,11 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 				s.DB.Logger.Error("workflow run failed", "workflow_id", workflowID, "run_id", run.ID, "err", runErr)
 			}
 			detail["error"] = run.Error
+		}
+		if runErr == nil {
+			if err := writeLineage(endCtx, tx, run.ID, &in.lineage); err != nil {
+				return err
+			}
 		}
 		detail["status"], detail["rows"] = run.Status, run.ResultRows
 		colsJSON, err := json.Marshal(run.ResultColumns)
@@ -350,10 +366,10 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 	return run, nil
 }
 
-// execute evaluates w's graph as a, streaming the result rows into the
+// execute evaluates w's graph on in, streaming the result rows into the
 // blob store. It returns the result's columns, blob, row count and size.
-func (s *WorkflowService) execute(ctx context.Context, a *bitnobi.Actor, w *bitnobi.Workflow) (cols []string, blobID string, nrows, size int64, err error) {
-	rows, err := workflow.Run(ctx, &w.Graph, &runInputs{s: s, actor: a})
+func (s *WorkflowService) execute(ctx context.Context, in *runInputs, w *bitnobi.Workflow) (cols []string, blobID string, nrows, size int64, err error) {
+	rows, err := workflow.Run(ctx, &w.Graph, in)
 	if err != nil {
 		return nil, "", 0, 0, err
 	}
@@ -399,21 +415,28 @@ func runErrorMessage(err error) string {
 	return bitnobi.ErrorMessage(err)
 }
 
-// runInputs opens a run's inputs with the access of the user who started
-// it: their own data sources (any, for the administrator) and the results
-// of workflows shared with them.
+// runInputs opens a run's inputs with the access of reader, the
+// workflow's owner: their own data sources (any, for the administrator)
+// and the results of workflows shared with them, under the rules of
+// access.go. It records what it opens in lineage. The reads are audited
+// as done by the actor of ctx, who started the run.
 type runInputs struct {
-	s     *WorkflowService
-	actor *bitnobi.Actor
+	s       *WorkflowService
+	reader  *bitnobi.Actor
+	lineage lineage
 }
 
 func (in *runInputs) OpenDataSource(ctx context.Context, id string) (io.ReadCloser, *bitnobi.DataSource, error) {
 	ds := &DataSourceService{DB: in.s.DB}
-	return ds.OpenDataSource(ctx, id)
+	rc, d, err := ds.openDataSource(ctx, in.reader, id)
+	if err == nil {
+		in.lineage.add(runSource{Kind: sourceDataSource, SourceID: d.ID, OwnerID: d.OwnerID})
+	}
+	return rc, d, err
 }
 
 func (in *runInputs) OpenResult(ctx context.Context, workflowID string) (*bitnobi.WorkflowRun, io.ReadCloser, error) {
-	return in.s.openResult(ctx, in.actor, workflowID, "")
+	return in.s.openResult(ctx, in.reader, workflowID, "", &in.lineage)
 }
 
 // FindRuns lists a workflow's runs, newest first.
@@ -424,11 +447,22 @@ func (s *WorkflowService) FindRuns(ctx context.Context, workflowID string) ([]*b
 	}
 	var runs []*bitnobi.WorkflowRun
 	err = s.DB.ReadTx(ctx, func(tx *Tx) error {
-		if _, _, err := findWorkflow(ctx, tx, a, workflowID, wfAccessResult); err != nil {
+		w, _, err := findWorkflow(ctx, tx, a, workflowID, wfAccessResult)
+		if err != nil {
 			return err
 		}
-		runs, err = queryRuns(ctx, tx, `WHERE workflow_id = ? ORDER BY started_at DESC, id DESC`, workflowID)
-		return err
+		if runs, err = queryRuns(ctx, tx, `WHERE workflow_id = ? ORDER BY started_at DESC, id DESC`, workflowID); err != nil {
+			return err
+		}
+		// Users of the result see the columns they may read.
+		for i, r := range runs {
+			keep, err := exportedColumns(a, w, r.ResultColumns, false)
+			if err != nil {
+				keep = []int{} // none is exportable
+			}
+			runs[i] = projectRun(r, keep)
+		}
+		return nil
 	})
 	return runs, err
 }
@@ -439,13 +473,17 @@ func (s *WorkflowService) ReadResult(ctx context.Context, workflowID, runID stri
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.openResult(ctx, a, workflowID, runID)
+	return s.openResult(ctx, a, workflowID, runID, nil)
 }
 
 // openResult opens the result of run runID of a workflow whose result a
 // may see, or of its last succeeded run when runID is "", and audits the
-// access in the same transaction.
-func (s *WorkflowService) openResult(ctx context.Context, a *bitnobi.Actor, workflowID, runID string) (*bitnobi.WorkflowRun, io.ReadCloser, error) {
+// access in the same transaction (as done by the actor of ctx). It
+// enforces the rules of access.go: a must still be allowed every foreign
+// source of the run's lineage, and reads only the exportable columns
+// unless a owns the workflow or is the administrator. When l is not nil,
+// the run and its foreign sources are added to it.
+func (s *WorkflowService) openResult(ctx context.Context, a *bitnobi.Actor, workflowID, runID string, l *lineage) (*bitnobi.WorkflowRun, io.ReadCloser, error) {
 	var run *bitnobi.WorkflowRun
 	var rc io.ReadCloser
 	err := s.DB.WriteTx(ctx, func(tx *Tx) error {
@@ -472,16 +510,33 @@ func (s *WorkflowService) openResult(ctx context.Context, a *bitnobi.Actor, work
 		if run.Status != bitnobi.RunSucceeded {
 			return bitnobi.Errorf(bitnobi.ECONFLICT, "The run has no result: it %s.", map[string]string{bitnobi.RunRunning: "is still running", bitnobi.RunFailed: "failed"}[run.Status])
 		}
+		if err := checkLineage(ctx, tx, a, w.OwnerID, run.ID); err != nil {
+			return err
+		}
+		keep, err := exportedColumns(a, w, run.ResultColumns, l != nil)
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			if err := inheritLineage(ctx, tx, l, w, run); err != nil {
+				return err
+			}
+		}
 		f, err := s.DB.Blobs.Open(run.ResultBlobID)
 		if err != nil {
 			return fmt.Errorf("open result of run %s: %w", run.ID, err)
 		}
-		err = tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "workflow_run", run.ID, map[string]any{"workflow_id": workflowID, "name": w.Name, "owner_id": w.OwnerID, "rows": run.ResultRows})
+		detail := map[string]any{"workflow_id": workflowID, "name": w.Name, "owner_id": w.OwnerID, "rows": run.ResultRows}
+		if a.UserID != bitnobi.ActorFromContext(ctx).UserID {
+			detail["read_as"] = a.UserID
+		}
+		err = tx.Audit(ctx, bitnobi.ActionDataSourceAccess, "workflow_run", run.ID, detail)
 		if err != nil {
 			f.Close()
 			return err
 		}
-		rc = f
+		rc = projectReader(f, keep)
+		run = projectRun(run, keep)
 		return nil
 	})
 	if err != nil {

@@ -16,9 +16,14 @@ Commands:
 
 // backupsFooter follows the list of commands in the help of "bitnobi backups".
 const backupsFooter = `
+list, verify and prune take --remote to work on the bucket instead of
+the folder; "bitnobi restore s3://BUCKET/PREFIX/NAME" restores from it.
+The bucket is configured by BITNOBI_S3_* variables (see push --help).
+
 Run "bitnobi backups COMMAND --help" for a command's flags.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 the backup folder is locked by
-a running backup, 4 a backup did not verify, 130 interrupted (SIGINT or
+a running backup, 4 a backup did not verify, 5 the off-site storage
+could not be used (unreachable, credentials refused, no bucket), 130 interrupted (SIGINT or
 SIGTERM; the message says what was and was not done).
 `
 

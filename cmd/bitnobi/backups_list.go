@@ -9,7 +9,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 )
 
-const backupsListHelp = `Usage: bitnobi backups list [--backup-dir DIR] [--json]
+const backupsListHelp = `Usage: bitnobi backups list [--backup-dir DIR | --remote] [--json]
 
 Lists the backup folder, newest backup first. For each backup: its name,
 when it was taken (UTC), the bitnobi and schema versions that wrote it,
@@ -24,6 +24,11 @@ backups: "damaged" (a backup-* directory whose manifest is missing or
 damaged), "incomplete" (.tmp-backup-*: a backup, import or prune running
 or interrupted; the next backup removes it) and "foreign" (not made by
 bitnobi; left alone).
+
+--remote lists the backups of the off-site S3 bucket instead (see
+"bitnobi backups push --help" for its BITNOBI_S3_* settings), with each
+one's s3:// address for restore, and "incomplete" for a push under way or
+interrupted. UNIQUE is then the bytes no other remote backup shares.
 `
 
 // listEntry is one entry of "backups list --json".
@@ -48,11 +53,15 @@ func (m *Main) runBackupsList(ctx context.Context, args []string) error {
 	dataDir := m.dataDirFlag(fs)
 	backupDirFlag := m.backupDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	remote := fs.Bool("remote", false, "list the backups of the off-site S3 bucket (BITNOBI_S3_*)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi backups list --help", "list takes no arguments, got %q", fs.Args())
+	}
+	if *remote {
+		return m.listRemote(ctx, *asJSON)
 	}
 	folder, err := m.backupDir(*backupDirFlag, *dataDir)
 	if err != nil {

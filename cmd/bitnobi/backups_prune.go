@@ -36,8 +36,16 @@ an import (--wait waits for one to finish). Each backup is renamed to a
 nothing that looks like a backup; the next backup or prune finishes it.
 Blob files hard-linked between backups stay intact in the backups kept.
 
+--remote prunes the off-site S3 bucket instead (BITNOBI_S3_*, see
+"bitnobi backups push --help"), with the same rules: each backup removed
+loses its manifest first (so it is never seen complete with files
+missing), then every object that no kept backup, and no push younger than
+a day that is under way or interrupted, uses is deleted. No object is
+deleted while a remote manifest cannot be read. Run it when no push to the
+same bucket and prefix runs.
+
 Exit codes: 0 ok, 1 failed, 2 bad flags or an empty policy, 3 the backup
-folder is locked, 130 interrupted (SIGINT or SIGTERM; between two backups,
+folder is locked, 5 the off-site storage could not be used, 130 interrupted (SIGINT or SIGTERM; between two backups,
 and the message says how many were removed).
 `
 
@@ -56,6 +64,7 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "remove nothing; print what would be removed and why the others are kept")
 	asJSON := fs.Bool("json", false, "print JSON")
 	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
+	remote := fs.Bool("remote", false, "prune the off-site S3 bucket (BITNOBI_S3_*) instead of the folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +82,9 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 		if n < 0 {
 			return usagef("bitnobi backups prune --help", "--keep-* counts must not be negative")
 		}
+	}
+	if *remote {
+		return m.pruneRemote(ctx, p, *dryRun, *asJSON)
 	}
 	folder, err := m.backupDir(*backupDirFlag, *dataDir)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/bitnobi/bitnobi/store"
 )
 
-const backupsVerifyHelp = `Usage: bitnobi backups verify NAME | --all [--deep] [flags]
+const backupsVerifyHelp = `Usage: bitnobi backups verify NAME | --all [--deep | --remote] [flags]
 
 Checks a backup completely against its manifest, without changing it: the
 manifest's own checksum, that every file it lists is there with its size
@@ -46,6 +46,14 @@ Each outcome is recorded in the backup folder (.verified/NAME.json) for
 "backups list". Safe while the server or a backup runs, and by default
 at low priority (--priority, as for "bitnobi backup").
 
+--remote checks a backup of the off-site S3 bucket instead (BITNOBI_S3_*,
+see "bitnobi backups push --help"), or all of them with --all: its
+manifest's checksum, and every object it names, downloaded and hashed
+(size and SHA-256), so an object altered, truncated or deleted in the
+bucket is found and named. Nothing is written to disk; "backups pull"
+decodes every table and blob as well. Exit code 5 when the storage cannot
+be used.
+
 Exit codes: 0 every backup passed, 4 one or more did not (each bad file is
 named), 2 bad input: flags or arguments, a directory that is not a backup,
 a backup newer than this bitnobi, a missing or wrong master key (--deep),
@@ -64,12 +72,19 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print only failures")
 	loadKeys := m.keysFlags(fs)
 	priority := m.priorityFlag(fs)
+	remote := fs.Bool("remote", false, "verify backups of the off-site S3 bucket (BITNOBI_S3_*)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if *all == (len(pos) == 1) || len(pos) > 1 {
 		return usagef("bitnobi backups verify backup-20250102_1504, or bitnobi backups verify --all", "verify takes one backup name or --all")
+	}
+	if *remote {
+		if *deep {
+			return usagef("bitnobi backups pull NAME, then bitnobi backups verify --deep NAME", "--deep does not apply to --remote")
+		}
+		return m.verifyRemote(ctx, pos, *all, *quiet)
 	}
 	if err := m.applyPriority(*priority, *quiet, m.warnLogger()); err != nil {
 		return err

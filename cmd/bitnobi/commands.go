@@ -37,7 +37,7 @@ var commands = []command{
 	{name: "backup", summary: "write a consistent backup of all state, while the server runs", help: backupHelp, run: (*Main).runBackup},
 	{name: "restore", summary: "restore a backup into a data directory, atomically", help: restoreHelp, run: (*Main).runRestore},
 	{
-		name: "backups", summary: "list, verify, inspect, diff, prune, export and import backups",
+		name: "backups", summary: "list, verify, inspect, diff, prune, export and import backups,\nand push and pull them to and from S3-compatible storage",
 		help: backupsHelp, footer: backupsFooter, needs: "bitnobi backups list",
 		subs: backupsCommands,
 	},
@@ -63,6 +63,8 @@ var backupsCommands = []command{
 	{name: "prune", args: "--keep-...", summary: "remove the backups a retention policy does not\nkeep (--dry-run shows what and why)", help: backupsPruneHelp, run: (*Main).runBackupsPrune},
 	{name: "export", args: "NAME FILE|-", summary: "write one backup as a single archive (tar, zstd)", help: backupsExportHelp, run: (*Main).runBackupsExport},
 	{name: "import", args: "FILE|-", summary: "verify an archive and add it to the backup folder", help: backupsImportHelp, run: (*Main).runBackupsImport},
+	{name: "push", args: "NAME", summary: "copy a backup to the off-site S3 bucket (only\nthe files the bucket lacks; manifest last)", help: backupsPushHelp, run: (*Main).runBackupsPush},
+	{name: "pull", args: "NAME", summary: "copy a backup from the bucket into the folder,\nverified as an import is", help: backupsPullHelp, run: (*Main).runBackupsPull},
 }
 
 // auditCommands are the commands of "bitnobi audit".
@@ -86,7 +88,7 @@ Commands:
 const usageFooter = `
 Run "bitnobi COMMAND --help" for the flags of a command.
 Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
-4 a backup did not verify, 130 interrupted.
+4 a backup did not verify, 5 off-site storage unusable, 130 interrupted.
 `
 
 // usage is the text of "bitnobi --help".

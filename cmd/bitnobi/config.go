@@ -26,6 +26,10 @@ const (
 	EnvListen    = "BITNOBI_LISTEN"          // default for --listen
 	EnvDB        = "BITNOBI_DB"              // default for --db
 	EnvPriority  = "BITNOBI_BACKUP_PRIORITY" // default for --priority of backup, backups verify and export
+	// EnvSessionLifetime is the default for serve --session-lifetime.
+	EnvSessionLifetime = "BITNOBI_SESSION_LIFETIME"
+	// EnvSessionIdle is the default for serve --session-idle.
+	EnvSessionIdle = "BITNOBI_SESSION_IDLE"
 )
 
 // DefaultDataDir is the data directory when neither --data-dir nor

@@ -60,7 +60,7 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{[]string{"audit", "--help"}, []string{"verify", "-data-dir", "-db", "bitnobi audit verify --help"}},
-		{[]string{"backups", "--help"}, []string{"list", "verify", "export", "bitnobi backups COMMAND --help"}},
+		{[]string{"backups", "--help"}, []string{"list", "verify", "export", "push", "pull", "bitnobi backups COMMAND --help"}},
 	} {
 		t.Run("Group/"+strings.Join(tt.args, " "), func(t *testing.T) {
 			_, out, _ := runMain(t, nil, tt.args...)

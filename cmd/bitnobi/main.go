@@ -1,6 +1,6 @@
 // Command bitnobi runs the Bitnobi server and protects its state: serve,
 // backup, restore, backups (list, verify, inspect, diff, prune, export,
-// import), audit and version. The list of commands is the table in
+// import, push, pull), audit and version. The list of commands is the table in
 // commands.go, which drives the usage text, the dispatch and the help
 // tests.
 //

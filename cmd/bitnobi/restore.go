@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
+	"github.com/bitnobi/bitnobi/offsite"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
@@ -22,7 +23,9 @@ const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
 
 Restores the backup BACKUP (a path, or the name of a backup in the backup
 folder, or an archive file written by "bitnobi backups export", or "-" for
-such an archive on stdin) into --data-dir: a new or empty directory, or an
+such an archive on stdin, or s3://BUCKET/PREFIX/NAME for a backup that
+"bitnobi backups push" copied off-site: BITNOBI_S3_ENDPOINT and the
+credentials come from the environment, see "bitnobi backups push --help") into --data-dir: a new or empty directory, or an
 existing data directory whose state is replaced.
 
 With --db postgres://... (or BITNOBI_DB) the tables go into that PostgreSQL
@@ -36,7 +39,8 @@ the new one to its name. A backup taken on either engine restores into
 either. A server running on the database is detected and refused. The server must be
 stopped; a restore refuses while one holds the data directory. An archive
 is first unpacked and verified in a temporary directory beside the data
-directory (DATA_DIR.restore-archive-*), removed afterwards.
+directory (DATA_DIR.restore-archive-*), removed afterwards; so is an
+s3:// backup, downloaded there first.
 
 Nothing is changed until every check has passed: the backup's format and
 schema version (an older one is migrated forward, a newer one is refused),
@@ -66,7 +70,9 @@ disabled.
 
 Exit codes: 0 ok, 1 failed, 2 bad input (not a backup, newer version,
 missing or wrong master key, identity or passphrase), 3 the data directory
-is in use, 4 the backup does not verify (damaged or altered), 130
+is in use, 4 the backup does not verify (damaged or altered), 5 the
+off-site storage could not be used (unreachable, credentials refused, no
+such bucket), 130
 interrupted (SIGINT or SIGTERM; the message says what was left as it
 was).
 `
@@ -104,7 +110,17 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	}
 	dir := datadir.Dir(*dataDir)
 	var src string
-	if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
+	if offsite.IsURL(pos[0]) { // off-site: download and verify it first, as an archive
+		u, err := m.unpackRemoteForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
+		if interrupted(ctx, err) {
+			return restoreInterrupted(dir.Path(), pgTarget, false)
+		}
+		if err != nil {
+			return err
+		}
+		defer u.Remove()
+		src = u.Dir
+	} else if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
 		u, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
 		if interrupted(ctx, err) {
 			return restoreInterrupted(dir.Path(), pgTarget, false)

@@ -31,6 +31,12 @@ and a second is refused with the first's session (pid, application, client
 address). SIGINT or SIGTERM stops the server gracefully, finishing requests
 in flight.
 
+Sessions (sign-in tokens) end after --session-lifetime (default 720h, 30
+days) whatever happens, and sooner when unused for --session-idle (default
+24h; 0 turns the idle timeout off). Durations are Go durations: 90m, 12h,
+720h. Failed sign-ins are throttled per account and per address, with waits
+of up to 5 minutes (see docs/api.md).
+
 Backups can be taken while it runs: see "bitnobi backup --help".
 `
 
@@ -47,8 +53,21 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	gcEvery := fs.Duration("gc-interval", time.Hour, "how often unreferenced blobs are collected (0 disables)")
+	defLifetime, err := m.envDuration(EnvSessionLifetime, store.DefaultSessionTTL)
+	if err != nil {
+		return err
+	}
+	defIdle, err := m.envDuration(EnvSessionIdle, store.DefaultSessionIdle)
+	if err != nil {
+		return err
+	}
+	sessionLifetime := fs.Duration("session-lifetime", defLifetime, "longest a sign-in stays valid (env "+EnvSessionLifetime+")")
+	sessionIdle := fs.Duration("session-idle", defIdle, "a sign-in unused for this long ends; 0: never (env "+EnvSessionIdle+")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *sessionLifetime <= 0 || *sessionIdle < 0 {
+		return usagef("bitnobi serve --session-lifetime 720h --session-idle 24h", "--session-lifetime must be positive and --session-idle not negative, got %v and %v", *sessionLifetime, *sessionIdle)
 	}
 	if fs.NArg() > 0 {
 		return usagef("bitnobi serve --help", "serve takes no arguments, got %q", fs.Args())
@@ -91,6 +110,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	a.DB.Logger = logger
+	a.DB.SessionTTL, a.DB.SessionIdle = *sessionLifetime, *sessionIdle
 	instance, err := a.DB.EnsureInstance(ctx)
 	if err != nil {
 		return err
@@ -129,6 +149,20 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// envDuration returns the duration in environment variable name, or def
+// when it is unset.
+func (m *Main) envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := m.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, usagef(name+"=24h", "%s=%q is not a duration such as 90m or 24h", name, v)
+	}
+	return d, nil
 }
 
 // newAPIServer wires the store's services into the HTTP API.
