@@ -473,6 +473,7 @@ var entities = map[string]string{
 	"workflows":         "workflows",
 	"workflow_policies": "policies attached to workflows",
 	"workflow_runs":     "workflow runs",
+	"run_sources":       "run sources",
 	"reports":           "reports",
 	"remote_servers":    "remote servers",
 	"email_settings":    "e-mail settings",
