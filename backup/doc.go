@@ -92,8 +92,8 @@
 //
 // [Restore] changes nothing until every check has passed. It calls one
 // method of restorer (restore.go) for each step: readBackup (1),
-// lockRestore (2), lockDataDir (3), check (4 to 6), then intoDataDir or,
-// with a [Target], intoTarget (7 and 8).
+// lockRestore (2), checkBackup (3 to 5), lockDataDir and checkSpace (6),
+// then intoDataDir or, with a [Target], intoTarget (7 and 8).
 //
 //  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
@@ -102,18 +102,25 @@
 //     backup is outside the data directory, and a complete backup's
 //     manifest never changes), so a wrong backup path is refused at once,
 //     even while another restore runs.
-//  2. Take the restore lock beside the data directory (<dir>.restore-lock)
-//     and finish an interrupted restore (see below).
-//  3. Take the data directory's lock (bitnobi.lock), refusing while a
-//     server holds it; create the directory first if it is missing.
-//  4. Find the master key (an encrypted backup's own, else --key-file,
+//  2. Take the restore lock beside the data directory (<dir>.restore-lock),
+//     finish an interrupted restore (see below) and the deletion of a
+//     previous state that --discard-previous began (<dir>.deleting-*),
+//     and refuse at once while a server holds the data directory (a
+//     shared probe of bitnobi.lock, which creates nothing).
+//  3. Find the master key (an encrypted backup's own, else --key-file,
 //     BITNOBI_MASTER_KEY_FILE or the target's master.key) and check its
 //     fingerprint against the manifest's.
-//  5. Check that the backup holds exactly the files the manifest lists,
+//  4. Check that the backup holds exactly the files the manifest lists,
 //     with their sizes and SHA-256, and no symbolic links or paths that
 //     leave it.
-//  6. Check that the backup's secrets were sealed with that key, and that
-//     the file system has room for the new state.
+//  5. Check that the backup's secrets were sealed with that key. Steps 3
+//     to 5 come before the data directory's lock, so that a refusal
+//     leaves the target untouched, not even a lock file.
+//  6. Take the data directory's lock (bitnobi.lock), refusing while a
+//     server holds it; create the directory first if it is missing (a
+//     restore that then fails removes it, or the lock file it created in
+//     an existing directory). Check that the file system has room for the
+//     new state.
 //  7. Build the new state in <dir>.restore-staging (same file system):
 //     the schema at the backup's version (migrations up to it), the rows
 //     and, on another goroutine at the same time, the blobs (each
@@ -177,10 +184,12 @@
 //     .tmp-backup-* directory, never a partial backup-*, and the next
 //     backup or prune removes it. Deleting a backup unlinks its files;
 //     a blob file hard-linked into another backup lives on there.
-//   - Import extracts an archive ([Export]'s tar, manifest last) into
-//     .tmp-backup-import-*, refusing while extracting whatever no backup
-//     holds (package archive does links, escapes and duplicates; the
-//     allow function paths of other shapes and entries after the
+//   - Import extracts an archive ([Export]'s tar, manifest first; older
+//     ones manifest last) into .tmp-backup-import-*, refusing while
+//     extracting whatever no backup holds (package archive does links,
+//     escapes and duplicates; the allow function paths of other shapes,
+//     entries the leading manifest does not list or whose size differs,
+//     declared sizes beyond the free space, and entries after a trailing
 //     manifest), then verifies the result completely against the
 //     extracted manifest, and renames it into place without replacing
 //     anything. A crash leaves only the temporary directory.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,9 +25,10 @@ var ErrArchive error = verifyError("archive refused")
 var ErrExists = errors.New("backup already in the folder")
 
 // Export writes the backup in dir to w as one tar archive, zstd-compressed
-// when compress is set: every file the manifest lists, in its order, then
-// manifest.json last. It first checks each file's size and SHA-256
-// against the manifest, so a damaged backup is never shipped off-site as
+// when compress is set: manifest.json first, then every file the manifest
+// lists, in its order. (Older versions put the manifest last; [Unpack]
+// reads both.) It first checks each file's size and SHA-256 against the
+// manifest, so a damaged backup is never shipped off-site as
 // a good one; the bytes are copied as they are (an encrypted backup stays
 // encrypted). On error what was written to w is incomplete.
 func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manifest, error) {
@@ -37,11 +39,13 @@ func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manif
 	if err := checkFiles(ctx, dir, m, nil, nil); err != nil {
 		return m, fmt.Errorf("export: backup %s: %w", filepath.Base(dir), err)
 	}
+	// The manifest first: an importer then knows every file's name and
+	// size before it writes any (see [Unpack]).
 	files := make([]string, 0, len(m.Files)+1)
+	files = append(files, ManifestName)
 	for _, f := range m.Files {
 		files = append(files, f.Path)
 	}
-	files = append(files, ManifestName)
 	if err := archive.Write(ctx, w, dir, files, compress); err != nil {
 		return m, fmt.Errorf("export: %w", err)
 	}
@@ -77,16 +81,22 @@ func (u *Unpacked) Remove() error { return os.RemoveAll(u.root) }
 // completely ([VerifyWith]), and returns it. On error nothing is left under
 // parent. The caller removes the result with [Unpacked.Remove].
 //
-// The manifest is the archive's last entry, so it cannot vouch for the
-// entries before it as they are read. Unpack therefore checks what it can
-// while extracting, through [archive.Extract] and its allow function:
-// every entry is a regular file or directory under the destination with a
-// path of a shape the format uses (manifest.json, manifest.age,
-// tables/<name>.jsonl.zst, blobs/<aa>/<sha256>), no entry follows
-// manifest.json, and there are no links, devices or duplicates. Then it verifies everything against the
-// extracted manifest, which refuses any file the manifest does not list
-// and any listed file that is missing or differs. Only a backup that
-// passes is returned.
+// Unpacking is bounded before it writes. [Export] puts manifest.json
+// first: Unpack then refuses any later entry that the manifest does not
+// list or whose declared size differs from the listed one (the tar reader
+// never yields more than the declared size), and a manifest whose files
+// add up to more than parent's free space less a margin (5% and 64 MiB).
+// Archives from older exports have the manifest last, so the sizes their
+// entries declare may add up to at most that free space less the margin.
+// Either way, through [archive.Extract] and its allow function, every
+// entry is a regular file or directory under the destination with a path
+// of a shape the format uses (manifest.json, manifest.age,
+// tables/<name>.<n>.jsonl.zst, blobs/<aa>/<sha256>), there are no links,
+// devices or duplicates, and the manifest is the first or the last entry.
+// Then it verifies everything against the extracted manifest, which
+// refuses any file the manifest does not list and any listed file that is
+// missing or differs. Only a backup that passes is returned. A refused
+// archive gives an error matching [ErrArchive].
 func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts UnpackOptions) (u *Unpacked, err error) {
 	root, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
@@ -101,19 +111,64 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 	if err := os.Mkdir(incoming, dirPerm); err != nil {
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
-	sawManifest := false
+	// Unpacking is bounded before anything is written. An archive of
+	// today's "backups export" starts with the manifest: each later entry
+	// must be a file it lists, with the size it lists, so that nothing
+	// beyond what the (checksummed) manifest declares is ever written,
+	// and the sum of its sizes must fit in the free space. An older
+	// archive (manifest last) cannot vouch for its entries as they come:
+	// the sizes they declare may add up to at most the free space of
+	// parent less a margin (unpackBudget).
+	budget, err := unpackBudget(parent)
+	if err != nil {
+		return nil, fmt.Errorf("unpack: %w", err)
+	}
+	var (
+		first       = true
+		sawManifest = false
+		lead        = false          // manifest.json was the first file
+		listed      map[string]int64 // a leading manifest's files not yet seen
+		declared    int64            // the sizes declared so far (manifest last)
+	)
 	allow := func(name string, size int64) error {
-		if sawManifest {
-			return fmt.Errorf("%w: %s follows %s, which must be the last entry", ErrUnexpectedFile, name, ManifestName)
-		}
-		if name == SealedName { // the encrypted part of an encrypted backup
-			return nil
-		}
+		wasFirst := first
+		first = false
 		if name == ManifestName {
+			if sawManifest {
+				return fmt.Errorf("%w: a second %s", ErrUnexpectedFile, ManifestName)
+			}
 			if size > maxManifestSize {
 				return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, ManifestName, size)
 			}
-			sawManifest = true
+			sawManifest, lead = true, wasFirst
+			return nil
+		}
+		if sawManifest && !lead {
+			return fmt.Errorf("%w: %s follows %s, which must be the first or the last entry", ErrUnexpectedFile, name, ManifestName)
+		}
+		if lead {
+			if listed == nil { // the manifest is on disk by now
+				var err error
+				if listed, err = listedSizes(incoming, budget); err != nil {
+					return err
+				}
+			}
+			want, ok := listed[name]
+			switch {
+			case !ok && name == SealedName:
+				if size > maxSealedSize {
+					return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, SealedName, size)
+				}
+			case !ok:
+				return fmt.Errorf("%w: %s is not listed in %s, or comes twice", ErrUnexpectedFile, name, ManifestName)
+			case size != want:
+				return fmt.Errorf("%w: %s declares %d bytes, %s lists %d", ErrMalformed, name, size, ManifestName, want)
+			}
+			delete(listed, name)
+		} else if declared += size; declared > budget {
+			return fmt.Errorf("%w: the archive's files declare more than the %d bytes that may be unpacked in %s (its free space less a margin)", ErrMalformed, budget, parent)
+		}
+		if name == SealedName { // the encrypted part of an encrypted backup
 			return nil
 		}
 		return checkPath(name)
@@ -138,6 +193,49 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
 	return &Unpacked{Dir: dir, Manifest: m, root: root}, nil
+}
+
+// unpackMargin is the free space an unpack leaves on its file system, at
+// least: a fixed part plus a share of what is free.
+const (
+	unpackMarginBytes = 64 << 20
+	unpackMarginShare = 20 // 1/20 = 5%
+)
+
+// unpackBudget returns how many bytes of files an archive may unpack into
+// parent: its free space less the margin (math.MaxInt64 where free space
+// cannot be known).
+func unpackBudget(parent string) (int64, error) {
+	free, ok, err := freeSpace(parent)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return math.MaxInt64, nil
+	}
+	return max(free-free/unpackMarginShare-unpackMarginBytes, 0), nil
+}
+
+// listedSizes reads the manifest a leading manifest.json entry unpacked
+// into dir and returns the size of each file it lists. It fails when the
+// manifest does not parse or its files add up to more than budget.
+func listedSizes(dir string, budget int64) (map[string]int64, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, ManifestName, err)
+	}
+	sizes := make(map[string]int64, len(m.Public().Files))
+	var total int64
+	for _, f := range m.Public().Files {
+		if f.Size < 0 {
+			return nil, fmt.Errorf("%w: %s lists %s with %d bytes", ErrMalformed, ManifestName, f.Path, f.Size)
+		}
+		sizes[f.Path] = f.Size
+		if total += f.Size; total > budget {
+			return nil, fmt.Errorf("%w: %s lists more than the %d bytes that may be unpacked here (the free space less a margin)", ErrMalformed, ManifestName, budget)
+		}
+	}
+	return sizes, nil
 }
 
 // archiveFault reports whether an error of archive.Extract is the

@@ -40,7 +40,9 @@ func stagingPath(dataDir string) string     { return dataDir + ".restore-staging
 // interrupted while switching the data directory to the restored state
 // (a crash or power loss between its two renames), so that dataDir holds
 // either the old state or the new one, never a mix or nothing. It does
-// nothing, and returns nil, when no restore was interrupted.
+// nothing, and returns nil, when no restore was interrupted. It also
+// finishes the deletion of a previous state that a crash cut short
+// (DATA_DIR.deleting-*, see RestoreOptions.DiscardPrevious).
 //
 // Call it before using a data directory: serve, backup and restore do. It
 // fails with an error matching [lockfile.ErrLocked] when a restore into
@@ -50,6 +52,7 @@ func RecoverInterruptedRestore(dataDir string) error {
 	if err != nil {
 		return fmt.Errorf("recover interrupted restore: %w", err)
 	}
+	removeDeleting(dataDir, slog.Default())
 	if ok, err := exists(journalPath(dataDir)); err != nil {
 		return fmt.Errorf("recover interrupted restore: %w", err)
 	} else if !ok {

@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -167,17 +168,26 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 		return nil, err
 	}
 	defer rlock.Release()
-	tlock, err := r.lockDataDir() // step 3
+	if err := r.checkBackup(ctx); err != nil { // steps 3 to 5
+		return nil, err
+	}
+	tlock, err := r.lockDataDir() // step 6
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
+		if err != nil && !r.hadLock && !r.created && !r.switching {
+			// A refusal removes the lock file it created in an existing
+			// directory (removed before it is released, so no one
+			// locks the unlinked file meanwhile).
+			os.Remove(r.lockPath)
+		}
 		tlock.Release()
 		if err != nil && r.created {
 			removeEmptyTarget(r.dataDir)
 		}
 	}()
-	if err := r.check(ctx); err != nil { // steps 4 to 6
+	if err := r.checkSpace(); err != nil { // step 6
 		return nil, err
 	}
 	if opts.Target != nil {
@@ -208,6 +218,10 @@ type restorer struct {
 	// created is set while dataDir is a directory this restore created
 	// to hold its lock, to be removed again if the restore fails.
 	created bool
+	// lockPath is the data directory's lock file, and hadLock whether it
+	// existed before this restore took the lock.
+	lockPath string
+	hadLock  bool
 	// switching is set as the switch to the restored state begins.
 	switching bool
 	recovered string // what recoverLocked finished, if anything
@@ -271,8 +285,9 @@ func (r *restorer) readBackup() error {
 }
 
 // lockRestore takes the restore lock beside the data directory, so that
-// one restore into it runs at a time, and finishes one that was cut
-// short (step 2).
+// one restore into it runs at a time, finishes one that was cut short and
+// the deletions of --discard-previous that were, and refuses at once
+// while a server holds the data directory (step 2).
 func (r *restorer) lockRestore() (*lockfile.Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(r.dataDir), dirPerm); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
@@ -285,10 +300,23 @@ func (r *restorer) lockRestore() (*lockfile.Lock, error) {
 		rlock.Release()
 		return nil, err
 	}
+	removeDeleting(r.dataDir, r.logger)
+	// A server holding dataDir refuses the restore: say so before the
+	// checks read the whole backup. Only a probe (a shared lock on an
+	// existing lock file, which creates nothing); the lock itself is
+	// taken by lockDataDir.
+	if ok, _ := exists(datadir.Dir(r.dataDir).Lock()); ok {
+		probe, err := lockfile.AcquireShared(datadir.Dir(r.dataDir).Lock(), "restore: probe")
+		if err != nil {
+			rlock.Release()
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		probe.Release()
+	}
 	return rlock, nil
 }
 
-// lockDataDir takes the data directory's lock (step 3), refusing while a
+// lockDataDir takes the data directory's lock (step 6), refusing while a
 // server holds it, after creating the directory if it is missing.
 func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
 	var err error
@@ -303,7 +331,14 @@ func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
 		}
 		r.created = true
 	}
-	tlock, err := lockfile.Acquire(datadir.Dir(r.dataDir).Lock(), "restore")
+	r.lockPath = datadir.Dir(r.dataDir).Lock()
+	if r.hadLock, err = exists(r.lockPath); err != nil {
+		if r.created {
+			removeEmptyTarget(r.dataDir)
+		}
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	tlock, err := lockfile.Acquire(r.lockPath, "restore")
 	if err != nil {
 		if r.created {
 			removeEmptyTarget(r.dataDir)
@@ -313,10 +348,14 @@ func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
 	return tlock, nil
 }
 
-// check finds the master key and checks it against the manifest (step
-// 4), checks the backup's files (step 5), its secrets' key and the free
-// space (step 6).
-func (r *restorer) check(ctx context.Context) error {
+// checkBackup finds the master key and checks it against the manifest
+// (step 3), checks the backup's files (step 4) and that its secrets were
+// sealed with that key (step 5). This comes before the data directory is
+// locked: a refusal must leave the target untouched, not even a lock file
+// in an existing empty directory. None of it reads anything the lock
+// guards but the key file, which a restore never writes before the
+// switch.
+func (r *restorer) checkBackup(ctx context.Context) error {
 	r.key = r.u.key
 	if r.m.MasterKey.Mode != KeySealed {
 		var err error
@@ -328,9 +367,13 @@ func (r *restorer) check(ctx context.Context) error {
 	if err := checkFiles(ctx, r.backupDir, r.m.Public(), nil, r.opts.Progress); err != nil {
 		return fmt.Errorf("restore: backup %s: %w", r.name, err)
 	}
-	if err := checkSecretKeys(ctx, r.backupDir, r.m, r.key, r.keys); err != nil {
-		return err
-	}
+	return checkSecretKeys(ctx, r.backupDir, r.m, r.key, r.keys)
+}
+
+// checkSpace checks, under the data directory's lock, that the file
+// system has room for the new state and, for a target, that the data
+// directory's master key is the one the restored state needs (step 6).
+func (r *restorer) checkSpace() error {
 	if err := checkSpace(filepath.Dir(r.dataDir), r.m); err != nil {
 		return err
 	}
@@ -406,7 +449,7 @@ func (r *restorer) intoDataDir(ctx context.Context) (*RestoreResult, error) {
 	}
 	res.Previous = j.Previous
 	if r.opts.DiscardPrevious && j.Previous != "" {
-		if err := os.RemoveAll(j.Previous); err != nil {
+		if err := discard(r.dataDir, j.Previous); err != nil {
 			r.logger.Warn("could not remove the previous state", "path", j.Previous, "err", err)
 		} else {
 			res.Previous = ""
@@ -470,6 +513,60 @@ func inspectTarget(dataDir string) (int, error) {
 		}
 	}
 	return kind, nil
+}
+
+// deletingPrefix starts the name, beside dataDir, of a previous state
+// being deleted (--discard-previous): a kill during the deletion leaves a
+// name that no one mistakes for a complete kept state, and the next
+// restore, serve or backup finishes the deletion ([removeDeleting]).
+func deletingPrefix(dataDir string) string { return dataDir + ".deleting-" }
+
+// discard deletes the previous state previous of dataDir: renamed to a
+// deletingPrefix name first, durably, then removed.
+func discard(dataDir, previous string) error {
+	doomed := deletingPrefix(dataDir) + strings.TrimPrefix(filepath.Base(previous), filepath.Base(dataDir)+".")
+	if err := os.Rename(previous, doomed); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(filepath.Dir(dataDir)); err != nil {
+		return err
+	}
+	if discardHook != nil {
+		discardHook(doomed)
+	}
+	return os.RemoveAll(doomed)
+}
+
+// discardHook, when set by tests, runs between the rename and the
+// removal of [discard], where a kill leaves a .deleting-* directory.
+var discardHook func(doomed string)
+
+// removeDeleting finishes deletions that [discard] began and a crash cut
+// short. Failures are logged: they cost disk space, not correctness.
+func removeDeleting(dataDir string, logger *slog.Logger) {
+	matches, err := filepath.Glob(globQuote(deletingPrefix(dataDir)) + "*")
+	if err != nil {
+		return
+	}
+	for _, p := range matches {
+		if err := os.RemoveAll(p); err != nil {
+			logger.Warn("could not remove a partly deleted previous state", "path", p, "err", err)
+		} else {
+			logger.Info("removed a partly deleted previous state", "path", p)
+		}
+	}
+}
+
+// globQuote escapes the pattern characters of a path for filepath.Glob.
+func globQuote(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // previousName picks the name the previous state is kept under.
@@ -882,7 +979,8 @@ func (b *builder) checkBlobRows(db *store.DB, count int64) error {
 }
 
 // record marks the restored state: meta restored_from, a new identity for
-// a copy, and the restore's audit entry.
+// a copy, runs that were in progress failed as interrupted
+// ([store.DB.FailInterruptedRuns]), and the restore's audit entry.
 func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 	by := b.opts.RestoredBy
 	if by == "" {
@@ -906,6 +1004,11 @@ func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 			}
 		}
 		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})
+		// A run in progress when the backup was taken has no process
+		// to finish it in the restored state.
+		if _, err := tx.FailInterruptedRuns(actx); err != nil {
+			return err
+		}
 		return tx.Audit(actx, bitnobi.ActionRestore, "backup", b.name, map[string]any{
 			"backup":         b.name,
 			"created_at":     bitnobi.FormatTime(b.m.CreatedAt),

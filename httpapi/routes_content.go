@@ -160,6 +160,16 @@ func (s *Server) handleUploadDataSource(w http.ResponseWriter, r *http.Request) 
 	}
 }
 
+// UploadDataSource serves a data-source upload exactly as POST
+// /api/datasources does, for a caller authenticated by other means (the web
+// pages' session cookie): the actor must already be in r's context. It
+// writes the same JSON answers, errors included.
+func (s *Server) UploadDataSource(w http.ResponseWriter, r *http.Request) {
+	if err := s.handleUploadDataSource(w, r); err != nil {
+		s.Error(w, r, err)
+	}
+}
+
 // uploadReader turns the errors of a request body being read into
 // user-facing ones: ETOOLARGE for the body limit, EINVALID for a body that
 // ends early or is not well-formed multipart.

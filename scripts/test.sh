@@ -30,8 +30,8 @@ if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v
 fi
 "$bin/staticcheck" ./...
 
-step "go test -race (SQLite, PostgreSQL, S3 on versitygw)"
-bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -race -count=1 -timeout 20m ./...
+step "go test -race (SQLite, PostgreSQL, S3 on versitygw, restic for prune; the web pages in headless chromium)"
+bash scripts/with-postgres.sh bash scripts/with-s3.sh bash scripts/with-restic.sh bash scripts/with-chromium.sh go test -race -count=1 -timeout 20m ./...
 
 # The race detector slows hashing and compression about tenfold, so under it
 # the end-to-end test moves 8 MB instead of the 100 MB upload; run it once

@@ -229,10 +229,16 @@ func queryPolicies(ctx context.Context, tx *Tx, where string, args ...any) ([]*b
 		return nil, fmt.Errorf("find policies: %w", err)
 	}
 	rows.Close()
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	all, err := readManyAttributes(ctx, tx, "policy_attributes", "policy_id", ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range ps {
-		if p.Attributes, err = readAttributes(ctx, tx, "policy_attributes", "policy_id", p.ID); err != nil {
-			return nil, err
-		}
+		p.Attributes = all[p.ID]
 	}
 	return ps, nil
 }

@@ -292,7 +292,8 @@ func (s *WorkflowService) DetachPolicy(ctx context.Context, workflowID, policyID
 //
 // Step 3 runs even if ctx is canceled meanwhile, so that a run does not
 // stay "running" because its client went away. A crash between 1 and 3
-// leaves a run marked running; this version does not sweep those.
+// leaves a run marked running; the next server start (or a restore of a
+// backup taken meanwhile) marks it failed ([DB.FailInterruptedRuns]).
 func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bitnobi.WorkflowRun, error) {
 	a, err := signedInActor(ctx)
 	if err != nil {

@@ -10,10 +10,11 @@
 // [os.Root]) and removes everything it created when it fails.
 //
 // An archive says nothing about which files a backup should hold; that is
-// the manifest's job. The manifest is the last entry, so an importer
-// either checks each entry against a manifest it already trusts (the allow
-// function of [Extract]) or extracts everything and verifies the result
-// against the extracted manifest before using it.
+// the manifest's job. An importer checks each entry against a manifest
+// it already has (the allow function of [Extract]: the backup package's
+// exports put the manifest first), or, for archives with the manifest
+// last, bounds what the entries declare and verifies the result against
+// the extracted manifest before using it.
 package archive
 
 import (

@@ -141,6 +141,10 @@ func NewRowReader(r io.Reader, cols []store.Column) *RowReader {
 // Lines returns the number of lines read so far.
 func (rr *RowReader) Lines() int64 { return rr.n }
 
+// Line returns the last line [RowReader.Next] read, newline included,
+// in a buffer the next call reuses.
+func (rr *RowReader) Line() []byte { return rr.line }
+
 // Next returns the next row, each value a string, int64, float64 or nil,
 // in a slice reused by the following call; io.EOF after the last row.
 func (rr *RowReader) Next() ([]any, error) {

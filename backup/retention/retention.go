@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,11 +38,94 @@ type Policy struct {
 	// Yearly keeps the newest backup of each of the Yearly newest UTC
 	// years that have a backup.
 	Yearly int
-	// Within keeps every backup made at most Within before the newest
-	// backup. It is measured from the newest backup, not from the current
-	// time, so that a server that stopped making backups does not lose
-	// them all to the passing of time (restic does the same).
+	// Within and WithinMonths keep every backup made less than
+	// WithinMonths calendar months plus Within before the newest backup,
+	// as restic's --keep-within does: the cutoff is the newest backup's
+	// time minus WithinMonths months (time.Time.AddDate, in UTC) minus
+	// Within, and a backup exactly at the cutoff is removed. It is
+	// measured from the newest backup, not from the current time, so that
+	// a server that stopped making backups does not lose them all to the
+	// passing of time (restic does the same). [ParseWithin] reads restic's
+	// notation ("1y2m3d4h") into both fields.
 	Within time.Duration
+	// WithinMonths is the calendar-month part of the --keep-within rule
+	// (a year is 12 months); see Within.
+	WithinMonths int
+}
+
+// withinEnabled reports whether p has a --keep-within rule.
+func (p Policy) withinEnabled() bool {
+	return p.WithinMonths > 0 || p.Within > 0
+}
+
+// withinString writes the --keep-within rule for an operator: Go's
+// notation ("72h0m0s") when there are no months, else "14 months and 72h0m0s".
+func (p Policy) withinString() string {
+	switch {
+	case p.WithinMonths <= 0:
+		return p.Within.String()
+	case p.Within <= 0:
+		return fmt.Sprintf("%d months", p.WithinMonths)
+	default:
+		return fmt.Sprintf("%d months and %v", p.WithinMonths, p.Within)
+	}
+}
+
+// ParseWithin reads a --keep-within duration in restic's notation into
+// p.Within and p.WithinMonths: numbers each followed by a unit, y (years),
+// m (MONTHS, as in restic, not minutes), w (weeks), d (days) or h
+// (hours), largest unit first and each at most once, as in "1y2m3d4h",
+// "14d" or "36h". Anything else is refused rather than guessed at, in
+// particular Go's "1h30m" (minutes to Go, months to restic), minutes,
+// seconds and fractions: the rule decides what a destructive command
+// removes.
+func ParseWithin(s string) (months int, d time.Duration, err error) {
+	const units = "ymwdh"
+	bad := func(why string) (int, time.Duration, error) {
+		return 0, 0, fmt.Errorf("%q %s; write it as restic does, with whole numbers of y (years), m (months), w (weeks), d (days) and h (hours), largest first, such as 14d, 36h or 1y2m3d4h (m means months, not minutes)", s, why)
+	}
+	if s == "" {
+		return bad("is empty")
+	}
+	rest, next := s, 0
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(rest) {
+			return bad("is not a duration")
+		}
+		if i > 6 {
+			return bad("is too large")
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		u := strings.IndexByte(units, rest[i])
+		if u < 0 {
+			return bad(fmt.Sprintf("has the unit %q", rest[i:i+1]))
+		}
+		if u < next {
+			return bad("has its units out of order or repeated")
+		}
+		next = u + 1
+		switch units[u] {
+		case 'y':
+			months += 12 * n
+		case 'm':
+			months += n
+		case 'w':
+			d += time.Duration(n) * 7 * 24 * time.Hour
+		case 'd':
+			d += time.Duration(n) * 24 * time.Hour
+		case 'h':
+			d += time.Duration(n) * time.Hour
+		}
+		rest = rest[i+1:]
+	}
+	if months == 0 && d == 0 {
+		return bad("is not a positive duration")
+	}
+	return months, d, nil
 }
 
 // Empty reports whether p has no rule enabled. Applying an empty policy
@@ -49,7 +133,7 @@ type Policy struct {
 // policy rather than remove almost everything by mistake.
 func (p Policy) Empty() bool {
 	return p.Last <= 0 && p.Hourly <= 0 && p.Daily <= 0 && p.Weekly <= 0 &&
-		p.Monthly <= 0 && p.Yearly <= 0 && p.Within <= 0
+		p.Monthly <= 0 && p.Yearly <= 0 && !p.withinEnabled()
 }
 
 // String describes p for an operator, for example
@@ -71,11 +155,11 @@ func (p Policy) String() string {
 	if len(counts) > 0 {
 		s = strings.Join(counts, ", ") + " backups"
 	}
-	if p.Within > 0 {
+	if p.withinEnabled() {
 		if s != "" {
 			s += " and "
 		}
-		s += fmt.Sprintf("all within %v of the newest", p.Within)
+		s += fmt.Sprintf("all within %s of the newest", p.withinString())
 	}
 	return "keep " + s
 }
@@ -151,15 +235,20 @@ func (p Policy) rules() []rule {
 //
 // For each bucket rule with count N (Hourly, Daily, Weekly, Monthly,
 // Yearly), Apply keeps the newest item of each of the N newest distinct
-// UTC buckets that hold an item; Last keeps the N newest items. Unlike
-// restic, Apply does not also keep the oldest item when a rule has
-// buckets left over.
+// UTC buckets that hold an item; Last keeps the N newest items. This is
+// restic 0.14's rule (Debian's restic, which the differential test runs).
+// Restic 0.16 and later also keep the oldest snapshot when a count rule
+// has fewer buckets than its count; Apply deliberately does not: with
+// "--keep-daily 7" and three days of backups the rule is simply not yet
+// full, and keeping the oldest backup on top would make the first backup
+// ever taken survive every prune until the rule fills, which an operator
+// reading the rule would not expect. The newest backup is always kept.
 //
 // Within is measured back from the newest item that is not after now, so
 // that one backup with a clock far in the future cannot push every other
 // backup out of the window. If every item is after now, or now is the zero
-// time, it is measured from the newest item. An item exactly Within before
-// is kept.
+// time, it is measured from the newest item. As in restic, the cutoff is
+// strict: an item exactly WithinMonths and Within before is removed.
 //
 // The newest item is always kept, whatever the policy, even an empty one,
 // so a prune can never leave the server without a complete backup. The
@@ -209,20 +298,20 @@ func Apply(items []Item, p Policy, now time.Time) []Decision {
 		}
 	}
 
-	if p.Within > 0 {
-		ref := ds[0].Item.Time
+	if p.withinEnabled() {
+		ref := ds[0].Item.Time.UTC()
 		if !now.IsZero() {
 			for _, d := range ds {
 				if !d.Item.Time.After(now) {
-					ref = d.Item.Time
+					ref = d.Item.Time.UTC()
 					break
 				}
 			}
 		}
-		cutoff := ref.Add(-p.Within)
+		cutoff := ref.AddDate(0, -max(p.WithinMonths, 0), 0).Add(-max(p.Within, 0))
 		for i := range ds {
-			if !ds[i].Item.Time.Before(cutoff) {
-				keep(i, fmt.Sprintf("within %v of the newest", p.Within))
+			if ds[i].Item.Time.After(cutoff) {
+				keep(i, fmt.Sprintf("within %s of the newest", p.withinString()))
 			}
 		}
 	}

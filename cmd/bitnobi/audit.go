@@ -67,6 +67,11 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	dir := datadir.Dir(*dataDir)
+	// As backup does: a restore a crash cut short leaves no data
+	// directory until it is finished.
+	if err := recoverInterruptedRestore(dir.Path()); err != nil {
+		return err
+	}
 	db, err := openExisting(ctx, dir, dsn, "bitnobi audit")
 	if interrupted(ctx, err) {
 		return auditInterrupted()

@@ -114,6 +114,12 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		return err
 	}
 	dir := datadir.Dir(*dataDir)
+	// Finish a restore a crash cut short first: between its two renames
+	// the data directory is missing, and the checks below would call it
+	// "no Bitnobi database" (backup.Create recovers too, but too late).
+	if err := recoverInterruptedRestore(dir.Path()); err != nil {
+		return err
+	}
 	var openDB func(context.Context) (*store.DB, error)
 	if dsn != "" {
 		if _, err := os.Stat(dir.Path()); errors.Is(err, os.ErrNotExist) {
@@ -204,6 +210,14 @@ func backupError(err error) error {
 			hint = fmt.Sprintf("stop process %d (%s) first", held.PID, held.Purpose)
 		}
 		return &ExitError{Code: ExitLocked, Err: err, Hint: hint}
+	case errors.Is(err, backup.ErrArchive):
+		// A hostile or malformed archive is input that cannot be
+		// accepted (exit 2, as the README says), though ErrArchive
+		// matches ErrVerify too.
+		if hint == "" {
+			hint = "make the archive again with bitnobi backups export"
+		}
+		return &UsageError{Err: err, Hint: hint}
 	case errors.Is(err, backup.ErrVerify), errors.Is(err, store.ErrAuditChain):
 		if hint == "" {
 			hint = "pick another backup: bitnobi backups list"
@@ -251,9 +265,13 @@ func (e *insecureKeyError) Error() string {
 func (e *insecureKeyError) Unwrap() error { return e.kfe }
 
 // recoverInterruptedRestore finishes a restore into dataDir that a crash
-// interrupted (see backup.RecoverInterruptedRestore); serve calls it
-// before taking the data directory.
+// interrupted (see backup.RecoverInterruptedRestore), and removes the
+// DATA_DIR.restore-archive-* directories killed restores left; serve,
+// backup and audit verify call it before taking the data directory.
 func recoverInterruptedRestore(dataDir string) error {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		removeStaleArchives(abs) // unpacked archives killed restores left
+	}
 	return backupError(backup.RecoverInterruptedRestore(dataDir))
 }
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
 const backupsExportHelp = `Usage: bitnobi backups export NAME FILE|- [--no-compress] [--force] [flags]
@@ -100,8 +102,8 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 		return err
 	})
 	if interrupted(ctx, err) {
-		// The archive so far is in the temporary file, which the deferred
-		// call removes.
+		// The archive so far was in the temporary file, which
+		// WriteFileAtomic removed.
 		if dstExisted {
 			return interruptedf("export interrupted: %s was left as it was", dst)
 		}
@@ -200,26 +202,95 @@ func isArchiveArg(arg string) bool {
 
 // unpackForRestore unpacks and verifies the archive arg into a temporary
 // directory beside the data directory (on the same file system, where
-// the restore builds its state), for restore to restore from. The caller
-// removes it with Remove.
-func (m *Main) unpackForRestore(ctx context.Context, arg, dataDir string, opts backup.UnpackOptions) (*backup.Unpacked, error) {
+// the restore builds its state), DATA_DIR.restore-archive-*, for restore
+// to restore from. The caller calls cleanup when done, which removes it.
+//
+// The temporary directory holds a lock (unpackLockName) for as long as it
+// is in use, so that [removeStaleArchives] tells the directory of a
+// running restore from one a killed restore left behind.
+func (m *Main) unpackForRestore(ctx context.Context, arg, dataDir string, opts backup.UnpackOptions) (u *backup.Unpacked, cleanup func(), err error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	parent := filepath.Dir(abs)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, closeIn, err := m.openArchive(arg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer closeIn()
-	prefix := strings.TrimPrefix(filepath.Base(abs), ".") + ".restore-archive-"
-	u, err := backup.Unpack(ctx, r, parent, prefix, opts)
+	removeStaleArchives(abs)
+	root, err := os.MkdirTemp(parent, archivePrefix(abs))
 	if err != nil {
-		return nil, backupError(err)
+		return nil, nil, err
 	}
-	return u, nil
+	lock, err := lockfile.Acquire(filepath.Join(root, unpackLockName), "restore: unpack an archive")
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, nil, err
+	}
+	cleanup = func() {
+		os.RemoveAll(root) // the lock file too: held, it is still removed
+		lock.Release()
+	}
+	u, err = backup.Unpack(ctx, r, root, "unpack-", opts)
+	if err != nil {
+		cleanup()
+		return nil, nil, backupError(err)
+	}
+	return u, cleanup, nil
+}
+
+// unpackLockName is the lock file in a DATA_DIR.restore-archive-*
+// directory that the restore using it holds.
+const unpackLockName = "unpack.lock"
+
+// archivePrefix is the name prefix of the directories beside dataDir
+// (absolute) that restores unpack archives into.
+func archivePrefix(dataDir string) string {
+	return strings.TrimPrefix(filepath.Base(dataDir), ".") + ".restore-archive-"
+}
+
+// removeStaleArchives removes the DATA_DIR.restore-archive-* directories
+// beside dataDir (absolute) that killed restores left behind: those whose
+// lock no running restore holds. Failures cost only disk space, and are
+// ignored.
+func removeStaleArchives(dataDir string) {
+	parent := filepath.Dir(dataDir)
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	prefix := archivePrefix(dataDir)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		lock, err := lockfile.Acquire(filepath.Join(dir, unpackLockName), "restore: remove a stale archive")
+		if err != nil {
+			continue // in use by a running restore, or not ours to judge
+		}
+		os.RemoveAll(dir)
+		lock.Release()
+	}
+}
+
+// checkDataDirFree refuses, before any work, a restore into a data
+// directory a server holds. It only probes: a shared lock fails while
+// the server's exclusive one is held, and nothing is created (Restore
+// takes the real lock later).
+func checkDataDirFree(dataDir string) error {
+	lockPath := datadir.Dir(dataDir).Lock()
+	if _, err := os.Stat(lockPath); err != nil {
+		return nil // no lock file, no server; Restore checks again
+	}
+	l, err := lockfile.AcquireShared(lockPath, "restore: probe")
+	if err != nil {
+		return backupError(fmt.Errorf("restore: %w", err))
+	}
+	return l.Release()
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,9 +19,13 @@ Removes the backups of the backup folder that a retention policy does not
 keep. The rules are restic's ("forget"): --keep-last N keeps the N newest;
 --keep-hourly/daily/weekly/monthly/yearly N keep the newest backup of each
 of the N newest hours, days, ISO weeks, months and years (UTC) that have
-one; --keep-within D keeps every backup made within D of the newest (e.g.
-36h, 7d, 2w, 1w3d12h). A backup is kept if any rule keeps it, and the
-newest complete backup is always kept. A policy with no rule is refused.
+one; --keep-within D keeps every backup made less than D before the
+newest, in restic's notation: y years, m MONTHS (not minutes), w weeks,
+d days, h hours, largest first (36h, 14d, 2w, 1y2m3d4h); anything else,
+such as Go's 1h30m, is refused. A backup is kept if any rule keeps it, and
+the newest complete backup is always kept. Unlike restic 0.16 and later,
+the oldest backup is not kept extra when a count rule has fewer backups
+than its count. A policy with no rule is refused.
 
 --dry-run removes nothing and prints what would be removed, and why each
 kept backup is kept. Decisions go by each manifest's creation time, not by
@@ -60,7 +62,7 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 	fs.IntVar(&p.Weekly, "keep-weekly", 0, "keep the newest backup of each of the `N` newest ISO weeks that have one")
 	fs.IntVar(&p.Monthly, "keep-monthly", 0, "keep the newest backup of each of the `N` newest months that have one")
 	fs.IntVar(&p.Yearly, "keep-yearly", 0, "keep the newest backup of each of the `N` newest years that have one")
-	within := fs.String("keep-within", "", "keep every backup made within `DURATION` of the newest (36h, 7d, 2w, 1w3d12h)")
+	within := fs.String("keep-within", "", "keep every backup made less than `DURATION` before the newest (restic's units: 36h, 14d, 2w, 1y2m3d4h; m is months)")
 	dryRun := fs.Bool("dry-run", false, "remove nothing; print what would be removed and why the others are kept")
 	asJSON := fs.Bool("json", false, "print JSON")
 	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
@@ -72,11 +74,11 @@ func (m *Main) runBackupsPrune(ctx context.Context, args []string) error {
 		return usagef("bitnobi backups prune --help", "prune takes no arguments, got %q", fs.Args())
 	}
 	if *within != "" {
-		d, err := parseWithin(*within)
+		months, d, err := retention.ParseWithin(*within)
 		if err != nil {
-			return usagef("--keep-within 7d", "--keep-within: %v", err)
+			return usagef("--keep-within 14d", "--keep-within: %v", err)
 		}
-		p.Within = d
+		p.WithinMonths, p.Within = months, d
 	}
 	for _, n := range []int{p.Last, p.Hourly, p.Daily, p.Weekly, p.Monthly, p.Yearly} {
 		if n < 0 {
@@ -195,40 +197,4 @@ func writePrune(w io.Writer, p retention.Policy, dryRun bool, res *backup.PruneR
 	} else {
 		fmt.Fprintf(w, "%s removed, %d kept\n", count(len(res.Removed), "backup", "backups"), kept)
 	}
-}
-
-var withinDaysRE = regexp.MustCompile(`^(\d+)([wd])`)
-
-// parseWithin parses a duration as Go writes them ("36h", "90m") that may
-// start with weeks and days ("2w", "7d", "1w3d12h").
-func parseWithin(s string) (time.Duration, error) {
-	var d time.Duration
-	rest := s
-	for {
-		m := withinDaysRE.FindStringSubmatch(rest)
-		if m == nil {
-			break
-		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("%q: too large", s)
-		}
-		unit := 24 * time.Hour
-		if m[2] == "w" {
-			unit *= 7
-		}
-		d += time.Duration(n) * unit
-		rest = rest[len(m[0]):]
-	}
-	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as 36h, 7d or 1w3d12h", s)
-		}
-		d += r
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration", s)
-	}
-	return d, nil
 }

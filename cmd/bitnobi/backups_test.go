@@ -203,22 +203,6 @@ func TestBackupsPrune(t *testing.T) {
 	})
 }
 
-func TestParseWithin(t *testing.T) {
-	for in, want := range map[string]time.Duration{
-		"36h": 36 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
-		"1w3d12h": (10*24 + 12) * time.Hour, "90m": 90 * time.Minute,
-	} {
-		if got, err := parseWithin(in); err != nil || got != want {
-			t.Errorf("parseWithin(%q)=%v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "d", "7x", "-3h", "3d-4h2"} {
-		if _, err := parseWithin(in); err == nil {
-			t.Errorf("parseWithin(%q) accepted", in)
-		}
-	}
-}
-
 // reChecksumTable rewrites a table file of the backup in dir with lines
 // appended, and the manifest to match: every checksum agrees.
 func reChecksumTable(t *testing.T, dir, table string, extra ...string) {
@@ -501,15 +485,15 @@ func TestBackupsExportImport(t *testing.T) {
 		before := testutil.Tree(t, other, true)
 		for _, e := range entries {
 			code, out, errOut := runMain(t, nil, "backups", "import", filepath.Join(corpus, e.Name()), "--backup-dir", other)
-			if code != ExitVerify || !strings.HasPrefix(errOut, "Error: ") {
-				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitVerify, out, errOut)
+			if code != ExitUsage || !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitUsage, out, errOut)
 			}
 			if !maps.Equal(before, testutil.Tree(t, other, true)) {
 				t.Fatalf("import %s changed the backup folder", e.Name())
 			}
 			target := filepath.Join(root, "t4", "bitnobi-data")
-			if code, _, _ := runMain(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitVerify {
-				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitVerify)
+			if code, _, _ := runMain(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitUsage {
+				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitUsage)
 			}
 			if left, _ := os.ReadDir(filepath.Join(root, "t4")); len(left) > 0 {
 				var names []string

@@ -2,6 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
+	"runtime"
 	"strings"
 
 	"github.com/bitnobi/bitnobi/backup"
@@ -25,6 +28,7 @@ func (m *Main) keysFlags(fs *flag.FlagSet) func() (*backup.Keys, error) {
 	passphrase := fs.String("passphrase-file", m.Getenv(EnvPassphraseFile),
 		"file whose first line is the passphrase of encrypted backups (env "+EnvPassphraseFile+")")
 	return func() (*backup.Keys, error) {
+		m.warnLooseFile(*passphrase, "passphrase")
 		keys, err := backup.LoadKeys(*identity, *passphrase)
 		if err != nil {
 			return nil, keysError(err, fs.Name())
@@ -54,13 +58,14 @@ type encryptFlags struct {
 	recipientsFile *string
 	passphraseFile *string
 	envPassphrase  string // $BITNOBI_BACKUP_PASSPHRASE_FILE
+	warn           func(path, what string)
 }
 
 // encryptFlags adds --encrypt, --recipient, --recipients-file and
 // --passphrase-file to fs. --passphrase-file defaults to
 // $BITNOBI_BACKUP_PASSPHRASE_FILE, used only with --encrypt.
 func (m *Main) encryptFlags(fs *flag.FlagSet) *encryptFlags {
-	e := &encryptFlags{envPassphrase: m.Getenv(EnvPassphraseFile)}
+	e := &encryptFlags{envPassphrase: m.Getenv(EnvPassphraseFile), warn: m.warnLooseFile}
 	e.encrypt = fs.Bool("encrypt", false, "encrypt the backup (with --recipient, --recipients-file or --passphrase-file)")
 	fs.Var(&e.recipients, "recipient", "age public key (age1...) to encrypt to; repeat for several")
 	e.recipientsFile = fs.String("recipients-file", "", "file of age public keys to encrypt to, one per line")
@@ -89,6 +94,7 @@ func (e *encryptFlags) options() (*backup.EncryptOptions, error) {
 	case haveRecipients && passFile != "":
 		return nil, usagef(hint, "encrypt to recipients or under a passphrase, not both")
 	case passFile != "":
+		e.warn(passFile, "passphrase")
 		pass, err := backup.ReadPassphraseFile(passFile)
 		if err != nil {
 			return nil, keysError(err, "backup")
@@ -102,6 +108,24 @@ func (e *encryptFlags) options() (*backup.EncryptOptions, error) {
 		return &backup.EncryptOptions{Recipients: rs}, nil
 	}
 	return nil, usagef(hint, "--encrypt needs --recipient, --recipients-file or --passphrase-file (or $%s)", EnvPassphraseFile)
+}
+
+// warnLooseFile warns on stderr, as ssh does of a private key, when the
+// secret file path (a passphrase file; "" for none) can be
+// read or written by its group or by others. It warns rather than refuses
+// (unlike the master key, which is refused): the file keeps working, and
+// a nightly backup does not fail over it, but the operator is told at
+// every use. Files that cannot be inspected are left to the reader.
+func (m *Main) warnLooseFile(path, what string) {
+	if path == "" || runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(m.Stderr, "Warning: %s file %s has mode %04o: other users of this machine may read it, and with it the encrypted backups.\nTry: chmod 600 %s\n",
+		what, path, fi.Mode().Perm(), path)
 }
 
 // stringList is a flag that may be repeated.

@@ -40,7 +40,8 @@ either. A server running on the database is detected and refused. The server mus
 stopped; a restore refuses while one holds the data directory. An archive
 is first unpacked and verified in a temporary directory beside the data
 directory (DATA_DIR.restore-archive-*), removed afterwards; so is an
-s3:// backup, downloaded there first.
+s3:// backup, downloaded there first. One a killed restore left is
+removed by the next restore, serve or backup.
 
 Nothing is changed until every check has passed: the backup's format and
 schema version (an older one is migrated forward, a newer one is refused),
@@ -48,7 +49,9 @@ the SHA-256 of every file, the master key, free disk space. The new state
 is then built beside the data directory and switched in with renames, so an
 interruption leaves the old state or the new one, never a mix. The
 previous state is kept as DATA_DIR.before-restore-YYYYMMDD_HHMMSS unless
---discard-previous is given.
+--discard-previous is given: then it is renamed DATA_DIR.deleting-* and
+deleted, and a deletion a crash cut short is finished by the next restore,
+serve or backup.
 
 The master key is not in the backup. It is read from --key-file, else from
 $BITNOBI_MASTER_KEY_FILE, else from the data directory's master.key, must
@@ -109,7 +112,17 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		target = pgTarget
 	}
 	dir := datadir.Dir(*dataDir)
+	if abs, err := filepath.Abs(dir.Path()); err == nil {
+		removeStaleArchives(abs) // unpacked archives killed restores left
+	}
 	var src string
+	if offsite.IsURL(pos[0]) || isArchiveArg(pos[0]) {
+		// A server holding the data directory refuses the restore anyway:
+		// say so before downloading or unpacking a whole backup beside it.
+		if err := checkDataDirFree(dir.Path()); err != nil {
+			return err
+		}
+	}
 	if offsite.IsURL(pos[0]) { // off-site: download and verify it first, as an archive
 		u, err := m.unpackRemoteForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
 		if interrupted(ctx, err) {
@@ -121,14 +134,14 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		defer u.Remove()
 		src = u.Dir
 	} else if isArchiveArg(pos[0]) { // an archive of "backups export": unpack and verify it first
-		u, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
+		u, cleanup, err := m.unpackForRestore(ctx, pos[0], *dataDir, backup.UnpackOptions{Keys: keys})
 		if interrupted(ctx, err) {
 			return restoreInterrupted(dir.Path(), pgTarget, false)
 		}
 		if err != nil {
 			return err
 		}
-		defer u.Remove()
+		defer cleanup()
 		src = u.Dir
 	} else if src, err = m.resolveBackup(pos[0], *backupDirFlag, *dataDir); err != nil {
 		return err

@@ -17,11 +17,13 @@ import (
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/web"
 )
 
 const serveHelp = `Usage: bitnobi serve [flags]
 
-Runs the Bitnobi server: the JSON API on --listen, all state in --data-dir
+Runs the Bitnobi server: the web pages (open http://localhost:8000/) and
+the JSON API (under /api/) on --listen, all state in --data-dir
 (a SQLite database, a blob folder and the master key, created on first
 start). With --db postgres://..., the database is on that PostgreSQL server
 instead, while blobs and the master key stay in --data-dir. Only one process
@@ -63,6 +65,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	sessionLifetime := fs.Duration("session-lifetime", defLifetime, "longest a sign-in stays valid (env "+EnvSessionLifetime+")")
 	sessionIdle := fs.Duration("session-idle", defIdle, "a sign-in unused for this long ends; 0: never (env "+EnvSessionIdle+")")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -115,6 +118,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Runs are synchronous: one still "running" lost its process when a
+	// server stopped before it finished. None can be running yet.
+	sctx := bitnobi.NewContextWithActor(ctx, &bitnobi.Actor{Username: "bitnobi serve"})
+	if n, err := a.DB.FailInterruptedRuns(sctx); err != nil {
+		return fmt.Errorf("mark interrupted workflow runs: %w", err)
+	} else if n > 0 {
+		logger.Warn("marked interrupted workflow runs as failed", "runs", n)
+	}
 
 	srv := newAPIServer(a, logger)
 	srv.MaxUploadBytes = *maxUpload
@@ -122,7 +133,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	pages := newWebServer(a, srv, logger)
+	pages.TrustForwardedProto = *trustProto
+	hs := &http.Server{Handler: joinHandlers(srv.Handler(), pages.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", dir.Path(), "db", a.DB.Dialect.Name(), "instance_id", instance, "version", bitnobi.Version)
 	if m.onListen != nil {
 		m.onListen(ln.Addr().String())
@@ -179,6 +192,27 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
 	return srv
+}
+
+// newWebServer wires the store's services into the web pages; uploads go
+// through the API server's streaming upload.
+func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server {
+	ws := web.NewServer()
+	ws.Logger = logger
+	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
+	ws.Upload = api.UploadDataSource
+	return ws
+}
+
+// joinHandlers serves the JSON API under /api/ and the web pages
+// everywhere else.
+func joinHandlers(api, pages http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/api", api)
+	mux.Handle("/", pages)
+	return mux
 }
 
 // gcLoop collects unreferenced blobs every interval until ctx ends.
