@@ -7,14 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/bitnobi/bitnobi/backup/format"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -121,19 +116,15 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 	return n, nil
 }
 
-// schemaCache holds, per schema version, the tables a database at that
-// version has, as [checkSchema] computed them once per process.
-var schemaCache sync.Map // int -> []store.Table
-
 // checkSchema checks that the tables m lists, in their order, with their
 // columns and primary keys, are exactly those of a database at
-// m.SchemaVersion (built once per version in a temporary SQLite file):
+// m.SchemaVersion ([store.SchemaTables], built once per version):
 // a forged schema_version, primary_key, column list or table order does
 // not pass.
 func checkSchema(ctx context.Context, m *Manifest) error {
-	want, err := schemaTables(ctx, m.SchemaVersion)
+	want, err := store.SchemaTables(ctx, m.SchemaVersion)
 	if err != nil {
-		return err
+		return fmt.Errorf("verify: %w", err)
 	}
 	bad := func(format string, args ...any) error {
 		return &FileError{Op: "verify", Path: ManifestName, Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
@@ -153,32 +144,4 @@ func checkSchema(ctx context.Context, m *Manifest) error {
 		}
 	}
 	return nil
-}
-
-// schemaTables returns the tables that hold state in a database at
-// schema version v, in load order.
-func schemaTables(ctx context.Context, v int) ([]store.Table, error) {
-	if ts, ok := schemaCache.Load(v); ok {
-		return ts.([]store.Table), nil
-	}
-	dir, err := os.MkdirTemp("", "bitnobi-verify-schema-")
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := sqlite.OpenStaging(ctx, filepath.Join(dir, "schema.db"))
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	defer db.Close()
-	db.Logger = slog.New(slog.DiscardHandler)
-	if err := db.MigrateTo(ctx, v); err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	ts, err := db.StateTables(ctx, db.Read)
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	schemaCache.Store(v, ts)
-	return ts, nil
 }

@@ -75,6 +75,12 @@ func FinishStaging(ctx context.Context, path string) error {
 	return nil
 }
 
+func init() {
+	// Schemas are built in SQLite wherever this package is linked in:
+	// see store.SchemaTables.
+	store.RegisterScratchEngine(OpenStaging)
+}
+
 // Local opens the SQLite file of a data directory for package backup
 // (backup.LocalDB), which imports no engine package: backups read it,
 // restores stage it, deep verification checks it.

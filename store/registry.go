@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // NotBackedUp names the tables a backup leaves out, each with the reason.
@@ -495,4 +499,53 @@ func Entity(table string) string {
 func HasEntity(table string) bool {
 	_, ok := entities[table]
 	return ok
+}
+
+// scratchOpen opens a new, throw-away database file; see
+// [RegisterScratchEngine].
+var scratchOpen func(ctx context.Context, path string) (*DB, error)
+
+// RegisterScratchEngine sets how [SchemaTables] opens the scratch
+// database it builds a schema in: package sqlite registers SQLite when it
+// is linked in (as a database/sql driver registers itself), so that
+// packages that must know a schema, such as backup's verification,
+// import no engine.
+func RegisterScratchEngine(open func(ctx context.Context, path string) (*DB, error)) {
+	scratchOpen = open
+}
+
+// schemaCache holds, per schema version, the tables SchemaTables built.
+var schemaCache sync.Map // int -> []Table
+
+// SchemaTables returns the tables that hold state in a database at schema
+// version v, in load order, as [DB.StateTables] lists them: built once per
+// version and process, by migrating a scratch database (see
+// [RegisterScratchEngine]) in a temporary directory.
+func SchemaTables(ctx context.Context, v int) ([]Table, error) {
+	if ts, ok := schemaCache.Load(v); ok {
+		return ts.([]Table), nil
+	}
+	if scratchOpen == nil {
+		return nil, fmt.Errorf("schema version %d: no engine registered to build it in (import package sqlite)", v)
+	}
+	dir, err := os.MkdirTemp("", "bitnobi-schema-")
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := scratchOpen(ctx, filepath.Join(dir, "schema.db"))
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	defer db.Close()
+	db.Logger = slog.New(slog.DiscardHandler)
+	if err := db.MigrateTo(ctx, v); err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	ts, err := db.StateTables(ctx, db.Read)
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	schemaCache.Store(v, ts)
+	return ts, nil
 }
