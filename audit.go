@@ -37,6 +37,7 @@ const (
 	ActionRemoteDelete     = "remote.delete"
 	ActionSettingsUpdate   = "settings.update"
 	ActionRestore          = "system.restore"
+	ActionPasswordReset    = "user.password_reset"
 )
 
 // Account actions added after the list above: the administrator setting

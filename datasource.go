@@ -97,8 +97,8 @@ type DataSourceService interface {
 	// OpenDataSource opens a file data source's content for reading; the
 	// caller closes it. Every successful open is audited as
 	// [ActionDataSourceAccess] with the actor's remote host and user.
-	// Errors: ENOTFOUND, EUNSUPPORTED (a SQL data source: this version does
-	// not query external databases).
+	// Errors: ENOTFOUND, EUNSUPPORTED (a SQL data source, which a workflow
+	// reads with a SQL element instead).
 	OpenDataSource(ctx context.Context, id string) (io.ReadCloser, *DataSource, error)
 	// UpdateDataSource changes a data source. Errors: EINVALID, ENOTFOUND.
 	UpdateDataSource(ctx context.Context, id string, upd DataSourceUpdate) (*DataSource, error)

@@ -67,10 +67,18 @@ type EmailSettings struct {
 	Host        string    `json:"host"`
 	Port        int       `json:"port"`
 	User        string    `json:"user"`
+	Security    string    `json:"security"` // EmailSTARTTLS, EmailTLS or EmailPlain
 	PasswordSet bool      `json:"password_set"`
 	Enabled     bool      `json:"enabled"`
 	UpdatedAt   time.Time `json:"updated_at"` // zero until first saved
 }
+
+// How the server reaches its SMTP server ([EmailSettings.Security]).
+const (
+	EmailSTARTTLS = "starttls" // plain connection upgraded with STARTTLS; refused if the server cannot
+	EmailTLS      = "tls"      // implicit TLS from the first byte (usually port 465)
+	EmailPlain    = "none"     // no TLS: for a relay on the same machine only
+)
 
 // EmailSettingsUpdate replaces the e-mail settings. Every field but
 // Password is replaced; a nil Password keeps the stored one and "" removes
@@ -80,6 +88,7 @@ type EmailSettingsUpdate struct {
 	Host     string  `json:"host"`
 	Port     int     `json:"port"`
 	User     string  `json:"user"`
+	Security string  `json:"security"` // "" means EmailSTARTTLS
 	Password *string `json:"password"`
 	Enabled  bool    `json:"enabled"`
 }

@@ -157,7 +157,7 @@ const (
 	ElementImporter   = "importer"   // an uploaded file data source; config [ImporterConfig]
 	ElementDatasource = "datasource" // another workflow's last result; config [WorkflowRefConfig]
 	ElementWorkflow   = "workflow"   // runs another workflow; config [WorkflowRefConfig]
-	ElementAuditLog   = "auditlog"   // the audit log (administrator only); no config
+	ElementAuditLog   = "auditlog"   // the audit log (administrator only); config [AuditLogConfig]
 	ElementSQL        = "sql"        // a SQL data source's query; config [ImporterConfig]
 
 	// Operations.
@@ -341,18 +341,47 @@ func (a Aggregate) Name() string {
 	return a.Op + "_" + a.Column
 }
 
-// JoinConfig is the config of a Join element: an inner join of its two
-// inputs on the column On, which both must have. The output holds the left
-// columns, then the right ones but On.
+// Join kinds of a [JoinConfig].
+const (
+	JoinInner = "inner" // only the left rows that match a right row (the default)
+	JoinLeft  = "left"  // every left row; right columns null when none matches
+)
+
+// JoinConfig is the config of a Join element: a join of its two inputs on
+// the left input's column Left equal to the right input's column Right.
+// On names a column of that name on both sides, as older graphs do; set
+// either On, or Left and Right. Kind is [JoinInner] (when empty) or
+// [JoinLeft]. Keys are compared as text and nulls match nothing. The output
+// holds the left columns, then the right ones, leaving out the right key
+// when it has the same name as the left one.
 type JoinConfig struct {
-	On string `json:"on"`
+	On    string `json:"on,omitempty"`
+	Left  string `json:"left,omitempty"`
+	Right string `json:"right,omitempty"`
+	Kind  string `json:"kind,omitempty"`
 }
 
-// PythonConfig is the config of a Python element. This version does not
-// run Python.
+// Keys returns the names of the left and the right key columns.
+func (c JoinConfig) Keys() (left, right string) {
+	if c.On != "" {
+		return c.On, c.On
+	}
+	return c.Left, c.Right
+}
+
+// PythonConfig is the config of a Python element: Python 3 code that
+// defines transform(rows), called with an iterator of the input rows as
+// dicts and returning (or yielding) the output rows as dicts. The output
+// columns are the keys of the first output row, or the names listed in a
+// global columns, if the code sets one. It runs in a separate process
+// under the limits of [PythonSettings], only when an administrator has
+// enabled Python.
 type PythonConfig struct {
 	Code string `json:"code"`
 }
+
+// MaxPythonCodeLen caps the code of a Python element.
+const MaxPythonCodeLen = 100000
 
 // DecodeConfig decodes e.Config into v strictly: unknown fields and
 // trailing data are errors. An empty or null Config leaves v unchanged.
@@ -578,15 +607,43 @@ func validateConfig(e *Element) string {
 		if err := e.DecodeConfig(&c); err != nil {
 			return bad(err)
 		}
-		if msg := checkColumnName(c.On); msg != "" {
-			return fmt.Sprintf("on: %s", msg)
+		switch {
+		case c.On != "" && (c.Left != "" || c.Right != ""):
+			return "set either on (a column both inputs have) or left and right, not both."
+		case c.On == "" && c.Left == "" && c.Right == "":
+			return "on: a column name cannot be empty: set on (a column both inputs have), or left and right (the key column of each input)."
+		case c.On != "":
+			if msg := checkColumnName(c.On); msg != "" {
+				return fmt.Sprintf("on: %s", msg)
+			}
+		default:
+			if msg := checkColumnName(c.Left); msg != "" {
+				return fmt.Sprintf("left: %s (set left and right, the key column of each input, or on).", msg)
+			}
+			if msg := checkColumnName(c.Right); msg != "" {
+				return fmt.Sprintf("right: %s (set left and right, the key column of each input, or on).", msg)
+			}
+		}
+		if c.Kind != "" && c.Kind != JoinInner && c.Kind != JoinLeft {
+			return fmt.Sprintf("kind %q is not %q or %q.", c.Kind, JoinInner, JoinLeft)
 		}
 	case ElementPython:
 		var c PythonConfig
 		if err := e.DecodeConfig(&c); err != nil {
 			return bad(err)
 		}
-	default: // auditlog, union, result: no settings
+		if len(c.Code) > MaxPythonCodeLen || !utf8.ValidString(c.Code) {
+			return fmt.Sprintf("code: at most %d bytes of UTF-8.", MaxPythonCodeLen)
+		}
+	case ElementAuditLog:
+		var c AuditLogConfig
+		if err := e.DecodeConfig(&c); err != nil {
+			return bad(err)
+		}
+		if !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since) {
+			return "until must be after since."
+		}
+	default: // union, result: no settings
 		var c struct{}
 		if err := e.DecodeConfig(&c); err != nil {
 			return bad(err)

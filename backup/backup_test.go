@@ -1032,3 +1032,31 @@ func TestRestore_AuditRowsOutOfOrder(t *testing.T) {
 		t.Fatalf("restored audit chain has %d entries, want %d", got, want)
 	}
 }
+
+// TestRestore_AsCopyForgetsOffsiteBucket: a copy must never push into, or
+// prune, the original's bucket; the backup settings otherwise come back.
+func TestRestore_AsCopyForgetsOffsiteBucket(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.data.DB.Write.Exec(`INSERT INTO backup_settings (id, enabled, schedule, offsite_endpoint, offsite_bucket, updated_at) VALUES (1, 1, 'daily at 03:00', 's3.example.org', 'prod-backups', '2025-06-01T00:00:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	res := mustCreate(t, f.data.Dir.Path(), f.folder, func() time.Time { return time.Now().Add(time.Hour) })
+	for _, tc := range []struct {
+		name   string
+		asCopy bool
+		bucket string
+	}{{"Plain", false, "prod-backups"}, {"AsCopy", true, ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := filepath.Join(f.root, "restored-"+tc.name)
+			mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key(), AsCopy: tc.asCopy})
+			r := backuptest.Open(t, target)
+			var schedule, endpoint, bucket string
+			if err := r.DB.Read.QueryRow(`SELECT schedule, offsite_endpoint, offsite_bucket FROM backup_settings`).Scan(&schedule, &endpoint, &bucket); err != nil {
+				t.Fatal(err)
+			}
+			if schedule != "daily at 03:00" || endpoint != "s3.example.org" || bucket != tc.bucket {
+				t.Fatalf("restored schedule %q, endpoint %q, bucket %q; want bucket %q", schedule, endpoint, bucket, tc.bucket)
+			}
+		})
+	}
+}

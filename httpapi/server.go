@@ -15,9 +15,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bitnobi/bitnobi"
 )
@@ -42,6 +46,32 @@ type Server struct {
 	// Version reports versions for GET /api/version.
 	Version func(ctx context.Context) (bitnobi.VersionInfo, error)
 
+	// BackupSettings stores the schedule of the server's own backups.
+	BackupSettings bitnobi.BackupSettingsService
+	// BackupOverrides, if set, applies serve's flags and environment to
+	// the stored settings and names the fields it changed.
+	BackupOverrides func(bitnobi.BackupSettings) (bitnobi.BackupSettings, []string)
+	// BackupSettingsChanged, if set, is called after the settings are saved
+	// (the scheduler reads them again).
+	BackupSettingsChanged func()
+	// NextRuns, if set, says when each scheduled task runs next.
+	NextRuns func() map[string]time.Time
+	// Warnings, if set, returns what the administrators should act on.
+	Warnings func() []bitnobi.Warning
+	// TestEmail sends the administrator's test e-mail to the address to.
+	TestEmail func(ctx context.Context, to string) error
+	// PasswordResets resets forgotten passwords.
+	PasswordResets bitnobi.PasswordResetService
+	// ReadyChecks are the checks of GET /api/ready, by name.
+	ReadyChecks map[string]ReadyCheck
+	// Registry holds the metrics GET /metrics serves; the server adds its
+	// HTTP request metrics to it. NewServer makes one with the Go and
+	// process collectors.
+	Registry *prometheus.Registry
+	// MetricsAllow lists the addresses that may read GET /metrics without
+	// a session (default: loopback).
+	MetricsAllow []netip.Prefix
+
 	// MaxBodyBytes caps JSON request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// MaxUploadBytes caps data-source uploads (default 1 GiB).
@@ -49,17 +79,22 @@ type Server struct {
 
 	Logger *slog.Logger
 
-	mux    *http.ServeMux
-	Routes []Route
+	mux     *http.ServeMux
+	metrics *httpMetrics
+	Routes  []Route
 }
 
 // NewServer returns a Server with default limits. Set the services before
 // calling Handler.
 func NewServer() *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Server{
 		MaxBodyBytes:   1 << 20,
 		MaxUploadBytes: 1 << 30,
 		Logger:         slog.Default(),
+		Registry:       reg,
+		MetricsAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 }
 
@@ -67,9 +102,14 @@ func NewServer() *Server {
 func (s *Server) Handler() http.Handler {
 	s.mux = http.NewServeMux()
 	s.Routes = nil
+	if s.metrics == nil {
+		s.metrics = newHTTPMetrics(s.Registry)
+	}
 	s.handle("GET /api/version", false, s.handleVersion)
 	s.registerAccountRoutes()
 	s.registerContentRoutes()
+	s.registerOpsRoutes()
+	s.registerElementRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, bitnobi.Errorf(bitnobi.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})
@@ -88,6 +128,10 @@ func (s *Server) handle(pattern string, auth bool, h HandlerFunc) {
 	}
 	s.Routes = append(s.Routes, Route{Method: method, Pattern: path, Auth: auth})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		w = rec
+		start := time.Now()
+		defer func() { s.metrics.observe(path, method, rec.status, time.Since(start)) }()
 		r = r.WithContext(bitnobi.NewContextWithActor(r.Context(), &bitnobi.Actor{RemoteAddr: remoteHost(r)}))
 		if auth {
 			u, err := s.authenticate(r)

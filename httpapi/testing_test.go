@@ -26,6 +26,7 @@ import (
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/httpapi"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/mail"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -49,6 +50,7 @@ type testEnv struct {
 	Remotes  *store.RemoteServerService
 	Settings *store.SettingsService
 	Audit    *store.AuditService
+	Mail     *mail.Sender // over the stored e-mail settings
 
 	log *responseLog // shared by the copies For makes
 }
@@ -124,6 +126,22 @@ func newTestServer(t testing.TB, engine string) *testEnv {
 		v, err := db.SchemaVersion(ctx)
 		return bitnobi.VersionInfo{AppVersion: bitnobi.Version, SchemaVersion: v, LatestSchema: store.LatestSchemaVersion(), Engine: db.Dialect.Name()}, err
 	}
+	s.BackupSettings = &store.BackupSettingsService{DB: db}
+	e.Mail = &mail.Sender{Config: func(ctx context.Context) (mail.Config, error) {
+		es, pw, err := e.Settings.EmailConfig(ctx)
+		if err != nil {
+			return mail.Config{}, err
+		}
+		return mail.Config{EmailSettings: *es, Password: pw}, nil
+	}}
+	s.TestEmail = func(ctx context.Context, to string) error {
+		return e.Mail.Send(ctx, mail.Message{To: []string{to}, Subject: "Bitnobi test e-mail", Body: "It works."})
+	}
+	s.PasswordResets = &store.PasswordResetService{DB: db, Password: fastPasswords,
+		Mail: func(ctx context.Context, to, username, token string, expires time.Time) error {
+			return e.Mail.Send(ctx, mail.Message{To: []string{to}, Subject: "Bitnobi: reset your password", Body: "token=" + token + "\n"})
+		}}
+	s.ReadyChecks = map[string]httpapi.ReadyCheck{"database": func(ctx context.Context) error { return db.Read.PingContext(ctx) }}
 	e.Server = s
 	e.HTTP = httptest.NewServer(s.Handler())
 	t.Cleanup(e.HTTP.Close) // runs before db.Close: cleanups are LIFO

@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it: static checks, then every test with
 # the race detector, on SQLite and on a throw-away PostgreSQL cluster that
 # scripts/with-postgres.sh starts (installing PostgreSQL from Debian if
-# needed) and removes at the end, and on a throw-away S3 server
-# (versitygw, built once by scripts/with-s3.sh). Run from anywhere:
+# needed) and removes at the end, on a throw-away S3 server (versitygw,
+# built once by scripts/with-s3.sh), and with real SMTP servers (mailpit,
+# scripts/with-smtp.sh). Run from anywhere:
 # bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +31,8 @@ if ! "$bin/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v
 fi
 "$bin/staticcheck" ./...
 
-step "go test -race (SQLite, PostgreSQL, S3 on versitygw, restic for prune; the web pages in headless chromium)"
-bash scripts/with-postgres.sh bash scripts/with-s3.sh bash scripts/with-restic.sh bash scripts/with-chromium.sh go test -race -count=1 -timeout 20m ./...
+step "go test -race (SQLite, PostgreSQL, MariaDB for SQL sources, S3 on versitygw, SMTP on mailpit, restic for prune; the web pages in headless chromium)"
+bash scripts/with-postgres.sh bash scripts/with-mariadb.sh bash scripts/with-s3.sh bash scripts/with-smtp.sh bash scripts/with-restic.sh bash scripts/with-chromium.sh go test -race -count=1 -timeout 20m ./...
 
 # The race detector slows hashing and compression about tenfold, so under it
 # the end-to-end test moves 8 MB instead of the 100 MB upload; run it once

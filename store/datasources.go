@@ -200,7 +200,7 @@ func (s *DataSourceService) openDataSource(ctx context.Context, reader *bitnobi.
 			return err
 		}
 		if r.ds.Kind != bitnobi.DataSourceFile {
-			return bitnobi.Errorf(bitnobi.EUNSUPPORTED, "Reading a SQL data source is not supported in this version.")
+			return bitnobi.Errorf(bitnobi.EUNSUPPORTED, "Data source %q is a query on a SQL database: downloading it or reading it with an Importer is not supported; a workflow reads it with a SQL element.", r.ds.Name)
 		}
 		f, err := s.DB.Blobs.Open(r.ds.BlobID)
 		if err != nil {

@@ -224,10 +224,10 @@ func (tx *Tx) Meta(ctx context.Context, key string) (string, error) {
 }
 
 // MarkAsCopy makes the state tx writes a copy that never acts as the
-// original: a new instance ID, meta clone_of set to the original's, and
+// original: a new instance ID, meta clone_of set to the original's,
 // e-mail settings and remote servers disabled (a copy must never send the
 // original's mail or talk to its federation partners as if it were the
-// original). It returns the new instance ID and the original's.
+// original), and no off-site bucket. It returns the new instance ID and the original's.
 func (tx *Tx) MarkAsCopy(ctx context.Context) (instanceID, cloneOf string, err error) {
 	if cloneOf, err = tx.Meta(ctx, MetaInstanceID); err != nil {
 		return "", "", err
@@ -244,6 +244,12 @@ func (tx *Tx) MarkAsCopy(ctx context.Context) (instanceID, cloneOf string, err e
 	}
 	if _, err := tx.Exec(ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
 		return "", "", fmt.Errorf("disable remote servers: %w", err)
+	}
+	// Nor copy its backups into the original's bucket, where its
+	// retention would remove the original's: the administrator names a
+	// bucket again.
+	if _, err := tx.Exec(ctx, `UPDATE backup_settings SET offsite_bucket = ''`); err != nil {
+		return "", "", fmt.Errorf("disable off-site copies: %w", err)
 	}
 	return instanceID, cloneOf, nil
 }

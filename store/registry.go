@@ -20,6 +20,7 @@ import (
 var NotBackedUp = map[string]string{
 	"schema_migrations": "bookkeeping: a restore builds the schema by running the same migrations",
 	"sessions":          "sign-in tokens are live credentials: after a restore users sign in again",
+	"password_resets":   "password-reset tokens are live credentials, as sign-in tokens are: a restore must not revive one",
 	"table_changes":     "bookkeeping: this database's change stamps (see ChangeStamps); a restored database starts with new ones",
 }
 
@@ -481,6 +482,8 @@ var entities = map[string]string{
 	"reports":           "reports",
 	"remote_servers":    "remote servers",
 	"email_settings":    "e-mail settings",
+	"backup_settings":   "backup settings",
+	"python_settings":   "python settings",
 	"audit_log":         "audit log entries",
 }
 

@@ -43,6 +43,22 @@ func (tx *Tx) PutSecret(ctx context.Context, id, value string) (string, error) {
 	return id, nil
 }
 
+// replaceSecret applies a settings update's secret field to the secret
+// oldID: nil keeps it, "" removes it, anything else is sealed under a new
+// ID (so the row never points at a missing secret). It returns the ID to
+// store and whether it changed; the caller deletes oldID after saving the
+// row when it did.
+func (tx *Tx) replaceSecret(ctx context.Context, oldID string, value *string) (newID string, changed bool, err error) {
+	if value == nil || (*value == "" && oldID == "") {
+		return oldID, false, nil
+	}
+	if *value == "" {
+		return "", true, nil
+	}
+	newID, err = tx.PutSecret(ctx, "", *value)
+	return newID, err == nil, err
+}
+
 // DeleteSecret removes a secret within tx. Deleting "" does nothing.
 func (tx *Tx) DeleteSecret(ctx context.Context, id string) error {
 	if id == "" {

@@ -44,6 +44,9 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 		return nil, err
 	}
 	upd.From, upd.Host, upd.User = strings.TrimSpace(upd.From), strings.TrimSpace(upd.Host), strings.TrimSpace(upd.User)
+	if upd.Security == "" {
+		upd.Security = bitnobi.EmailSTARTTLS
+	}
 	if err := validEmailSettings(upd); err != nil {
 		return nil, err
 	}
@@ -53,23 +56,17 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 		if err != nil {
 			return err
 		}
-		newSecret := oldSecret
-		pwChanged := upd.Password != nil && (*upd.Password != "" || oldSecret != "")
-		if pwChanged {
-			newSecret = ""
-			if *upd.Password != "" {
-				if newSecret, err = tx.PutSecret(ctx, "", *upd.Password); err != nil {
-					return err
-				}
-			}
+		newSecret, pwChanged, err := tx.replaceSecret(ctx, oldSecret, upd.Password)
+		if err != nil {
+			return err
 		}
-		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
+		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Security: upd.Security, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
 		if old.UpdatedAt.IsZero() {
-			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
-				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
 		} else {
-			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
-				es.From, es.Host, es.Port, es.User, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
+			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, security = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
+				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
 		}
 		if err != nil {
 			return fmt.Errorf("save e-mail settings: %w", err)
@@ -80,7 +77,7 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 			}
 		}
 		return tx.Audit(ctx, bitnobi.ActionSettingsUpdate, "settings", "email", map[string]any{
-			"from": es.From, "host": es.Host, "port": es.Port, "user": es.User, "enabled": es.Enabled,
+			"from": es.From, "host": es.Host, "port": es.Port, "user": es.User, "security": es.Security, "enabled": es.Enabled,
 			"password": passwordChange(pwChanged && newSecret != "", pwChanged && newSecret == "", "unchanged"),
 		})
 	})
@@ -94,27 +91,57 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 // It is for the code that sends mail; it checks no actor, and no API calls
 // it.
 func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
+	_, pw, err := s.EmailConfig(ctx)
+	return pw, err
+}
+
+// EmailConfig returns the e-mail settings and the unsealed password, for
+// the mail sender; it checks no actor, and no API calls it.
+func (s *SettingsService) EmailConfig(ctx context.Context) (*bitnobi.EmailSettings, string, error) {
+	var es *bitnobi.EmailSettings
 	var secretID string
 	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
 		var err error
-		_, secretID, err = readEmailSettings(ctx, tx)
+		es, secretID, err = readEmailSettings(ctx, tx)
 		return err
 	})
 	if err != nil || secretID == "" {
-		return "", err
+		return es, "", err
 	}
-	return s.DB.RevealSecret(ctx, secretID)
+	pw, err := s.DB.RevealSecret(ctx, secretID)
+	return es, pw, err
+}
+
+// AdminEmails returns the e-mail addresses of every administrator, for
+// the alerts; it checks no actor.
+func AdminEmails(ctx context.Context, db *DB) ([]string, error) {
+	rows, err := db.Read.QueryContext(ctx, `SELECT email FROM users WHERE is_admin <> 0 ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("find administrators: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out, rows.Err()
 }
 
 // readEmailSettings returns the settings and the password's secret ID; zero
 // settings, not enabled, when none are saved.
 func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, string, error) {
-	es := &bitnobi.EmailSettings{}
+	es := &bitnobi.EmailSettings{Security: bitnobi.EmailSTARTTLS}
 	var secretID sql.NullString
 	var enabled int64
 	var updated string
-	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
-		Scan(&es.From, &es.Host, &es.Port, &es.User, &secretID, &enabled, &updated)
+	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
+		Scan(&es.From, &es.Host, &es.Port, &es.User, &es.Security, &secretID, &enabled, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return es, "", nil
 	} else if err != nil {
@@ -142,6 +169,11 @@ func validEmailSettings(upd bitnobi.EmailSettingsUpdate) error {
 	}
 	if upd.Port < 0 || upd.Port > 65535 || (upd.Enabled && upd.Port == 0) {
 		return bitnobi.Invalidf("port", "Port must be 1 to 65535.")
+	}
+	switch upd.Security {
+	case bitnobi.EmailSTARTTLS, bitnobi.EmailTLS, bitnobi.EmailPlain:
+	default:
+		return bitnobi.Invalidf("security", "Security must be %q, %q or %q.", bitnobi.EmailSTARTTLS, bitnobi.EmailTLS, bitnobi.EmailPlain)
 	}
 	if err := validText("user", upd.User, false, maxEmailLen); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/bitnobi/bitnobi"
@@ -17,6 +18,16 @@ import (
 // runs execute with package workflow and store their result in DB.Blobs.
 type WorkflowService struct {
 	DB *DB
+
+	// SQLLimits bound the queries of SQL elements (zero: the defaults of
+	// [workflow.SQLLimits]).
+	SQLLimits workflow.SQLLimits
+	// Python is the interpreter Python elements run (empty: python3, see
+	// [workflow.PythonOptions]).
+	Python string
+	// Hidden lists paths Python elements may not open, besides DB.Blobs:
+	// the data directory.
+	Hidden []string
 }
 
 var _ bitnobi.WorkflowService = (*WorkflowService)(nil)
@@ -299,6 +310,14 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 	if err != nil {
 		return nil, err
 	}
+	return s.startRun(ctx, a, workflowID, nil)
+}
+
+// startRun is StartRun as a, from within the runs of the workflows in
+// outer (see [runInputs.RunWorkflow]); outer is nil for a run a user
+// starts.
+func (s *WorkflowService) startRun(ctx context.Context, a *bitnobi.Actor, workflowID string, outer []*bitnobi.Workflow) (*bitnobi.WorkflowRun, error) {
+	var err error
 	var w *bitnobi.Workflow
 	var owner *bitnobi.User
 	run := &bitnobi.WorkflowRun{ID: bitnobi.NewID(), WorkflowID: workflowID, StartedBy: a.UserID, Status: bitnobi.RunRunning, ResultColumns: []string{}}
@@ -321,7 +340,7 @@ func (s *WorkflowService) StartRun(ctx context.Context, workflowID string) (*bit
 		return nil, err
 	}
 
-	in := &runInputs{s: s, reader: &bitnobi.Actor{UserID: owner.ID, Username: owner.Username, IsAdmin: owner.IsAdmin, Attributes: owner.Attributes}}
+	in := &runInputs{s: s, reader: &bitnobi.Actor{UserID: owner.ID, Username: owner.Username, IsAdmin: owner.IsAdmin, Attributes: owner.Attributes}, runs: append(slices.Clip(outer), w)}
 	cols, blobID, nrows, size, runErr := s.execute(ctx, in, w)
 	if runErr == nil && len(in.lineage.rows) > maxLineage {
 		runErr = bitnobi.Errorf(bitnobi.ETOOLARGE, "The run read more than %d sources (with those of the results it read): split the workflow.", maxLineage)
@@ -425,6 +444,10 @@ type runInputs struct {
 	s       *WorkflowService
 	reader  *bitnobi.Actor
 	lineage lineage
+	// runs are the workflows being run, outermost first: the last is the
+	// one whose graph these inputs serve, the others run it through
+	// Workflow elements.
+	runs []*bitnobi.Workflow
 }
 
 func (in *runInputs) OpenDataSource(ctx context.Context, id string) (io.ReadCloser, *bitnobi.DataSource, error) {

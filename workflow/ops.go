@@ -328,13 +328,17 @@ func (s *acc) result(a bitnobi.Aggregate) any {
 	return s.best // min, max; nil when no values
 }
 
-// joinRows is the inner join of two inputs on a common column: the right
-// input is read into a hash table keyed by the column's text, then the
-// left one is streamed. Nulls match nothing, as in SQL.
+// joinRows is the inner or left join of two inputs on a key column of
+// each: the right input is read into a hash table keyed by its key
+// column's text, then the left one is streamed. Nulls match nothing, as in
+// SQL. A left join keeps every left row, padding it with nulls when no
+// right row matches.
 type joinRows struct {
 	left, right Rows
 	cols        []string
 	lon, ron    int
+	keepRon     bool // the right key column is in the output
+	leftJoin    bool
 	table       map[string][][]any
 	built       bool
 	row         []any   // current left row
@@ -342,17 +346,21 @@ type joinRows struct {
 }
 
 func newJoin(left, right Rows, c bitnobi.JoinConfig) (Rows, error) {
-	lon := slices.Index(left.Columns(), c.On)
+	lkey, rkey := c.Keys()
+	lon := slices.Index(left.Columns(), lkey)
 	if lon < 0 {
-		return nil, bitnobi.Errorf(bitnobi.EINVALID, "no column %q in the left input (it has %q).", c.On, left.Columns())
+		return nil, bitnobi.Errorf(bitnobi.EINVALID, "no column %q in the left input (it has %q).", lkey, left.Columns())
 	}
-	ron := slices.Index(right.Columns(), c.On)
+	ron := slices.Index(right.Columns(), rkey)
 	if ron < 0 {
-		return nil, bitnobi.Errorf(bitnobi.EINVALID, "no column %q in the right input (it has %q).", c.On, right.Columns())
+		return nil, bitnobi.Errorf(bitnobi.EINVALID, "no column %q in the right input (it has %q).", rkey, right.Columns())
 	}
+	// The right key is left out when it has the left key's name: it would
+	// repeat it (and old graphs, which name one column, expect that).
+	keepRon := lkey != rkey
 	cols := slices.Clone(left.Columns())
 	for i, name := range right.Columns() {
-		if i == ron {
+		if i == ron && !keepRon {
 			continue
 		}
 		if slices.Contains(left.Columns(), name) {
@@ -360,7 +368,7 @@ func newJoin(left, right Rows, c bitnobi.JoinConfig) (Rows, error) {
 		}
 		cols = append(cols, name)
 	}
-	return &joinRows{left: left, right: right, cols: cols, lon: lon, ron: ron}, nil
+	return &joinRows{left: left, right: right, cols: cols, lon: lon, ron: ron, keepRon: keepRon, leftJoin: c.Kind == bitnobi.JoinLeft}, nil
 }
 
 func (j *joinRows) Columns() []string { return j.cols }
@@ -397,17 +405,23 @@ func (j *joinRows) Next() ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if row[j.lon] == nil {
-			continue
+		var m [][]any
+		if row[j.lon] != nil {
+			m = j.table[text(row[j.lon])]
 		}
-		j.row, j.matches = row, j.table[text(row[j.lon])]
+		if len(m) == 0 && j.leftJoin {
+			out := make([]any, len(j.cols))
+			copy(out, row)
+			return out, nil
+		}
+		j.row, j.matches = row, m
 	}
 	r := j.matches[0]
 	j.matches = j.matches[1:]
 	out := make([]any, 0, len(j.cols))
 	out = append(out, j.row...)
 	for i, v := range r {
-		if i != j.ron {
+		if i != j.ron || j.keepRon {
 			out = append(out, v)
 		}
 	}

@@ -183,8 +183,10 @@ func (b *builder) element(el *bitnobi.Element, ins []Rows) (Rows, error) {
 	case bitnobi.ElementResult:
 		return ins[0], nil
 	}
-	// python, sql, auditlog, workflow.
-	return nil, bitnobi.Errorf(bitnobi.EUNSUPPORTED, "%s elements are not supported in this version.", el.Type)
+	if rows, ok, err := b.extraElement(el, ins); ok {
+		return rows, err
+	}
+	return nil, unsupported(el)
 }
 
 func (b *builder) importer(c bitnobi.ImporterConfig) (Rows, error) {

@@ -45,6 +45,7 @@ type inputs struct {
 	files  map[string]*bitnobi.DataSource
 	data   map[string]string
 	seek   bool // serve seekable readers, as the blob store does
+	python *workflow.PythonOptions
 }
 
 func newInputs() *inputs {
@@ -89,6 +90,15 @@ func (in *inputs) OpenResult(ctx context.Context, workflowID string) (*bitnobi.W
 	}
 	run := &bitnobi.WorkflowRun{Status: bitnobi.RunSucceeded, ResultColumns: []string{"region", "total"}}
 	return run, readCloser{strings.NewReader("[\"north\",13.5]\n[\"south\",5]\n[null,1.0]\n")}, nil
+}
+
+// PythonSettings makes in a [workflow.PythonInput]: Python is off unless
+// a test sets in.python.
+func (in *inputs) PythonSettings(ctx context.Context) (*workflow.PythonOptions, error) {
+	if in.python == nil {
+		return &workflow.PythonOptions{}, nil
+	}
+	return in.python, nil
 }
 
 // el makes an element with a config given as a Go value.
@@ -248,6 +258,41 @@ func TestRun(t *testing.T) {
 			rows: [][]any{{"Ann", "10"}, {"Bob", "5"}, {"Ann", "2.5"}, {"Ann", "1"}},
 		},
 		{
+			name: "JoinOnNamedColumnsLeft",
+			graph: bitnobi.Graph{
+				Elements: []bitnobi.Element{
+					importer("regions", regions),
+					importer("sales", salesCSV),
+					el("alt", bitnobi.ElementAlter, bitnobi.AlterConfig{Rename: []bitnobi.Rename{{From: "region", To: "area"}}}),
+					el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{Left: "region", Right: "area", Kind: bitnobi.JoinLeft}),
+					el("sel", bitnobi.ElementSelect, bitnobi.SelectConfig{Columns: []string{"manager", "area", "amount"}}),
+					result,
+				},
+				Edges: []bitnobi.Edge{{From: "regions", To: "j"}, {From: "sales", To: "alt"}, {From: "alt", To: "j"}, {From: "j", To: "sel"}, {From: "sel", To: "out"}},
+			},
+			cols: []string{"manager", "area", "amount"},
+			// West has no sales: a left join keeps it, with nulls.
+			rows: [][]any{{"Ann", "north", "10"}, {"Ann", "north", "2.5"}, {"Ann", "north", "1"}, {"Bob", "south", "5"}, {"Cid", nil, nil}},
+		},
+		{
+			name: "JoinOnNamedColumnsInner",
+			graph: bitnobi.Graph{
+				Elements: []bitnobi.Element{
+					importer("regions", regions),
+					importer("sales", salesCSV),
+					el("alt", bitnobi.ElementAlter, bitnobi.AlterConfig{Rename: []bitnobi.Rename{{From: "region", To: "area"}}}),
+					el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{Left: "region", Right: "area", Kind: bitnobi.JoinInner}),
+					result,
+				},
+				Edges: []bitnobi.Edge{{From: "regions", To: "j"}, {From: "sales", To: "alt"}, {From: "alt", To: "j"}, {From: "j", To: "out"}},
+			},
+			cols: []string{"region", "manager", "area", "product", "amount"},
+			rows: [][]any{
+				{"north", "Ann", "north", "apple", "10"}, {"north", "Ann", "north", "pear", "2.5"}, {"north", "Ann", "north", "apple", "1"},
+				{"south", "Bob", "south", "apple", "5"},
+			},
+		},
+		{
 			name: "UnionOfOneSourceTwice",
 			graph: bitnobi.Graph{
 				Elements: []bitnobi.Element{
@@ -308,7 +353,7 @@ func TestRunErrors(t *testing.T) {
 		{"SQL", chain(el("q", bitnobi.ElementSQL, bitnobi.ImporterConfig{DataSourceID: sqlDS}), result), bitnobi.EUNSUPPORTED, `Element "q" (sql): sql elements are not supported in this version.`},
 		{"AuditLog", chain(el("a", bitnobi.ElementAuditLog, nil), result), bitnobi.EUNSUPPORTED, "auditlog elements are not supported in this version"},
 		{"Workflow", chain(el("w", bitnobi.ElementWorkflow, bitnobi.WorkflowRefConfig{WorkflowID: prevWF}), result), bitnobi.EUNSUPPORTED, "workflow elements are not supported"},
-		{"PythonStep", chain(importer("in", salesCSV), el("py", bitnobi.ElementPython, nil), result), bitnobi.EUNSUPPORTED, "python elements are not supported"},
+		{"PythonStep", chain(importer("in", salesCSV), el("py", bitnobi.ElementPython, nil), result), bitnobi.EFORBIDDEN, `Element "py" (python): Python elements are off`},
 		{"MissingDataSource", chain(importer("in", missing), result), bitnobi.ENOTFOUND, `Element "in" (importer): Data source not found.`},
 		{"MissingWorkflow", chain(el("d", bitnobi.ElementDatasource, bitnobi.WorkflowRefConfig{WorkflowID: missing}), result), bitnobi.ENOTFOUND, "Workflow not found"},
 		{"UnknownColumn", chain(importer("in", salesCSV), el("s", bitnobi.ElementSelect, bitnobi.SelectConfig{Columns: []string{"nope"}}), result), bitnobi.EINVALID, `no column "nope"`},
@@ -327,6 +372,22 @@ func TestRunErrors(t *testing.T) {
 			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{On: "manager"}), result},
 			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
 		}, bitnobi.EINVALID, "left input"},
+		{"JoinNoRightColumn", bitnobi.Graph{
+			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{Left: "region", Right: "area"}), result},
+			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
+		}, bitnobi.EINVALID, `no column "area" in the right input`},
+		{"JoinBadKind", bitnobi.Graph{
+			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{On: "region", Kind: "outer"}), result},
+			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
+		}, bitnobi.EINVALID, `kind "outer" is not "inner" or "left"`},
+		{"JoinOnAndLeft", bitnobi.Graph{
+			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{On: "region", Left: "region"}), result},
+			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
+		}, bitnobi.EINVALID, "either on"},
+		{"JoinNoKeys", bitnobi.Graph{
+			Elements: []bitnobi.Element{importer("a", salesCSV), importer("b", regions), el("j", bitnobi.ElementJoin, bitnobi.JoinConfig{Kind: "left"}), result},
+			Edges:    []bitnobi.Edge{{From: "a", To: "j"}, {From: "b", To: "j"}, {From: "j", To: "out"}},
+		}, bitnobi.EINVALID, "on: a column name cannot be empty: set on (a column both inputs have), or left and right"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,14 +38,26 @@ type server struct {
 // it when the test ends (or earlier, by calling Stop).
 func startServer(t testing.TB, dataDir string, env map[string]string) *server {
 	t.Helper()
+	var logs syncBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }}
+	return startServerMain(t, m, &logs, dataDir, "--log-level", "warn")
+}
+
+// startServerMain is startServer with a Main of the caller's (its clock,
+// its streams: logs is its Stderr) and more serve flags.
+func startServerMain(t testing.TB, m *Main, logs *syncBuffer, dataDir string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
-	var logs syncBuffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] },
-		onListen: func(addr string) { addrc <- addr }}
+	m.onListen = func(addr string) { addrc <- addr }
+	if m.childEnv == nil {
+		// Should the schedule start a command (a test server up at
+		// 02:15 UTC), this test binary runs it as bitnobi.
+		m.childEnv = []string{envRunMain + "=1"}
+	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- m.Run(ctx, []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--gc-interval", "0", "--log-level", "warn"})
+		errc <- m.Run(ctx, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--gc-interval", "0"}, args...))
 	}()
 	s := &server{}
 	select {

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bitnobi/bitnobi"
 )
@@ -64,6 +65,14 @@ type Main struct {
 	// priorities alone: tests run commands in the test process, where
 	// the change could not be undone.
 	lowerPriority func() error
+
+	// childExe is the binary serve runs its scheduled backups with
+	// (default: this one, os.Executable); childEnv is added to their
+	// environment. Tests point them at the test binary.
+	childExe string
+	childEnv []string
+	// now is serve's clock for its schedule (nil: time.Now).
+	now func() time.Time
 
 	// helpAsked is set when the arguments ask for help; the help then goes
 	// to Stdout rather than Stderr.

@@ -40,6 +40,10 @@ days) whatever happens, and sooner when unused for --session-idle (default
 of up to 5 minutes (see docs/api.md).
 
 Backups can be taken while it runs: see "bitnobi backup --help".
+` + serveOpsHelp + `
+Health: GET /api/health (alive), GET /api/ready (database reachable, data
+directory writable), GET /metrics (Prometheus; from --metrics-allow, or
+with an administrator's token).
 `
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -66,6 +70,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	sessionLifetime := fs.Duration("session-lifetime", defLifetime, "longest a sign-in stays valid (env "+EnvSessionLifetime+")")
 	sessionIdle := fs.Duration("session-idle", defIdle, "a sign-in unused for this long ends; 0: never (env "+EnvSessionIdle+")")
 	trustProto := fs.Bool("trust-forwarded-proto", false, "mark the web session cookie Secure when a request says X-Forwarded-Proto: https (only behind a proxy that sets that header)")
+	opsF := m.addOpsFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +87,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logger, err := m.newLogger(*logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	metricsAllow, err := parseAllow(*opsF.metricsAllow)
+	if err != nil {
+		return err
+	}
+	if _, err := opsF.overrides(); err != nil {
+		return err // before the data directory is touched
 	}
 
 	dir := datadir.Dir(*dataDir)
@@ -129,6 +141,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	srv := newAPIServer(a, logger)
 	srv.MaxUploadBytes = *maxUpload
+	ops, err := m.openOps(a, dsn, dir, opsF, logger)
+	if err != nil {
+		return err
+	}
+	ops.wire(srv)
+	srv.MetricsAllow = metricsAllow
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return usagef("bitnobi serve --listen 127.0.0.1:8080", "listen on %s: %v", *listen, err)
@@ -146,6 +164,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if *gcEvery > 0 {
 		go m.gcLoop(gcCtx, a, *gcEvery, logger)
 	}
+	// The schedule stops with the server: a scheduled command running
+	// then gets SIGTERM and cleans up as after ^C.
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); _ = ops.sched.Run(schedCtx) }()
+	defer func() { stopSched(); <-schedDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -185,7 +209,7 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Users = &store.UserService{DB: a.DB}
 	srv.Policies = &store.PolicyService{DB: a.DB}
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
-	srv.Workflows = &store.WorkflowService{DB: a.DB}
+	srv.Workflows = &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
 	srv.Reports = &store.ReportService{DB: a.DB}
 	srv.Remotes = &store.RemoteServerService{DB: a.DB}
 	srv.Settings = &store.SettingsService{DB: a.DB}
