@@ -55,7 +55,7 @@ type CreateOptions struct {
 	// read from DataDir either way.
 	OpenDB func(ctx context.Context) (*store.DB, error)
 	// Local opens the data directory's own database file when OpenDB is
-	// nil (sqlite.Local{}).
+	// nil; nil means the registered engine (see [LocalDB]).
 	Local LocalDB
 	// Encrypt, if set, encrypts the backup: every file is age-encrypted,
 	// and the backup carries the master key in its encrypted part (see
@@ -206,7 +206,7 @@ func newCreator(opts CreateOptions) (*creator, error) {
 		return nil, err
 	}
 	if opts.OpenDB == nil {
-		if opts.Local == nil {
+		if c.opts.Local = localDB(opts.Local); c.opts.Local == nil {
 			return nil, errNoLocal
 		}
 		if _, err := os.Stat(c.dir.DB()); err != nil {

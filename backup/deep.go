@@ -34,8 +34,8 @@ type DeepOptions struct {
 	TempDir string
 	// Progress, if set, is called as work advances.
 	Progress func(Progress)
-	// Local builds and opens the trial restore's database file
-	// (sqlite.Local{}). Required.
+	// Local builds and opens the trial restore's database file; nil
+	// means the registered engine (see [LocalDB]).
 	Local LocalDB
 }
 
@@ -54,7 +54,7 @@ type DeepOptions struct {
 // errors of [Restore] ([ErrKeyMissing], [ErrKeyUnusable], [ErrKeyMismatch],
 // [ErrKeyRequired], [ErrWrongKey]), which say nothing about the backup.
 func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, error) {
-	if opts.Local == nil {
+	if opts.Local = localDB(opts.Local); opts.Local == nil {
 		return nil, errNoLocal
 	}
 	m, err := VerifyWith(ctx, dir, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})

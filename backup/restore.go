@@ -60,8 +60,8 @@ type RestoreOptions struct {
 	// fingerprint the manifest records. An encrypted backup carries its
 	// key, and KeyFile is not read.
 	KeyFile string
-	// Local builds the data directory's database file when Target is nil
-	// (sqlite.Local{}).
+	// Local builds the data directory's database file when Target is nil;
+	// nil means the registered engine (see [LocalDB]).
 	Local LocalDB
 	// Keys unlock an encrypted backup; a plain one needs none.
 	Keys *Keys
@@ -230,7 +230,7 @@ type restorer struct {
 // newRestorer checks the options and that the backup and the data
 // directory do not overlap.
 func newRestorer(backupDir, dataDir string, opts RestoreOptions) (*restorer, error) {
-	if opts.Target == nil && opts.Local == nil {
+	if opts.Local = localDB(opts.Local); opts.Target == nil && opts.Local == nil {
 		return nil, errNoLocal
 	}
 	r := &restorer{opts: opts, now: opts.Now, logger: opts.Logger}

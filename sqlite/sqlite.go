@@ -76,10 +76,12 @@ func FinishStaging(ctx context.Context, path string) error {
 }
 
 func init() {
-	// Schemas are built in SQLite wherever this package is linked in:
-	// see store.SchemaTables.
-	store.RegisterScratchEngine(OpenStaging)
+	// Data directories hold SQLite files wherever this package is linked
+	// in: see store.RegisteredFileEngine.
+	store.RegisterFileEngine(Local{})
 }
+
+var _ store.FileEngine = Local{}
 
 // Local opens the SQLite file of a data directory for package backup
 // (backup.LocalDB), which imports no engine package: backups read it,

@@ -504,31 +504,45 @@ func HasEntity(table string) bool {
 	return ok
 }
 
-// scratchOpen opens a new, throw-away database file; see
-// [RegisterScratchEngine].
-var scratchOpen func(ctx context.Context, path string) (*DB, error)
-
-// RegisterScratchEngine sets how [SchemaTables] opens the scratch
-// database it builds a schema in: package sqlite registers SQLite when it
-// is linked in (as a database/sql driver registers itself), so that
-// packages that must know a schema, such as backup's verification,
+// FileEngine opens the database file a data directory holds: package
+// sqlite provides it (sqlite.Local) and registers it when linked in, as a
+// database/sql driver registers itself, so that packages such as backup
 // import no engine.
-func RegisterScratchEngine(open func(ctx context.Context, path string) (*DB, error)) {
-	scratchOpen = open
+type FileEngine interface {
+	// OpenNoMigrate opens the database file at path as it is.
+	OpenNoMigrate(ctx context.Context, path string) (*DB, error)
+	// OpenStaging opens a new database file at path that is built in one
+	// go and thrown away unless complete: it may skip fsyncs until
+	// FinishStaging.
+	OpenStaging(ctx context.Context, path string) (*DB, error)
+	// FinishStaging puts the closed staging database at path in the mode
+	// a server opens it in, and leaves it closed.
+	FinishStaging(ctx context.Context, path string) error
 }
+
+// fileEngine is the registered [FileEngine].
+var fileEngine FileEngine
+
+// RegisterFileEngine registers e as the [FileEngine] of data directories
+// ([RegisteredFileEngine]).
+func RegisterFileEngine(e FileEngine) { fileEngine = e }
+
+// RegisteredFileEngine returns the [FileEngine] registered, or nil when
+// no engine package is linked in.
+func RegisteredFileEngine() FileEngine { return fileEngine }
 
 // schemaCache holds, per schema version, the tables SchemaTables built.
 var schemaCache sync.Map // int -> []Table
 
 // SchemaTables returns the tables that hold state in a database at schema
 // version v, in load order, as [DB.StateTables] lists them: built once per
-// version and process, by migrating a scratch database (see
-// [RegisterScratchEngine]) in a temporary directory.
+// version and process, by migrating a scratch database of the registered
+// [FileEngine] in a temporary directory.
 func SchemaTables(ctx context.Context, v int) ([]Table, error) {
 	if ts, ok := schemaCache.Load(v); ok {
 		return ts.([]Table), nil
 	}
-	if scratchOpen == nil {
+	if fileEngine == nil {
 		return nil, fmt.Errorf("schema version %d: no engine registered to build it in (import package sqlite)", v)
 	}
 	dir, err := os.MkdirTemp("", "bitnobi-schema-")
@@ -536,7 +550,7 @@ func SchemaTables(ctx context.Context, v int) ([]Table, error) {
 		return nil, fmt.Errorf("schema version %d: %w", v, err)
 	}
 	defer os.RemoveAll(dir)
-	db, err := scratchOpen(ctx, filepath.Join(dir, "schema.db"))
+	db, err := fileEngine.OpenStaging(ctx, filepath.Join(dir, "schema.db"))
 	if err != nil {
 		return nil, fmt.Errorf("schema version %d: %w", v, err)
 	}
