@@ -144,11 +144,21 @@ type WorkflowService interface {
 	FindRuns(ctx context.Context, workflowID string) ([]*WorkflowRun, error)
 	// ReadResult opens the result rows of a succeeded run as JSON Lines:
 	// one JSON array per row, its values (strings, numbers or null) in the
-	// order of the run's ResultColumns. The caller closes the reader.
-	// Every successful read is audited as [ActionDataSourceAccess].
-	// Errors: ENOTFOUND, ECONFLICT (the run has no result: it failed or
-	// is still running).
+	// order of the run's ResultColumns. With runID "", it opens the latest
+	// succeeded run's. The caller closes the reader. Every successful
+	// read is audited as [ActionDataSourceAccess]. Errors: ENOTFOUND,
+	// ECONFLICT (the run has no result: it failed or is still running; or,
+	// for runID "", the workflow has no succeeded run).
 	ReadResult(ctx context.Context, workflowID, runID string) (*WorkflowRun, io.ReadCloser, error)
+	// Preview evaluates the part of a graph that one element depends on
+	// and returns that element's first rows and columns, without storing
+	// a run or a result. It reads inputs as a run of the workflow does
+	// (each read audited as a run's is), within a time limit. For a saved
+	// workflow the actor must manage it. An element that cannot be
+	// evaluated is not an error: it is reported in [Preview.Error].
+	// Errors: EINVALID ("graph", "element_id", "rows"), ENOTFOUND,
+	// EFORBIDDEN.
+	Preview(ctx context.Context, req PreviewRequest) (*Preview, error)
 }
 
 // Element types of a workflow graph.

@@ -911,18 +911,23 @@ func testReports(t *testing.T, engine string) {
 	status, v = e.do("PATCH", "/api/reports/"+id, s.alice, J{"charts": []J{{"type": "pie"}}})
 	wantError(t, status, v, http.StatusBadRequest, bitnobi.EINVALID, "charts")
 
-	// Reports are their owner's (and the administrator's) alone.
+	// Reports are managed by their owner and the administrator alone.
+	// Alice's report over her own shared workflow is shared with bob
+	// (read only); bob's is his alone (TestReportData covers the rest).
+	e.must(http.StatusOK, "GET", "/api/reports/"+id, s.bob, nil)
 	for _, req := range []struct {
 		method string
 		body   any
-	}{{"GET", nil}, {"PATCH", J{"name": "x"}}, {"DELETE", nil}} {
+	}{{"PATCH", J{"name": "x"}}, {"DELETE", nil}} {
 		status, v := e.do(req.method, "/api/reports/"+id, s.bob, req.body)
+		wantError(t, status, v, http.StatusForbidden, bitnobi.EFORBIDDEN, "")
+		status, v = e.do(req.method, "/api/reports/"+bobs["id"].(string), s.alice, req.body)
 		wantError(t, status, v, http.StatusNotFound, bitnobi.ENOTFOUND, "")
 	}
 	count := func(tok string) int {
 		return len(e.must(http.StatusOK, "GET", "/api/reports", tok, nil)["reports"].([]any))
 	}
-	if a, b, c, r := count(s.alice), count(s.bob), count(s.carol), count(s.root); a != 1 || b != 1 || c != 0 || r != 2 {
+	if a, b, c, r := count(s.alice), count(s.bob), count(s.carol), count(s.root); a != 1 || b != 2 || c != 0 || r != 2 {
 		t.Fatalf("reports seen: alice %d, bob %d, carol %d, root %d", a, b, c, r)
 	}
 	e.must(http.StatusOK, "GET", "/api/reports/"+bobs["id"].(string), s.root, nil)

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -429,9 +427,9 @@ func (s *Server) handleFindRuns(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleReadResult streams a run's result as one JSON object:
-// {"run": {...}, "columns": [...], "rows": [[...], ...]}, turning the
-// stored JSON Lines into the rows array on the fly.
+// handleReadResult streams a run's result (see sendResult): by default as
+// one JSON object, {"run": {...}, "columns": [...], "rows": [[...], ...]},
+// turning the stored JSON Lines into the rows array on the fly.
 func (s *Server) handleReadResult(w http.ResponseWriter, r *http.Request) error {
 	id, err := PathID(r, "id")
 	if err != nil {
@@ -441,30 +439,7 @@ func (s *Server) handleReadResult(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	run, rc, err := s.Workflows.ReadResult(r.Context(), id, runID)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	head, err := json.Marshal(map[string]any{"run": run, "columns": run.ResultColumns})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 32<<10)
-	// {"columns":[...],"run":{...}} becomes {"columns":[...],"run":{...},"rows":[ ... ]}
-	bw.Write(head[:len(head)-1])
-	bw.WriteString(`,"rows":[`)
-	if _, err := io.Copy(&jsonlToArray{w: bw}, rc); err != nil {
-		s.Logger.Warn("send workflow result", "workflow_id", id, "run_id", runID, "err", err)
-		return nil // the status is sent: the client sees a cut-off body
-	}
-	bw.WriteString("]}\n")
-	if err := bw.Flush(); err != nil {
-		s.Logger.Debug("send workflow result", "err", err)
-	}
-	return nil
+	return s.sendResult(w, r, id, runID)
 }
 
 // jsonlToArray writes JSON Lines as the elements of a JSON array: every

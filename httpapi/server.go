@@ -108,6 +108,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle("GET /api/version", false, s.handleVersion)
 	s.registerAccountRoutes()
 	s.registerContentRoutes()
+	s.registerResultRoutes()
 	s.registerOpsRoutes()
 	s.registerElementRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/bitnobi/bitnobi"
 )
@@ -12,7 +13,17 @@ import (
 // ReportService implements [bitnobi.ReportService] on the database.
 type ReportService struct {
 	DB *DB
+	// Workflows reads the results reports draw (ReportData); nil means a
+	// [WorkflowService] on DB. Set it to the server's own, so that report
+	// data is read exactly as results are.
+	Workflows bitnobi.WorkflowService
 }
+
+// What an actor may do with a report.
+const (
+	reportAccessView   = iota + 1 // see it and its data: shared with its workflow's result
+	reportAccessManage            // everything: the owner and the administrator
+)
 
 var _ bitnobi.ReportService = (*ReportService)(nil)
 
@@ -64,8 +75,10 @@ func (s *ReportService) CreateReport(ctx context.Context, r *bitnobi.Report) err
 	return nil
 }
 
-// FindReports lists the actor's reports, all for the administrator,
-// oldest first.
+// FindReports lists the reports the actor may see, all for the
+// administrator, oldest first: their own, and those their owner shares
+// with the result of their own workflow when one of its policies matches
+// the actor.
 func (s *ReportService) FindReports(ctx context.Context) ([]*bitnobi.Report, error) {
 	a, err := signedInActor(ctx)
 	if err != nil {
@@ -75,9 +88,27 @@ func (s *ReportService) FindReports(ctx context.Context) ([]*bitnobi.Report, err
 	err = s.DB.ReadTx(ctx, func(tx *Tx) error {
 		if a.IsAdmin {
 			out, err = queryReports(ctx, tx, `ORDER BY created_at, id`)
-		} else {
-			out, err = queryReports(ctx, tx, `WHERE owner_id = ? ORDER BY created_at, id`, a.UserID)
+			return err
 		}
+		// As in FindWorkflows: the attached policies that match the actor.
+		attached, err := queryPolicies(ctx, tx, `WHERE id IN (SELECT policy_id FROM workflow_policies)`)
+		if err != nil {
+			return err
+		}
+		where := `owner_id = ?`
+		args := []any{a.UserID}
+		var matched []string
+		for _, p := range attached {
+			if p.Matches(a.Attributes) {
+				matched = append(matched, "?")
+				args = append(args, p.ID)
+			}
+		}
+		if len(matched) > 0 {
+			where += ` OR (owner_id = (SELECT w.owner_id FROM workflows w WHERE w.id = reports.workflow_id)
+				AND workflow_id IN (SELECT workflow_id FROM workflow_policies WHERE policy_id IN (` + strings.Join(matched, ", ") + `)))`
+		}
+		out, err = queryReports(ctx, tx, `WHERE `+where+` ORDER BY created_at, id`, args...)
 		return err
 	})
 	return out, err
@@ -91,7 +122,7 @@ func (s *ReportService) FindReportByID(ctx context.Context, id string) (*bitnobi
 	}
 	var r *bitnobi.Report
 	err = s.DB.ReadTx(ctx, func(tx *Tx) error {
-		r, err = findReport(ctx, tx, a, id)
+		r, err = findReport(ctx, tx, a, id, reportAccessView)
 		return err
 	})
 	return r, err
@@ -105,7 +136,7 @@ func (s *ReportService) UpdateReport(ctx context.Context, id string, upd bitnobi
 	}
 	var r *bitnobi.Report
 	err = s.DB.WriteTx(ctx, func(tx *Tx) error {
-		if r, err = findReport(ctx, tx, a, id); err != nil {
+		if r, err = findReport(ctx, tx, a, id, reportAccessManage); err != nil {
 			return err
 		}
 		oldCharts, err := json.Marshal(r.Charts)
@@ -159,7 +190,7 @@ func (s *ReportService) DeleteReport(ctx context.Context, id string) error {
 		return err
 	}
 	return s.DB.WriteTx(ctx, func(tx *Tx) error {
-		r, err := findReport(ctx, tx, a, id)
+		r, err := findReport(ctx, tx, a, id, reportAccessManage)
 		if err != nil {
 			return err
 		}
@@ -170,17 +201,36 @@ func (s *ReportService) DeleteReport(ctx context.Context, id string) error {
 	})
 }
 
-// findReport returns a report a may see (their own, or any for the
-// administrator), and ENOTFOUND otherwise.
-func findReport(ctx context.Context, tx *Tx, a *bitnobi.Actor, id string) (*bitnobi.Report, error) {
+// findReport returns a report a may see: ENOTFOUND when a may not see it
+// at all, EFORBIDDEN when a sees it only as a user its workflow's result is
+// shared with but need is reportAccessManage.
+func findReport(ctx context.Context, tx *Tx, a *bitnobi.Actor, id string, need int) (*bitnobi.Report, error) {
 	rs, err := queryReports(ctx, tx, `WHERE id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) == 0 || !(a.IsAdmin || rs[0].OwnerID == a.UserID) {
-		return nil, bitnobi.Errorf(bitnobi.ENOTFOUND, "Report not found.")
+	notFound := bitnobi.Errorf(bitnobi.ENOTFOUND, "Report not found.")
+	if len(rs) == 0 {
+		return nil, notFound
 	}
-	return rs[0], nil
+	r := rs[0]
+	if a.IsAdmin || r.OwnerID == a.UserID {
+		return r, nil
+	}
+	// Shared with the workflow's result only when the report's owner owns
+	// the workflow: the workflow's policies are theirs to set.
+	w, _, err := findWorkflow(ctx, tx, a, r.WorkflowID, wfAccessResult)
+	switch {
+	case bitnobi.ErrorCode(err) == bitnobi.ENOTFOUND:
+		return nil, notFound
+	case err != nil:
+		return nil, err
+	case w.OwnerID != r.OwnerID:
+		return nil, notFound
+	case need > reportAccessView:
+		return nil, bitnobi.Errorf(bitnobi.EFORBIDDEN, "Only the report's owner or the administrator may do this; the report is shared with you.")
+	}
+	return r, nil
 }
 
 // normalizeReport turns nil lists into empty ones, so that JSON shows [].

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/workflow"
@@ -28,6 +29,9 @@ type WorkflowService struct {
 	// Hidden lists paths Python elements may not open, besides DB.Blobs:
 	// the data directory.
 	Hidden []string
+	// PreviewTimeout bounds a [WorkflowService.Preview]; zero means
+	// [DefaultPreviewTimeout].
+	PreviewTimeout time.Duration
 }
 
 var _ bitnobi.WorkflowService = (*WorkflowService)(nil)
@@ -340,7 +344,8 @@ func (s *WorkflowService) startRun(ctx context.Context, a *bitnobi.Actor, workfl
 		return nil, err
 	}
 
-	in := &runInputs{s: s, reader: &bitnobi.Actor{UserID: owner.ID, Username: owner.Username, IsAdmin: owner.IsAdmin, Attributes: owner.Attributes}, runs: append(slices.Clip(outer), w)}
+	in := s.inputsOf(owner)
+	in.runs = append(slices.Clip(outer), w)
 	cols, blobID, nrows, size, runErr := s.execute(ctx, in, w)
 	if runErr == nil && len(in.lineage.rows) > maxLineage {
 		runErr = bitnobi.Errorf(bitnobi.ETOOLARGE, "The run read more than %d sources (with those of the results it read): split the workflow.", maxLineage)
@@ -433,6 +438,14 @@ func runErrorMessage(err error) string {
 		return "The run took too long."
 	}
 	return bitnobi.ErrorMessage(err)
+}
+
+// inputsOf returns what a run of a workflow owned by owner reads its
+// inputs through: runs read what the workflow's owner may read, whoever
+// starts them. Runs and previews ([WorkflowService.Preview]) both take
+// their inputs from here, so that a preview reads exactly what a run may.
+func (s *WorkflowService) inputsOf(owner *bitnobi.User) *runInputs {
+	return &runInputs{s: s, reader: &bitnobi.Actor{UserID: owner.ID, Username: owner.Username, IsAdmin: owner.IsAdmin, Attributes: owner.Attributes}}
 }
 
 // runInputs opens a run's inputs with the access of reader, the
@@ -677,14 +690,54 @@ func queryWorkflows(ctx context.Context, tx *Tx, where string, args ...any) ([]*
 		return nil, fmt.Errorf("find workflows: %w", err)
 	}
 	rows.Close()
+	if len(out) > workflowPolicyBatch {
+		// A long list: every attachment in one query, not one per
+		// workflow (the workflow list pages list thousands).
+		if err := fillPolicyIDs(ctx, tx, out); err != nil {
+			return nil, err
+		}
+	}
 	for _, w := range out {
-		w.PolicyIDs, err = queryStrings(ctx, tx, `SELECT policy_id FROM workflow_policies WHERE workflow_id = ? ORDER BY attached_at, policy_id`, w.ID)
-		if err != nil {
-			return nil, fmt.Errorf("find workflow policies: %w", err)
+		if len(out) <= workflowPolicyBatch {
+			w.PolicyIDs, err = queryStrings(ctx, tx, `SELECT policy_id FROM workflow_policies WHERE workflow_id = ? ORDER BY attached_at, policy_id`, w.ID)
+			if err != nil {
+				return nil, fmt.Errorf("find workflow policies: %w", err)
+			}
 		}
 		normalizeWorkflow(w)
 	}
 	return out, nil
+}
+
+// workflowPolicyBatch is the most workflows whose policies queryWorkflows
+// reads with one query each; past it, it reads all attachments at once.
+const workflowPolicyBatch = 16
+
+// fillPolicyIDs sets the PolicyIDs of ws from one read of every
+// attachment, in attachment order.
+func fillPolicyIDs(ctx context.Context, tx *Tx, ws []*bitnobi.Workflow) error {
+	byID := make(map[string]*bitnobi.Workflow, len(ws))
+	for _, w := range ws {
+		byID[w.ID] = w
+	}
+	rows, err := tx.Query(ctx, `SELECT workflow_id, policy_id FROM workflow_policies ORDER BY attached_at, policy_id`)
+	if err != nil {
+		return fmt.Errorf("find workflow policies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var wid, pid string
+		if err := rows.Scan(&wid, &pid); err != nil {
+			return fmt.Errorf("find workflow policies: %w", err)
+		}
+		if w := byID[wid]; w != nil {
+			w.PolicyIDs = append(w.PolicyIDs, pid)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find workflow policies: %w", err)
+	}
+	return nil
 }
 
 // queryRuns returns the runs selected by where (a WHERE and/or ORDER BY

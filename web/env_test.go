@@ -69,6 +69,7 @@ func newEnv(t testing.TB) *env {
 	ws := web.NewServer()
 	ws.Logger = logger
 	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Workflows, ws.Reports = api.Workflows, api.Reports
 	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
 	ws.Upload = api.UploadDataSource
 	mux := http.NewServeMux()

@@ -46,6 +46,8 @@ type Server struct {
 	Users       bitnobi.UserService
 	Policies    bitnobi.PolicyService
 	DataSources bitnobi.DataSourceService
+	Workflows   bitnobi.WorkflowService
+	Reports     bitnobi.ReportService
 	Remotes     bitnobi.RemoteServerService
 	Settings    bitnobi.SettingsService
 	Audit       bitnobi.AuditService
@@ -108,6 +110,8 @@ func (s *Server) Handler() http.Handler {
 	s.registerAccountPages()
 	s.registerDataSourcePages()
 	s.registerPolicyPages()
+	s.registerWorkflowPages()
+	s.registerReportPages()
 	s.registerAdminPages()
 	s.handle("GET /{$}", User, func(w http.ResponseWriter, r *http.Request, v *view) error {
 		http.Redirect(w, r, "/datasources", http.StatusSeeOther)

@@ -209,8 +209,9 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Users = &store.UserService{DB: a.DB}
 	srv.Policies = &store.PolicyService{DB: a.DB}
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
-	srv.Workflows = &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
-	srv.Reports = &store.ReportService{DB: a.DB}
+	wfs := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
+	srv.Workflows = wfs
+	srv.Reports = &store.ReportService{DB: a.DB, Workflows: wfs} // report data reads results as the API does
 	srv.Remotes = &store.RemoteServerService{DB: a.DB}
 	srv.Settings = &store.SettingsService{DB: a.DB}
 	srv.Audit = &store.AuditService{DB: a.DB}
@@ -224,6 +225,7 @@ func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server 
 	ws := web.NewServer()
 	ws.Logger = logger
 	ws.Users, ws.Policies, ws.DataSources = api.Users, api.Policies, api.DataSources
+	ws.Workflows, ws.Reports = api.Workflows, api.Reports
 	ws.Remotes, ws.Settings, ws.Audit, ws.Version = api.Remotes, api.Settings, api.Audit, api.Version
 	ws.Upload = api.UploadDataSource
 	return ws

@@ -109,3 +109,21 @@ function showError(form, field, message) {
     form.insertBefore(p, form.firstChild);
   }
 }
+
+// A form with data-running (the workflow's Run button) shows that the run
+// is under way: runs are synchronous, so the page stays until it ends.
+document.addEventListener("submit", function (ev) {
+  var msg = ev.target.getAttribute("data-running");
+  if (!msg || ev.defaultPrevented) {
+    return;
+  }
+  var button = ev.target.querySelector("button[type=submit]");
+  if (button) {
+    button.disabled = true;
+    button.textContent = "Running…";
+  }
+  var status = ev.target.parentNode.querySelector(".run-status");
+  if (status) {
+    status.textContent = msg;
+  }
+});
