@@ -231,12 +231,14 @@ func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server 
 	return ws
 }
 
-// joinHandlers serves the JSON API under /api/ and the web pages
-// everywhere else.
+// joinHandlers serves the JSON API under /api/ (and the Prometheus
+// metrics at /metrics, which the API serves) and the web pages everywhere
+// else.
 func joinHandlers(api, pages http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/api", api)
+	mux.Handle("/metrics", api)
 	mux.Handle("/", pages)
 	return mux
 }
