@@ -43,8 +43,8 @@
 //     proves their writers are gone.
 //  3. Open the database without migrating it ([CreateOptions].OpenDB,
 //     e.g. PostgreSQL, or else the data directory's SQLite file through
-//     [CreateOptions].Local); refuse if its schema is newer than this
-//     binary knows.
+//     [CreateOptions].Local, by default the registered [LocalDB]); refuse
+//     if its schema is newer than this binary knows.
 //  4. Take gc.lock shared. The blob collector ([store.DB.CollectGarbage])
 //     takes it exclusively, so from here until step 6 no blob row or file
 //     is collected.
