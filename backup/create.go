@@ -748,11 +748,11 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 		return nil, "", nil, err
 	}
 	bp := bufPool.Get().(*[]byte)
-	n, err := io.ReadFull(src, (*bp)[:sampleSize])
+	n, err := io.ReadFull(src, (*bp)[:format.SampleSize])
 	enc = EncodingNone
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		sample := (*bp)[:n]
-		if z, ok := compressSample(sample, true); ok {
+		if z, ok := format.CompressSample(sample, true); ok {
 			enc = EncodingZstd
 			h := sha256.New()
 			h.Write(sample)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -165,13 +166,13 @@ func randomBytes(n int) []byte {
 }
 
 func TestCompressionChoice(t *testing.T) {
-	if !compresses(sampleCSV(sampleSize)) {
+	if !format.Compresses(sampleCSV(format.SampleSize)) {
 		t.Error("CSV is not stored compressed")
 	}
-	if compresses(randomBytes(sampleSize)) {
+	if format.Compresses(randomBytes(format.SampleSize)) {
 		t.Error("random data is stored compressed")
 	}
-	if compresses(nil) {
+	if format.Compresses(nil) {
 		t.Error("an empty blob is stored compressed")
 	}
 }
@@ -187,14 +188,14 @@ func BenchmarkBlobEncoding(b *testing.B) {
 	}{{"csv", sampleCSV(size)}, {"random", randomBytes(size)}} {
 		b.Run(in.name, func(b *testing.B) {
 			b.SetBytes(size)
-			var out countWriter
+			var out format.CountWriter
 			for b.Loop() {
 				out = 0
-				if !compresses(in.data[:sampleSize]) {
-					out = countWriter(len(in.data))
+				if !format.Compresses(in.data[:format.SampleSize]) {
+					out = format.CountWriter(len(in.data))
 					continue
 				}
-				z := newZstdWriter(&out)
+				z := format.NewZstdWriter(&out)
 				z.Write(in.data)
 				z.Close()
 			}

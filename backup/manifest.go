@@ -49,14 +49,14 @@ const ManifestName = "manifest.json"
 // backup's recipients or passphrase.
 const SealedName = "manifest.age"
 
-// Encodings of a file in a backup.
+// Encodings of a file in a backup ([format.EncodingNone]...).
 const (
-	EncodingNone = "none" // the bytes as they are
-	EncodingZstd = "zstd" // one or more zstd frames
+	EncodingNone = format.EncodingNone // the bytes as they are
+	EncodingZstd = format.EncodingZstd // one or more zstd frames
 	// EncodingAge marks, in the public manifest of an encrypted backup,
 	// a file encrypted with age; its encoding under the encryption is in
 	// the encrypted part.
-	EncodingAge = "age"
+	EncodingAge = format.EncodingAge
 )
 
 // Master-key modes of a backup.

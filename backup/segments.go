@@ -544,7 +544,7 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 	if err != nil {
 		return Segment{}, File{}, err
 	}
-	zw := newZstdWriter(ew)
+	zw := format.NewZstdWriter(ew)
 	defer zw.Close()
 	seg := Segment{File: rel, Keys: keys}
 	ki := -1
