@@ -232,8 +232,7 @@ func newWebServer(a *app, api *httpapi.Server, logger *slog.Logger) *web.Server 
 }
 
 // joinHandlers serves the JSON API under /api/ (and the Prometheus
-// metrics at /metrics, which the API serves) and the web pages everywhere
-// else.
+// metrics it serves at /metrics) and the web pages everywhere else.
 func joinHandlers(api, pages http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
