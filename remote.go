@@ -18,6 +18,9 @@ type RemoteServer struct {
 	Enabled     bool      `json:"enabled"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Status is how the peer answered a probe (RemoteOnline, ...), set by
+	// the API's list and get routes; empty where not probed.
+	Status string `json:"status,omitempty"`
 }
 
 // RemoteServerCreate is the input of [RemoteServerService.CreateRemoteServer].

@@ -169,6 +169,8 @@ const (
 	ElementWorkflow   = "workflow"   // runs another workflow; config [WorkflowRefConfig]
 	ElementAuditLog   = "auditlog"   // the audit log (administrator only); config [AuditLogConfig]
 	ElementSQL        = "sql"        // a SQL data source's query; config [ImporterConfig]
+	// ElementExternal (federation.go) is a source too: a paired remote
+	// server's shared result; config [ExternalConfig].
 
 	// Operations.
 	ElementSelect = "select" // config [SelectConfig]
@@ -186,7 +188,7 @@ const (
 // transform their inputs.
 func IsSource(typ string) bool {
 	switch typ {
-	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL:
+	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL, ElementExternal:
 		return true
 	}
 	return false
@@ -205,7 +207,7 @@ func ElementInputs(typ string) int {
 
 func knownElement(typ string) bool {
 	switch typ {
-	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL,
+	case ElementImporter, ElementDatasource, ElementWorkflow, ElementAuditLog, ElementSQL, ElementExternal,
 		ElementSelect, ElementAlter, ElementGroup, ElementJoin, ElementUnion, ElementPython, ElementResult:
 		return true
 	}
@@ -537,6 +539,17 @@ func validateConfig(e *Element) string {
 		}
 		if !ValidID(c.WorkflowID) {
 			return "config.workflow_id must be the id of a workflow."
+		}
+	case ElementExternal:
+		var c ExternalConfig
+		if err := e.DecodeConfig(&c); err != nil {
+			return bad(err)
+		}
+		if !ValidID(c.RemoteServerID) {
+			return "config.remote_server_id must be the id of a remote server."
+		}
+		if !ValidID(c.WorkflowID) {
+			return "config.workflow_id must be the id of a workflow on that remote server."
 		}
 	case ElementSelect:
 		var c SelectConfig

@@ -69,6 +69,10 @@ func TestGraphValidate(t *testing.T) {
 		{"GroupNameClash", `{"elements":[` + imp + `,{"id":"g","type":"group","config":{"by":["count"],"aggregates":[{"op":"count"}]}},` + res + `],"edges":[{"from":"in","to":"g"},{"from":"g","to":"out"}]}`, `column "count" appears twice`},
 		{"SumWithoutColumn", `{"elements":[` + imp + `,{"id":"g","type":"group","config":{"aggregates":[{"op":"sum"}]}},` + res + `],"edges":[{"from":"in","to":"g"},{"from":"g","to":"out"}]}`, "aggregate 1: column"},
 		{"JoinWithoutColumn", `{"elements":[` + imp + `,` + imp2 + `,{"id":"j","type":"join"},` + res + `],"edges":[{"from":"in","to":"j"},{"from":"in2","to":"j"},{"from":"j","to":"out"}]}`, "on: a column name cannot be empty"},
+		{"OKExternal", `{"elements":[{"id":"ext","type":"external","config":{"remote_server_id":"` + dsID + `","workflow_id":"` + dsID + `"}},` + res + `],"edges":[{"from":"ext","to":"out"}]}`, ""},
+		{"ExternalWithoutRemote", `{"elements":[{"id":"ext","type":"external","config":{"workflow_id":"` + dsID + `"}},` + res + `],"edges":[{"from":"ext","to":"out"}]}`, "config.remote_server_id"},
+		{"ExternalWithoutWorkflow", `{"elements":[{"id":"ext","type":"external","config":{"remote_server_id":"` + dsID + `"}},` + res + `],"edges":[{"from":"ext","to":"out"}]}`, "config.workflow_id"},
+		{"ExternalWithInput", `{"elements":[` + imp + `,{"id":"ext","type":"external","config":{"remote_server_id":"` + dsID + `","workflow_id":"` + dsID + `"}},` + res + `],"edges":[{"from":"in","to":"ext"},{"from":"ext","to":"out"}]}`, `"ext" (external) is a source`},
 		{"LongID", `{"elements":[{"id":"` + strings.Repeat("x", 65) + `","type":"result"}]}`, "at most 64 bytes"},
 	}
 	for _, tt := range tests {

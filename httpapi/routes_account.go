@@ -265,6 +265,7 @@ func (s *Server) handleFindRemoteServers(w http.ResponseWriter, r *http.Request)
 	if rs == nil {
 		rs = []*bitnobi.RemoteServer{}
 	}
+	s.probePeers(r.Context(), rs...)
 	s.JSON(w, http.StatusOK, map[string]any{"remote_servers": rs})
 	return nil
 }
@@ -291,6 +292,7 @@ func (s *Server) handleFindRemoteServer(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	s.probePeers(r.Context(), rs)
 	s.JSON(w, http.StatusOK, rs)
 	return nil
 }

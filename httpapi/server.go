@@ -43,6 +43,9 @@ type Server struct {
 	Remotes     bitnobi.RemoteServerService
 	Settings    bitnobi.SettingsService
 	Audit       bitnobi.AuditService
+	// Federation serves paired peers and probes them (nil: the federation
+	// routes answer EUNSUPPORTED and remote servers show no status).
+	Federation bitnobi.FederationService
 	// Version reports versions for GET /api/version.
 	Version func(ctx context.Context) (bitnobi.VersionInfo, error)
 
@@ -111,6 +114,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerResultRoutes()
 	s.registerOpsRoutes()
 	s.registerElementRoutes()
+	s.registerFederationRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, bitnobi.Errorf(bitnobi.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})
@@ -150,7 +154,7 @@ func (s *Server) handle(pattern string, auth bool, h HandlerFunc) {
 				// a remote user. An X-Bitnobi-Remote-User header is ignored,
 				// since any signed-in user could set it and the audit log's
 				// hash chain would then protect a lie. Only an authenticated
-				// remote server (federation, later) may name one.
+				// remote server may name one (routes_federation.go).
 			}))
 		}
 		if err := h(w, r); err != nil {

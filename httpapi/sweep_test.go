@@ -73,6 +73,7 @@ func testSweep(t *testing.T, engine string) {
 		"users": s.aliceID, "policies": policyID, "remote-servers": remoteID,
 		"datasources": dsID, "workflows": wfID, "reports": reportID,
 		"policyID": policyID, "runID": runID,
+		"federation": wfID, // POST /api/federation/results/{id}
 	}
 	s.bodies = map[string]J{
 		"POST /api/auth/signup":            {"username": "sweeper", "email": "sweeper@example.org", "password": password("sweeper")},
@@ -200,18 +201,29 @@ func (s *sweep) route(t *testing.T, rt httpapi.Route) {
 			s.want(t, rt, fmt.Sprintf("bad {%s} %.40q", name, bad), http.StatusBadRequest, bitnobi.EINVALID, name,
 				s.send(t, rt, s.path(t, rt, map[string]string{name: bad}), bearer(s.admin), s.bodyBytes(rt)))
 		}
-		s.want(t, rt, fmt.Sprintf("unknown {%s}", name), http.StatusNotFound, bitnobi.ENOTFOUND, "",
+		want, code := http.StatusNotFound, bitnobi.ENOTFOUND
+		if peerRoute(rt) {
+			want, code = http.StatusUnauthorized, bitnobi.EUNAUTHORIZED // a session is no peer's signature
+		}
+		s.want(t, rt, fmt.Sprintf("unknown {%s}", name), want, code, "",
 			s.send(t, rt, s.path(t, rt, map[string]string{name: newHexID()}), bearer(s.admin), s.bodyBytes(rt)))
 	}
 	if len(params) > 0 {
 		// Another user's entities: bob owns nothing and matches no policy.
 		want, code := http.StatusNotFound, bitnobi.ENOTFOUND
-		if strings.HasPrefix(rt.Pattern, "/api/users/") || strings.HasPrefix(rt.Pattern, "/api/remote-servers/") {
+		switch {
+		case strings.HasPrefix(rt.Pattern, "/api/users/") || strings.HasPrefix(rt.Pattern, "/api/remote-servers/"):
 			want, code = http.StatusForbidden, bitnobi.EFORBIDDEN
+		case peerRoute(rt):
+			want, code = http.StatusUnauthorized, bitnobi.EUNAUTHORIZED
 		}
 		s.want(t, rt, "another user's IDs", want, code, "", s.send(t, rt, valid, bearer(s.bob), s.bodyBytes(rt)))
 	}
 }
+
+// peerRoute reports whether rt is called by paired servers, with a signed
+// request instead of a session.
+func peerRoute(rt httpapi.Route) bool { return strings.HasPrefix(rt.Pattern, "/api/federation/") }
 
 // jsonBodies sends hostile JSON bodies to a route that reads one, as the
 // administrator (so that no permission check answers first) on alice's

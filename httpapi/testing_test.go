@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/federation"
 	"github.com/bitnobi/bitnobi/httpapi"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/mail"
@@ -120,7 +123,13 @@ func newTestServer(t testing.TB, engine string) *testEnv {
 	s.Settings = e.Settings
 	s.Audit = e.Audit
 	s.DataSources = &store.DataSourceService{DB: db}
-	s.Workflows = &store.WorkflowService{DB: db}
+	// Federation with a client that reaches only loopback: the tests'
+	// remote servers at example.org addresses are shown offline, never
+	// contacted.
+	peers := &federation.Client{HTTP: &http.Client{Transport: &http.Transport{DialContext: loopbackOnly}}, StatusTimeout: 2 * time.Second}
+	workflows := &store.WorkflowService{DB: db, Remote: peers}
+	s.Workflows = workflows
+	s.Federation = &federation.Service{Peers: e.Remotes, Results: workflows, Client: peers}
 	s.Reports = &store.ReportService{DB: db}
 	s.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) {
 		v, err := db.SchemaVersion(ctx)
@@ -146,6 +155,20 @@ func newTestServer(t testing.TB, engine string) *testEnv {
 	e.HTTP = httptest.NewServer(s.Handler())
 	t.Cleanup(e.HTTP.Close) // runs before db.Close: cleanups are LIFO
 	return e
+}
+
+// loopbackOnly dials addresses on 127.0.0.0/8 and ::1 only, without
+// resolving names.
+func loopbackOnly(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("test dialer: %s is not a loopback address", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // do sends a request and returns the status and the decoded JSON object

@@ -29,6 +29,9 @@ type WorkflowService struct {
 	// Hidden lists paths Python elements may not open, besides DB.Blobs:
 	// the data directory.
 	Hidden []string
+	// Remote fetches External Data Source elements' rows from peers (nil:
+	// those elements fail as unsupported).
+	Remote workflow.RemoteFetcher
 	// PreviewTimeout bounds a [WorkflowService.Preview]; zero means
 	// [DefaultPreviewTimeout].
 	PreviewTimeout time.Duration

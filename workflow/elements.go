@@ -34,6 +34,23 @@ type SQLInput interface {
 	OpenSQL(ctx context.Context, dataSourceID string) (*SQLSource, error)
 }
 
+// ExternalInput reads a paired remote server's shared result, for an
+// External Data Source element.
+type ExternalInput interface {
+	// OpenExternal returns the rows of the remote result c names, fetched
+	// on behalf of the run's reader. A disabled or missing remote server
+	// is an error, and so is a remote refusal.
+	OpenExternal(ctx context.Context, c bitnobi.ExternalConfig) (Rows, error)
+}
+
+// RemoteFetcher fetches a shared result from a peer; the federation
+// package implements it.
+type RemoteFetcher interface {
+	// FetchResult asks peer for the latest result of its workflow
+	// workflowID on behalf of user, and returns its rows.
+	FetchResult(ctx context.Context, peer *bitnobi.Peer, workflowID string, user bitnobi.RemoteUser) (Rows, error)
+}
+
 // PythonInput says whether and how Python elements run.
 type PythonInput interface {
 	// PythonSettings returns the administrator's Python settings.
@@ -85,6 +102,17 @@ func (b *builder) extraElement(el *bitnobi.Element, ins []Rows) (rows Rows, ok b
 			return nil, true, err
 		}
 		rows, err := QuerySQL(b.ctx, src)
+		return rows, true, err
+	case bitnobi.ElementExternal:
+		var c bitnobi.ExternalConfig
+		if err := el.DecodeConfig(&c); err != nil {
+			return nil, true, err
+		}
+		in, ok := b.in.(ExternalInput)
+		if !ok {
+			return nil, true, unsupported(el)
+		}
+		rows, err := in.OpenExternal(b.ctx, c)
 		return rows, true, err
 	case bitnobi.ElementPython:
 		var c bitnobi.PythonConfig

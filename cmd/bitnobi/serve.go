@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/federation"
 	"github.com/bitnobi/bitnobi/httpapi"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
@@ -209,10 +210,13 @@ func newAPIServer(a *app, logger *slog.Logger) *httpapi.Server {
 	srv.Users = &store.UserService{DB: a.DB}
 	srv.Policies = &store.PolicyService{DB: a.DB}
 	srv.DataSources = &store.DataSourceService{DB: a.DB}
-	wfs := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}}
+	remotes := &store.RemoteServerService{DB: a.DB}
+	peers := &federation.Client{}
+	wfs := &store.WorkflowService{DB: a.DB, Hidden: []string{a.Dir.Path()}, Remote: peers}
 	srv.Workflows = wfs
 	srv.Reports = &store.ReportService{DB: a.DB, Workflows: wfs} // report data reads results as the API does
-	srv.Remotes = &store.RemoteServerService{DB: a.DB}
+	srv.Remotes = remotes
+	srv.Federation = &federation.Service{Peers: remotes, Results: wfs, Client: peers}
 	srv.Settings = &store.SettingsService{DB: a.DB}
 	srv.Audit = &store.AuditService{DB: a.DB}
 	srv.Version = func(ctx context.Context) (bitnobi.VersionInfo, error) { return versionInfo(ctx, a.DB) }
