@@ -4,10 +4,11 @@
 // settings, the audit log), the error codes user-facing errors carry, and the
 // service interfaces the HTTP API is built on.
 //
-// The package imports only the standard library. Storage adapters (package
-// sqlite), the blob store, the secret sealer, the backup engine and the HTTP
-// API talk to one another through the types declared here; only cmd/bitnobi
-// wires them together.
+// The package imports only the standard library. The services over SQL
+// (package store, with an engine's dialect and connection in package
+// sqlite or postgres), the blob store, the secret sealer, the backup
+// engine and the HTTP API talk to one another through the types declared
+// here; only cmd/bitnobi wires them together.
 package bitnobi
 
 import (

@@ -16,13 +16,17 @@ import (
 	"testing"
 	"time"
 
+	"maps"
+
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -47,7 +51,7 @@ func newFixture(tb testing.TB) *fixture {
 
 func mustCreate(tb testing.TB, dataDir, folder string, now func() time.Time) *backup.Result {
 	tb.Helper()
-	res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: dataDir, Folder: folder, Now: now})
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: folder, Now: now})
 	if err != nil {
 		tb.Fatalf("Create: %v", err)
 	}
@@ -122,7 +126,7 @@ func TestRoundTrip(t *testing.T) {
 	wantAudit := verifyAudit(t, f.data.DB)
 
 	target := filepath.Join(f.root, "restored")
-	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key(), RestoredBy: "operator"})
+	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), RestoredBy: "operator"})
 	if res.Previous != "" || res.InstanceID != wantInstance {
 		t.Fatalf("Restore result %+v, want no previous and instance %s", res, wantInstance)
 	}
@@ -251,7 +255,7 @@ func TestCreate_SameMinute(t *testing.T) {
 			t.Fatalf("%s is not hard-linked to the first backup's", fl.Path)
 		}
 	}
-	infos, err := backup.List(f.folder)
+	infos, err := backup.Folder{Path: f.folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +305,7 @@ func TestCreate_Interrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := backup.Create(ctx, backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: f.data.Dir.Path(), Folder: f.folder,
 		Progress: func(p backup.Progress) {
 			if p.Phase == "blobs" {
@@ -324,11 +329,11 @@ func TestCreate_Interrupted(t *testing.T) {
 	if want := []string{".lock", filepath.Base(stale), f.res.Name}; !slices.Equal(names, want) {
 		t.Fatalf("folder holds %v, want %v (cancelled backup removed)", names, want)
 	}
-	infos, _ := backup.List(f.folder)
+	infos, _ := backup.Folder{Path: f.folder}.Backups()
 	if len(infos) != 1 || infos[0].Name != f.res.Name {
 		t.Fatalf("List=%v, want only %s", infos, f.res.Name)
 	}
-	_, err = backup.Restore(context.Background(), stale, filepath.Join(f.root, "r"), backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	_, err = backup.Restore(context.Background(), stale, filepath.Join(f.root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore(temp dir) err=%v, want ErrNotBackup", err)
 	}
@@ -355,19 +360,19 @@ func TestCreate_Locked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = backup.Create(context.Background(), backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder})
+	_, err = backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: f.folder})
 	if !errors.Is(err, lockfile.ErrLocked) || !strings.Contains(err.Error(), "in use by another backup") {
 		t.Fatalf("Create err=%v, want ErrLocked naming the other backup", err)
 	}
 	// A wait that runs out says so, and suggests a longer one.
-	_, err = backup.Create(context.Background(), backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: 300 * time.Millisecond})
+	_, err = backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: 300 * time.Millisecond})
 	if !errors.Is(err, lockfile.ErrLocked) || !strings.Contains(err.Error(), "after waiting 300ms") || !strings.Contains(backup.Hint(err), "longer --wait") {
 		t.Fatalf("Create with a short LockWait: %v (hint %q), want ErrLocked after waiting", err, backup.Hint(err))
 	}
 	// A wait that is interrupted is an interruption, not a busy folder.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = backup.Create(ctx, backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: time.Minute})
+	_, err = backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: time.Minute})
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, lockfile.ErrLocked) {
 		t.Fatalf("Create interrupted while waiting: %v, want the context's error", err)
 	}
@@ -375,7 +380,7 @@ func TestCreate_Locked(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		l.Release()
 	}()
-	_, err = backup.Create(context.Background(), backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: 10 * time.Second})
+	_, err = backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: f.folder, LockWait: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("Create with LockWait: %v", err)
 	}
@@ -388,18 +393,18 @@ func TestCreate_NewerSchema(t *testing.T) {
 	if _, err := d.DB.Write.Exec(`INSERT INTO schema_migrations (version, name, applied_at, app_version) VALUES (?, 'future', '', '9.9')`, next); err != nil {
 		t.Fatal(err)
 	}
-	_, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	_, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if !errors.Is(err, backup.ErrNewerVersion) {
 		t.Fatalf("Create err=%v, want ErrNewerVersion", err)
 	}
-	if infos, _ := backup.List(filepath.Join(root, "backup")); len(infos) != 0 {
+	if infos, _ := (backup.Folder{Path: filepath.Join(root, "backup")}).Backups(); len(infos) != 0 {
 		t.Fatalf("a backup was left: %v", infos)
 	}
 }
 
 func TestCreate_BackupFolderInsideDataDir(t *testing.T) {
 	f := newFixture(t)
-	_, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.data.Dir.Path(), "backup")})
+	_, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.data.Dir.Path(), "backup")})
 	if err == nil || !strings.Contains(err.Error(), "inside the data directory") {
 		t.Fatalf("Create err=%v, want refusal", err)
 	}
@@ -415,40 +420,6 @@ func flipByte(tb testing.TB, path string) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// treeState records a directory tree (paths, modes, content hashes),
-// ignoring lock files, to tell whether anything changed.
-func treeState(tb testing.TB, dir string) map[string]string {
-	tb.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasSuffix(p, ".lock") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
 }
 
 func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
@@ -611,8 +582,8 @@ func TestRestore_Refused(t *testing.T) {
 				}
 				defer l.Release()
 			}
-			before := treeState(t, target)
-			opts := backup.RestoreOptions{KeyFile: f.data.Dir.Key()}
+			before := testutil.Tree(t, target, true)
+			opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()}
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
@@ -623,7 +594,7 @@ func TestRestore_Refused(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.naming) {
 				t.Fatalf("Restore err=%q does not name %q", err, tt.naming)
 			}
-			if after := treeState(t, target); !mapsEqual(before, after) {
+			if after := testutil.Tree(t, target, true); !maps.Equal(before, after) {
 				t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
 			}
 			assertNoLeftovers(t, target)
@@ -632,18 +603,6 @@ func TestRestore_Refused(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRestore_BadBackupWhileLocked checks that a wrong backup path is
@@ -684,7 +643,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 		{"GoodBackup", f.res.Path, lockfile.ErrLocked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore err=%v, want %v", err, tt.want)
 			}
@@ -702,7 +661,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	}
 	// Nothing is made for a bad backup: not even the target's parent.
 	target = filepath.Join(t.TempDir(), "new", "data")
-	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{}); !errors.Is(err, backup.ErrNotBackup) {
+	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{Local: sqlite.Local{}}); !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore err=%v, want ErrNotBackup", err)
 	}
 	if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, fs.ErrNotExist) {
@@ -769,7 +728,7 @@ func TestRestore_KeyFileMessages(t *testing.T) {
 				t.Skip("root reads any file")
 			}
 			target := filepath.Join(t.TempDir(), "data")
-			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{KeyFile: tt.keyFile})
+			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: tt.keyFile})
 			for _, want := range tt.want {
 				if !errors.Is(err, want) {
 					t.Errorf("Restore err=%v, want it to match %v", err, want)
@@ -808,7 +767,7 @@ func TestRestore_Interrupted(t *testing.T) {
 				var before map[string]string
 				if inPlace {
 					backuptest.NewDataDir(t, target).Close()
-					before = treeState(t, target)
+					before = testutil.Tree(t, target, true)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -816,6 +775,7 @@ func TestRestore_Interrupted(t *testing.T) {
 					cancel()
 				}
 				_, err := backup.Restore(ctx, f.res.Path, target, backup.RestoreOptions{
+					Local:   sqlite.Local{},
 					KeyFile: f.data.Dir.Key(),
 					Progress: func(p backup.Progress) {
 						if p.Phase == phase {
@@ -828,7 +788,7 @@ func TestRestore_Interrupted(t *testing.T) {
 					t.Fatalf("Restore err=%v, want an *InterruptedError matching context.Canceled", err)
 				}
 				if inPlace {
-					if after := treeState(t, target); !mapsEqual(before, after) {
+					if after := testutil.Tree(t, target, true); !maps.Equal(before, after) {
 						t.Fatalf("data directory changed:\nbefore %v\nafter  %v", before, after)
 					}
 				} else if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
@@ -856,14 +816,14 @@ func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Warnings) == 0 {
 		t.Fatal("Create gave no warning about secrets sealed with another key")
 	}
-	_, err = backup.Restore(context.Background(), res.Path, filepath.Join(root, "r"), backup.RestoreOptions{KeyFile: d.Dir.Key()})
+	_, err = backup.Restore(context.Background(), res.Path, filepath.Join(root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	if !errors.Is(err, backup.ErrKeyMismatch) || !strings.Contains(err.Error(), other.Fingerprint()) {
 		t.Fatalf("Restore err=%v, want ErrKeyMismatch naming %s", err, other.Fingerprint())
 	}
@@ -886,7 +846,7 @@ func TestRestore_InPlace(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.data.Close()
-			res := mustRestore(t, f.res.Path, f.data.Dir.Path(), backup.RestoreOptions{DiscardPrevious: discard, Now: func() time.Time {
+			res := mustRestore(t, f.res.Path, f.data.Dir.Path(), backup.RestoreOptions{Local: sqlite.Local{}, DiscardPrevious: discard, Now: func() time.Time {
 				return time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 			}})
 			r := backuptest.Open(t, f.data.Dir.Path())
@@ -923,7 +883,7 @@ func TestRestore_AsCopy(t *testing.T) {
 	f := newFixture(t)
 	original := meta(t, f.data.DB, store.MetaInstanceID)
 	target := filepath.Join(f.root, "copy")
-	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key(), AsCopy: true})
+	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), AsCopy: true})
 	r := backuptest.Open(t, target)
 	id := meta(t, r.DB, store.MetaInstanceID)
 	if id == original || id != res.InstanceID || !bitnobi.ValidID(id) {
@@ -957,7 +917,7 @@ func TestRestore_TargetNotDataDir(t *testing.T) {
 	target := filepath.Join(f.root, "home")
 	os.MkdirAll(target, 0o700)
 	os.WriteFile(filepath.Join(target, "notes.txt"), []byte("mine"), 0o600)
-	_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrTargetNotEmpty) {
 		t.Fatalf("Restore err=%v, want ErrTargetNotEmpty", err)
 	}
@@ -968,7 +928,7 @@ func TestRestore_KeyInTarget(t *testing.T) {
 	f := newFixture(t)
 	target := filepath.Join(f.root, "new")
 	backuptest.CopyKey(t, f.data.Dir.Key(), filepath.Join(target, "master.key"))
-	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	res := mustRestore(t, f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if res.Previous == "" {
 		t.Fatal("the directory holding only the key was not kept as the previous state")
 	}
@@ -996,7 +956,7 @@ func TestList_DamagedManifest(t *testing.T) {
 	p := filepath.Join(f.res.Path, backup.ManifestName)
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, data[:100], 0o600)
-	infos, err := backup.List(f.folder)
+	infos, err := backup.Folder{Path: f.folder}.Backups()
 	if err != nil || len(infos) != 1 || !errors.Is(infos[0].Err, backup.ErrVerify) {
 		t.Fatalf("List=%+v, %v; want one backup with a verify error", infos, err)
 	}
@@ -1022,7 +982,7 @@ func chtimes(tb testing.TB, path string, t time.Time) {
 func TestRestore_WALMode(t *testing.T) {
 	f := newFixture(t)
 	target := filepath.Join(t.TempDir(), "restored")
-	mustRestore(t, f.res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	mustRestore(t, f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	db := filepath.Join(target, filepath.Base(f.data.Dir.DB()))
 	hdr := make([]byte, 20)
 	fh, err := os.Open(db)
@@ -1066,7 +1026,7 @@ func TestRestore_AuditRowsOutOfOrder(t *testing.T) {
 		return lines
 	})
 	target := filepath.Join(t.TempDir(), "data")
-	mustRestore(t, dir, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+	mustRestore(t, dir, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	r := backuptest.Open(t, target)
 	if got, want := verifyAudit(t, r.DB), verifyAudit(t, f.data.DB)+1; got != want {
 		t.Fatalf("restored audit chain has %d entries, want %d", got, want)

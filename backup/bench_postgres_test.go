@@ -16,6 +16,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // The PostgreSQL benchmarks back up and restore an installation whose
@@ -83,7 +84,7 @@ func BenchmarkCreate_AuditRowsPostgres(b *testing.B) {
 	for b.Loop() {
 		folder := filepath.Join(root, fmt.Sprint(i))
 		i++
-		if _, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)}); err != nil {
+		if _, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -92,7 +93,7 @@ func BenchmarkCreate_AuditRowsPostgres(b *testing.B) {
 
 func BenchmarkRestore_AuditRowsPostgres(b *testing.B) {
 	d, dsn := benchPostgresDataDir(b, benchPostgresAuditRows)
-	res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup"), OpenDB: backuptest.OpenDB(dsn)})
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup"), OpenDB: backuptest.OpenDB(dsn)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,6 +106,7 @@ func BenchmarkRestore_AuditRowsPostgres(b *testing.B) {
 		tdsn := dbtest.NewPostgresDatabase(b)
 		b.StartTimer()
 		_, err := backup.Restore(context.Background(), res.Path, target, backup.RestoreOptions{
+			Local:   sqlite.Local{},
 			KeyFile: d.Dir.Key(), Target: &postgres.RestoreTarget{DSN: tdsn},
 		})
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/seed"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -122,7 +123,7 @@ func benchCreate(b *testing.B, d *backuptest.DataDir) *backup.Result {
 		folder := filepath.Join(root, fmt.Sprint(i))
 		i++
 		var err error
-		if res, err = backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder}); err != nil {
+		if res, err = backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -138,7 +139,7 @@ func benchRestore(b *testing.B, dir, keyFile string) {
 	for b.Loop() {
 		target := filepath.Join(root, fmt.Sprint(i))
 		i++
-		if _, err := backup.Restore(context.Background(), dir, target, backup.RestoreOptions{KeyFile: keyFile}); err != nil {
+		if _, err := backup.Restore(context.Background(), dir, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -155,7 +156,7 @@ func BenchmarkCreate_AuditRows(b *testing.B) {
 
 func BenchmarkRestore_AuditRows(b *testing.B) {
 	d := benchAuditDataDir(b, benchAuditRows)
-	res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func BenchmarkRestore_RowsAndBlob(b *testing.B) {
 	d := benchAuditDataDir(b, benchAuditRows)
 	ctx := context.Background()
 	putBlobs(b, d, benchCSV(b, benchBlobSize))
-	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
+	res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func BenchmarkRestore_Blob(b *testing.B) {
 	}{{"csv", func() []byte { return benchCSV(b, benchBlobSize) }}, {"random", func() []byte { return benchRandom(benchBlobSize) }}} {
 		b.Run(in.name, func(b *testing.B) {
 			d := benchBlobDataDir(b, in.data())
-			res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
+			res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -274,13 +275,13 @@ func BenchmarkCreate_Unchanged(b *testing.B) {
 	ctx := context.Background()
 	putBlobs(b, d, benchCSV(b, benchBlobSize))
 	folder := filepath.Join(b.TempDir(), "backup")
-	if _, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder}); err != nil {
+	if _, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder}); err != nil {
 		b.Fatal(err)
 	}
 	var res *backup.Result
 	for b.Loop() {
 		var err error
-		if res, err = backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder}); err != nil {
+		if res, err = backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder}); err != nil {
 			b.Fatal(err)
 		}
 	}

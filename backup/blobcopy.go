@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -243,7 +244,7 @@ const bigBlobSize = 16 << 20
 var bigSlot = make(chan struct{}, 1)
 
 var bigEncoderPool = sync.Pool{New: func() any {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevel),
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(format.ZstdLevel),
 		zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)), zstd.WithConcurrentBlocks(true),
 		zstd.WithWindowSize(1<<20))
 	if err != nil {
@@ -266,10 +267,10 @@ func newBlobZstdWriter(w io.Writer, size int64) io.WriteCloser {
 		default:
 		}
 	}
-	return newZstdWriter(w)
+	return format.NewZstdWriter(w)
 }
 
-// bigZstdWriter is a [zstdWriter] whose encoder compresses on several
+// bigZstdWriter is a [format.ZstdWriter] whose encoder compresses on several
 // goroutines and holds bigSlot.
 type bigZstdWriter struct{ e *zstd.Encoder }
 

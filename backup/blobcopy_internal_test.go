@@ -13,6 +13,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/secret"
 )
@@ -96,7 +97,7 @@ func encodedBlob(t *testing.T, w *writer, f File, ids []age.Identity) []byte {
 // decodeZstd returns the decoded content of the zstd frames in data.
 func decodeZstd(t *testing.T, data []byte) []byte {
 	t.Helper()
-	r, release, err := decodeReader(bytes.NewReader(data), EncodingZstd)
+	r, release, err := format.DecodeReader(bytes.NewReader(data), EncodingZstd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func TestCopyBlob_Frames(t *testing.T) {
 	}{
 		{"Empty", nil, EncodingNone},
 		{"SmallCSV", csv[:5000], EncodingZstd},
-		{"SampleSizeCSV", csv[:sampleSize], EncodingZstd},
-		{"SampleSizePlusOneCSV", csv[:sampleSize+1], EncodingZstd},
+		{"SampleSizeCSV", csv[:format.SampleSize], EncodingZstd},
+		{"SampleSizePlusOneCSV", csv[:format.SampleSize+1], EncodingZstd},
 		{"LargeCSV", csv, EncodingZstd},
 		{"LargeRandom", randomBytes(2<<20 + 77), EncodingNone},
 	} {
@@ -159,19 +160,19 @@ func TestCopyBlob_Frames(t *testing.T) {
 				if got := decodeZstd(t, data); !bytes.Equal(got, c.content) {
 					t.Fatalf("file decodes to %d bytes, want the blob's %d", len(got), len(c.content))
 				}
-				head := c.content[:min(len(c.content), sampleSize)]
-				frame, ok := compressSample(head, true)
+				head := c.content[:min(len(c.content), format.SampleSize)]
+				frame, ok := format.CompressSample(head, true)
 				if !ok || !bytes.HasPrefix(data, frame) {
-					t.Fatalf("file does not start with the sample's frame (%d bytes, compresses: %v)", len(frame), ok)
+					t.Fatalf("file does not start with the sample's frame (%d bytes, format.Compresses: %v)", len(frame), ok)
 				}
 				rest := data[len(frame):]
-				if len(c.content) <= sampleSize {
+				if len(c.content) <= format.SampleSize {
 					if len(rest) != 0 {
 						t.Fatalf("%d bytes after the frame of a blob that fits in it", len(rest))
 					}
 					return
 				}
-				if got, want := decodeZstd(t, rest), c.content[sampleSize:]; !bytes.Equal(got, want) {
+				if got, want := decodeZstd(t, rest), c.content[format.SampleSize:]; !bytes.Equal(got, want) {
 					t.Fatalf("second frame decodes to %d bytes, want the %d after the sample", len(got), len(want))
 				}
 			})
@@ -191,13 +192,13 @@ func TestCopyBlob_Damaged(t *testing.T) {
 		damage  func(b []byte) []byte
 	}{
 		{"CSVInSample", csv, func(b []byte) []byte { b[100] ^= 1; return b }},
-		{"CSVInRest", csv, func(b []byte) []byte { b[sampleSize+100] ^= 1; return b }},
+		{"CSVInRest", csv, func(b []byte) []byte { b[format.SampleSize+100] ^= 1; return b }},
 		{"CSVLastByte", csv, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
 		{"CSVTruncated", csv, func(b []byte) []byte { return b[:len(b)-1] }},
-		{"CSVTruncatedToSample", csv, func(b []byte) []byte { return b[:sampleSize] }},
+		{"CSVTruncatedToSample", csv, func(b []byte) []byte { return b[:format.SampleSize] }},
 		{"CSVLonger", csv, func(b []byte) []byte { return append(b, '\n') }},
 		{"SmallCSV", csv[:5000], func(b []byte) []byte { b[100] ^= 1; return b }},
-		{"RandomInRest", random, func(b []byte) []byte { b[sampleSize+100] ^= 1; return b }},
+		{"RandomInRest", random, func(b []byte) []byte { b[format.SampleSize+100] ^= 1; return b }},
 	} {
 		for _, encrypt := range []bool{false, true} {
 			name := c.name + "/Plain"

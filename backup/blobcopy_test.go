@@ -17,6 +17,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/seed"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -158,7 +159,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 				t.Helper()
 				old := runtime.GOMAXPROCS(procs)
 				defer runtime.GOMAXPROCS(old)
-				res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, Encrypt: enc, Progress: progress})
+				res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, Encrypt: enc, Progress: progress})
 				if err != nil {
 					t.Fatalf("Create on %d procs: %v", procs, err)
 				}
@@ -201,7 +202,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			}
 
 			target := filepath.Join(root, "restored")
-			mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: keys})
+			mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key(), Keys: keys})
 			r := backuptest.Open(t, target)
 			checkBlobs(t, r, want)
 
@@ -274,7 +275,7 @@ func TestCreate_BlobFails(t *testing.T) {
 			c.damage(t, d.Blobs.Path(victim))
 
 			folder := filepath.Join(root, "backup")
-			_, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder})
+			_, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder})
 			if err == nil || !strings.Contains(err.Error(), victim) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Create err=%v, want blob %s %s", err, victim, c.want)
 			}
@@ -311,6 +312,7 @@ func TestCreate_CancelDuringBlobs(t *testing.T) {
 	defer cancel()
 	var after int
 	_, err := backup.Create(ctx, backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: folder,
 		Progress: func(p backup.Progress) {
 			if ctx.Err() != nil {
@@ -344,7 +346,7 @@ func assertOnlyLock(tb testing.TB, folder string) {
 	if !slices.Equal(names, []string{".lock"}) {
 		tb.Fatalf("backup folder holds %v, want only .lock", names)
 	}
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil || len(infos) != 0 {
 		tb.Fatalf("List=%v, %v; want no backup", infos, err)
 	}
@@ -374,7 +376,7 @@ func TestCreate_LargeBlobs(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 	target := filepath.Join(root, "restored")
-	mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
+	mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	r := backuptest.Open(t, target)
 	checkBlobs(t, r, want)
 }
@@ -409,7 +411,7 @@ func TestCreate_BlobFrames(t *testing.T) {
 			}
 			enc, keys := c.enc()
 			plog := &progressLog{tb: t}
-			res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), Encrypt: enc, Progress: plog.report})
+			res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), Encrypt: enc, Progress: plog.report})
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}
@@ -432,7 +434,7 @@ func TestCreate_BlobFrames(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			target := filepath.Join(root, "restored")
-			mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: keys})
+			mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key(), Keys: keys})
 			checkBlobs(t, backuptest.Open(t, target), want)
 		})
 	}

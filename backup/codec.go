@@ -1,140 +1,23 @@
 package backup
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 const (
 	// copyBufSize is the size of the buffers files are copied through.
 	copyBufSize = 1 << 20
-
-	// sampleSize is how much of a blob is compressed to decide whether
-	// compressing it pays.
-	sampleSize = 1 << 20
-
-	// compressRatio is the largest compressed/raw size ratio of the sample
-	// at which a blob is stored compressed. Measured: CSV compresses to
-	// about 0.32, random or already compressed data to 1.00
-	// (docs/backup-format.md).
-	compressRatio = 0.90
-
-	// zstdLevel is the compression level. SpeedFastest compresses CSV as
-	// well as SpeedDefault (0.324 against 0.325) and about 1.7 times as
-	// fast (docs/backup-format.md).
-	zstdLevel = zstd.SpeedFastest
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
-
-// encoderPool holds zstd encoders; each uses one goroutine and a bounded
-// window, so memory stays bounded however large the input.
-var encoderPool = sync.Pool{New: func() any {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevel), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		panic(err) // only for invalid options
-	}
-	return e
-}}
-
-var decoderPool = sync.Pool{New: func() any {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
-	if err != nil {
-		panic(err)
-	}
-	return d
-}}
-
-// zstdWriter compresses into w. Close flushes the frame and returns the
-// encoder to the pool; it does not close w.
-type zstdWriter struct{ e *zstd.Encoder }
-
-func newZstdWriter(w io.Writer) *zstdWriter {
-	e := encoderPool.Get().(*zstd.Encoder)
-	e.Reset(w)
-	return &zstdWriter{e: e}
-}
-
-func (z *zstdWriter) Write(p []byte) (int, error) { return z.e.Write(p) }
-
-func (z *zstdWriter) Close() error {
-	if z.e == nil {
-		return nil
-	}
-	err := z.e.Close()
-	z.e.Reset(nil)
-	encoderPool.Put(z.e)
-	z.e = nil
-	return err
-}
-
-// decodeReader returns a reader of r's decoded content for encoding, and
-// a function that releases it.
-func decodeReader(r io.Reader, encoding string) (io.Reader, func(), error) {
-	switch encoding {
-	case EncodingNone:
-		return r, func() {}, nil
-	case EncodingZstd:
-		d := decoderPool.Get().(*zstd.Decoder)
-		if err := d.Reset(r); err != nil {
-			decoderPool.Put(d)
-			return nil, nil, err
-		}
-		return d, func() { d.Reset(nil); decoderPool.Put(d) }, nil
-	}
-	return nil, nil, fmt.Errorf("%w: unknown encoding %q", ErrMalformed, encoding)
-}
-
-// compresses reports whether the sample is worth storing compressed.
-func compresses(sample []byte) bool {
-	_, ok := compressSample(sample, false)
-	return ok
-}
-
-// compressSample compresses sample and reports whether that pays. With
-// keep set it also returns, when it pays, the compressed bytes: one whole
-// zstd frame, the same a [zstdWriter] writes for sample. A blob's file
-// starts with that frame (see writeBlob), so that the sample is
-// compressed once, not twice.
-func compressSample(sample []byte, keep bool) ([]byte, bool) {
-	if len(sample) == 0 {
-		return nil, false
-	}
-	var n countWriter
-	var buf *bytes.Buffer
-	var w io.Writer = &n
-	if keep {
-		buf = bytes.NewBuffer(make([]byte, 0, len(sample)/2+64))
-		w = buf
-	}
-	z := newZstdWriter(w)
-	z.Write(sample)
-	z.Close()
-	if buf != nil {
-		n = countWriter(buf.Len())
-	}
-	if float64(n) > compressRatio*float64(len(sample)) {
-		return nil, false
-	}
-	if buf != nil {
-		return buf.Bytes(), true
-	}
-	return nil, true
-}
-
-// countWriter counts the bytes written to it.
-type countWriter int64
-
-func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // hashingWriter writes to w, hashing and counting what it writes.
 type hashingWriter struct {
@@ -226,7 +109,7 @@ func openContent(dir, path, encoding string, keys *Keys) (io.ReadCloser, error) 
 			return nil, err
 		}
 	}
-	dr, release, err := decodeReader(src, encoding)
+	dr, release, err := format.DecodeReader(src, encoding)
 	if err != nil {
 		f.Close()
 		return nil, err

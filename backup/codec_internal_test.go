@@ -5,14 +5,16 @@ import (
 	"io"
 	"runtime"
 	"testing"
+
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
-// zstdFrame returns data compressed as one zstd frame, as a [zstdWriter]
+// zstdFrame returns data compressed as one zstd frame, as a [format.ZstdWriter]
 // writes it.
 func zstdFrame(tb testing.TB, data []byte) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
-	z := newZstdWriter(&buf)
+	z := format.NewZstdWriter(&buf)
 	if _, err := z.Write(data); err != nil {
 		tb.Fatal(err)
 	}
@@ -29,9 +31,9 @@ func zstdFrame(tb testing.TB, data []byte) []byte {
 func TestDecodeReader_Frames(t *testing.T) {
 	old := runtime.GOMAXPROCS(4) // so that newBlobZstdWriter takes the multi-goroutine encoder
 	defer runtime.GOMAXPROCS(old)
-	csv := sampleCSV(sampleSize + 5<<20 + 1000) // the rest spans two of the big encoder's 4 MiB jobs
-	head, rest := csv[:sampleSize], csv[sampleSize:]
-	sample, ok := compressSample(head, true)
+	csv := sampleCSV(format.SampleSize + 5<<20 + 1000) // the rest spans two of the big encoder's 4 MiB jobs
+	head, rest := csv[:format.SampleSize], csv[format.SampleSize:]
+	sample, ok := format.CompressSample(head, true)
 	if !ok {
 		t.Fatal("the CSV sample does not compress")
 	}
@@ -62,7 +64,7 @@ func TestDecodeReader_Frames(t *testing.T) {
 		{"ThreeFrames", [][]byte{zstdFrame(t, small), sample, zstdFrame(t, small)}, append(append(append([]byte{}, small...), head...), small...)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, release, err := decodeReader(bytes.NewReader(bytes.Join(c.frames, nil)), EncodingZstd)
+			r, release, err := format.DecodeReader(bytes.NewReader(bytes.Join(c.frames, nil)), EncodingZstd)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -151,7 +152,7 @@ func testCreateWhileWriting(t *testing.T, engine string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		before := w.count()
-		res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
 		if err != nil {
 			t.Fatalf("Create %d: %v", i, err)
 		}
@@ -170,7 +171,7 @@ func testCreateWhileWriting(t *testing.T, engine string) {
 			t.Fatalf("Verify %d: %v", i, err)
 		}
 		target := filepath.Join(root, fmt.Sprintf("restored-%d", i))
-		opts := backup.RestoreOptions{KeyFile: d.Dir.Key()}
+		opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()}
 		var rdsn string
 		if engine == dbtest.Postgres {
 			rdsn = dbtest.NewPostgresDatabase(t)
@@ -248,7 +249,7 @@ func TestGC_WaitsForRunningBackup(t *testing.T) {
 	var once sync.Once
 	done := make(chan *backup.Result, 1)
 	go func() {
-		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: f.folder,
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: f.folder,
 			Progress: func(p backup.Progress) {
 				if p.Phase == "blobs" {
 					once.Do(func() { close(copying); <-release })
@@ -350,12 +351,12 @@ func TestCreate_WhileAnotherProcessWrites(t *testing.T) {
 	}
 	folder := filepath.Join(root, "backup")
 	for i := 0; i < 2; i++ {
-		res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 		target := filepath.Join(root, fmt.Sprintf("restored-%d", i))
-		mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: d.Dir.Key()})
+		mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 		checkInvariants(t, backuptest.Open(t, target))
 	}
 }

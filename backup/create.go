@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,12 +18,12 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/secret"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -51,9 +50,13 @@ type CreateOptions struct {
 	KeyFile string
 	// OpenDB, if set, opens the database to back up, without migrating
 	// it (e.g. postgres.OpenWith for a server run with --db); the backup
-	// closes it. nil means the SQLite database in DataDir. Blobs are
+	// closes it. nil means the database file in DataDir, opened with
+	// Local. Blobs are
 	// read from DataDir either way.
 	OpenDB func(ctx context.Context) (*store.DB, error)
+	// Local opens the data directory's own database file when OpenDB is
+	// nil; nil means the registered engine (see [LocalDB]).
+	Local LocalDB
 	// Encrypt, if set, encrypts the backup: every file is age-encrypted,
 	// and the backup carries the master key in its encrypted part (see
 	// docs/backup-format.md). nil writes a plain backup.
@@ -91,236 +94,346 @@ type blobRef struct {
 
 // Create writes a backup of the data directory opts.DataDir into a new
 // directory of opts.Folder, and returns where. See the package
-// documentation for the algorithm; it works while a server runs on the
-// data directory, and does not take the server's lock.
+// documentation for the algorithm, whose numbered steps are the methods
+// of creator it calls in turn; it works while a server runs on the data
+// directory, and does not take the server's lock.
 func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	start := time.Now()
-	if opts.DataDir == "" || opts.Folder == "" {
-		return nil, errors.New("backup: data directory and backup folder are required")
-	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	dataDir, err := filepath.Abs(opts.DataDir)
+	c, err := newCreator(opts) // step 1: finish an interrupted restore
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	folder, err := filepath.Abs(opts.Folder)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	if within(folder, dataDir) {
-		return nil, &HintError{
-			Err:  fmt.Errorf("backup: backup folder %s is inside the data directory %s: a backup must not live with the state it protects", folder, dataDir),
-			Hint: "use a backup folder beside the data directory",
-		}
-	}
-	dir := datadir.Dir(dataDir)
-	if err := RecoverInterruptedRestore(dataDir); err != nil {
 		return nil, err
 	}
-	openDB := opts.OpenDB
-	if openDB == nil {
-		if _, err := os.Stat(dir.DB()); err != nil {
-			return nil, &HintError{Err: fmt.Errorf("backup: no Bitnobi database in %s: %w", dataDir, err), Hint: "check --data-dir"}
-		}
-		openDB = func(ctx context.Context) (*store.DB, error) { return sqlite.OpenNoMigrate(ctx, dir.DB()) }
-	}
-	keyFile := opts.KeyFile
-	if keyFile == "" {
-		keyFile = dir.Key()
-	}
-	key, err := secret.ReadKeyFile(keyFile)
-	if err != nil {
-		return nil, backupKeyError(err, keyFile)
-	}
-
-	if err := os.MkdirAll(folder, dirPerm); err != nil {
-		return nil, fmt.Errorf("backup: create backup folder: %w", err)
-	}
-	lock, err := lockFolder(ctx, folder, opts.LockWait)
+	lock, err := c.lockFolder(ctx) // step 2
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-
-	res = &Result{}
-	res.RemovedTemp, err = removeStaleTemp(folder)
+	db, err := c.openDB(ctx) // step 3
 	if err != nil {
 		return nil, err
-	}
-	prev, err := previousBackup(folder)
-	if err != nil {
-		return nil, err
-	}
-	var crypt *cryptor
-	if opts.Encrypt != nil {
-		if crypt, err = newCryptor(opts.Encrypt, key, prev); err != nil {
-			return nil, err
-		}
-		if crypt.prevWarning != "" {
-			res.Warnings = append(res.Warnings, crypt.prevWarning)
-		}
-	}
-
-	db, err := openDB(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
 	}
 	defer db.Close()
-	db.Now = now
-	db.Logger = logger
-
-	// From before the snapshot until every blob it lists is copied, the
-	// blob collector must not run: it takes this lock exclusively.
-	gcLock, err := lockfile.AcquireWait(ctx, dir.GCLock(), "backup", true)
+	// Step 4: from before the snapshot until every blob it lists is
+	// copied, the blob collector must not run: it takes this lock
+	// exclusively.
+	gcLock, err := lockfile.AcquireWait(ctx, c.dir.GCLock(), "backup", true)
 	if err != nil {
 		return nil, fmt.Errorf("backup: wait for the blob collector: %w", err)
 	}
 	defer gcLock.Release()
 
-	base := Name(now())
-	tmp, err := os.MkdirTemp(folder, tmpPrefix+strings.TrimPrefix(base, "backup-")+"-")
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+	if err := c.makeTemp(); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp)
+			os.RemoveAll(c.w.tmp)
 		}
 	}()
-	w := &writer{
+	defer func() {
+		// Before the deferred removal of the temporary directory, so
+		// that no copy writes into it after.
+		if c.bc != nil {
+			c.bc.stop()
+		}
+	}()
+	if err := c.snapshot(ctx, db); err != nil { // step 5
+		return nil, err
+	}
+	if err := c.copyBlobs(ctx); err != nil { // step 6
+		return nil, err
+	}
+	if err := gcLock.Release(); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := c.publish(); err != nil { // step 7
+		return nil, err
+	}
+	c.res.Duration = time.Since(start)
+	return c.res, nil
+}
+
+// creator holds the state of one [Create] from step to step.
+type creator struct {
+	opts    CreateOptions
+	now     func() time.Time
+	logger  *slog.Logger
+	dataDir string // absolute
+	folder  string // absolute
+	dir     datadir.Dir
+	keyFile string
+	key     secret.Key
+	res     *Result
+
+	prev  *Info    // the newest complete backup in folder, or nil
+	crypt *cryptor // nil for a plain backup
+	base  string   // the new backup's name, before any -2, -3...
+	w     *writer
+	m     *Manifest
+	refs  []blobRef   // the snapshot's blobs table
+	bc    *blobCopier // copies the snapshot's blobs, started within it
+}
+
+// newCreator checks opts, finishes an interrupted restore of the data
+// directory (step 1) and reads the master key, whose fingerprint the
+// backup records.
+func newCreator(opts CreateOptions) (*creator, error) {
+	if opts.DataDir == "" || opts.Folder == "" {
+		return nil, errors.New("backup: data directory and backup folder are required")
+	}
+	c := &creator{opts: opts, now: opts.Now, logger: opts.Logger, res: &Result{}}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	var err error
+	if c.dataDir, err = filepath.Abs(opts.DataDir); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if c.folder, err = filepath.Abs(opts.Folder); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if fsutil.Within(c.folder, c.dataDir) {
+		return nil, &HintError{
+			Err:  fmt.Errorf("backup: backup folder %s is inside the data directory %s: a backup must not live with the state it protects", c.folder, c.dataDir),
+			Hint: "use a backup folder beside the data directory",
+		}
+	}
+	c.dir = datadir.Dir(c.dataDir)
+	if err := RecoverInterruptedRestore(c.dataDir); err != nil {
+		return nil, err
+	}
+	if opts.OpenDB == nil {
+		if c.opts.Local = localDB(opts.Local); c.opts.Local == nil {
+			return nil, errNoLocal
+		}
+		if _, err := os.Stat(c.dir.DB()); err != nil {
+			return nil, &HintError{Err: fmt.Errorf("backup: no Bitnobi database in %s: %w", c.dataDir, err), Hint: "check --data-dir"}
+		}
+	}
+	c.keyFile = opts.KeyFile
+	if c.keyFile == "" {
+		c.keyFile = c.dir.Key()
+	}
+	if c.key, err = secret.ReadKeyFile(c.keyFile); err != nil {
+		return nil, backupKeyError(err, c.keyFile)
+	}
+	return c, nil
+}
+
+// lockFolder takes the backup folder's lock (step 2), creating the folder
+// if missing, removes the temporary directories of interrupted backups,
+// finds the previous backup to link from and, for an encrypted backup,
+// makes its cryptor.
+func (c *creator) lockFolder(ctx context.Context) (*lockfile.Lock, error) {
+	if err := os.MkdirAll(c.folder, dirPerm); err != nil {
+		return nil, fmt.Errorf("backup: create backup folder: %w", err)
+	}
+	lock, err := lockFolder(ctx, c.folder, c.opts.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.afterLock(); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return lock, nil
+}
+
+// afterLock is what step 2 does under the folder's lock.
+func (c *creator) afterLock() error {
+	var err error
+	if c.res.RemovedTemp, err = removeStaleTemp(c.folder); err != nil {
+		return err
+	}
+	if c.prev, err = previousBackup(c.folder); err != nil {
+		return err
+	}
+	if c.opts.Encrypt != nil {
+		if c.crypt, err = newCryptor(c.opts.Encrypt, c.key, c.prev); err != nil {
+			return err
+		}
+		if c.crypt.prevWarning != "" {
+			c.res.Warnings = append(c.res.Warnings, c.crypt.prevWarning)
+		}
+	}
+	return nil
+}
+
+// openDB opens the database without migrating it (step 3).
+func (c *creator) openDB(ctx context.Context) (*store.DB, error) {
+	var db *store.DB
+	var err error
+	if c.opts.OpenDB != nil {
+		db, err = c.opts.OpenDB(ctx)
+	} else {
+		db, err = c.opts.Local.OpenNoMigrate(ctx, c.dir.DB())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	db.Now = c.now
+	db.Logger = c.logger
+	return db, nil
+}
+
+// makeTemp creates the temporary directory the backup is written in, and
+// the writer that writes it.
+func (c *creator) makeTemp() error {
+	c.base = Name(c.now())
+	tmp, err := os.MkdirTemp(c.folder, tmpPrefix+strings.TrimPrefix(c.base, Prefix)+"-")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	c.w = &writer{
 		tmp:      tmp,
-		progress: opts.Progress,
-		blobs:    blob.NewStore(dir.Blobs()),
-		logger:   logger,
+		progress: c.opts.Progress,
+		blobs:    blob.NewStore(c.dir.Blobs()),
+		logger:   c.logger,
 		shards:   map[string]bool{},
-		crypt:    crypt,
+		crypt:    c.crypt,
 	}
 	for _, d := range []string{"tables", "blobs"} {
 		if err := os.Mkdir(filepath.Join(tmp, d), dirPerm); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
+			return fmt.Errorf("backup: %w", err)
 		}
 	}
+	return nil
+}
 
-	m := &Manifest{
+// snapshot reads the database in one read transaction (step 5): the
+// schema version and instance, the blobs table (starting their copy,
+// step 6, on the other cores), and every table's rows, written or linked
+// into the backup's table files.
+func (c *creator) snapshot(ctx context.Context, db *store.DB) error {
+	c.m = &Manifest{
 		Format:     FormatVersion,
 		AppVersion: bitnobi.Version,
 		Engine:     db.Dialect.Name(),
-		MasterKey:  KeyInfo{Fingerprint: key.Fingerprint(), Mode: KeyExternal},
+		MasterKey:  KeyInfo{Fingerprint: c.key.Fingerprint(), Mode: KeyExternal},
 	}
-	if crypt != nil {
-		m.MasterKey.Mode = KeySealed
-		m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: crypt.mode}
+	if c.crypt != nil {
+		c.m.MasterKey.Mode = KeySealed
+		c.m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: c.crypt.mode}
 	}
-	m.Host, _ = os.Hostname()
-	var refs []blobRef
-	var bc *blobCopier // copies the snapshot's blobs, started within it
-	defer func() {
-		// Before the deferred removal of tmp, so that no copy writes
-		// into it after.
-		if bc != nil {
-			bc.stop()
-		}
-	}()
-	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		v, err := store.SchemaVersionOf(ctx, tx, db.Dialect)
-		if err != nil {
+	c.m.Host, _ = os.Hostname()
+	err := db.ReadTx(ctx, func(tx *store.Tx) error {
+		if err := c.readFacts(ctx, db, tx); err != nil {
 			return err
-		}
-		if latest := store.LatestSchemaVersion(); v > latest {
-			return &HintError{
-				Err:  fmt.Errorf("%w: the database has schema version %d, this bitnobi %s knows up to %d", ErrNewerVersion, v, bitnobi.Version, latest),
-				Hint: "back up with the bitnobi binary the server runs, or a newer one",
-			}
-		}
-		if v == 0 {
-			return fmt.Errorf("the database in %s has no schema yet: start the server once", dataDir)
-		}
-		m.SchemaVersion = v
-		m.CreatedAt = tx.Now().UTC()
-		err = tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = ?`, store.MetaInstanceID).Scan(&m.InstanceID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read instance id: %w", err)
-		}
-		fps, err := store.SecretKeyFingerprints(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, fp := range fps {
-			if fp != key.Fingerprint() {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("some secrets were sealed with master key %s, not with the key in %s (%s): they cannot be opened after a restore", fp, keyFile, key.Fingerprint()))
-			}
 		}
 		// The blobs are copied on the other cores while this one writes
 		// the tables.
-		if bc, err = w.startBlobs(ctx, tx, prev); err != nil {
+		var err error
+		if c.bc, err = c.w.startBlobs(ctx, tx, c.prev); err != nil {
 			return err
 		}
-		tables, err := db.StateTables(ctx, tx)
-		if err != nil {
-			return err
-		}
-		stamps, err := store.ChangeStamps(ctx, tx, db.Dialect)
-		if err != nil {
-			return err
-		}
-		src := newTableSource(prev, m, crypt, logger)
-		for i, t := range tables {
-			var onRow func([]any) error
-			if t.Name == "blobs" {
-				if onRow, err = collectBlobs(t, &refs); err != nil {
-					return err
-				}
-			}
-			entry, files, linked, err := w.backupTable(ctx, db, tx, t, stamps[t.Name], src, onRow)
-			if err != nil {
-				return fmt.Errorf("back up table %s: %w", t.Name, err)
-			}
-			m.Tables = append(m.Tables, entry)
-			m.Files = append(m.Files, files...)
-			m.Stats.Rows += entry.Rows
-			m.Stats.FilesLinked += int64(linked)
-			for _, f := range files {
-				if w.linkedPaths[f.Path] {
-					m.Stats.BytesLinked += f.Size
-				}
-			}
-			w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.tableBytes()})
-		}
-		return nil
+		return c.writeTables(ctx, db, tx)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
-	if err := fsutil.SyncDir(filepath.Join(tmp, "tables")); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+	if err := fsutil.SyncDir(filepath.Join(c.w.tmp, "tables")); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
+	return nil
+}
 
-	// Blobs: the snapshot's transaction is over (the server's WAL can be
-	// checkpointed again), but the collector is still held off. Copying
-	// them goes on, now on every core: compressing is most of a backup's
-	// work.
-	if err := sameBlobs(bc.refs, refs); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+// readFacts reads what the manifest records of the snapshot tx: its
+// schema version (refusing one newer than this binary knows), time and
+// instance ID, and warns of secrets sealed with another master key.
+func (c *creator) readFacts(ctx context.Context, db *store.DB, tx *store.Tx) error {
+	v, err := store.SchemaVersionOf(ctx, tx, db.Dialect)
+	if err != nil {
+		return err
+	}
+	if latest := store.LatestSchemaVersion(); v > latest {
+		return &HintError{
+			Err:  fmt.Errorf("%w: the database has schema version %d, this bitnobi %s knows up to %d", ErrNewerVersion, v, bitnobi.Version, latest),
+			Hint: "back up with the bitnobi binary the server runs, or a newer one",
+		}
+	}
+	if v == 0 {
+		return fmt.Errorf("the database in %s has no schema yet: start the server once", c.dataDir)
+	}
+	c.m.SchemaVersion = v
+	c.m.CreatedAt = tx.Now().UTC()
+	if c.m.InstanceID, err = tx.Meta(ctx, store.MetaInstanceID); err != nil {
+		return err
+	}
+	fps, err := store.SecretKeyFingerprints(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, fp := range fps {
+		if fp != c.key.Fingerprint() {
+			c.res.Warnings = append(c.res.Warnings, fmt.Sprintf("some secrets were sealed with master key %s, not with the key in %s (%s): they cannot be opened after a restore", fp, c.keyFile, c.key.Fingerprint()))
+		}
+	}
+	return nil
+}
+
+// writeTables writes, or links from the previous backup, every state
+// table of the snapshot tx, and collects the blobs table's rows.
+func (c *creator) writeTables(ctx context.Context, db *store.DB, tx *store.Tx) error {
+	tables, err := db.StateTables(ctx, tx)
+	if err != nil {
+		return err
+	}
+	stamps, err := store.ChangeStamps(ctx, tx, db.Dialect)
+	if err != nil {
+		return err
+	}
+	w, m := c.w, c.m
+	src := newTableSource(c.prev, m, c.crypt, c.logger)
+	for i, t := range tables {
+		var onRow func([]any) error
+		if t.Name == "blobs" {
+			if onRow, err = collectBlobs(t, &c.refs); err != nil {
+				return err
+			}
+		}
+		entry, files, linked, err := w.backupTable(ctx, db, tx, t, stamps[t.Name], src, onRow)
+		if err != nil {
+			return fmt.Errorf("back up table %s: %w", t.Name, err)
+		}
+		m.Tables = append(m.Tables, entry)
+		m.Files = append(m.Files, files...)
+		m.Stats.Rows += entry.Rows
+		m.Stats.FilesLinked += int64(linked)
+		for _, f := range files {
+			if w.linkedPaths[f.Path] {
+				m.Stats.BytesLinked += f.Size
+			}
+		}
+		w.report(Progress{Phase: "tables", Items: int64(i + 1), ItemsTotal: int64(len(tables)), Bytes: w.tableBytes()})
+	}
+	return nil
+}
+
+// copyBlobs waits for the copy of the snapshot's blobs (step 6) and adds
+// them to the manifest. The snapshot's transaction is over (the server's
+// WAL can be checkpointed again), but the collector is still held off.
+// Copying goes on, now on every core: compressing is most of a backup's
+// work.
+func (c *creator) copyBlobs(ctx context.Context) error {
+	w, m, bc := c.w, c.m, c.bc
+	if err := sameBlobs(bc.refs, c.refs); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	var total int64
-	for _, r := range refs {
+	for _, r := range c.refs {
 		total += r.size
 	}
-	if prev != nil {
-		m.Previous = prev.Name
+	if c.prev != nil {
+		m.Previous = c.prev.Name
 	}
 	if err := bc.wait(total); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	if err := ctx.Err(); err != nil { // cancelled by the last report
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	if w.linked == nil {
 		w.linked = map[string]bool{}
@@ -335,9 +448,15 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 			w.linked[f.Blob] = true
 		}
 	}
-	if err := gcLock.Release(); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
+	return nil
+}
+
+// publish seals and publishes the backup (step 7): fsyncs the blob
+// directories, completes the manifest's statistics, writes the sealed
+// part of an encrypted backup, then manifest.json, and renames the
+// temporary directory into place.
+func (c *creator) publish() error {
+	w, m, tmp := c.w, c.m, c.w.tmp
 	if m.Stats.FilesLinked == 0 {
 		m.Previous = ""
 	}
@@ -346,7 +465,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		dirs = append(dirs, shard)
 	}
 	if err := fsutil.SyncDirs(dirs); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
 	for _, f := range m.Files {
 		if !w.linkedPaths[f.Path] && (f.Blob == "" || !w.linked[f.Blob]) {
@@ -359,31 +478,31 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 	// An encrypted backup's manifest.json is only its public part; the
 	// full manifest and the key go into SealedName, written first.
 	pub := m
-	if crypt != nil {
-		if pub, err = crypt.seal(tmp, m, key); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
+	if c.crypt != nil {
+		var err error
+		if pub, err = c.crypt.seal(tmp, m, c.key); err != nil {
+			return fmt.Errorf("backup: %w", err)
 		}
 	}
 	data, err := pub.Marshal()
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
-	if err := writeNew(filepath.Join(tmp, ManifestName), data); err != nil {
-		return nil, fmt.Errorf("backup: write manifest: %w", err)
+	if err := fsutil.WriteFileNew(filepath.Join(tmp, ManifestName), data, filePerm); err != nil {
+		return fmt.Errorf("backup: write manifest: %w", err)
 	}
 	if err := fsutil.SyncDir(tmp); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
-	name, err := renameIntoPlace(tmp, folder, base)
+	name, err := renameIntoPlace(tmp, c.folder, c.base)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return fmt.Errorf("backup: %w", err)
 	}
-	if err := fsutil.SyncDir(folder); err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+	if err := fsutil.SyncDir(c.folder); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
-	res.Name, res.Path, res.Manifest = name, filepath.Join(folder, name), m
-	res.Duration = time.Since(start)
-	return res, nil
+	c.res.Name, c.res.Path, c.res.Manifest = name, filepath.Join(c.folder, name), m
+	return nil
 }
 
 // backupKeyError explains an error reading the master key file path, whose
@@ -508,7 +627,7 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 	if w.crypt != nil {
 		return w.copyBlobEncrypted(ctx, r, prev)
 	}
-	rel := blobFile(r.id)
+	rel := format.BlobFile(r.id)
 	dst, err := w.blobPath(rel)
 	if err != nil {
 		return File{}, false, err
@@ -629,11 +748,11 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 		return nil, "", nil, err
 	}
 	bp := bufPool.Get().(*[]byte)
-	n, err := io.ReadFull(src, (*bp)[:sampleSize])
+	n, err := io.ReadFull(src, (*bp)[:format.SampleSize])
 	enc = EncodingNone
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		sample := (*bp)[:n]
-		if z, ok := compressSample(sample, true); ok {
+		if z, ok := format.CompressSample(sample, true); ok {
 			enc = EncodingZstd
 			h := sha256.New()
 			h.Write(sample)
@@ -738,27 +857,10 @@ func (w *writer) linkBlob(ctx context.Context, prev *Info, pf File, dst string) 
 	return pf, true, nil
 }
 
-// writeNew writes data to a new file at path (mode 0600) and fsyncs it.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // lockFolder takes the backup folder's lock, which one writing backup
 // holds at a time.
 func lockFolder(ctx context.Context, folder string, wait time.Duration) (*lockfile.Lock, error) {
-	p := filepath.Join(folder, ".lock")
+	p := filepath.Join(folder, LockName)
 	var l *lockfile.Lock
 	var err error
 	if wait > 0 {
@@ -850,10 +952,4 @@ func previousBackup(folder string) (*Info, error) {
 		return in, nil
 	}
 	return nil, nil
-}
-
-// within reports whether path is dir or inside it.
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

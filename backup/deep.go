@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -36,12 +34,15 @@ type DeepOptions struct {
 	TempDir string
 	// Progress, if set, is called as work advances.
 	Progress func(Progress)
+	// Local builds and opens the trial restore's database file; nil
+	// means the registered engine (see [LocalDB]).
+	Local LocalDB
 }
 
 // VerifyDeep checks the backup in dir as [VerifyWith] does, then restores it
 // with [Restore] into a temporary data directory, which it removes after,
-// and checks the restored state: every foreign key resolves (SQLite's
-// PRAGMA foreign_key_check), every row of the blobs table has its file
+// and checks the restored state: every foreign key resolves
+// ([store.Dialect].BrokenReferences), every row of the blobs table has its file
 // with the SHA-256 and size recorded, and the audit log's hash chain
 // verifies. So it answers "will this backup restore?" for a backup whose
 // files are intact but whose content does not hold together, such as a
@@ -53,6 +54,9 @@ type DeepOptions struct {
 // errors of [Restore] ([ErrKeyMissing], [ErrKeyUnusable], [ErrKeyMismatch],
 // [ErrKeyRequired], [ErrWrongKey]), which say nothing about the backup.
 func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, error) {
+	if opts.Local = localDB(opts.Local); opts.Local == nil {
+		return nil, errNoLocal
+	}
 	m, err := VerifyWith(ctx, dir, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
 	if err != nil {
 		return m, err
@@ -64,6 +68,7 @@ func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, e
 	defer os.RemoveAll(tmp)
 	target := filepath.Join(tmp, "data")
 	_, err = Restore(ctx, dir, target, RestoreOptions{
+		Local:           opts.Local,
 		KeyFile:         opts.KeyFile,
 		Keys:            opts.Keys,
 		DiscardPrevious: true,
@@ -79,7 +84,7 @@ func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, e
 		}
 		return m, &HintError{Err: fmt.Errorf("%w: %w", ErrTrialRestore, err), Hint: Hint(err)}
 	}
-	if err := checkRestored(ctx, target); err != nil {
+	if err := checkRestored(ctx, opts.Local, target); err != nil {
 		return m, &HintError{Err: fmt.Errorf("%w: %w", ErrTrialRestore, err), Hint: "restore from another backup"}
 	}
 	return m, nil
@@ -87,9 +92,9 @@ func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, e
 
 // checkRestored checks the referential integrity of a restored data
 // directory.
-func checkRestored(ctx context.Context, dataDir string) error {
+func checkRestored(ctx context.Context, local LocalDB, dataDir string) error {
 	dir := datadir.Dir(dataDir)
-	db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
+	db, err := local.OpenNoMigrate(ctx, dir.DB())
 	if err != nil {
 		return err
 	}
@@ -102,29 +107,14 @@ func checkRestored(ctx context.Context, dataDir string) error {
 	}
 	err = db.ReadTx(ctx, func(tx *store.Tx) error {
 		// Every foreign key resolves.
-		rows, err := tx.Query(ctx, `PRAGMA foreign_key_check`)
+		broken, err := db.Dialect.BrokenReferences(ctx, tx, maxReported)
 		if err != nil {
-			return fmt.Errorf("foreign key check: %w", err)
+			return err
 		}
-		for rows.Next() {
-			var table, parent string
-			var rowid sql.NullInt64
-			var fkid int64
-			if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
-				rows.Close()
-				return fmt.Errorf("foreign key check: %w", err)
-			}
-			if !add("a row of %s (rowid %d) refers to a missing row of %s", table, rowid.Int64, parent) {
-				break
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("foreign key check: %w", err)
-		}
+		problems = append(problems, broken...)
 
 		// Every blob row has its file, with the right content.
-		rows, err = tx.Query(ctx, `SELECT id, size FROM blobs ORDER BY id`)
+		rows, err := tx.Query(ctx, `SELECT id, size FROM blobs ORDER BY id`)
 		if err != nil {
 			return fmt.Errorf("check blobs: %w", err)
 		}

@@ -43,7 +43,7 @@ func (d *Difference) Changed() bool {
 // values changed.
 type TableDiff struct {
 	Table   string `json:"table"`
-	Entity  string `json:"entity"` // see [EntityOf]
+	Entity  string `json:"entity"` // see [store.Entity]
 	Added   int64  `json:"added"`
 	Removed int64  `json:"removed"`
 	Changed int64  `json:"changed"`
@@ -130,7 +130,7 @@ func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, e
 	for _, ta := range a.Manifest().Tables {
 		tb, ok := inB[ta.Name]
 		delete(inB, ta.Name)
-		td := TableDiff{Table: ta.Name, Entity: EntityOf(ta.Name)}
+		td := TableDiff{Table: ta.Name, Entity: store.Entity(ta.Name)}
 		var err error
 		if ok {
 			err = diffTable(ctx, a, ta, tb, eachB, &td, opts)
@@ -147,7 +147,7 @@ func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, e
 		if _, left := inB[tb.Name]; !left {
 			continue
 		}
-		td := TableDiff{Table: tb.Name, Entity: EntityOf(tb.Name), Note: "only in " + bName}
+		td := TableDiff{Table: tb.Name, Entity: store.Entity(tb.Name), Note: "only in " + bName}
 		pk, err := keyIndexes(tb.Columns, tb.PrimaryKey)
 		if err != nil {
 			return nil, fmt.Errorf("diff table %s: %w", tb.Name, err)

@@ -16,7 +16,8 @@
 // [SegmentKeys], so that appending rewrites only the last; formats 1 and
 // 2, which are still read, had one tables/<table>.jsonl.zst each.
 //
-// An encrypted backup ([CreateOptions].Encrypt; format 2 and 3) age-encrypts
+// An encrypted backup ([CreateOptions].Encrypt; format 2 and later, format
+// 4 adding the sealed link index of step 7) age-encrypts
 // every file but manifest.json, which keeps only what listing needs and
 // the SHA-256 of each ciphertext; manifest.age holds the full manifest,
 // a copy of manifest.json that authenticates it, and the master key.
@@ -29,7 +30,10 @@
 // # Create
 //
 // [Create] works while a server runs on the data directory and does not
-// take the server's lock (bitnobi.lock):
+// take the server's lock (bitnobi.lock). It calls one method of creator
+// (create.go) for each step: newCreator (1), lockFolder (2), openDB (3),
+// snapshot (5, with readFacts and writeTables), copyBlobs (6) and
+// publish (7).
 //
 //  1. Finish an interrupted restore of the data directory, if any
 //     ([RecoverInterruptedRestore]).
@@ -37,8 +41,9 @@
 //     into one folder run one at a time, and remove the temporary
 //     directories (.tmp-backup-*) of interrupted backups: holding the lock
 //     proves their writers are gone.
-//  3. Open the database without migrating it ([CreateOptions].OpenDB: the
-//     data directory's SQLite file by default, or e.g. PostgreSQL); refuse
+//  3. Open the database without migrating it ([CreateOptions].OpenDB,
+//     e.g. PostgreSQL, or else the data directory's SQLite file through
+//     [CreateOptions].Local, by default the registered [LocalDB]); refuse
 //     if its schema is newer than this binary knows.
 //  4. Take gc.lock shared. The blob collector ([store.DB.CollectGarbage])
 //     takes it exclusively, so from here until step 6 no blob row or file
@@ -79,13 +84,16 @@
 //
 // Every file is fsynced before the manifest is written and the manifest
 // before the rename. A crash before the rename leaves only a
-// .tmp-backup-* directory, which [List] and [Restore] never take for a
+// .tmp-backup-* directory, which [Folder.Backups] and [Restore] never take for a
 // backup and the next [Create] removes; a crash after it leaves a complete
 // backup. A backup never changes the data directory.
 //
 // # Restore
 //
-// [Restore] changes nothing until every check has passed:
+// [Restore] changes nothing until every check has passed. It calls one
+// method of restorer (restore.go) for each step: readBackup (1),
+// lockRestore (2), checkBackup (3 to 5), lockDataDir and checkSpace (6),
+// then intoDataDir or, with a [Target], intoTarget (7 and 8).
 //
 //  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
@@ -94,18 +102,25 @@
 //     backup is outside the data directory, and a complete backup's
 //     manifest never changes), so a wrong backup path is refused at once,
 //     even while another restore runs.
-//  2. Take the restore lock beside the data directory (<dir>.restore-lock)
-//     and finish an interrupted restore (see below).
-//  3. Take the data directory's lock (bitnobi.lock), refusing while a
-//     server holds it; create the directory first if it is missing.
-//  4. Find the master key (an encrypted backup's own, else --key-file,
+//  2. Take the restore lock beside the data directory (<dir>.restore-lock),
+//     finish an interrupted restore (see below) and the deletion of a
+//     previous state that --discard-previous began (<dir>.deleting-*),
+//     and refuse at once while a server holds the data directory (a
+//     shared probe of bitnobi.lock, which creates nothing).
+//  3. Find the master key (an encrypted backup's own, else --key-file,
 //     BITNOBI_MASTER_KEY_FILE or the target's master.key) and check its
 //     fingerprint against the manifest's.
-//  5. Check that the backup holds exactly the files the manifest lists,
+//  4. Check that the backup holds exactly the files the manifest lists,
 //     with their sizes and SHA-256, and no symbolic links or paths that
 //     leave it.
-//  6. Check that the backup's secrets were sealed with that key, and that
-//     the file system has room for the new state.
+//  5. Check that the backup's secrets were sealed with that key. Steps 3
+//     to 5 come before the data directory's lock, so that a refusal
+//     leaves the target untouched, not even a lock file.
+//  6. Take the data directory's lock (bitnobi.lock), refusing while a
+//     server holds it; create the directory first if it is missing (a
+//     restore that then fails removes it, or the lock file it created in
+//     an existing directory). Check that the file system has room for the
+//     new state.
 //  7. Build the new state in <dir>.restore-staging (same file system):
 //     the schema at the backup's version (migrations up to it), the rows
 //     and, on another goroutine at the same time, the blobs (each
@@ -151,7 +166,7 @@
 //
 // # Managing a backup folder
 //
-// Reading never changes a backup. [Scan] lists a folder (stat only, and
+// Reading never changes a backup. [Folder] is the handle on a backup folder: [Folder.Entries] lists it (stat only, and
 // each manifest); [Reader] reads a backup's tables a row at a time,
 // checking each table file against the manifest first and its row count
 // and primary-key order last; [Inspect] and [Diff] build on it ([DiffLive]

@@ -16,6 +16,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/secret"
 )
 
@@ -292,7 +293,7 @@ func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, erro
 	if err != nil {
 		return nil, fmt.Errorf("encrypt %s: %w", SealedName, err)
 	}
-	zw := newZstdWriter(aw)
+	zw := format.NewZstdWriter(aw)
 	_, err = zw.Write(plain)
 	if cerr := zw.Close(); err == nil {
 		err = cerr

@@ -17,6 +17,8 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -61,7 +63,7 @@ func passphraseKeys(tb testing.TB, p string) *backup.Keys {
 
 func mustCreateEncrypted(tb testing.TB, dataDir, folder string, enc *backup.EncryptOptions) *backup.Result {
 	tb.Helper()
-	res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: dataDir, Folder: folder, Encrypt: enc})
+	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: folder, Encrypt: enc})
 	if err != nil {
 		tb.Fatalf("Create: %v", err)
 	}
@@ -128,7 +130,7 @@ func TestEncryptedRoundTrip(t *testing.T) {
 			// Restore with the key.
 			want := backuptest.Dump(t, data.DB)
 			target := filepath.Join(root, "restored")
-			rr := mustRestore(t, res.Path, target, backup.RestoreOptions{Keys: keys})
+			rr := mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: keys})
 			if rr.Manifest.InstanceID == "" || rr.InstanceID != rr.Manifest.InstanceID {
 				t.Fatalf("restored instance %q, manifest %q", rr.InstanceID, rr.Manifest.InstanceID)
 			}
@@ -184,7 +186,7 @@ func TestEncryptedRestoreNewMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(t.TempDir(), "new-machine", "data")
-	mustRestore(t, moved, target, backup.RestoreOptions{Keys: backup.NewKeys(id), KeyFile: filepath.Join(root, "no-such.key")})
+	mustRestore(t, moved, target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(id), KeyFile: filepath.Join(root, "no-such.key")})
 	r := backuptest.Open(t, target) // reads the installed master.key
 	if r.Key != wantKey {
 		t.Fatalf("installed master key %s, want %s", r.Key, wantKey)
@@ -298,14 +300,14 @@ func newEncryptedForErrors(t *testing.T) *encryptedForErrors {
 	res := mustCreateEncrypted(t, data.Dir.Path(), filepath.Join(root, "backup"), toRecipients(id))
 	target := backuptest.NewDataDir(t, filepath.Join(root, "target"))
 	target.Close()
-	return &encryptedForErrors{backup: res.Path, id: id, target: target.Dir.Path(), before: treeState(t, filepath.Join(root, "target"))}
+	return &encryptedForErrors{backup: res.Path, id: id, target: target.Dir.Path(), before: testutil.Tree(t, filepath.Join(root, "target"), true)}
 }
 
 // restoreFails restores and checks the error, and that the target did
 // not change.
 func (e *encryptedForErrors) restoreFails(t *testing.T, keys *backup.Keys, want error, wantPath string) {
 	t.Helper()
-	_, err := backup.Restore(context.Background(), e.backup, e.target, backup.RestoreOptions{Keys: keys})
+	_, err := backup.Restore(context.Background(), e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: keys})
 	if !errors.Is(err, want) {
 		t.Fatalf("Restore: %v, want %v", err, want)
 	}
@@ -316,7 +318,7 @@ func (e *encryptedForErrors) restoreFails(t *testing.T, keys *backup.Keys, want 
 	if !errors.As(err, &fe) || fe.Path != wantPath {
 		t.Fatalf("Restore: %v, want a FileError for %s", err, wantPath)
 	}
-	if after := treeState(t, e.target); len(after) != len(e.before) {
+	if after := testutil.Tree(t, e.target, true); len(after) != len(e.before) {
 		t.Fatalf("the data directory changed: %d entries, before %d", len(after), len(e.before))
 	} else {
 		for p, c := range e.before {
@@ -450,7 +452,7 @@ func TestEncryptedErrors(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		b = bytes.Replace(b, []byte(`"schema_version": `), []byte(`"schema_version":  `), 1)
 		os.WriteFile(p, b, 0o600)
-		_, err := backup.Restore(ctx, e.backup, e.target, backup.RestoreOptions{Keys: backup.NewKeys(e.id)})
+		_, err := backup.Restore(ctx, e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(e.id)})
 		if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), backup.ManifestName) {
 			t.Fatalf("Restore: %v", err)
 		}
@@ -486,7 +488,7 @@ func TestEncryptedIncremental(t *testing.T) {
 		t.Fatalf("second backup to the same recipients: stats %+v, previous %q, %d files shared",
 			b2.Manifest.Stats, b2.Manifest.Previous, sameFile(b1, b2))
 	}
-	mustRestore(t, b2.Path, filepath.Join(root, "r2"), backup.RestoreOptions{Keys: backup.NewKeys(other)})
+	mustRestore(t, b2.Path, filepath.Join(root, "r2"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(other)})
 
 	// Other recipients: nothing linked, and the old recipients cannot
 	// read the new backup.
@@ -532,7 +534,7 @@ func TestEncryptedIncremental(t *testing.T) {
 	}
 
 	// The list shows every backup without a key.
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +561,7 @@ func TestEncryptedLinkedBlobsNotRead(t *testing.T) {
 		backuptest.Seed(t, data)
 		folder := filepath.Join(root, "backup")
 		create := func() (*backup.Result, error) {
-			return backup.Create(context.Background(), backup.CreateOptions{DataDir: data.Dir.Path(), Folder: folder, Encrypt: enc})
+			return backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: data.Dir.Path(), Folder: folder, Encrypt: enc})
 		}
 		b1, err := create()
 		if err != nil {
@@ -610,7 +612,7 @@ func TestEncryptedLinksAltered(t *testing.T) {
 	if got := b2.Manifest.Stats; got.FilesLinked != got.Blobs || got.FilesWritten != int64(len(b2.Manifest.Files))-got.Blobs {
 		t.Fatalf("after an altered link index: %+v, want only the %d blobs linked", got, got.Blobs)
 	}
-	mustRestore(t, b2.Path, filepath.Join(root, "restored"), backup.RestoreOptions{Keys: backup.NewKeys(id)})
+	mustRestore(t, b2.Path, filepath.Join(root, "restored"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(id)})
 }
 
 func TestLoadKeys(t *testing.T) {

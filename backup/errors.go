@@ -1,38 +1,40 @@
 package backup
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/bitnobi/bitnobi/backup/format"
+)
 
 // ErrVerify matches every error that means a backup is damaged or was
 // altered: [ErrChecksumMismatch], [ErrMissingFile], [ErrUnexpectedFile],
-// [ErrUnsafePath] and [ErrMalformed]. Check it with [errors.Is].
-var ErrVerify = errors.New("backup does not verify")
+// [ErrUnsafePath] and [ErrMalformed]. Check it with [errors.Is]. It and
+// the errors that match it are package format's.
+var ErrVerify = format.ErrVerify
 
-// verifyError is a sentinel that also matches [ErrVerify].
-type verifyError string
-
-func (e verifyError) Error() string        { return string(e) }
-func (e verifyError) Is(target error) bool { return target == ErrVerify }
+// verifyError is a sentinel of this package that also matches [ErrVerify].
+type verifyError = format.VerifyError
 
 // Errors about the content of a backup. Each matches [ErrVerify] too.
 var (
 	// ErrChecksumMismatch means a file's SHA-256 or size is not the one
 	// the manifest records, or the manifest's own checksum is wrong.
-	ErrChecksumMismatch error = verifyError("checksum mismatch")
+	ErrChecksumMismatch = format.ErrChecksumMismatch
 
 	// ErrMissingFile means a file the manifest lists is not there.
-	ErrMissingFile error = verifyError("file missing")
+	ErrMissingFile = format.ErrMissingFile
 
 	// ErrUnexpectedFile means the backup holds a file the manifest does
 	// not list.
-	ErrUnexpectedFile error = verifyError("unexpected file")
+	ErrUnexpectedFile = format.ErrUnexpectedFile
 
 	// ErrUnsafePath means a path in the backup would escape it: "..", an
 	// absolute path, or a symbolic link.
-	ErrUnsafePath error = verifyError("unsafe path")
+	ErrUnsafePath = format.ErrUnsafePath
 
 	// ErrMalformed means the manifest or a table file cannot be read as
 	// this format defines, or does not agree with the schema it names.
-	ErrMalformed error = verifyError("malformed backup")
+	ErrMalformed = format.ErrMalformed
 )
 
 // Errors that refuse a backup which is intact but cannot be used here.

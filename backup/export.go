@@ -299,7 +299,7 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer u.Remove()
-	infos, err := List(folder)
+	infos, err := Folder{Path: folder}.Backups()
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}

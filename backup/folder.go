@@ -2,6 +2,7 @@ package backup
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
-// Kinds of entry in a backup folder, as [Scan] classifies them.
+// Kinds of entry in a backup folder, as [Folder.Entries] classifies them.
 const (
 	// KindBackup is a complete backup: a backup-* directory whose
 	// manifest reads and checks. Only [Verify] says whether its files do.
@@ -35,10 +39,43 @@ const (
 // written.
 const VerifiedDir = ".verified"
 
-// lockName is the backup folder's lock file (see lockFolder).
-const lockName = ".lock"
+// LockName is the backup folder's lock file, which a backup, prune or
+// import holds while it changes the folder.
+const LockName = ".lock"
 
-// FolderEntry is one entry of a backup folder, as [Scan] found it.
+// Folder is a backup folder: the directory whose backup-* directories
+// ([Prefix], [Name]) are backups, with its lock ([LockName]), which a
+// backup, prune or import holds while it changes the folder, and the
+// verification records ([VerifiedDir]). It is the one handle on a folder
+// for reading it: its backups, its entries, the newest backup, the
+// records. [Create], [Prune] and [Import] change a folder, under its lock.
+type Folder struct {
+	// Path is the folder's path, absolute when made by [OpenFolder].
+	Path string
+}
+
+// OpenFolder returns the backup folder at path, made absolute. The folder
+// need not exist: a missing folder has no backups.
+func OpenFolder(path string) (Folder, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Folder{}, fmt.Errorf("backup folder: %w", err)
+	}
+	return Folder{Path: abs}, nil
+}
+
+// Backup returns the path of the backup called name in the folder.
+func (f Folder) Backup(name string) string { return filepath.Join(f.Path, name) }
+
+// Lock takes the folder's lock, as a backup, prune or import does,
+// waiting up to wait while another holds it (0: failing at once with an
+// error matching [lockfile.ErrLocked]).
+func (f Folder) Lock(ctx context.Context, wait time.Duration) (*lockfile.Lock, error) {
+	return lockFolder(ctx, f.Path, wait)
+}
+
+// FolderEntry is one entry of a backup folder, as [Folder.Entries] found
+// it.
 type FolderEntry struct {
 	Name string // file or directory name
 	Path string // full path
@@ -70,7 +107,7 @@ func (e *FolderEntry) Time() time.Time {
 	if e.Manifest != nil {
 		return e.Manifest.CreatedAt
 	}
-	base, _ := splitSuffix(e.Name)
+	base, _ := format.SplitName(e.Name)
 	t, err := time.Parse("backup-20060102_1504", base)
 	if err != nil {
 		return time.Time{}
@@ -78,13 +115,14 @@ func (e *FolderEntry) Time() time.Time {
 	return t
 }
 
-// Scan lists everything in a backup folder: the complete backups and the
+// Entries lists everything in the folder: the complete backups and the
 // damaged ones, newest first, then the incomplete (temporary) directories
 // and foreign entries by name. It reads each backup's manifest and the
 // verification records, and stats every file to count sizes and hard
 // links; it reads no file's content but manifests. The folder's own lock
 // file and [VerifiedDir] are not listed. A missing folder has no entries.
-func Scan(folder string) ([]FolderEntry, error) {
+func (f Folder) Entries() ([]FolderEntry, error) {
+	folder := f.Path
 	dirents, err := os.ReadDir(folder)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -94,21 +132,21 @@ func Scan(folder string) ([]FolderEntry, error) {
 	var entries []FolderEntry
 	for _, d := range dirents {
 		name := d.Name()
-		if name == lockName || name == VerifiedDir {
+		if name == LockName || name == VerifiedDir {
 			continue
 		}
 		e := FolderEntry{Name: name, Path: filepath.Join(folder, name)}
 		switch {
 		case IsTemp(name):
 			e.Kind = KindIncomplete
-		case strings.HasPrefix(name, "backup-") && d.IsDir():
+		case strings.HasPrefix(name, Prefix) && d.IsDir():
 			e.Manifest, e.Err = ReadManifest(e.Path)
 			if e.Err != nil {
 				e.Kind, e.Manifest = KindDamaged, nil
 			} else {
 				e.Kind = KindBackup
 				e.Encrypted = e.Manifest.Encrypted()
-				if v, err := ReadVerification(folder, name); err == nil && v != nil && v.ManifestChecksum == e.Manifest.ManifestChecksum {
+				if v, err := f.Verification(name); err == nil && v != nil && v.ManifestChecksum == e.Manifest.ManifestChecksum {
 					e.Verification = v
 				}
 			}
@@ -135,9 +173,9 @@ func Scan(folder string) ([]FolderEntry, error) {
 				return c
 			}
 			switch {
-			case nameLess(a.Name, b.Name):
+			case format.NameLess(a.Name, b.Name):
 				return 1
-			case nameLess(b.Name, a.Name):
+			case format.NameLess(b.Name, a.Name):
 				return -1
 			}
 			return 0
@@ -214,7 +252,7 @@ func measure(entries []FolderEntry) error {
 }
 
 // Verification is the outcome of one verification of a backup, kept in
-// the backup folder as .verified/<name>.json by [RecordVerification].
+// the backup folder as .verified/<name>.json by [Folder.RecordVerification].
 type Verification struct {
 	Backup string `json:"backup"`
 	// ManifestChecksum identifies the backup verified, so that another
@@ -234,10 +272,11 @@ func verificationPath(folder, name string) string {
 }
 
 // RecordVerification writes v as the latest outcome for backup v.Backup
-// of folder, atomically (a temporary file renamed into place), so a
+// of the folder, atomically (a temporary file renamed into place), so a
 // reader sees the old outcome or the new one.
-func RecordVerification(folder string, v Verification) error {
-	if !strings.HasPrefix(v.Backup, "backup-") || strings.ContainsAny(v.Backup, `/\`) {
+func (f Folder) RecordVerification(v Verification) error {
+	folder := f.Path
+	if !strings.HasPrefix(v.Backup, Prefix) || strings.ContainsAny(v.Backup, `/\`) {
 		return fmt.Errorf("record verification: %q is not a backup name", v.Backup)
 	}
 	data, err := json.MarshalIndent(v, "", "  ")
@@ -253,10 +292,10 @@ func RecordVerification(folder string, v Verification) error {
 	return nil
 }
 
-// ReadVerification returns the latest recorded outcome for the backup
-// called name in folder, or nil if there is none.
-func ReadVerification(folder, name string) (*Verification, error) {
-	data, err := os.ReadFile(verificationPath(folder, name))
+// Verification returns the latest recorded outcome for the backup called
+// name in the folder, or nil if there is none.
+func (f Folder) Verification(name string) (*Verification, error) {
+	data, err := os.ReadFile(verificationPath(f.Path, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
@@ -291,7 +330,7 @@ func removeOrphanVerifications(folder string) ([]string, error) {
 	var removed []string
 	for _, d := range dirents {
 		name, ok := strings.CutSuffix(d.Name(), ".json")
-		if !ok || !strings.HasPrefix(name, "backup-") {
+		if !ok || !strings.HasPrefix(name, Prefix) {
 			continue // a temporary file of RecordVerification, or not ours
 		}
 		if ok, err := exists(filepath.Join(folder, name)); err != nil {

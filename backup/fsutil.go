@@ -2,10 +2,10 @@ package backup
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
@@ -14,38 +14,6 @@ const (
 	dirPerm  = 0o700
 	filePerm = 0o600
 )
-
-// writeFileSync writes data to path (mode 0600) through a temporary file
-// in the same directory, fsyncs it, renames it into place and fsyncs the
-// directory.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(filePerm); err != nil && runtime.GOOS != "windows" {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return fsutil.SyncDir(dir)
-}
 
 // exists reports whether path exists (without following a final
 // symbolic link).
@@ -93,4 +61,13 @@ func syncTree(root string) error {
 		}
 	}
 	return nil
+}
+
+// writeFileSync writes data to path (mode 0600) atomically, fsynced with
+// its directory (see [fsutil.WriteFileAtomic]).
+func writeFileSync(path string, data []byte) error {
+	return fsutil.WriteFileAtomic(path, filePerm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }

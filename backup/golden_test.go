@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,10 +14,10 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
-
-var update = flag.Bool("update", false, "regenerate the golden backups of the current formats and schema in testdata/")
 
 // TestGolden restores every golden backup kept in testdata/, one per
 // format and schema version that was ever released, with today's binary,
@@ -31,7 +30,7 @@ var update = flag.Bool("update", false, "regenerate the golden backups of the cu
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
-	if *update {
+	if *testutil.Update {
 		writeGolden(t, filepath.Join("testdata", plain), false)
 		writeGolden(t, filepath.Join("testdata", current), true)
 	}
@@ -60,6 +59,7 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	backuptest.Seed(t, d)
 	opts := backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
 		Now: func() time.Time { return time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC) },
 	}
@@ -94,7 +94,7 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 func checkGolden(t *testing.T, dir string) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	opts := backup.RestoreOptions{}
+	opts := backup.RestoreOptions{Local: sqlite.Local{}}
 	if _, err := os.Stat(dir + ".identity"); err == nil {
 		// Test identities are committed with mode 0644; LoadKeys does
 		// not mind.

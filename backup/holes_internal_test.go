@@ -10,6 +10,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -23,7 +24,7 @@ func holesBackup(t *testing.T) (root, keyFile, bk string) {
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Create(context.Background(), CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func TestDiscardPreviousKilled(t *testing.T) {
 		finish func(dataDir string) error
 	}{
 		{"NextRestore", func(dataDir string) error {
-			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{KeyFile: keyFile})
+			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile})
 			return err
 		}},
 		{"Recovery", RecoverInterruptedRestore},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dataDir := filepath.Join(root, tt.name)
-			if _, err := Restore(context.Background(), bk, dataDir, RestoreOptions{KeyFile: keyFile}); err != nil {
+			if _, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
 				t.Fatal(err)
 			}
 			// Stop the deletion half-way, as a kill would: remove one file
@@ -68,7 +69,7 @@ func TestDiscardPreviousKilled(t *testing.T) {
 						t.Fatalf("recovered %v, want the simulated crash", r)
 					}
 				}()
-				Restore(context.Background(), bk, dataDir, RestoreOptions{KeyFile: keyFile, DiscardPrevious: true})
+				Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
 			}()
 			discardHook = nil
 			if !strings.HasPrefix(filepath.Base(doomed), filepath.Base(dataDir)+".deleting-") {
@@ -109,7 +110,7 @@ func TestRefusedRestoreLeavesNoLock(t *testing.T) {
 			if err := os.Mkdir(dataDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{KeyFile: tt.keyFile})
+			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: tt.keyFile})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore: %v, want %v", err, tt.want)
 			}
@@ -138,12 +139,12 @@ func TestRestoreFailsInterruptedRuns(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Create(ctx, CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := Create(ctx, CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(root, "restored")
-	if _, err := Restore(ctx, res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()}); err != nil {
+	if _, err := Restore(ctx, res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
 		t.Fatal(err)
 	}
 	d := backuptest.Open(t, dataDir)

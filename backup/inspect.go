@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/store"
 )
 
 // Entities that [Inspect] lists, by the names "bitnobi backups inspect"
@@ -47,35 +49,6 @@ func ParseEntity(s string) (string, bool) {
 	return "", false
 }
 
-// tableEntities names what each table holds, for an operator.
-var tableEntities = map[string]string{
-	"meta":              "installation facts",
-	"users":             "users",
-	"user_attributes":   "user attributes",
-	"secrets":           "sealed secrets",
-	"blobs":             "blobs (files)",
-	"policies":          "policies",
-	"policy_attributes": "policy attributes",
-	"datasources":       "data sources",
-	"workflows":         "workflows",
-	"workflow_policies": "policies attached to workflows",
-	"workflow_runs":     "workflow runs",
-	"reports":           "reports",
-	"remote_servers":    "remote servers",
-	"email_settings":    "e-mail settings",
-	"audit_log":         "audit log entries",
-}
-
-// EntityOf describes for an operator what the table called name holds:
-// "user attributes" for user_attributes. A table it does not know is
-// described by its name.
-func EntityOf(table string) string {
-	if e, ok := tableEntities[table]; ok {
-		return e
-	}
-	return strings.ReplaceAll(table, "_", " ")
-}
-
 // Inspection is what a backup holds, read from its table files without
 // restoring it. It never holds a secret: no password hash, no sealed
 // secret, no session, no secret ID.
@@ -103,7 +76,7 @@ type Inspection struct {
 // Count is the number of rows of one table.
 type Count struct {
 	Table  string `json:"table"`
-	Entity string `json:"entity"` // see [EntityOf]
+	Entity string `json:"entity"` // see [store.Entity]
 	Rows   int64  `json:"rows"`
 }
 
@@ -197,7 +170,7 @@ func Inspect(ctx context.Context, r *Reader, entities ...string) (*Inspection, e
 		Engine: m.Engine, Host: m.Host, InstanceID: m.InstanceID,
 	}
 	for _, t := range m.Tables {
-		in.Counts = append(in.Counts, Count{Table: t.Name, Entity: EntityOf(t.Name), Rows: t.Rows})
+		in.Counts = append(in.Counts, Count{Table: t.Name, Entity: store.Entity(t.Name), Rows: t.Rows})
 	}
 	if len(entities) == 0 {
 		entities = InspectEntities
@@ -269,8 +242,9 @@ func Inspect(ctx context.Context, r *Reader, entities ...string) (*Inspection, e
 	return in, nil
 }
 
-// inspector reads tables by column name, so that it works on backups of
-// every schema version: a column a version lacks reads as nil.
+// inspector reads tables by column name. A column the table lacks (one
+// renamed by a later schema, say) is an error, not an empty value, so
+// that a schema change shows in a test instead of as blank output.
 type inspector struct {
 	ctx context.Context
 	r   *Reader
@@ -278,15 +252,27 @@ type inspector struct {
 
 // row gives access to the current row's values by column name.
 type row struct {
-	cols map[string]int
-	vals []any
+	cols    map[string]int
+	vals    []any
+	missing map[string]bool // columns asked for that the table lacks
 }
 
 func (w row) get(col string) any {
 	if i, ok := w.cols[col]; ok {
 		return w.vals[i]
 	}
+	w.missing[col] = true
 	return nil
+}
+
+// err returns an error naming the columns of table asked for that it
+// lacks, or nil.
+func (w row) err(table string) error {
+	if len(w.missing) == 0 {
+		return nil
+	}
+	cols := slices.Sorted(maps.Keys(w.missing))
+	return fmt.Errorf("inspect: %w: table %s has no column %s", ErrMalformed, table, strings.Join(cols, ", "))
 }
 
 func (w row) str(col string) string {
@@ -323,7 +309,7 @@ func (x *inspector) each(table string, fn func(w row)) error {
 		return fmt.Errorf("inspect: %w", err)
 	}
 	defer rows.Close()
-	w := row{cols: map[string]int{}}
+	w := row{cols: map[string]int{}, missing: map[string]bool{}}
 	for i, c := range t.Columns {
 		w.cols[c.Name] = i
 	}
@@ -334,7 +320,7 @@ func (x *inspector) each(table string, fn func(w row)) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}
-	return nil
+	return w.err(table)
 }
 
 func (x *inspector) usernames() (map[string]string, error) {

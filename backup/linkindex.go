@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -58,7 +59,7 @@ func (c *cryptor) sealLinks(m *Manifest) (string, error) {
 		return "", fmt.Errorf("encode link index: %w", err)
 	}
 	var z bytes.Buffer
-	zw := newZstdWriter(&z)
+	zw := format.NewZstdWriter(&z)
 	_, err = zw.Write(plain)
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -104,7 +105,7 @@ func (c *cryptor) openLinks(s string) (*linkIndex, error) {
 	if err != nil {
 		return nil, errNoLinks
 	}
-	r, done, err := decodeReader(bytes.NewReader(z), EncodingZstd)
+	r, done, err := format.DecodeReader(bytes.NewReader(z), EncodingZstd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: link index: %v", ErrMalformed, err)
 	}

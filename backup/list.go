@@ -7,12 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
-// Info is a backup found in a backup folder by [List].
+// Info is a backup found in a backup folder by [Folder.Backups].
 type Info struct {
 	Name     string    // directory name
 	Path     string    // full path
@@ -37,11 +38,14 @@ func (in *Info) intact(path string, f File) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && !fi.ModTime().After(in.completed)
 }
 
-// List returns the backups in folder, oldest first: every directory named
-// backup-*, with its manifest read and checked. Temporary directories of
-// backups being written or interrupted are skipped. A missing folder has
-// no backups.
-func List(folder string) ([]Info, error) {
+// Backups returns the backups in the folder, oldest first: every
+// directory named backup-*, with its manifest read and checked (Err set
+// for a damaged one). Temporary directories of backups being written or
+// interrupted are skipped. A missing folder has no backups. For every
+// entry of the folder, newest first, with sizes and verification records,
+// see [Folder.Entries].
+func (f Folder) Backups() ([]Info, error) {
+	folder := f.Path
 	names, err := backupNames(folder)
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %w", err)
@@ -66,34 +70,12 @@ func backupNames(folder string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "backup-") {
+		if e.IsDir() && strings.HasPrefix(e.Name(), Prefix) {
 			names = append(names, e.Name())
 		}
 	}
-	sort.Slice(names, func(i, j int) bool { return nameLess(names[i], names[j]) })
+	sort.Slice(names, func(i, j int) bool { return format.NameLess(names[i], names[j]) })
 	return names, nil
-}
-
-// nameLess orders backup names by time, then by their -N suffix as a
-// number, so backup-..._1200-10 comes after backup-..._1200-9.
-func nameLess(a, b string) bool {
-	ab, an := splitSuffix(a)
-	bb, bn := splitSuffix(b)
-	if ab != bb {
-		return ab < bb
-	}
-	return an < bn
-}
-
-func splitSuffix(name string) (string, int) {
-	// backup-YYYYMMDD_HHMM[-N]
-	const baseLen = len("backup-20060102_1504")
-	if len(name) > baseLen+1 && name[baseLen] == '-' {
-		if n, err := strconv.Atoi(name[baseLen+1:]); err == nil {
-			return name[:baseLen], n
-		}
-	}
-	return name, 1
 }
 
 // sortFiles sorts manifest files by path.

@@ -220,7 +220,7 @@ func loadFixture(t *testing.T, damageBlob bool, progress func(Progress)) (*build
 	root := t.TempDir()
 	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
 	backuptest.Seed(t, src)
-	res, err := Create(ctx, CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := Create(ctx, CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func loadFixture(t *testing.T, damageBlob bool, progress func(Progress)) (*build
 	if err := db.MigrateTo(ctx, res.Manifest.SchemaVersion); err != nil {
 		t.Fatal(err)
 	}
-	b := &builder{ctx: ctx, dir: res.Path, name: res.Name, m: res.Manifest, opts: RestoreOptions{Progress: progress}}
+	b := &builder{ctx: ctx, dir: res.Path, name: res.Name, m: res.Manifest, opts: RestoreOptions{Local: sqlite.Local{}, Progress: progress}}
 	tables, err := b.matchSchema(db)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // TestManage_Encrypted runs list, inspect, diff, export, import and deep
@@ -21,14 +22,14 @@ func TestManage_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.root, "encrypted"),
+	res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.root, "encrypted"),
 		Encrypt: &backup.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	keys := backup.NewKeys(id)
 
-	entries, err := backup.Scan(filepath.Dir(res.Path))
+	entries, err := backup.Folder{Path: filepath.Dir(res.Path)}.Entries()
 	if err != nil || len(entries) != 1 || !entries[0].Encrypted || entries[0].Kind != backup.KindBackup {
 		t.Fatalf("Scan=%+v, %v; want one encrypted backup", entries, err)
 	}
@@ -61,14 +62,14 @@ func TestManage_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Keys: keys, TempDir: t.TempDir()}); err != nil {
+	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: t.TempDir()}); err != nil {
 		t.Fatalf("VerifyDeep of the imported encrypted backup: %v", err)
 	}
 	other, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Keys: backup.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
+	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
 		t.Fatalf("VerifyDeep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,12 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"maps"
+
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/archive"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/backup/retention"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -30,43 +33,6 @@ func copyBackup(tb testing.TB, src string) string {
 	tb.Helper()
 	dst := filepath.Join(tb.TempDir(), filepath.Base(src))
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		tb.Fatal(err)
-	}
-	return dst
-}
-
-// cloneBackup makes folder/name a copy of the backup src made at t: every
-// file hard-linked but the manifest, which is rewritten with created_at t.
-func cloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
-	tb.Helper()
-	dst := filepath.Join(folder, name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o700)
-		case rel == backup.ManifestName:
-			return nil
-		}
-		return os.Link(p, target)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := backup.ReadManifest(src)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m.CreatedAt = t
-	data, err := m.Marshal()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dst, backup.ManifestName), data, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	return dst
@@ -164,7 +130,7 @@ func TestVerify_SizeChanged(t *testing.T) {
 func TestVerifyDeep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	opts := backup.DeepOptions{KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
+	opts := backup.DeepOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
 	t.Run("OK", func(t *testing.T) {
 		if _, err := backup.VerifyDeep(ctx, f.res.Path, opts); err != nil {
 			t.Fatalf("VerifyDeep: %v", err)
@@ -224,7 +190,7 @@ func synthFolder(tb testing.TB, f *fixture, times ...time.Time) string {
 			}
 			name = backup.Name(at) + "-" + string(rune('0'+n))
 		}
-		cloneBackup(tb, f.res.Path, folder, name, at)
+		testutil.CloneBackup(tb, f.res.Path, folder, name, at)
 	}
 	return folder
 }
@@ -256,7 +222,7 @@ func TestPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := backup.Verification{Backup: backup.Name(at), ManifestChecksum: m.ManifestChecksum, OK: true, At: at}
-		if err := backup.RecordVerification(folder, v); err != nil {
+		if err := (backup.Folder{Path: folder}).RecordVerification(v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -269,7 +235,7 @@ func TestPrune(t *testing.T) {
 	if got := len(dry.Removed); got != 4 {
 		t.Fatalf("dry run would remove %v, want 4 backups", dry.Removed)
 	}
-	entries, _ := backup.Scan(folder)
+	entries, _ := backup.Folder{Path: folder}.Entries()
 	if len(entries) != 9 {
 		t.Fatalf("the dry run changed the folder: %v", names(entries))
 	}
@@ -282,7 +248,7 @@ func TestPrune(t *testing.T) {
 	if !slices.Equal(res.Removed, want) {
 		t.Fatalf("Removed=%v, want %v", res.Removed, want)
 	}
-	entries, err = backup.Scan(folder)
+	entries, err = backup.Folder{Path: folder}.Entries()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +292,7 @@ func TestScan(t *testing.T) {
 	second := mustCreate(t, f.data.Dir.Path(), f.folder, func() time.Time { return time.Now().Add(time.Hour) })
 	os.MkdirAll(filepath.Join(f.folder, ".tmp-backup-20260101_0000-1234"), 0o700)
 	os.WriteFile(filepath.Join(f.folder, "README"), []byte("x"), 0o600)
-	entries, err := backup.Scan(f.folder)
+	entries, err := backup.Folder{Path: f.folder}.Entries()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,32 +392,11 @@ func TestInspect_NoSecrets(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	out := fmtJSON(t, in)
-	for _, s := range secretsOf(t, f) {
+	for _, s := range backuptest.Secrets(t, f.data) {
 		if strings.Contains(out, s) {
 			t.Errorf("Inspect shows the secret %q", s)
 		}
 	}
-}
-
-// secretsOf returns what must never be shown: secret values, sealed or
-// not, their ids, and password hashes.
-func secretsOf(tb testing.TB, f *fixture) []string {
-	tb.Helper()
-	var out []string
-	for id, plain := range f.seeded.Secrets {
-		out = append(out, id, plain)
-	}
-	rows, err := f.data.DB.Read.Query(`SELECT sealed FROM secrets UNION ALL SELECT password_hash FROM users`)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		out = append(out, s)
-	}
-	return out
 }
 
 func fmtJSON(tb testing.TB, v any) string {
@@ -521,7 +466,7 @@ func TestDiff(t *testing.T) {
 			t.Fatalf("secrets diff %+v, want none", s)
 		}
 		out := fmtJSON(t, d)
-		for _, s := range append(secretsOf(t, f), "new-hash-value", "bob@acme.example") {
+		for _, s := range append(backuptest.Secrets(t, f.data), "new-hash-value", "bob@acme.example") {
 			if strings.Contains(out, `"`+s+`"`) {
 				t.Errorf("the difference shows the value %q", s)
 			}
@@ -592,16 +537,16 @@ func TestExportImport(t *testing.T) {
 		if res.Name != f.res.Name || res.Manifest.ManifestChecksum != f.res.Manifest.ManifestChecksum {
 			t.Fatalf("imported as %s (%s), want %s", res.Name, res.Manifest.ManifestChecksum, f.res.Name)
 		}
-		if got, want := treeState(t, res.Path), treeState(t, f.res.Path); len(got) != len(want) {
+		if got, want := testutil.Tree(t, res.Path, true), testutil.Tree(t, f.res.Path, true); len(got) != len(want) {
 			t.Fatalf("imported tree has %d entries, the original %d", len(got), len(want))
 		}
 		// Twice: refused, and the folder unchanged.
-		before := treeState(t, folder)
+		before := testutil.Tree(t, folder, true)
 		_, err = backup.Import(ctx, bytes.NewReader(data), backup.ImportOptions{Folder: folder})
 		if !errors.Is(err, backup.ErrExists) {
 			t.Fatalf("second Import err=%v, want ErrExists", err)
 		}
-		if after := treeState(t, folder); !mapsEqual(before, after) {
+		if after := testutil.Tree(t, folder, true); !maps.Equal(before, after) {
 			t.Fatal("a refused import changed the folder")
 		}
 		if !compress {
@@ -609,7 +554,7 @@ func TestExportImport(t *testing.T) {
 		}
 		// Restore the import and compare with the source.
 		target := filepath.Join(t.TempDir(), "data")
-		mustRestore(t, res.Path, target, backup.RestoreOptions{KeyFile: f.data.Dir.Key()})
+		mustRestore(t, res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 		r := backuptest.Open(t, target)
 		want, got := backuptest.Dump(t, f.data.DB), backuptest.Dump(t, r.DB)
 		for table, rows := range want {
@@ -664,7 +609,7 @@ func TestImport_Refused(t *testing.T) {
 	if _, err := backup.Import(ctx, bytes.NewReader(exportBytes(t, f.res.Path, true)), backup.ImportOptions{Folder: folder}); err != nil {
 		t.Fatal(err)
 	}
-	before := treeState(t, folder)
+	before := testutil.Tree(t, folder, true)
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := backup.Import(ctx, bytes.NewReader(data), backup.ImportOptions{Folder: folder})
@@ -674,7 +619,7 @@ func TestImport_Refused(t *testing.T) {
 			if !errors.Is(err, backup.ErrVerify) && !errors.Is(err, backup.ErrExists) {
 				t.Fatalf("Import err=%v, want a verify error", err)
 			}
-			if after := treeState(t, folder); !mapsEqual(before, after) {
+			if after := testutil.Tree(t, folder, true); !maps.Equal(before, after) {
 				t.Fatalf("Import (err %v) changed the folder", err)
 			}
 		})

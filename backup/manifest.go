@@ -12,13 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -49,14 +49,14 @@ const ManifestName = "manifest.json"
 // backup's recipients or passphrase.
 const SealedName = "manifest.age"
 
-// Encodings of a file in a backup.
+// Encodings of a file in a backup ([format.EncodingNone]...).
 const (
-	EncodingNone = "none" // the bytes as they are
-	EncodingZstd = "zstd" // one or more zstd frames
+	EncodingNone = format.EncodingNone // the bytes as they are
+	EncodingZstd = format.EncodingZstd // one or more zstd frames
 	// EncodingAge marks, in the public manifest of an encrypted backup,
 	// a file encrypted with age; its encoding under the encryption is in
 	// the encrypted part.
-	EncodingAge = "age"
+	EncodingAge = format.EncodingAge
 )
 
 // Master-key modes of a backup.
@@ -262,21 +262,23 @@ type File struct {
 
 // Name returns the backup's directory name for a backup created at t
 // (UTC, to the minute): "backup-YYYYMMDD_HHMM". A second backup in the
-// same minute gets "-2", "-3"... appended.
-func Name(t time.Time) string { return "backup-" + t.UTC().Format("20060102_1504") }
+// same minute gets "-2", "-3"... appended. See [format.Name].
+func Name(t time.Time) string { return format.Name(t) }
+
+// Prefix starts the directory name of every backup in a folder.
+const Prefix = format.Prefix
 
 // tmpPrefix starts the name of a backup being written.
-const tmpPrefix = ".tmp-backup-"
+const tmpPrefix = format.TempPrefix
 
 // IsTemp reports whether name is the directory of a backup being written
 // or interrupted. Restore and list never take one for a backup.
-func IsTemp(name string) bool { return strings.HasPrefix(name, tmpPrefix) }
+func IsTemp(name string) bool { return format.IsTemp(name) }
 
 var (
-	checksumRE  = regexp.MustCompile(`"manifest_checksum"\s*:\s*"([0-9a-f]{64})"\s*\}\s*\z`)
-	tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)
-	hexRE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	base64RE    = regexp.MustCompile(`^[A-Za-z0-9+/]*={0,2}$`)
+	checksumRE = regexp.MustCompile(`"manifest_checksum"\s*:\s*"([0-9a-f]{64})"\s*\}\s*\z`)
+	hexRE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	base64RE   = regexp.MustCompile(`^[A-Za-z0-9+/]*={0,2}$`)
 )
 
 // Marshal returns the manifest as written to manifest.json: indented
@@ -569,7 +571,7 @@ func (m *Manifest) validateFull(keyed bool) error {
 	seen := map[string]bool{}
 	owner := map[string]string{} // table file -> table
 	for _, t := range m.Tables {
-		if !tableNameRE.MatchString(t.Name) {
+		if !format.ValidTableName(t.Name) {
 			return bad("table name %q", t.Name)
 		}
 		if seen[t.Name] {
@@ -607,8 +609,8 @@ func (m *Manifest) validateFull(keyed bool) error {
 // that add up, and key ranges in order that do not overlap.
 func (m *Manifest) validateParts(t Table, files map[string]*File, owner map[string]string) error {
 	if m.Format < formatSegments {
-		if t.File != tableFile(t.Name) || t.Segments != nil || t.ChangeStamp != "" {
-			return bad("table %s: file %q, want %q and no segments", t.Name, t.File, tableFile(t.Name))
+		if t.File != format.TableFile(t.Name) || t.Segments != nil || t.ChangeStamp != "" {
+			return bad("table %s: file %q, want %q and no segments", t.Name, t.File, format.TableFile(t.Name))
 		}
 	} else if t.File != "" || len(t.Segments) == 0 {
 		return bad("table %s: format %d lists segments, not one file", t.Name, m.Format)
@@ -618,8 +620,8 @@ func (m *Manifest) validateParts(t Table, files map[string]*File, owner map[stri
 	var rows, raw int64
 	var prevTo int64
 	for i, s := range t.Parts() {
-		if m.Format >= formatSegments && s.File != segmentFile(t.Name, i) {
-			return bad("table %s: segment %d is %q, want %q", t.Name, i, s.File, segmentFile(t.Name, i))
+		if m.Format >= formatSegments && s.File != format.SegmentFile(t.Name, i) {
+			return bad("table %s: segment %d is %q, want %q", t.Name, i, s.File, format.SegmentFile(t.Name, i))
 		}
 		f := files[s.File]
 		if f == nil {
@@ -665,17 +667,6 @@ func hexOnly(s string) bool {
 	return true
 }
 
-// tableFile is the path of a table's file in a format 1 or 2 backup.
-func tableFile(name string) string { return "tables/" + name + ".jsonl.zst" }
-
-// segmentFile is the path of segment i of a table in a format 3 backup.
-func segmentFile(name string, i int) string {
-	return "tables/" + name + "." + strconv.Itoa(i) + ".jsonl.zst"
-}
-
-// blobFile is the path of a blob's file in a backup.
-func blobFile(id string) string { return "blobs/" + id[:2] + "/" + id }
-
 // checkPath accepts only the two shapes of file path a backup holds
 // besides its manifest: tables/<name>.jsonl.zst (format 3:
 // tables/<name>.<n>.jsonl.zst) and blobs/<aa>/<name>,
@@ -709,7 +700,7 @@ func isTableFileName(name string) bool {
 		}
 		base = t
 	}
-	return tableNameRE.MatchString(base)
+	return format.ValidTableName(base)
 }
 
 func pathDir(p string) (dir, name string) {

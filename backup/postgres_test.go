@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 	"github.com/google/go-cmp/cmp"
 )
@@ -32,7 +33,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), dbtest.Postgres)
 			backuptest.Seed(t, d)
 			want := backuptest.Dump(t, d.DB)
-			res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
+			res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +60,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = backup.Restore(ctx, res.Path, d.Dir.Path(), backup.RestoreOptions{Target: &postgres.RestoreTarget{DSN: dsn}})
+			_, err = backup.Restore(ctx, res.Path, d.Dir.Path(), backup.RestoreOptions{Local: sqlite.Local{}, Target: &postgres.RestoreTarget{DSN: dsn}})
 			var locked *postgres.LockedError
 			if !errors.As(err, &locked) || locked.PID == 0 {
 				t.Fatalf("restore beside a server: %v, want a *postgres.LockedError naming its pid", err)
@@ -71,6 +72,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			at := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 			now := func() time.Time { return at }
 			rres := mustRestore(t, res.Path, d.Dir.Path(), backup.RestoreOptions{
+				Local:  sqlite.Local{},
 				Target: &postgres.RestoreTarget{DSN: dsn, Now: now}, DiscardPrevious: discard, Now: now,
 			})
 			r := backuptest.OpenOn(t, d.Dir.Path(), dsn)
@@ -137,7 +139,7 @@ func TestRestore_PostgresInterrupted(t *testing.T) {
 	root := t.TempDir()
 	d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), dbtest.Postgres)
 	backuptest.Seed(t, d)
-	res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
+	res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +153,7 @@ func TestRestore_PostgresInterrupted(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	_, err = backup.Restore(cctx, res.Path, target, backup.RestoreOptions{
+		Local:   sqlite.Local{},
 		Target:  &postgres.RestoreTarget{DSN: dsn},
 		KeyFile: d.Dir.Key(),
 		Progress: func(p backup.Progress) {

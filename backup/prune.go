@@ -97,7 +97,7 @@ func Prune(ctx context.Context, opts PruneOptions) (*PruneResult, error) {
 		}
 	}
 
-	entries, err := Scan(opts.Folder)
+	entries, err := Folder{Path: opts.Folder}.Entries()
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -93,7 +94,7 @@ func (r *Reader) Rows(ctx context.Context, name string) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Rows{ctx: ctx, t: t, rc: tr, rr: newRowReader(tr, t.Columns), pk: pk}, nil
+	return &Rows{ctx: ctx, t: t, rc: tr, rr: format.NewRowReader(tr, t.Columns), pk: pk}, nil
 }
 
 // checkFile compares a file's size and SHA-256 with the manifest's.
@@ -136,7 +137,7 @@ type Rows struct {
 	ctx  context.Context
 	t    Table
 	rc   io.ReadCloser
-	rr   *rowReader
+	rr   *format.RowReader
 	pk   []int
 	prev []any // the previous row's key
 	row  []any
@@ -153,16 +154,16 @@ func (rs *Rows) Next() bool {
 	if rs.done {
 		return false
 	}
-	if rs.rr.n%4096 == 0 {
+	if rs.rr.Lines()%4096 == 0 {
 		if err := rs.ctx.Err(); err != nil {
 			return rs.fail(err)
 		}
 	}
-	row, err := rs.rr.next()
+	row, err := rs.rr.Next()
 	if err == io.EOF {
 		rs.done = true
-		if rs.rr.n != rs.t.Rows {
-			rs.err = &FileError{Op: "read", Path: rs.t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.n, rs.t.Rows)}
+		if rs.rr.Lines() != rs.t.Rows {
+			rs.err = &FileError{Op: "read", Path: rs.t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.Lines(), rs.t.Rows)}
 		}
 		return false
 	}
@@ -171,7 +172,7 @@ func (rs *Rows) Next() bool {
 	}
 	if rs.prev != nil && compareKeys(rs.pk, rs.prev, row) >= 0 {
 		return rs.fail(&FileError{Op: "read", Path: rs.t.where(),
-			Err: fmt.Errorf("%w: line %d is not after the line before it in primary-key order", ErrMalformed, rs.rr.n)})
+			Err: fmt.Errorf("%w: line %d is not after the line before it in primary-key order", ErrMalformed, rs.rr.Lines())})
 	}
 	if rs.prev == nil {
 		rs.prev = make([]any, len(row))

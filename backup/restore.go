@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/secret"
-	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -62,6 +60,9 @@ type RestoreOptions struct {
 	// fingerprint the manifest records. An encrypted backup carries its
 	// key, and KeyFile is not read.
 	KeyFile string
+	// Local builds the data directory's database file when Target is nil;
+	// nil means the registered engine (see [LocalDB]).
+	Local LocalDB
 	// Keys unlock an encrypted backup; a plain one needs none.
 	Keys *Keys
 	// AsCopy makes the restored state a copy that never acts as the
@@ -139,174 +140,277 @@ func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
 // Restore restores the backup in backupDir into dataDir, which may be
 // missing, empty, or a data directory whose state is replaced (in place).
 // See the package documentation for the checks made before anything is
-// changed and for how the switch survives a crash. It refuses while a
+// changed and for how the switch survives a crash; its numbered steps
+// are the methods of restorer called here in turn. It refuses while a
 // server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
 // holds that lock itself while it works. When ctx is done before the
 // switch, it returns an [*InterruptedError].
 func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
 	start := time.Now()
-	// switching is set as the switch to the restored state begins. This
-	// deferred call runs last, after the clean-up of the others: up to
-	// the switch, an error while ctx is done (whatever the error: a
-	// cancelled query may report itself in its own words) ends a
-	// restore that changed nothing.
-	switching := false
-	recovered := "" // what recoverLocked finished, if anything
-	defer func() {
-		if err != nil && !switching && ctx.Err() != nil {
-			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err(), Recovered: recovered}
-		}
-	}()
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	if backupDir, err = filepath.Abs(backupDir); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	if dataDir, err = filepath.Abs(dataDir); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	if within(backupDir, dataDir) || within(dataDir, backupDir) {
-		return nil, &HintError{
-			Err:  fmt.Errorf("restore: the backup %s and the data directory %s overlap", backupDir, dataDir),
-			Hint: "keep backups in a folder beside the data directory",
-		}
-	}
-	name := filepath.Base(backupDir)
-
-	// The backup first, before the lock: a path that is not a backup, or
-	// a damaged or newer one, is refused at once even while another
-	// restore into dataDir runs, and leaves nothing behind. Nothing here
-	// needs the lock, which guards dataDir and the files beside it: the
-	// backup is outside them (checked above), and a complete backup's
-	// manifest never changes.
-	m, err := ReadManifest(backupDir)
+	r, err := newRestorer(backupDir, dataDir, opts)
 	if err != nil {
 		return nil, err
 	}
-	// An encrypted backup is unlocked first: a missing or wrong key, or
-	// an altered manifest, stops the restore before anything else.
-	u, err := unlock(backupDir, m, opts.Keys)
-	if err != nil {
-		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
-	}
-	m = u.m
-	if latest := store.LatestSchemaVersion(); m.SchemaVersion > latest {
-		return nil, &HintError{
-			Err: fmt.Errorf("restore: %w: backup %s has schema version %d (bitnobi %s); this bitnobi %s knows up to schema version %d",
-				ErrNewerVersion, name, m.SchemaVersion, m.AppVersion, bitnobi.Version, latest),
-			Hint: "restore with bitnobi " + m.AppVersion + " or newer",
+	// This deferred call runs last, after the clean-up of the others: up
+	// to the switch, an error while ctx is done (whatever the error: a
+	// cancelled query may report itself in its own words) ends a
+	// restore that changed nothing.
+	defer func() {
+		if err != nil && !r.switching && ctx.Err() != nil {
+			res, err = nil, &InterruptedError{Err: err, Cause: ctx.Err(), Recovered: r.recovered}
 		}
+	}()
+	if err := r.readBackup(); err != nil { // step 1
+		return nil, err
 	}
-
-	// One restore into dataDir at a time; finish one that was cut short.
-	if err := os.MkdirAll(filepath.Dir(dataDir), dirPerm); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	rlock, err := lockRestore(dataDir)
+	rlock, err := r.lockRestore() // step 2
 	if err != nil {
 		return nil, err
 	}
 	defer rlock.Release()
-	if recovered, err = recoverLocked(dataDir, logger); err != nil {
+	if err := r.checkBackup(ctx); err != nil { // steps 3 to 5
 		return nil, err
 	}
-	removeDeleting(dataDir, logger)
+	tlock, err := r.lockDataDir() // step 6
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && !r.hadLock && !r.created && !r.switching {
+			// A refusal removes the lock file it created in an existing
+			// directory (removed before it is released, so no one
+			// locks the unlinked file meanwhile).
+			os.Remove(r.lockPath)
+		}
+		tlock.Release()
+		if err != nil && r.created {
+			removeEmptyTarget(r.dataDir)
+		}
+	}()
+	if err := r.checkSpace(); err != nil { // step 6
+		return nil, err
+	}
+	if opts.Target != nil {
+		res, err = r.intoTarget(ctx) // steps 7 and 8 in the target
+	} else {
+		res, err = r.intoDataDir(ctx) // steps 7 and 8
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// restorer holds the state of one [Restore] from step to step.
+type restorer struct {
+	opts      RestoreOptions
+	now       func() time.Time
+	logger    *slog.Logger
+	backupDir string // absolute
+	dataDir   string // absolute
+	name      string // the backup's name
+	m         *Manifest
+	u         *unlockedBackup
+	key       secret.Key
+	keys      *Keys // for openContent: nil for a plain backup
+	kind      int   // what dataDir holds: targetMissing, targetEmpty or targetState
+	// created is set while dataDir is a directory this restore created
+	// to hold its lock, to be removed again if the restore fails.
+	created bool
+	// lockPath is the data directory's lock file, and hadLock whether it
+	// existed before this restore took the lock.
+	lockPath string
+	hadLock  bool
+	// switching is set as the switch to the restored state begins.
+	switching bool
+	recovered string // what recoverLocked finished, if anything
+}
+
+// newRestorer checks the options and that the backup and the data
+// directory do not overlap.
+func newRestorer(backupDir, dataDir string, opts RestoreOptions) (*restorer, error) {
+	if opts.Local = localDB(opts.Local); opts.Target == nil && opts.Local == nil {
+		return nil, errNoLocal
+	}
+	r := &restorer{opts: opts, now: opts.Now, logger: opts.Logger}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	var err error
+	if r.backupDir, err = filepath.Abs(backupDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if r.dataDir, err = filepath.Abs(dataDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if fsutil.Within(r.backupDir, r.dataDir) || fsutil.Within(r.dataDir, r.backupDir) {
+		return nil, &HintError{
+			Err:  fmt.Errorf("restore: the backup %s and the data directory %s overlap", r.backupDir, r.dataDir),
+			Hint: "keep backups in a folder beside the data directory",
+		}
+	}
+	r.name = filepath.Base(r.backupDir)
+	return r, nil
+}
+
+// readBackup reads the manifest and unlocks an encrypted backup (step 1),
+// before any lock: a path that is not a backup, or a damaged or newer
+// one, is refused at once even while another restore into dataDir runs,
+// and leaves nothing behind. Nothing here needs the lock, which guards
+// dataDir and the files beside it: the backup is outside them (checked
+// by newRestorer), and a complete backup's manifest never changes.
+func (r *restorer) readBackup() error {
+	m, err := ReadManifest(r.backupDir)
+	if err != nil {
+		return err
+	}
+	// An encrypted backup is unlocked first: a missing or wrong key, or
+	// an altered manifest, stops the restore before anything else.
+	if r.u, err = unlock(r.backupDir, m, r.opts.Keys); err != nil {
+		return fmt.Errorf("restore: backup %s: %w", r.name, err)
+	}
+	r.m = r.u.m
+	if latest := store.LatestSchemaVersion(); r.m.SchemaVersion > latest {
+		return &HintError{
+			Err: fmt.Errorf("restore: %w: backup %s has schema version %d (bitnobi %s); this bitnobi %s knows up to schema version %d",
+				ErrNewerVersion, r.name, r.m.SchemaVersion, r.m.AppVersion, bitnobi.Version, latest),
+			Hint: "restore with bitnobi " + r.m.AppVersion + " or newer",
+		}
+	}
+	return nil
+}
+
+// lockRestore takes the restore lock beside the data directory, so that
+// one restore into it runs at a time, finishes one that was cut short and
+// the deletions of --discard-previous that were, and refuses at once
+// while a server holds the data directory (step 2).
+func (r *restorer) lockRestore() (*lockfile.Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(r.dataDir), dirPerm); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	rlock, err := lockRestore(r.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if r.recovered, err = recoverLocked(r.dataDir, r.logger); err != nil {
+		rlock.Release()
+		return nil, err
+	}
+	removeDeleting(r.dataDir, r.logger)
 	// A server holding dataDir refuses the restore: say so before the
-	// checks below read the whole backup. Only a probe (a shared lock on
-	// an existing lock file, which creates nothing); the lock itself is
-	// taken further down.
-	if ok, _ := exists(datadir.Dir(dataDir).Lock()); ok {
-		probe, err := lockfile.AcquireShared(datadir.Dir(dataDir).Lock(), "restore: probe")
+	// checks read the whole backup. Only a probe (a shared lock on an
+	// existing lock file, which creates nothing); the lock itself is
+	// taken by lockDataDir.
+	if ok, _ := exists(datadir.Dir(r.dataDir).Lock()); ok {
+		probe, err := lockfile.AcquireShared(datadir.Dir(r.dataDir).Lock(), "restore: probe")
 		if err != nil {
+			rlock.Release()
 			return nil, fmt.Errorf("restore: %w", err)
 		}
 		probe.Release()
 	}
+	return rlock, nil
+}
 
-	// The master key and the backup's files are checked before the data
-	// directory is locked: a refusal must leave the target untouched,
-	// not even a lock file in an existing empty directory. None of this
-	// reads anything the lock guards but the key file, which a restore
-	// never writes before the switch.
-	key := u.key
-	if m.MasterKey.Mode != KeySealed {
-		if key, err = findKey(opts.KeyFile, dataDir, m); err != nil {
-			return nil, err
-		}
-	}
-	keys := m.contentKeys(opts.Keys)
-	if err := checkFiles(ctx, backupDir, m.Public(), nil, opts.Progress); err != nil {
-		return nil, fmt.Errorf("restore: backup %s: %w", name, err)
-	}
-	if err := checkSecretKeys(ctx, backupDir, m, key, keys); err != nil {
+// lockDataDir takes the data directory's lock (step 6), refusing while a
+// server holds it, after creating the directory if it is missing.
+func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
+	var err error
+	if r.kind, err = inspectTarget(r.dataDir); err != nil {
 		return nil, err
 	}
-
-	kind, err := inspectTarget(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	created := false
-	if kind == targetMissing {
+	if r.kind == targetMissing {
 		// Create it, to hold its lock: a server started meanwhile must
 		// not begin a new installation there.
-		if err := os.MkdirAll(dataDir, dirPerm); err != nil {
+		if err := os.MkdirAll(r.dataDir, dirPerm); err != nil {
 			return nil, fmt.Errorf("restore: create data directory: %w", err)
 		}
-		created = true
+		r.created = true
 	}
-	lockPath := datadir.Dir(dataDir).Lock()
-	hadLock, err := exists(lockPath)
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
-	tlock, err := lockfile.Acquire(lockPath, "restore")
-	if err != nil {
-		if created {
-			removeEmptyTarget(dataDir)
+	r.lockPath = datadir.Dir(r.dataDir).Lock()
+	if r.hadLock, err = exists(r.lockPath); err != nil {
+		if r.created {
+			removeEmptyTarget(r.dataDir)
 		}
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	defer func() {
-		if err != nil && !hadLock && !created && !switching {
-			// A refusal removes the lock file it created in an existing
-			// directory (removed before it is released, so no one
-			// locks the unlinked file meanwhile).
-			os.Remove(lockPath)
+	tlock, err := lockfile.Acquire(r.lockPath, "restore")
+	if err != nil {
+		if r.created {
+			removeEmptyTarget(r.dataDir)
 		}
-		tlock.Release()
-		if err != nil && created {
-			removeEmptyTarget(dataDir)
-		}
-	}()
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	return tlock, nil
+}
 
-	if err := checkSpace(filepath.Dir(dataDir), m); err != nil {
+// checkBackup finds the master key and checks it against the manifest
+// (step 3), checks the backup's files (step 4) and that its secrets were
+// sealed with that key (step 5). This comes before the data directory is
+// locked: a refusal must leave the target untouched, not even a lock file
+// in an existing empty directory. None of it reads anything the lock
+// guards but the key file, which a restore never writes before the
+// switch.
+func (r *restorer) checkBackup(ctx context.Context) error {
+	r.key = r.u.key
+	if r.m.MasterKey.Mode != KeySealed {
+		var err error
+		if r.key, err = findKey(r.opts.KeyFile, r.dataDir, r.m); err != nil {
+			return err
+		}
+	}
+	r.keys = r.m.contentKeys(r.opts.Keys)
+	if err := checkFiles(ctx, r.backupDir, r.m.Public(), nil, r.opts.Progress); err != nil {
+		return fmt.Errorf("restore: backup %s: %w", r.name, err)
+	}
+	return checkSecretKeys(ctx, r.backupDir, r.m, r.key, r.keys)
+}
+
+// checkSpace checks, under the data directory's lock, that the file
+// system has room for the new state and, for a target, that the data
+// directory's master key is the one the restored state needs (step 6).
+func (r *restorer) checkSpace() error {
+	if err := checkSpace(filepath.Dir(r.dataDir), r.m); err != nil {
+		return err
+	}
+	if r.opts.Target != nil {
+		return checkTargetKey(datadir.Dir(r.dataDir).Key(), r.key)
+	}
+	return nil
+}
+
+// builder returns a builder of the restored state in staging ("" for a
+// target).
+func (r *restorer) builder(ctx context.Context, staging string) *builder {
+	return &builder{
+		ctx: ctx, dir: r.backupDir, name: r.name, staging: staging, m: r.m, key: r.key, keys: r.keys, opts: r.opts,
+		now: r.now, logger: r.logger,
+	}
+}
+
+// intoTarget builds the restored state in the database opts.Target
+// stages and the blobs in the data directory (step 7), then has the
+// target switch to it (step 8).
+func (r *restorer) intoTarget(ctx context.Context) (*RestoreResult, error) {
+	b := r.builder(ctx, "")
+	b.beginSwitch = func() { r.switching = true }
+	res := &RestoreResult{Manifest: r.m, DataDir: r.dataDir}
+	if err := b.buildTarget(r.opts.Target, datadir.Dir(r.dataDir), res); err != nil {
 		return nil, err
 	}
-	if opts.Target != nil {
-		if err := checkTargetKey(datadir.Dir(dataDir).Key(), key); err != nil {
-			return nil, err
-		}
-		b := &builder{
-			ctx: ctx, dir: backupDir, name: name, m: m, key: key, keys: keys, opts: opts,
-			now: now, logger: logger, beginSwitch: func() { switching = true },
-		}
-		res = &RestoreResult{Manifest: m, DataDir: dataDir}
-		if err := b.buildTarget(opts.Target, datadir.Dir(dataDir), res); err != nil {
-			return nil, err
-		}
-		created = false // it holds blobs and the key now
-		res.Duration = time.Since(start)
-		return res, nil
-	}
+	r.created = false // it holds blobs and the key now
+	return res, nil
+}
 
-	staging := stagingPath(dataDir)
+// intoDataDir builds the restored state in the staging directory beside
+// the data directory (step 7), then switches the data directory to it
+// (step 8).
+func (r *restorer) intoDataDir(ctx context.Context) (*RestoreResult, error) {
+	staging := stagingPath(r.dataDir)
 	if err := os.RemoveAll(staging); err != nil { // left by an interrupted restore
 		return nil, fmt.Errorf("restore: remove stale staging directory: %w", err)
 	}
@@ -319,42 +423,38 @@ func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions
 			os.RemoveAll(staging)
 		}
 	}()
-	b := &builder{
-		ctx: ctx, dir: backupDir, name: name, staging: staging, m: m, key: key, keys: keys, opts: opts,
-		now: now, logger: logger,
-	}
-	res = &RestoreResult{Manifest: m, DataDir: dataDir}
-	if res.InstanceID, res.CloneOf, err = b.build(); err != nil {
+	res := &RestoreResult{Manifest: r.m, DataDir: r.dataDir}
+	var err error
+	if res.InstanceID, res.CloneOf, err = r.builder(ctx, staging).build(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 
-	switching = true
-	j := &journal{DataDir: dataDir, Staging: staging, Backup: name}
-	if kind == targetState {
-		if j.Previous, err = previousName(dataDir, now()); err != nil {
+	r.switching = true
+	j := &journal{DataDir: r.dataDir, Staging: staging, Backup: r.name}
+	if r.kind == targetState {
+		if j.Previous, err = previousName(r.dataDir, r.now()); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)
 		}
 	}
 	if err := writeJournal(j); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	switched = true // from here on, the journal owns the staging directory
-	created = false // and the data directory
+	switched = true   // from here on, the journal owns the staging directory
+	r.created = false // and the data directory
 	if _, err := finishSwitch(j); err != nil {
 		return nil, err
 	}
 	res.Previous = j.Previous
-	if opts.DiscardPrevious && j.Previous != "" {
-		if err := discard(dataDir, j.Previous); err != nil {
-			logger.Warn("could not remove the previous state", "path", j.Previous, "err", err)
+	if r.opts.DiscardPrevious && j.Previous != "" {
+		if err := discard(r.dataDir, j.Previous); err != nil {
+			r.logger.Warn("could not remove the previous state", "path", j.Previous, "err", err)
 		} else {
 			res.Previous = ""
 		}
 	}
-	res.Duration = time.Since(start)
 	return res, nil
 }
 
@@ -645,13 +745,13 @@ func (b *builder) progress(p Progress) {
 func (b *builder) build() (instanceID, cloneOf string, err error) {
 	sdir := datadir.Dir(b.staging)
 	// The staging database is loaded without fsyncs and with its
-	// rollback journal in memory (sqlite.OpenStaging). That is crash-safe
+	// rollback journal in memory (LocalDB.OpenStaging). That is crash-safe
 	// because nothing uses it before it is complete and durable: a crash
 	// or error before the switch leaves a staging directory that the next
 	// restore or open removes (doc.go, "A crash before step 8"), and the
 	// switch comes only after the database is closed, back in WAL mode
-	// (sqlite.FinishStaging), and syncTree has fsynced it.
-	db, err := sqlite.OpenStaging(b.ctx, sdir.DB())
+	// (LocalDB.FinishStaging), and syncTree has fsynced it.
+	db, err := b.opts.Local.OpenStaging(b.ctx, sdir.DB())
 	if err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
@@ -669,10 +769,10 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
-	if err := sqlite.FinishStaging(b.ctx, sdir.DB()); err != nil {
+	if err := b.opts.Local.FinishStaging(b.ctx, sdir.DB()); err != nil {
 		return "", "", fmt.Errorf("restore: %w", err)
 	}
-	if err := writeNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+	if err := fsutil.WriteFileNew(sdir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n"), filePerm); err != nil {
 		return "", "", fmt.Errorf("restore: install master key: %w", err)
 	}
 	os.Remove(filepath.Join(sdir.Blobs(), "tmp")) // empty unless something failed
@@ -710,7 +810,7 @@ func (b *builder) buildTarget(t Target, dir datadir.Dir, res *RestoreResult) (er
 		b.beginSwitch()
 	}
 	if _, err := os.Stat(dir.Key()); errors.Is(err, fs.ErrNotExist) {
-		if err := writeNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n")); err != nil {
+		if err := fsutil.WriteFileNew(dir.Key(), []byte(hex.EncodeToString(b.key[:])+"\n"), filePerm); err != nil {
 			return fmt.Errorf("restore: install master key: %w", err)
 		}
 		if err := fsutil.SyncDir(dir.Path()); err != nil {
@@ -891,34 +991,16 @@ func (b *builder) record(db *store.DB) (instanceID, cloneOf string, err error) {
 		mode = "copy"
 	}
 	err = db.WriteTx(b.ctx, func(tx *store.Tx) error {
-		err := tx.QueryRow(b.ctx, `SELECT value FROM meta WHERE key = ?`, store.MetaInstanceID).Scan(&instanceID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if instanceID, err = tx.Meta(b.ctx, store.MetaInstanceID); err != nil {
 			return err
 		}
 		if err := tx.SetMeta(b.ctx, store.MetaRestoredFrom, b.name); err != nil {
 			return err
 		}
 		if b.opts.AsCopy {
-			cloneOf, instanceID = instanceID, bitnobi.NewID()
-			if err := tx.SetMeta(b.ctx, store.MetaInstanceID, instanceID); err != nil {
+			if instanceID, cloneOf, err = tx.MarkAsCopy(b.ctx); err != nil {
 				return err
-			}
-			if err := tx.SetMeta(b.ctx, store.MetaCloneOf, cloneOf); err != nil {
-				return err
-			}
-			// A copy must never send the original's mail or talk to its
-			// federation partners as if it were the original.
-			if _, err := tx.Exec(b.ctx, `UPDATE email_settings SET enabled = 0`); err != nil {
-				return fmt.Errorf("disable e-mail: %w", err)
-			}
-			if _, err := tx.Exec(b.ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
-				return fmt.Errorf("disable remote servers: %w", err)
-			}
-			// Nor copy its backups into the original's bucket, where its
-			// retention would remove the original's: the administrator
-			// names a bucket again.
-			if _, err := tx.Exec(b.ctx, `UPDATE backup_settings SET offsite_bucket = ''`); err != nil {
-				return fmt.Errorf("disable off-site copies: %w", err)
 			}
 		}
 		actx := bitnobi.NewContextWithActor(b.ctx, &bitnobi.Actor{Username: by})

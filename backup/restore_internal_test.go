@@ -13,6 +13,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -25,7 +26,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 	root := t.TempDir()
 	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
 	backuptest.Seed(t, src)
-	res, err := Create(context.Background(), CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +52,11 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			return RecoverInterruptedRestore(dataDir)
 		}},
 		{"InPlace/RecoveredByBackup", true, "rename-staging", func(dataDir string) error {
-			_, err := Create(context.Background(), CreateOptions{DataDir: dataDir, Folder: filepath.Join(filepath.Dir(dataDir), "b2")})
+			_, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: filepath.Join(filepath.Dir(dataDir), "b2")})
 			return err
 		}},
 		{"InPlace/RecoveredByRestore", true, "rename-staging", func(dataDir string) error {
-			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()})
+			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
 			return err
 		}},
 		{"InPlace/RecoveredByInterruptedRestore", true, "rename-staging", func(dataDir string) error {
@@ -63,7 +64,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			// did change the data directory, by finishing the other.
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			_, err := Restore(ctx, res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key(), Progress: func(p Progress) {
+			_, err := Restore(ctx, res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key(), Progress: func(p Progress) {
 				if p.Phase == "verify" {
 					cancel()
 				}
@@ -94,7 +95,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()})
+			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
 			switchHook = nil
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("Restore err=%v, want the simulated crash", err)
@@ -149,7 +150,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 func TestRestore_StaleStaging(t *testing.T) {
 	root := t.TempDir()
 	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
-	res, err := Create(context.Background(), CreateOptions{DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestRestore_StaleStaging(t *testing.T) {
 	if err := RecoverInterruptedRestore(dataDir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{KeyFile: src.Dir.Key()}); err != nil {
+	if _, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := exists(stagingPath(dataDir)); ok {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -117,171 +118,240 @@ func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error
 // onRow, if not nil, sees every row, so its table is always read; a
 // table split by key is then written anew.
 func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, src *tableSource, onRow func([]any) error) (Table, []File, int, error) {
-	if !tableNameRE.MatchString(t.Name) {
+	if !format.ValidTableName(t.Name) {
 		return Table{}, nil, 0, fmt.Errorf("table name %q cannot be a file name", t.Name)
 	}
-	entry := Table{Name: t.Name, ChangeStamp: stamp, Columns: t.Columns, PrimaryKey: t.PrimaryKey}
-	prev, reuse := src.table(t, stamp)
-	var files []File
-	linked := 0
-	add := func(s Segment, f File, isLink bool) {
-		entry.Segments = append(entry.Segments, s)
-		entry.Rows += s.Rows
-		entry.RawSize += s.RawSize
-		files = append(files, f)
-		if isLink {
-			linked++
-		}
+	tb := &tableBackup{
+		w: w, db: db, tx: tx, t: t, stamp: stamp, src: src, onRow: onRow,
+		entry: Table{Name: t.Name, ChangeStamp: stamp, Columns: t.Columns, PrimaryKey: t.PrimaryKey},
 	}
-	if _, split := t.IntegerKey(); !split {
-		rel := segmentFile(t.Name, 0)
-		if reuse && len(prev.Segments) == 1 && prev.Segments[0].Keys == nil {
-			f, ok, err := src.link(w, prev.Segments[0], rel)
-			if err != nil {
-				return Table{}, nil, 0, err
-			}
-			if ok && onRow != nil { // the rows are the same: read them for onRow only
-				if err := db.ExportRows(ctx, tx, t, onRow); err != nil {
-					return Table{}, nil, 0, err
-				}
-			}
-			if ok {
-				s := prev.Segments[0]
-				s.File = rel
-				add(s, f, true)
-				return entry, files, linked, nil
-			}
-		}
-		s, f, err := w.writeSegment(ctx, t, rel, nil, onRow, func(fn func([]any) error) error {
-			return db.ExportRows(ctx, tx, t, fn)
-		})
-		if err != nil {
-			return Table{}, nil, 0, err
-		}
-		add(s, f, false)
-		return entry, files, linked, nil
+	tb.prev, tb.reuse = src.table(t, stamp)
+	var err error
+	if _, split := t.IntegerKey(); split {
+		err = tb.split(ctx)
+	} else {
+		err = tb.whole(ctx)
 	}
+	if err != nil {
+		return Table{}, nil, 0, err
+	}
+	return tb.entry, tb.files, tb.linked, nil
+}
 
-	// Split by key: walk the key ranges that hold rows, in order.
+// tableBackup is the backup of one table, by [writer.backupTable].
+type tableBackup struct {
+	w     *writer
+	db    *store.DB
+	tx    *store.Tx
+	t     store.Table
+	stamp string
+	src   *tableSource
+	onRow func([]any) error
+	prev  Table // the previous backup's entry, if reuse
+	reuse bool  // the table's stamp is the previous backup's
+
+	entry  Table
+	files  []File
+	linked int // files linked from the previous backup
+}
+
+// add appends segment s, in file f, to the table's entry.
+func (tb *tableBackup) add(s Segment, f File, isLink bool) {
+	tb.entry.Segments = append(tb.entry.Segments, s)
+	tb.entry.Rows += s.Rows
+	tb.entry.RawSize += s.RawSize
+	tb.files = append(tb.files, f)
+	if isLink {
+		tb.linked++
+	}
+}
+
+// whole backs up a table that is not split by key: one segment, linked
+// when the stamp is unchanged, else written.
+func (tb *tableBackup) whole(ctx context.Context) error {
+	rel := format.SegmentFile(tb.t.Name, 0)
+	if tb.reuse && len(tb.prev.Segments) == 1 && tb.prev.Segments[0].Keys == nil {
+		f, ok, err := tb.src.link(tb.w, tb.prev.Segments[0], rel)
+		if err != nil {
+			return err
+		}
+		if ok && tb.onRow != nil { // the rows are the same: read them for onRow only
+			if err := tb.db.ExportRows(ctx, tb.tx, tb.t, tb.onRow); err != nil {
+				return err
+			}
+		}
+		if ok {
+			s := tb.prev.Segments[0]
+			s.File = rel
+			tb.add(s, f, true)
+			return nil
+		}
+	}
+	s, f, err := tb.w.writeSegment(ctx, tb.t, rel, nil, tb.onRow, func(fn func([]any) error) error {
+		return tb.db.ExportRows(ctx, tb.tx, tb.t, fn)
+	})
+	if err != nil {
+		return err
+	}
+	tb.add(s, f, false)
+	return nil
+}
+
+// segmentSlot is a segment of a split table, in key order: linked, or
+// (until exportSegments fills it) to be written.
+type segmentSlot struct {
+	seg    Segment
+	file   File
+	linked bool
+}
+
+// split backs up a table split by key: it walks the key ranges that hold
+// rows, in order, linking the segments the previous backup holds
+// unchanged, and exports the others (exportSegments).
+func (tb *tableBackup) split(ctx context.Context) error {
 	var prevByFrom map[int64]Segment
-	if reuse && onRow == nil {
+	if tb.reuse && tb.onRow == nil {
 		prevByFrom = map[int64]Segment{}
-		for _, s := range prev.Segments {
+		for _, s := range tb.prev.Segments {
 			if s.Keys != nil {
 				prevByFrom[s.Keys[0]] = s
 			}
 		}
 	}
-	type slot struct {
-		seg    Segment
-		file   File
-		linked bool
+	var slots []segmentSlot
+	cursor := int64(math.MinInt64)
+	if prevByFrom != nil {
+		var err error
+		if slots, cursor, err = tb.linkFull(); err != nil {
+			return err
+		}
 	}
-	var slots []slot
+	slots, jobs, err := tb.walk(ctx, slots, cursor, prevByFrom)
+	if err != nil {
+		return err
+	}
+	err = tb.w.exportSegments(ctx, tb.db, tb.tx, tb.t, tb.stamp, jobs, tb.onRow, func(j segmentJob, s Segment, f File) {
+		slots[j.index] = segmentSlot{seg: s, file: f}
+	})
+	if err != nil {
+		return err
+	}
+	for _, sl := range slots {
+		tb.add(sl.seg, sl.file, sl.linked)
+	}
+	if tb.entry.Segments == nil {
+		return tb.empty(ctx)
+	}
+	return nil
+}
+
+// linkFull links the previous backup's full segments without a query.
+// With the stamp unchanged, rows were only appended since the previous
+// backup, above its largest key: every segment of it but the last still
+// holds exactly its rows. The last, which appends may have reached, is
+// checked by walk. It returns the segments linked and the key walk goes
+// on from.
+func (tb *tableBackup) linkFull() ([]segmentSlot, int64, error) {
+	var full []Segment
+	cursor := int64(math.MinInt64)
+	for _, ps := range tb.prev.Segments {
+		if ps.Keys == nil || ps.Rows == 0 || ps.Keys[0] < cursor {
+			full = nil // not in key order: check each in walk
+			break
+		}
+		full = append(full, ps)
+		cursor = ps.Keys[1] + 1
+	}
+	if len(full) > 0 {
+		full = full[:len(full)-1]
+	}
+	var slots []segmentSlot
+	cursor = math.MinInt64
+	for _, ps := range full {
+		if from, to := keyRange(ps.First); from != ps.Keys[0] || to != ps.Keys[1] {
+			break // ranges of another size
+		}
+		rel := format.SegmentFile(tb.t.Name, len(slots))
+		f, ok, err := tb.src.link(tb.w, ps, rel)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			break // walk writes it and the rest
+		}
+		ps.File = rel
+		slots = append(slots, segmentSlot{seg: ps, file: f, linked: true})
+		cursor = ps.Keys[1] + 1
+	}
+	return slots, cursor, nil
+}
+
+// walk goes through the key ranges that hold rows from cursor on,
+// appending to slots a linked segment where the previous backup's
+// (prevByFrom) is unchanged and an empty slot, with its export job,
+// where not.
+func (tb *tableBackup) walk(ctx context.Context, slots []segmentSlot, cursor int64, prevByFrom map[int64]Segment) ([]segmentSlot, []segmentJob, error) {
 	var jobs []segmentJob
 	var row []any
-	cursor := int64(math.MinInt64)
-	// With the stamp unchanged, rows were only appended since the
-	// previous backup, above its largest key: every segment of it but the
-	// last still holds exactly its rows, and is linked without a query.
-	// The last, which appends may have reached, is checked below.
-	if prevByFrom != nil {
-		var full []Segment
-		for _, ps := range prev.Segments {
-			if ps.Keys == nil || ps.Rows == 0 || ps.Keys[0] < cursor {
-				full = nil // not in key order: check each below
-				break
-			}
-			full = append(full, ps)
-			cursor = ps.Keys[1] + 1
-		}
-		if len(full) > 0 {
-			full = full[:len(full)-1]
-		}
-		cursor = math.MinInt64
-		for _, ps := range full {
-			if from, to := keyRange(ps.First); from != ps.Keys[0] || to != ps.Keys[1] {
-				break // ranges of another size
-			}
-			rel := segmentFile(t.Name, len(slots))
-			f, ok, err := src.link(w, ps, rel)
-			if err != nil {
-				return Table{}, nil, 0, err
-			}
-			if !ok {
-				break // the walk below writes it and the rest
-			}
-			ps.File = rel
-			slots = append(slots, slot{seg: ps, file: f, linked: true})
-			cursor = ps.Keys[1] + 1
-		}
-	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return Table{}, nil, 0, err
+			return nil, nil, err
 		}
-		first, ok, err := edgeRow(ctx, db, tx, t, store.KeyRange{From: cursor, To: math.MaxInt64, Limit: 1}, &row)
+		first, ok, err := edgeRow(ctx, tb.db, tb.tx, tb.t, store.KeyRange{From: cursor, To: math.MaxInt64, Limit: 1}, &row)
 		if err != nil {
-			return Table{}, nil, 0, err
+			return nil, nil, err
 		}
 		if !ok {
 			break
 		}
 		from, to := keyRange(first)
-		rel := segmentFile(t.Name, len(slots))
+		rel := format.SegmentFile(tb.t.Name, len(slots))
 		linked := false
 		if ps, ok := prevByFrom[from]; ok && ps.Keys[1] == to {
-			f, ok, err := w.linkSegment(ctx, db, tx, t, src, ps, first, rel)
+			f, ok, err := tb.w.linkSegment(ctx, tb.db, tb.tx, tb.t, tb.src, ps, first, rel)
 			if err != nil {
-				return Table{}, nil, 0, err
+				return nil, nil, err
 			}
 			if ok {
 				ps.File = rel
-				slots = append(slots, slot{seg: ps, file: f, linked: true})
+				slots = append(slots, segmentSlot{seg: ps, file: f, linked: true})
 				linked = true
 			}
 		}
 		if !linked {
 			jobs = append(jobs, segmentJob{index: len(slots), rel: rel, keys: [2]int64{from, to}})
-			slots = append(slots, slot{})
+			slots = append(slots, segmentSlot{})
 		}
 		if to == math.MaxInt64 {
 			break
 		}
 		cursor = to + 1
 	}
-	err := w.exportSegments(ctx, db, tx, t, stamp, jobs, onRow, func(j segmentJob, s Segment, f File) {
-		slots[j.index] = slot{seg: s, file: f}
-	})
-	if err != nil {
-		return Table{}, nil, 0, err
-	}
-	for _, sl := range slots {
-		add(sl.seg, sl.file, sl.linked)
-	}
-	if entry.Segments == nil {
-		// No rows: one empty segment, so that every table has a file; the
-		// previous backup's, if it was empty too.
-		rel := segmentFile(t.Name, 0)
-		if reuse && len(prev.Segments) == 1 && prev.Segments[0].Rows == 0 {
-			f, ok, err := src.link(w, prev.Segments[0], rel)
-			if err != nil {
-				return Table{}, nil, 0, err
-			}
-			if ok {
-				ps := prev.Segments[0]
-				ps.File = rel
-				add(ps, f, true)
-				return entry, files, linked, nil
-			}
-		}
-		s, f, err := w.writeSegment(ctx, t, rel, nil, onRow, func(func([]any) error) error { return nil })
+	return slots, jobs, nil
+}
+
+// empty gives a split table with no rows one empty segment, so that every
+// table has a file: the previous backup's, if it was empty too.
+func (tb *tableBackup) empty(ctx context.Context) error {
+	rel := format.SegmentFile(tb.t.Name, 0)
+	if tb.reuse && len(tb.prev.Segments) == 1 && tb.prev.Segments[0].Rows == 0 {
+		f, ok, err := tb.src.link(tb.w, tb.prev.Segments[0], rel)
 		if err != nil {
-			return Table{}, nil, 0, err
+			return err
 		}
-		add(s, f, false)
+		if ok {
+			ps := tb.prev.Segments[0]
+			ps.File = rel
+			tb.add(ps, f, true)
+			return nil
+		}
 	}
-	return entry, files, linked, nil
+	s, f, err := tb.w.writeSegment(ctx, tb.t, rel, nil, tb.onRow, func(func([]any) error) error { return nil })
+	if err != nil {
+		return err
+	}
+	tb.add(s, f, false)
+	return nil
 }
 
 // segmentJob is a segment of a table split by key to export.
@@ -435,7 +505,7 @@ func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t 
 	if err != nil || !ok || last != ps.Last {
 		return File{}, false, err
 	}
-	line, err := appendRow(nil, t.Columns, row)
+	line, err := format.AppendRow(nil, t.Columns, row)
 	if err != nil {
 		return File{}, false, err
 	}
@@ -474,7 +544,7 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 	if err != nil {
 		return Segment{}, File{}, err
 	}
-	zw := newZstdWriter(ew)
+	zw := format.NewZstdWriter(ew)
 	defer zw.Close()
 	seg := Segment{File: rel, Keys: keys}
 	ki := -1
@@ -506,7 +576,7 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		}
 		lastStart = len(buf)
 		var err error
-		if buf, err = appendRow(buf, t.Columns, row); err != nil {
+		if buf, err = format.AppendRow(buf, t.Columns, row); err != nil {
 			return fmt.Errorf("row %d: %w", seg.Rows+1, err)
 		}
 		if ki >= 0 {

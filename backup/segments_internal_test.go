@@ -10,6 +10,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -57,7 +58,7 @@ func TestExportSegments_HelpersSeeTheSnapshot(t *testing.T) {
 			// Progress is called one call at a time, helpers or not: under
 			// -race, this counter would show calls that overlap.
 			calls := 0
-			res, err := Create(ctx, CreateOptions{DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
+			res, err := Create(ctx, CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
 				Progress: func(Progress) { calls++ }})
 			if err != nil {
 				t.Fatal(err)

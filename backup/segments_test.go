@@ -13,6 +13,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -86,7 +87,7 @@ func testSegmentsIncremental(t *testing.T, engine string, enc *backup.EncryptOpt
 	folder := filepath.Join(root, "backup")
 	create := func() *backup.Result {
 		t.Helper()
-		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn), Encrypt: enc})
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn), Encrypt: enc})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}
@@ -137,7 +138,7 @@ func testSegmentsIncremental(t *testing.T, engine string, enc *backup.EncryptOpt
 	}
 	// What was linked and what was written make one snapshot.
 	restored := filepath.Join(root, "restored")
-	mustRestore(t, b3.Path, restored, backup.RestoreOptions{KeyFile: d.Dir.Key(), Keys: idKeys})
+	mustRestore(t, b3.Path, restored, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key(), Keys: idKeys})
 	r := backuptest.Open(t, restored)
 	defer r.Close()
 	got, want := backuptest.Dump(t, r.DB), backuptest.Dump(t, d.DB)
@@ -233,7 +234,7 @@ func TestSegments_ModifiedNotLinked(t *testing.T) {
 func TestSegments_NotAcrossDatabases(t *testing.T) {
 	f := newFixture(t)
 	other := filepath.Join(f.root, "copy")
-	mustRestore(t, f.res.Path, other, backup.RestoreOptions{KeyFile: f.data.Dir.Key(), AsCopy: true})
+	mustRestore(t, f.res.Path, other, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), AsCopy: true})
 	r2 := mustCreate(t, other, f.folder, nil)
 	for _, tb := range r2.Manifest.Tables {
 		for _, s := range tb.Segments {

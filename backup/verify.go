@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // maxReported bounds how many damaged files one error lists.
@@ -432,30 +433,30 @@ func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(ro
 		return 0, err
 	}
 	defer r.Close()
-	rr := newRowReader(r, t.Columns)
+	rr := format.NewRowReader(r, t.Columns)
 	for {
-		if rr.n%4096 == 0 {
+		if rr.Lines()%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return rr.n, err
+				return rr.Lines(), err
 			}
 		}
-		row, err := rr.next()
+		row, err := rr.Next()
 		if err == io.EOF {
-			return rr.n, nil
+			return rr.Lines(), nil
 		}
 		if err != nil {
 			var fe *FileError
 			if errors.As(err, &fe) {
-				return rr.n, err
+				return rr.Lines(), err
 			}
 			if !errors.Is(err, ErrVerify) {
 				err = fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
-			return rr.n, &FileError{Op: "decode", Path: r.path(), Err: err}
+			return rr.Lines(), &FileError{Op: "decode", Path: r.path(), Err: err}
 		}
 		if fn != nil {
 			if err := fn(row); err != nil {
-				return rr.n, err
+				return rr.Lines(), err
 			}
 		}
 	}

@@ -7,13 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 
-	"github.com/bitnobi/bitnobi/sqlite"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -49,7 +45,7 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 	fail := func(format string, args ...any) error {
 		return &FileError{Op: "verify", Path: p.where(), Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
 	}
-	rr := newRowReader(r, p.Columns)
+	rr := format.NewRowReader(r, p.Columns)
 	var (
 		raw         int64
 		last        []byte
@@ -58,36 +54,36 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 		sawInstance bool
 	)
 	for {
-		if rr.n%4096 == 0 {
+		if rr.Lines()%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return rr.n, err
+				return rr.Lines(), err
 			}
 		}
-		row, err := rr.next()
+		row, err := rr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			var fe *FileError
 			if errors.As(err, &fe) {
-				return rr.n, err
+				return rr.Lines(), err
 			}
 			if !errors.Is(err, ErrVerify) {
 				err = fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
-			return rr.n, &FileError{Op: "decode", Path: r.path(), Err: err}
+			return rr.Lines(), &FileError{Op: "decode", Path: r.path(), Err: err}
 		}
-		raw += int64(len(rr.line))
-		last = append(last[:0], rr.line...)
+		raw += int64(len(rr.Line()))
+		last = append(last[:0], rr.Line()...)
 		if keyCol >= 0 {
 			k, ok := row[keyCol].(int64)
 			if !ok {
-				return rr.n, fail("row %d: key %v is not an integer", rr.n, row[keyCol])
+				return rr.Lines(), fail("row %d: key %v is not an integer", rr.Lines(), row[keyCol])
 			}
 			if k < seg.Keys[0] || k > seg.Keys[1] {
-				return rr.n, fail("row %d: key %d outside the segment's range [%d, %d]", rr.n, k, seg.Keys[0], seg.Keys[1])
+				return rr.Lines(), fail("row %d: key %d outside the segment's range [%d, %d]", rr.Lines(), k, seg.Keys[0], seg.Keys[1])
 			}
-			if rr.n == 1 {
+			if rr.Lines() == 1 {
 				first, high = k, k
 			} else {
 				first, high = min(first, k), max(high, k)
@@ -98,7 +94,7 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 			sawInstance = true
 		}
 	}
-	n := rr.n
+	n := rr.Lines()
 	if n != p.Rows {
 		return n, fail("%d rows, manifest says %d", n, p.Rows)
 	}
@@ -120,19 +116,15 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 	return n, nil
 }
 
-// schemaCache holds, per schema version, the tables a database at that
-// version has, as [checkSchema] computed them once per process.
-var schemaCache sync.Map // int -> []store.Table
-
 // checkSchema checks that the tables m lists, in their order, with their
 // columns and primary keys, are exactly those of a database at
-// m.SchemaVersion (built once per version in a temporary SQLite file):
+// m.SchemaVersion ([store.SchemaTables], built once per version):
 // a forged schema_version, primary_key, column list or table order does
 // not pass.
 func checkSchema(ctx context.Context, m *Manifest) error {
-	want, err := schemaTables(ctx, m.SchemaVersion)
+	want, err := store.SchemaTables(ctx, m.SchemaVersion)
 	if err != nil {
-		return err
+		return fmt.Errorf("verify: %w", err)
 	}
 	bad := func(format string, args ...any) error {
 		return &FileError{Op: "verify", Path: ManifestName, Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
@@ -152,32 +144,4 @@ func checkSchema(ctx context.Context, m *Manifest) error {
 		}
 	}
 	return nil
-}
-
-// schemaTables returns the tables that hold state in a database at
-// schema version v, in load order.
-func schemaTables(ctx context.Context, v int) ([]store.Table, error) {
-	if ts, ok := schemaCache.Load(v); ok {
-		return ts.([]store.Table), nil
-	}
-	dir, err := os.MkdirTemp("", "bitnobi-verify-schema-")
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := sqlite.OpenStaging(ctx, filepath.Join(dir, "schema.db"))
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	defer db.Close()
-	db.Logger = slog.New(slog.DiscardHandler)
-	if err := db.MigrateTo(ctx, v); err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	ts, err := db.StateTables(ctx, db.Read)
-	if err != nil {
-		return nil, fmt.Errorf("verify: schema version %d: %w", v, err)
-	}
-	schemaCache.Store(v, ts)
-	return ts, nil
 }

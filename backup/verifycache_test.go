@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // sharedBackups returns two backups of one seeded data directory with
@@ -23,7 +24,7 @@ func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Res
 	backuptest.Seed(t, d)
 	folder := filepath.Join(root, "backup")
 	create := func() *backup.Result {
-		res, err := backup.Create(context.Background(), backup.CreateOptions{DataDir: d.Dir.Path(), Folder: folder, Encrypt: enc})
+		res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, Encrypt: enc})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/offsite"
 	"github.com/bitnobi/bitnobi/offsite/s3test"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -42,6 +43,7 @@ func (f *fixture) backup(tb testing.TB, encrypt *backup.EncryptOptions) *backup.
 	f.clock = f.clock.Add(time.Hour)
 	now := f.clock
 	res, err := backup.Create(context.Background(), backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: f.data.Dir.Path(), Folder: f.folder, Encrypt: encrypt, Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -352,7 +354,7 @@ func TestVerify_AlteredObject(t *testing.T) {
 	if _, err := r.Pull(ctx, b.Name, backup.ImportOptions{Folder: folder}); !errors.Is(err, backup.ErrVerify) {
 		t.Fatalf("Pull of an altered backup: %v, want ErrVerify", err)
 	}
-	if infos, _ := backup.List(folder); len(infos) != 0 {
+	if infos, _ := (backup.Folder{Path: folder}).Backups(); len(infos) != 0 {
 		t.Errorf("after a refused pull the folder holds %+v", infos)
 	}
 	if _, err := r.Unpack(ctx, b.Name, t.TempDir(), "x-", backup.UnpackOptions{}); !errors.Is(err, backup.ErrVerify) {

@@ -182,20 +182,7 @@ func (Dialect) Columns(ctx context.Context, q store.Querier, table string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var cols []store.Column
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
-		}
-		t, err := normalType(typ)
-		if err != nil {
-			return nil, fmt.Errorf("column %s.%s: %w", table, name, err)
-		}
-		cols = append(cols, store.Column{Name: name, Type: t})
-	}
-	return cols, rows.Err()
+	return store.ScanColumns(rows, table, normalType)
 }
 
 func normalType(typ string) (string, error) {
@@ -388,4 +375,11 @@ func lockHolder(ctx context.Context, conn *sql.Conn) (*LockedError, error) {
 // quoteIdent quotes an identifier for PostgreSQL.
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// BrokenReferences returns none: PostgreSQL enforces every foreign key at
+// every write (Bitnobi's schema declares none deferrable), so no row can
+// point to a missing one.
+func (Dialect) BrokenReferences(context.Context, store.Querier, int) ([]string, error) {
+	return nil, nil
 }

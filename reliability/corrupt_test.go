@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // fixture is a small data directory with one backup of it, and an archive
@@ -31,7 +33,7 @@ func newFixture(t testing.TB, blobMiB int) *fixture {
 	seedDataDir(t, f.data, blobMiB, "marker-live", "")
 	f.key = filepath.Join(f.data, "master.key")
 	r := mustRun(t, "backup", "--quiet", "--data-dir", f.data, "--backup-dir", f.folder)
-	f.backup = lastLine(r.Stdout)
+	f.backup = testutil.LastLine(r.Stdout)
 	f.archive = filepath.Join(root, "backup.tar.zst")
 	mustRun(t, "backups", "export", "--backup-dir", f.folder, f.backup, f.archive)
 	f.state = dump(t, f.data)
@@ -42,7 +44,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // restoreIn restores dir into the fixture's data directory in-process.
 func (f *fixture) restoreIn(dir string) error {
-	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
+	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
 	return err
 }
 

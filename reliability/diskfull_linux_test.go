@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes at dir and unmounts it when the
@@ -69,7 +71,7 @@ func TestDiskFullRestore(t *testing.T) {
 	seedDataDir(t, src, 24, "marker-B", "")
 	key := filepath.Join(root, "master.key")
 	copyFile(t, filepath.Join(src, "master.key"), key)
-	b := lastLine(mustRun(t, "backup", "--quiet", "--data-dir", src, "--backup-dir", folder).Stdout)
+	b := testutil.LastLine(mustRun(t, "backup", "--quiet", "--data-dir", src, "--backup-dir", folder).Stdout)
 
 	mnt := filepath.Join(root, "mnt")
 	mountTmpfs(t, mnt, "160m")

@@ -3,11 +3,8 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -163,27 +161,13 @@ func dump(t testing.TB, path string) *state {
 		if strings.HasPrefix(rel, "tmp") || strings.HasPrefix(rel, ".") {
 			return nil // uploads in progress
 		}
-		s.Blobs[rel] = hashFile(t, p)
+		s.Blobs[rel] = testutil.HashFile(t, p)
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("dump blobs of %s: %v", path, err)
 	}
 	return s
-}
-
-func hashFile(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // result is a finished bitnobi process.
@@ -305,10 +289,4 @@ func entries(t testing.TB, dir, prefix string) []string {
 		}
 	}
 	return names
-}
-
-// lastLine returns the last non-empty line of s.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
 }

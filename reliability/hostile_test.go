@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,7 +14,11 @@ import (
 	"syscall"
 	"testing"
 
+	"maps"
+
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // sealManifest writes m as dir/manifest.json with a valid checksum, so
@@ -216,11 +219,6 @@ func copyFile(t testing.TB, src, dst string) {
 	must(t, os.WriteFile(dst, data, 0o600))
 }
 
-// update rewrites the committed hostile corpus:
-//
-//	go test ./reliability -run TestHostileBackups -update
-var update = flag.Bool("update", false, "rewrite testdata/hostile (TestHostileBackups)")
-
 // corpusDir holds the committed hostile corpus (testdata/hostile/README.md):
 // good/ is a complete backup, master.key its key, and each stored case's
 // directory holds the files that differ from good/.
@@ -248,7 +246,7 @@ var madeAtRunTime = map[string]string{
 // directory nor anything outside the backup.
 func TestHostileBackups(t *testing.T) {
 	t.Parallel()
-	if *update {
+	if *testutil.Update {
 		writeCorpus(t)
 	}
 	good := filepath.Join(corpusDir, "good")
@@ -266,7 +264,7 @@ func TestHostileBackups(t *testing.T) {
 		if _, err := backup.Verify(context.Background(), dir, nil); err != nil {
 			t.Fatalf("verify of the good backup: %v (regenerate the corpus with -update?)", err)
 		}
-		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{KeyFile: f.key, Logger: quiet}); err != nil {
+		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
 			t.Fatalf("restore of the good backup: %v", err)
 		}
 	})
@@ -289,7 +287,7 @@ func TestHostileBackups(t *testing.T) {
 				}
 				copyCorpus(t, stored, dir)
 			}
-			before := snapshotTree(t, filepath.Join(f.root, "hostile", h.name))
+			before := testutil.Tree(t, filepath.Join(f.root, "hostile", h.name), false)
 
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
@@ -307,7 +305,7 @@ func TestHostileBackups(t *testing.T) {
 			if got := ms.TotalAlloc - alloc; got > 1<<30 {
 				t.Errorf("verify and restore allocated %d MiB", got>>20)
 			}
-			if after := snapshotTree(t, filepath.Join(f.root, "hostile", h.name)); after != before {
+			if after := testutil.Tree(t, filepath.Join(f.root, "hostile", h.name), false); !maps.Equal(after, before) {
 				t.Errorf("the backup or its surroundings changed")
 			}
 			f.checkUntouched(t, h.name)
@@ -331,7 +329,7 @@ func writeCorpus(t *testing.T) {
 	data := filepath.Join(root, "data")
 	seedDataDir(t, data, 0, "marker-live", "")
 	r := mustRun(t, "backup", "--quiet", "--data-dir", data, "--backup-dir", filepath.Join(root, "backups"))
-	src := lastLine(r.Stdout)
+	src := testutil.LastLine(r.Stdout)
 
 	des, err := os.ReadDir(corpusDir)
 	if err != nil && !os.IsNotExist(err) {
@@ -408,23 +406,4 @@ func copyCorpus(t testing.TB, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// snapshotTree describes every path under root (type, size, content
-// hash), without following links.
-func snapshotTree(t testing.TB, root string) string {
-	t.Helper()
-	var b strings.Builder
-	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		b.WriteString(p + " " + fi.Mode().String())
-		if fi.Mode().IsRegular() {
-			b.WriteString(" " + hashFile(t, p))
-		}
-		b.WriteString("\n")
-		return nil
-	})
-	return b.String()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 // TestKillDuringBackup kills "bitnobi backup" with SIGKILL at random
@@ -76,7 +77,7 @@ func TestKillDuringBackup(t *testing.T) {
 
 func mustList(t testing.TB, folder string) []backup.Info {
 	t.Helper()
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestKillDuringRestore(t *testing.T) {
 	bk := map[string]string{}
 	for name, src := range map[string]string{"A": srcA, "B": srcB} {
 		r := mustRun(t, "backup", "--quiet", "--data-dir", src, "--backup-dir", folder)
-		bk[name] = lastLine(r.Stdout)
+		bk[name] = testutil.LastLine(r.Stdout)
 		_ = r
 	}
 	// Expected states: each backup restored completely.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 // TestModes checks that nothing a backup or a restore writes, temporary
@@ -66,7 +68,7 @@ func TestModes(t *testing.T) {
 	}
 	var b string
 	watching(func() {
-		b = lastLine(mustRun(t, "backup", "--quiet", "--data-dir", data, "--backup-dir", folder).Stdout)
+		b = testutil.LastLine(mustRun(t, "backup", "--quiet", "--data-dir", data, "--backup-dir", folder).Stdout)
 	})
 	watching(func() {
 		mustRun(t, "restore", b, "--quiet", "--data-dir", data) // in place: keeps the previous state

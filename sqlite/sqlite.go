@@ -75,6 +75,34 @@ func FinishStaging(ctx context.Context, path string) error {
 	return nil
 }
 
+func init() {
+	// Data directories hold SQLite files wherever this package is linked
+	// in: see store.RegisteredFileEngine.
+	store.RegisterFileEngine(Local{})
+}
+
+var _ store.FileEngine = Local{}
+
+// Local opens the SQLite file of a data directory for package backup
+// (backup.LocalDB), which imports no engine package: backups read it,
+// restores stage it, deep verification checks it.
+type Local struct{}
+
+// OpenNoMigrate is [OpenNoMigrate].
+func (Local) OpenNoMigrate(ctx context.Context, path string) (*store.DB, error) {
+	return OpenNoMigrate(ctx, path)
+}
+
+// OpenStaging is [OpenStaging].
+func (Local) OpenStaging(ctx context.Context, path string) (*store.DB, error) {
+	return OpenStaging(ctx, path)
+}
+
+// FinishStaging is [FinishStaging].
+func (Local) FinishStaging(ctx context.Context, path string) error {
+	return FinishStaging(ctx, path)
+}
+
 func openDB(ctx context.Context, path string, staging bool) (*store.DB, error) {
 	write, err := open(ctx, path, false, staging)
 	if err != nil {
@@ -180,20 +208,7 @@ func (Dialect) Columns(ctx context.Context, q store.Querier, table string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var cols []store.Column
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
-		}
-		t, err := normalType(typ)
-		if err != nil {
-			return nil, fmt.Errorf("column %s.%s: %w", table, name, err)
-		}
-		cols = append(cols, store.Column{Name: name, Type: t})
-	}
-	return cols, rows.Err()
+	return store.ScanColumns(rows, table, normalType)
 }
 
 func normalType(typ string) (string, error) {
@@ -266,4 +281,29 @@ func (Dialect) SecondaryIndexes(ctx context.Context, q store.Querier) (map[strin
 		idx[name] = stmt
 	}
 	return idx, rows.Err()
+}
+
+// BrokenReferences reports the rows whose foreign keys point to no row,
+// from PRAGMA foreign_key_check: SQLite checks foreign keys only on the
+// connections that turn them on, so a restored file is checked whole.
+func (Dialect) BrokenReferences(ctx context.Context, q store.Querier, max int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return nil, fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() && len(problems) < max {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return nil, fmt.Errorf("foreign key check: %w", err)
+		}
+		problems = append(problems, fmt.Sprintf("a row of %s (rowid %d) refers to a missing row of %s", table, rowid.Int64, parent))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("foreign key check: %w", err)
+	}
+	return problems, nil
 }

@@ -159,3 +159,24 @@ func testChangeStamps(t *testing.T, engine string) {
 		t.Fatalf("after a rollback, changed %v", c)
 	}
 }
+
+// TestEveryStateTableHasEntity keeps store.Entity's descriptions, which
+// backups inspect and diff show an operator, in step with the schema.
+func TestEveryStateTableHasEntity(t *testing.T) { dbtest.Run(t, testEveryStateTableHasEntity) }
+
+func testEveryStateTableHasEntity(t *testing.T, engine string) {
+	ctx := context.Background()
+	db := openAccountsDB(t, engine)
+	tables, err := db.StateTables(ctx, db.Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if !store.HasEntity(tb.Name) {
+			t.Errorf("table %s has no description: add it to entities in store/registry.go", tb.Name)
+		}
+	}
+	if got, want := store.Entity("user_attributes"), "user attributes"; got != want {
+		t.Errorf("Entity(user_attributes)=%q, want %q", got, want)
+	}
+}

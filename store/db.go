@@ -47,6 +47,11 @@ type Dialect interface {
 	// ForeignKeys lists a table's foreign keys, ordered by their columns.
 	// The blob collector derives from them which columns refer to blobs.
 	ForeignKeys(ctx context.Context, q Querier, table string) ([]ForeignKey, error)
+	// BrokenReferences describes, in at most max lines, the rows whose
+	// foreign keys point to no row: what an integrity check of a
+	// restored database reports. An engine that enforces every foreign
+	// key at every write may return none without looking.
+	BrokenReferences(ctx context.Context, q Querier, max int) ([]string, error)
 }
 
 // Querier is what both *sql.DB and *sql.Tx provide.
@@ -203,6 +208,50 @@ func (db *DB) Meta(ctx context.Context, key string) (string, error) {
 		return "", fmt.Errorf("read meta %s: %w", key, err)
 	}
 	return v, nil
+}
+
+// Meta returns the value of an installation fact from the meta table as tx
+// sees it, or "" when it is not set.
+func (tx *Tx) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("read meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// MarkAsCopy makes the state tx writes a copy that never acts as the
+// original: a new instance ID, meta clone_of set to the original's,
+// e-mail settings and remote servers disabled (a copy must never send the
+// original's mail or talk to its federation partners as if it were the
+// original), and no off-site bucket. It returns the new instance ID and the original's.
+func (tx *Tx) MarkAsCopy(ctx context.Context) (instanceID, cloneOf string, err error) {
+	if cloneOf, err = tx.Meta(ctx, MetaInstanceID); err != nil {
+		return "", "", err
+	}
+	instanceID = bitnobi.NewID()
+	if err := tx.SetMeta(ctx, MetaInstanceID, instanceID); err != nil {
+		return "", "", err
+	}
+	if err := tx.SetMeta(ctx, MetaCloneOf, cloneOf); err != nil {
+		return "", "", err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE email_settings SET enabled = 0`); err != nil {
+		return "", "", fmt.Errorf("disable e-mail: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
+		return "", "", fmt.Errorf("disable remote servers: %w", err)
+	}
+	// Nor copy its backups into the original's bucket, where its
+	// retention would remove the original's: the administrator names a
+	// bucket again.
+	if _, err := tx.Exec(ctx, `UPDATE backup_settings SET offsite_bucket = ''`); err != nil {
+		return "", "", fmt.Errorf("disable off-site copies: %w", err)
+	}
+	return instanceID, cloneOf, nil
 }
 
 // SetMeta sets an installation fact in the meta table.

@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // NotBackedUp names the tables a backup leaves out, each with the reason.
@@ -439,4 +443,126 @@ func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// ScanColumns reads the columns a dialect's catalogue query returns, one
+// row of (name, declared type) each in declaration order, normalising
+// each type with normal. The dialects share it for [Dialect.Columns].
+func ScanColumns(rows *sql.Rows, table string, normal func(typ string) (string, error)) ([]Column, error) {
+	defer rows.Close()
+	var cols []Column
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		t, err := normal(typ)
+		if err != nil {
+			return nil, fmt.Errorf("column %s.%s: %w", table, name, err)
+		}
+		cols = append(cols, Column{Name: name, Type: t})
+	}
+	return cols, rows.Err()
+}
+
+// entities names what each state table holds, for an operator.
+var entities = map[string]string{
+	"meta":              "installation facts",
+	"users":             "users",
+	"user_attributes":   "user attributes",
+	"secrets":           "sealed secrets",
+	"blobs":             "blobs (files)",
+	"policies":          "policies",
+	"policy_attributes": "policy attributes",
+	"datasources":       "data sources",
+	"workflows":         "workflows",
+	"workflow_policies": "policies attached to workflows",
+	"workflow_runs":     "workflow runs",
+	"run_sources":       "run sources",
+	"reports":           "reports",
+	"remote_servers":    "remote servers",
+	"email_settings":    "e-mail settings",
+	"backup_settings":   "backup settings",
+	"python_settings":   "python settings",
+	"audit_log":         "audit log entries",
+}
+
+// Entity describes for an operator what the table called table holds:
+// "user attributes" for user_attributes. A table it does not know (one
+// of a newer schema, say) is described by its name.
+func Entity(table string) string {
+	if e, ok := entities[table]; ok {
+		return e
+	}
+	return strings.ReplaceAll(table, "_", " ")
+}
+
+// HasEntity reports whether [Entity] has a description of its own for
+// table; a test keeps every state table described.
+func HasEntity(table string) bool {
+	_, ok := entities[table]
+	return ok
+}
+
+// FileEngine opens the database file a data directory holds: package
+// sqlite provides it (sqlite.Local) and registers it when linked in, as a
+// database/sql driver registers itself, so that packages such as backup
+// import no engine.
+type FileEngine interface {
+	// OpenNoMigrate opens the database file at path as it is.
+	OpenNoMigrate(ctx context.Context, path string) (*DB, error)
+	// OpenStaging opens a new database file at path that is built in one
+	// go and thrown away unless complete: it may skip fsyncs until
+	// FinishStaging.
+	OpenStaging(ctx context.Context, path string) (*DB, error)
+	// FinishStaging puts the closed staging database at path in the mode
+	// a server opens it in, and leaves it closed.
+	FinishStaging(ctx context.Context, path string) error
+}
+
+// fileEngine is the registered [FileEngine].
+var fileEngine FileEngine
+
+// RegisterFileEngine registers e as the [FileEngine] of data directories
+// ([RegisteredFileEngine]).
+func RegisterFileEngine(e FileEngine) { fileEngine = e }
+
+// RegisteredFileEngine returns the [FileEngine] registered, or nil when
+// no engine package is linked in.
+func RegisteredFileEngine() FileEngine { return fileEngine }
+
+// schemaCache holds, per schema version, the tables SchemaTables built.
+var schemaCache sync.Map // int -> []Table
+
+// SchemaTables returns the tables that hold state in a database at schema
+// version v, in load order, as [DB.StateTables] lists them: built once per
+// version and process, by migrating a scratch database of the registered
+// [FileEngine] in a temporary directory.
+func SchemaTables(ctx context.Context, v int) ([]Table, error) {
+	if ts, ok := schemaCache.Load(v); ok {
+		return ts.([]Table), nil
+	}
+	if fileEngine == nil {
+		return nil, fmt.Errorf("schema version %d: no engine registered to build it in (import package sqlite)", v)
+	}
+	dir, err := os.MkdirTemp("", "bitnobi-schema-")
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := fileEngine.OpenStaging(ctx, filepath.Join(dir, "schema.db"))
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	defer db.Close()
+	db.Logger = slog.New(slog.DiscardHandler)
+	if err := db.MigrateTo(ctx, v); err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	ts, err := db.StateTables(ctx, db.Read)
+	if err != nil {
+		return nil, fmt.Errorf("schema version %d: %w", v, err)
+	}
+	schemaCache.Store(v, ts)
+	return ts, nil
 }

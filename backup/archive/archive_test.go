@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,9 +16,8 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup/archive"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated archives in testdata/")
 
 // tree is a backup-like directory: slash-separated name -> content. The
 // manifest comes last in the file list, as the caller puts it.
@@ -233,7 +231,7 @@ func TestExtract_Fixture(t *testing.T) {
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			p := filepath.Join("testdata", tt.file)
-			if *update {
+			if *testutil.Update {
 				if err := os.WriteFile(p, mustArchive(t, tree, tt.compress), 0o644); err != nil {
 					t.Fatal(err)
 				}

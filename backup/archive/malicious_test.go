@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/bitnobi/bitnobi/backup/archive"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 // entry is one tar entry of a hand-made archive.
@@ -228,7 +229,7 @@ func TestExtract_Malicious(t *testing.T) {
 		known = append(known, tt.file)
 		t.Run(tt.file, func(t *testing.T) {
 			p := filepath.Join(dir, tt.file)
-			if *update {
+			if *testutil.Update {
 				if err := os.WriteFile(p, tt.make(t), 0o644); err != nil {
 					t.Fatal(err)
 				}

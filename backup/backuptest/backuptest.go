@@ -264,3 +264,30 @@ func CopyKey(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 }
+
+// SecretValues are the plain values of the secrets [Seed] stores.
+var SecretValues = []string{"s3cret-db-password", "remote-service-password", "smtp-password"}
+
+// Secrets returns what must never be shown of d's state: the plain
+// values of the secrets [Seed] stores, the secrets' ids and sealed
+// values, and password hashes.
+func Secrets(tb testing.TB, d *DataDir) []string {
+	tb.Helper()
+	out := slices.Clone(SecretValues)
+	rows, err := d.DB.Read.Query(`SELECT id FROM secrets UNION ALL SELECT sealed FROM secrets UNION ALL SELECT password_hash FROM users`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}

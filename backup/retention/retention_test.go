@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup/retention"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // item returns an Item named like a backup directory made at the UTC time
 // s ("2006-01-02 15:04"), with an optional collision suffix.
@@ -115,7 +113,7 @@ func TestApply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := format(retention.Apply(tt.items, tt.policy, now))
 			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
+			if *testutil.Update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}

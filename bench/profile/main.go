@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 func main() {
@@ -46,13 +47,13 @@ func run(op, dataDir, backupDir, from, keyFile, out string) error {
 	start := time.Now()
 	switch op {
 	case "backup":
-		res, err := backup.Create(ctx, backup.CreateOptions{DataDir: dataDir, Folder: backupDir})
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: backupDir})
 		if err != nil {
 			return err
 		}
 		fmt.Printf("backup %s: %d rows, %d blobs in %v\n", res.Name, res.Manifest.Stats.Rows, res.Manifest.Stats.Blobs, time.Since(start))
 	case "restore":
-		res, err := backup.Restore(ctx, from, dataDir, backup.RestoreOptions{KeyFile: keyFile, DiscardPrevious: true})
+		res, err := backup.Restore(ctx, from, dataDir, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
 		if err != nil {
 			return err
 		}

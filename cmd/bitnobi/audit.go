@@ -17,8 +17,10 @@ Checks the audit log, which records every action with each entry's hash
 chained to the one before it.
 
 Commands:
-  verify    check the hash chain; safe while the server runs
+`
 
+// auditFooter follows the list of commands in the help of "bitnobi audit".
+const auditFooter = `
 Run "bitnobi audit verify --help" for details.
 Exit codes: 0 the chain is whole, 2 bad input, 4 the chain is broken,
 130 interrupted (SIGINT or SIGTERM; it only reads).
@@ -36,25 +38,10 @@ Exit code 0 when the chain is whole, 4 when it is broken, 130 when
 interrupted.
 `
 
-func (m *Main) runAudit(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		m.printAuditHelp(m.Stderr)
-		return usagef("bitnobi audit verify", "audit needs a command: verify")
-	}
-	switch args[0] {
-	case "verify":
-		return m.runAuditVerify(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		m.printAuditHelp(m.Stdout)
-		return nil
-	}
-	return usagef("bitnobi audit --help", "unknown audit command %q", args[0])
-}
-
 // printAuditHelp writes the help of "bitnobi audit", with the flags of
 // its one command, to w.
 func (m *Main) printAuditHelp(w io.Writer) {
-	fmt.Fprint(w, auditHelp)
+	fmt.Fprint(w, auditHelp+listCommands(auditCommands)+auditFooter)
 	fs, _, _ := m.auditVerifyFlags()
 	fs.SetOutput(w)
 	fs.PrintDefaults()

@@ -23,7 +23,7 @@ func TestAuditVerify(t *testing.T) {
 		{"ErrUnknownCommand", []string{"audit", "check"}, ExitUsage, `^$`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, tt.args...)
+			code, out, errOut := runMain(t, nil, tt.args...)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/secret"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -132,6 +133,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	}
 	prog := m.newProgress(*quiet)
 	res, err := backup.Create(ctx, backup.CreateOptions{
+		Local:    sqlite.Local{},
 		DataDir:  dir.Path(),
 		OpenDB:   openDB,
 		Folder:   folder,

@@ -15,29 +15,18 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/secret"
 )
 
-// runCmd runs one command in-process with the given environment and
-// returns its exit code, stdout and stderr.
-func runCmd(t testing.TB, env map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	return runCmdContext(t, context.Background(), env, args...)
-}
-
-// runCmdContext is runCmd with a context: cancelled, it stands for the
+// runMainContext is runMain with a context: cancelled, it stands for the
 // SIGINT or SIGTERM that main turns into a cancellation.
-func runCmdContext(t testing.TB, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+func runMainContext(t testing.TB, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
 	code := m.Report(m.Run(ctx, args))
 	return code, out.String(), errb.String()
-}
-
-func lastOf(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
 }
 
 // seededDataDir makes a data directory with content, closed again so
@@ -56,20 +45,20 @@ func seededDataDir(t *testing.T) (root, dataDir string) {
 
 func mustBackup(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
-	code, out, errOut := runCmd(t, nil, append([]string{"backup", "--data-dir", dataDir}, args...)...)
+	code, out, errOut := runMain(t, nil, append([]string{"backup", "--data-dir", dataDir}, args...)...)
 	if code != ExitOK {
 		t.Fatalf("backup exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	return lastOf(out)
+	return testutil.LastLine(out)
 }
 
 func TestBackupCommand(t *testing.T) {
 	root, dataDir := seededDataDir(t)
-	code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir)
+	code, out, errOut := runMain(t, nil, "backup", "--data-dir", dataDir)
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	path := lastOf(out)
+	path := testutil.LastLine(out)
 	if got, want := filepath.Dir(path), filepath.Join(root, "backup"); got != want {
 		t.Fatalf("backup written to %s, want the folder %s beside the data directory", got, want)
 	}
@@ -96,19 +85,19 @@ func TestBackupCommand(t *testing.T) {
 	}
 
 	t.Run("Quiet", func(t *testing.T) {
-		code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--quiet")
+		code, out, errOut := runMain(t, nil, "backup", "--data-dir", dataDir, "--quiet")
 		if code != ExitOK || strings.Count(out, "\n") != 1 || errOut != "" {
 			t.Fatalf("exit %d, stdout %q, stderr %q; want only the path", code, out, errOut)
 		}
-		if got := filepath.Base(lastOf(out)); got != filepath.Base(path)+"-2" && !strings.HasPrefix(got, "backup-") {
+		if got := filepath.Base(testutil.LastLine(out)); got != filepath.Base(path)+"-2" && !strings.HasPrefix(got, "backup-") {
 			t.Fatalf("second backup %s", got)
 		}
 	})
 	t.Run("BackupDirFromEnv", func(t *testing.T) {
 		folder := filepath.Join(root, "elsewhere")
-		code, out, _ := runCmd(t, map[string]string{EnvBackupDir: folder, EnvDataDir: dataDir}, "backup", "--quiet")
-		if code != ExitOK || filepath.Dir(lastOf(out)) != folder {
-			t.Fatalf("exit %d, path %q; want a backup in %s", code, lastOf(out), folder)
+		code, out, _ := runMain(t, map[string]string{EnvBackupDir: folder, EnvDataDir: dataDir}, "backup", "--quiet")
+		if code != ExitOK || filepath.Dir(testutil.LastLine(out)) != folder {
+			t.Fatalf("exit %d, path %q; want a backup in %s", code, testutil.LastLine(out), folder)
 		}
 	})
 }
@@ -136,7 +125,7 @@ func TestBackupCommand_Refused(t *testing.T) {
 		{"Argument", []string{"backup", "--data-dir", dataDir, "extra"}, ExitUsage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, tt.args...)
+			code, out, errOut := runMain(t, nil, tt.args...)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
 			}
@@ -182,12 +171,12 @@ func TestRestoreCommand(t *testing.T) {
 	key := datadir.Dir(dataDir).Key()
 
 	target := filepath.Join(root, "new", "bitnobi-data")
-	code, out, errOut := runCmd(t, nil, "restore", path, "--data-dir", target, "--key-file", key)
+	code, out, errOut := runMain(t, nil, "restore", path, "--data-dir", target, "--key-file", key)
 	if code != ExitOK {
 		t.Fatalf("restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if lastOf(out) != target {
-		t.Fatalf("last line %q, want the data directory %s", lastOf(out), target)
+	if testutil.LastLine(out) != target {
+		t.Fatalf("last line %q, want the data directory %s", testutil.LastLine(out), target)
 	}
 	r := backuptest.Open(t, target)
 	var users int
@@ -200,13 +189,13 @@ func TestRestoreCommand(t *testing.T) {
 	// In place, by name, with the key from the environment and flags
 	// before the argument.
 	env := map[string]string{EnvKeyFile: key}
-	code, out, errOut = runCmd(t, env, "restore", "--data-dir", dataDir, filepath.Base(path))
+	code, out, errOut = runMain(t, env, "restore", "--data-dir", dataDir, filepath.Base(path))
 	if code != ExitOK || !strings.Contains(out, "previous state kept in "+dataDir+".before-restore-") {
 		t.Fatalf("in-place restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
 	// As a copy.
-	code, out, _ = runCmd(t, nil, "restore", path, "--data-dir", filepath.Join(root, "copy"), "--key-file", key, "--as-copy", "--quiet")
+	code, out, _ = runMain(t, nil, "restore", path, "--data-dir", filepath.Join(root, "copy"), "--key-file", key, "--as-copy", "--quiet")
 	if code != ExitOK || strings.Count(out, "\n") != 1 {
 		t.Fatalf("restore --as-copy --quiet exit %d, stdout %q", code, out)
 	}
@@ -255,7 +244,7 @@ func TestRestoreCommand_ExitCodes(t *testing.T) {
 		{"BackupInsideTarget", []string{"restore", path, "--data-dir", filepath.Dir(filepath.Dir(path)), "--key-file", key}, ExitUsage, "overlap"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, tt.args...)
+			code, out, errOut := runMain(t, nil, tt.args...)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
 			}
@@ -293,7 +282,7 @@ func TestKeyFileMode(t *testing.T) {
 		{"VerifyDeep", []string{"backups", "verify", "--deep", path, "--key-file", key}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, tt.args...)
+			code, out, errOut := runMain(t, nil, tt.args...)
 			if code != ExitUsage {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
 			}
@@ -345,7 +334,7 @@ func TestRestoreCommand_KeyFileMessages(t *testing.T) {
 			"Error: restore: master key file unusable: read key file " + directory + ": not a regular file\n" + passKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, "restore", path, "--data-dir", filepath.Join(t.TempDir(), "new"), "--key-file", tt.keyFile)
+			code, out, errOut := runMain(t, nil, "restore", path, "--data-dir", filepath.Join(t.TempDir(), "new"), "--key-file", tt.keyFile)
 			if code != ExitUsage {
 				t.Fatalf("restore exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
 			}
@@ -354,7 +343,7 @@ func TestRestoreCommand_KeyFileMessages(t *testing.T) {
 			}
 			// The trial restore of verify --deep: the key's fault, not the
 			// backup's (exit 2, not 4).
-			code, out, errOut = runCmd(t, nil, "backups", "verify", "--deep", path, "--key-file", tt.keyFile)
+			code, out, errOut = runMain(t, nil, "backups", "verify", "--deep", path, "--key-file", tt.keyFile)
 			if code != ExitUsage || !strings.Contains(errOut, strings.TrimPrefix(strings.SplitN(tt.stderr, "\n", 2)[0], "Error: restore: ")) {
 				t.Fatalf("verify --deep exit %d, want %d with the restore's message\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
 			}
@@ -368,11 +357,11 @@ func TestBackupsCommand(t *testing.T) {
 	second := mustBackup(t, dataDir)
 	folder := filepath.Join(root, "backup")
 
-	code, out, errOut := runCmd(t, nil, "backups", "list", "--data-dir", dataDir)
+	code, out, errOut := runMain(t, nil, "backups", "list", "--data-dir", dataDir)
 	if code != ExitOK || !strings.Contains(out, filepath.Base(first)) || !strings.Contains(out, filepath.Base(second)) {
 		t.Fatalf("list exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, _ = runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(first))
+	code, out, _ = runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(first))
 	if code != ExitOK || !strings.Contains(out, "OK") {
 		t.Fatalf("verify exit %d: %s", code, out)
 	}
@@ -382,7 +371,7 @@ func TestBackupsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+	code, out, errOut = runMain(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != ExitOK || len(lines) != 2 || strings.Contains(lines[0], "not read again") ||
 		!strings.Contains(lines[1], fmt.Sprintf("; %d files (", len(manifest.Files))) || !strings.Contains(lines[1], "not read again") {
@@ -404,15 +393,15 @@ func TestBackupsCommand(t *testing.T) {
 	os.Remove(p)
 	data[0] ^= 1
 	os.WriteFile(p, data, 0o600)
-	code, out, errOut = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+	code, out, errOut = runMain(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
 	if code != ExitVerify || !strings.Contains(out, victim) || !strings.Contains(out, "FAILED") {
 		t.Fatalf("verify --all exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, _, _ = runCmd(t, nil, "backups", "verify", "--backup-dir", folder)
+	code, _, _ = runMain(t, nil, "backups", "verify", "--backup-dir", folder)
 	if code != ExitUsage {
 		t.Fatalf("verify without a name: exit %d, want %d", code, ExitUsage)
 	}
-	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
+	code, out, _ = runMain(t, nil, "backups", "list", "--backup-dir", folder, "--json")
 	if code != ExitOK || !strings.Contains(out, `"bytes_linked"`) {
 		t.Fatalf("list --json exit %d: %s", code, out)
 	}

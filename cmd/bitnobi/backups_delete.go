@@ -54,7 +54,7 @@ func (m *Main) runBackupsDelete(ctx context.Context, args []string) error {
 		return err
 	}
 	defer lock.Release()
-	entries, err := backup.Scan(folder)
+	entries, err := backup.Folder{Path: folder}.Entries()
 	if err != nil {
 		return err
 	}

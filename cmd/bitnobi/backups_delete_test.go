@@ -16,13 +16,13 @@ func TestBackupsDelete(t *testing.T) {
 	first := mustBackup(t, dataDir)
 	second := mustBackup(t, dataDir)
 	folder := filepath.Join(root, "backup")
-	if code, out, errOut := runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(first)); code != ExitOK {
+	if code, out, errOut := runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(first)); code != ExitOK {
 		t.Fatalf("verify exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	t.Run("ErrNotABackup", func(t *testing.T) {
 		for _, arg := range []string{"backup-20200101_0000", "../backup", first} {
-			if code, _, errOut := runCmd(t, nil, "backups", "delete", "--backup-dir", folder, arg); code != ExitUsage {
+			if code, _, errOut := runMain(t, nil, "backups", "delete", "--backup-dir", folder, arg); code != ExitUsage {
 				t.Errorf("delete %q: exit %d, want %d\n%s", arg, code, ExitUsage, errOut)
 			}
 		}
@@ -33,12 +33,12 @@ func TestBackupsDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Release()
-		if code, _, errOut := runCmd(t, nil, "backups", "delete", "--backup-dir", folder, filepath.Base(first)); code != ExitLocked {
+		if code, _, errOut := runMain(t, nil, "backups", "delete", "--backup-dir", folder, filepath.Base(first)); code != ExitLocked {
 			t.Fatalf("delete while locked: exit %d, want %d\n%s", code, ExitLocked, errOut)
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
-		if code, _, errOut := runCmd(t, nil, "backups", "delete", "--backup-dir", folder, filepath.Base(first)); code != ExitOK {
+		if code, _, errOut := runMain(t, nil, "backups", "delete", "--backup-dir", folder, filepath.Base(first)); code != ExitOK {
 			t.Fatalf("delete exit %d\n%s", code, errOut)
 		}
 		if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
@@ -49,7 +49,7 @@ func TestBackupsDelete(t *testing.T) {
 		}
 		// The other backup shares blob files with the deleted one through
 		// hard links: it must still verify.
-		if code, out, errOut := runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(second)); code != ExitOK {
+		if code, out, errOut := runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(second)); code != ExitOK {
 			t.Fatalf("verify %s after delete: exit %d\n%s\n%s", second, code, out, errOut)
 		}
 		entries, _ := os.ReadDir(folder)
@@ -66,7 +66,7 @@ func TestBackupsDelete(t *testing.T) {
 // page shows live.
 func TestProgressLines(t *testing.T) {
 	_, dataDir := seededDataDir(t)
-	code, out, errOut := runCmd(t, map[string]string{EnvProgress: "lines"}, "backup", "--data-dir", dataDir)
+	code, out, errOut := runMain(t, map[string]string{EnvProgress: "lines"}, "backup", "--data-dir", dataDir)
 	if code != ExitOK {
 		t.Fatalf("backup exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -76,7 +76,7 @@ func TestProgressLines(t *testing.T) {
 	if strings.Contains(errOut, "\r") {
 		t.Errorf("progress lines hold a carriage return:\n%q", errOut)
 	}
-	_, _, errOut = runCmd(t, nil, "backup", "--data-dir", dataDir)
+	_, _, errOut = runMain(t, nil, "backup", "--data-dir", dataDir)
 	if strings.Contains(errOut, "progress:") {
 		t.Errorf("progress lines without %s:\n%s", EnvProgress, errOut)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
@@ -90,30 +91,27 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 		return err
 	}
 	dstExisted := err == nil
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	mf, err := backup.Export(ctx, src, tmp, !*noCompress)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	// The archive is written beside dst and renamed over it only once
+	// complete: an interrupted export leaves dst as it was.
+	var mf *backup.Manifest
+	exported := false
+	err = fsutil.WriteFileAtomic(dst, 0o600, func(w io.Writer) error {
+		var err error
+		mf, err = backup.Export(ctx, src, w, !*noCompress)
+		exported = err == nil
+		return err
+	})
 	if interrupted(ctx, err) {
-		// The archive so far is in the temporary file, which the deferred
-		// call removes.
+		// The archive so far was in the temporary file, which
+		// WriteFileAtomic removed.
 		if dstExisted {
 			return interruptedf("export interrupted: %s was left as it was", dst)
 		}
 		return interruptedf("export interrupted: %s was not written", dst)
 	}
-	if err != nil {
+	if err != nil && !exported {
 		return backupError(err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	} else if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	fi, err := os.Stat(dst)

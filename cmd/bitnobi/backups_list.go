@@ -67,7 +67,7 @@ func (m *Main) runBackupsList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	found, err := backup.Scan(folder)
+	found, err := backup.Folder{Path: folder}.Entries()
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/offsite/s3test"
 )
 
@@ -43,31 +44,31 @@ func TestBackupsRemote(t *testing.T) {
 	env := withEnv(s.Env(), EnvS3Secret, "", EnvS3SecretFile, secretFile, EnvDataDir, dataDir)
 	url := "s3://" + s.Target.Bucket + "/" + s.Target.Prefix + "/" + name
 
-	code, out, errOut := runCmd(t, env, "backups", "push", name)
-	if code != ExitOK || lastOf(out) != url || !strings.Contains(errOut, "pushed "+name) {
+	code, out, errOut := runMain(t, env, "backups", "push", name)
+	if code != ExitOK || testutil.LastLine(out) != url || !strings.Contains(errOut, "pushed "+name) {
 		t.Fatalf("push: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, _, errOut = runCmd(t, env, "backups", "push", name)
+	code, _, errOut = runMain(t, env, "backups", "push", name)
 	if code != ExitOK || !strings.Contains(errOut, "nothing sent") {
 		t.Fatalf("second push: exit %d, stderr %s; want nothing sent", code, errOut)
 	}
 
-	code, out, errOut = runCmd(t, env, "backups", "list", "--remote")
+	code, out, errOut = runMain(t, env, "backups", "list", "--remote")
 	if code != ExitOK || !strings.Contains(lineWith(out, name), "no") || strings.Contains(out, "incomplete") {
 		t.Fatalf("list --remote: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, _ = runCmd(t, env, "backups", "list", "--remote", "--json")
+	code, out, _ = runMain(t, env, "backups", "list", "--remote", "--json")
 	if code != ExitOK || !strings.Contains(out, `"url": "`+url+`"`) {
 		t.Fatalf("list --remote --json: exit %d\n%s", code, out)
 	}
-	code, out, errOut = runCmd(t, env, "backups", "verify", "--remote", name)
+	code, out, errOut = runMain(t, env, "backups", "verify", "--remote", name)
 	if code != ExitOK || !strings.HasPrefix(out, "ok ") {
 		t.Fatalf("verify --remote: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
 	t.Run("Restore", func(t *testing.T) {
 		target := filepath.Join(root, "t1", "bitnobi-data")
-		code, out, errOut := runCmd(t, env, "restore", url, "--data-dir", target, "--key-file", key)
+		code, out, errOut := runMain(t, env, "restore", url, "--data-dir", target, "--key-file", key)
 		if code != ExitOK || !strings.Contains(out, "restored "+name) {
 			t.Fatalf("restore %s: exit %d\n%s\n%s", url, code, out, errOut)
 		}
@@ -82,14 +83,14 @@ func TestBackupsRemote(t *testing.T) {
 
 	t.Run("Pull", func(t *testing.T) {
 		other := filepath.Join(root, "elsewhere", "backup")
-		code, out, errOut := runCmd(t, env, "backups", "pull", name, "--backup-dir", other)
-		if code != ExitOK || lastOf(out) != filepath.Join(other, name) {
+		code, out, errOut := runMain(t, env, "backups", "pull", name, "--backup-dir", other)
+		if code != ExitOK || testutil.LastLine(out) != filepath.Join(other, name) {
 			t.Fatalf("pull: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 		}
-		if code, out, errOut := runCmd(t, env, "backups", "verify", "--backup-dir", other, name); code != ExitOK {
+		if code, out, errOut := runMain(t, env, "backups", "verify", "--backup-dir", other, name); code != ExitOK {
 			t.Fatalf("verify of the pulled backup: exit %d\n%s\n%s", code, out, errOut)
 		}
-		if code, _, errOut := runCmd(t, env, "backups", "pull", url, "--backup-dir", other); code != ExitUsage || !strings.Contains(errOut, "already") {
+		if code, _, errOut := runMain(t, env, "backups", "pull", url, "--backup-dir", other); code != ExitUsage || !strings.Contains(errOut, "already") {
 			t.Fatalf("pulling it again: exit %d, stderr %s", code, errOut)
 		}
 	})
@@ -109,7 +110,7 @@ func TestBackupsRemote(t *testing.T) {
 			{"NoSecret", withEnv(env, EnvS3SecretFile, ""), ExitUsage, "no secret key", EnvS3SecretFile},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				code, _, errOut := runCmd(t, tc.env, "backups", "list", "--remote")
+				code, _, errOut := runMain(t, tc.env, "backups", "list", "--remote")
 				if code != tc.code || !strings.HasPrefix(errOut, "Error: ") || !strings.Contains(errOut, tc.message) ||
 					!strings.Contains(errOut, "Try: ") || !strings.Contains(errOut, tc.hint) {
 					t.Fatalf("exit %d, want %d, with %q and a Try: naming %s\nstderr: %s", code, tc.code, tc.message, tc.hint, errOut)
@@ -119,12 +120,12 @@ func TestBackupsRemote(t *testing.T) {
 		if err := os.Chmod(secretFile, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, _, errOut := runCmd(t, env, "backups", "list", "--remote")
+		code, _, errOut := runMain(t, env, "backups", "list", "--remote")
 		os.Chmod(secretFile, 0o600)
 		if code != ExitUsage || !strings.Contains(errOut, "chmod 600") {
 			t.Fatalf("secret file readable by others: exit %d, stderr %s", code, errOut)
 		}
-		code, _, errOut = runCmd(t, env, "backups", "pull", "backup-19990101_0000")
+		code, _, errOut = runMain(t, env, "backups", "pull", "backup-19990101_0000")
 		if code != ExitUsage || !strings.Contains(errOut, "no such backup") {
 			t.Fatalf("pull of a backup not there: exit %d, stderr %s", code, errOut)
 		}
@@ -132,17 +133,17 @@ func TestBackupsRemote(t *testing.T) {
 
 	// Another backup, then prune --remote keeps only the newest.
 	second := mustBackup(t, dataDir)
-	if code, out, errOut := runCmd(t, env, "backups", "push", second); code != ExitOK {
+	if code, out, errOut := runMain(t, env, "backups", "push", second); code != ExitOK {
 		t.Fatalf("push of the second backup: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, _ := runCmd(t, env, "backups", "prune", "--remote"); code != ExitUsage {
+	if code, out, _ := runMain(t, env, "backups", "prune", "--remote"); code != ExitUsage {
 		t.Fatalf("prune --remote without a rule: exit %d\n%s", code, out)
 	}
-	code, out, errOut = runCmd(t, env, "backups", "prune", "--remote", "--keep-last", "1")
+	code, out, errOut = runMain(t, env, "backups", "prune", "--remote", "--keep-last", "1")
 	if code != ExitOK || !strings.Contains(out, "1 backup removed") || !strings.Contains(lineWith(out, name), "remove") {
 		t.Fatalf("prune --remote: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, _ = runCmd(t, env, "backups", "list", "--remote")
+	code, out, _ = runMain(t, env, "backups", "list", "--remote")
 	if code != ExitOK || strings.Contains(out, name+" ") || !strings.Contains(out, filepath.Base(second)) {
 		t.Fatalf("list --remote after prune:\n%s", out)
 	}
@@ -162,23 +163,23 @@ func TestBackupsRemote(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", filepath.Base(second))
+		code, out, errOut := runMain(t, env, "backups", "verify", "--remote", filepath.Base(second))
 		if code != ExitVerify || !strings.Contains(out, "FAILED") || !strings.Contains(errOut, f.Path) || !strings.Contains(errOut, "altered") {
 			t.Fatalf("verify --remote of an altered object: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 		}
 		target := filepath.Join(root, "t2", "bitnobi-data")
-		code, _, errOut = runCmd(t, env, "restore", url[:strings.LastIndexByte(url, '/')+1]+filepath.Base(second), "--data-dir", target, "--key-file", key)
+		code, _, errOut = runMain(t, env, "restore", url[:strings.LastIndexByte(url, '/')+1]+filepath.Base(second), "--data-dir", target, "--key-file", key)
 		if code != ExitVerify {
 			t.Fatalf("restore of an altered remote backup: exit %d, want %d\n%s", code, ExitVerify, errOut)
 		}
 		if left, _ := os.ReadDir(filepath.Join(root, "t2")); len(left) > 0 {
 			t.Fatalf("a refused restore left %v", left)
 		}
-		code, _, errOut = runCmd(t, env, "backups", "push", "--repair", second)
+		code, _, errOut = runMain(t, env, "backups", "push", "--repair", second)
 		if code != ExitOK || !strings.Contains(errOut, "repaired "+filepath.Base(second)+": 1 object") {
 			t.Fatalf("push --repair: exit %d, stderr %s", code, errOut)
 		}
-		if code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", "--all"); code != ExitOK {
+		if code, out, errOut := runMain(t, env, "backups", "verify", "--remote", "--all"); code != ExitOK {
 			t.Fatalf("verify --remote --all after the repair: exit %d\n%s\n%s", code, out, errOut)
 		}
 	})
@@ -188,7 +189,7 @@ func TestBackupsRemote_Help(t *testing.T) {
 	for _, args := range [][]string{
 		{"backups", "push", "--help"}, {"backups", "pull", "--help"},
 	} {
-		code, out, _ := runCmd(t, nil, args...)
+		code, out, _ := runMain(t, nil, args...)
 		if code != ExitOK || !strings.Contains(out, EnvS3SecretFile) || !strings.Contains(out, "5 the off-site storage") {
 			t.Errorf("%v: exit %d\n%s", args, code, out)
 		}
@@ -196,7 +197,7 @@ func TestBackupsRemote_Help(t *testing.T) {
 	for _, args := range [][]string{
 		{"backups", "list", "--help"}, {"backups", "verify", "--help"}, {"backups", "prune", "--help"}, {"restore", "--help"},
 	} {
-		if code, out, _ := runCmd(t, nil, args...); code != ExitOK || !strings.Contains(out, "s3") && !strings.Contains(out, "S3") {
+		if code, out, _ := runMain(t, nil, args...); code != ExitOK || !strings.Contains(out, "s3") && !strings.Contains(out, "S3") {
 			t.Errorf("%v: exit %d, no word of S3\n%s", args, code, out)
 		}
 	}
@@ -211,18 +212,18 @@ func TestBackupsPush_ServerGone(t *testing.T) {
 	src := mustBackup(t, dataDir)
 	env := withEnv(s.Env(), EnvDataDir, dataDir)
 	s.Stop()
-	code, _, errOut := runCmd(t, env, "backups", "push", src)
+	code, _, errOut := runMain(t, env, "backups", "push", src)
 	if code != ExitRemote || !strings.Contains(errOut, "unreachable") || !strings.Contains(errOut, "Try: ") {
 		t.Fatalf("push with the server gone: exit %d, want %d\n%s", code, ExitRemote, errOut)
 	}
 	s.Restart(t)
-	if code, out, errOut := runCmd(t, env, "backups", "list", "--remote"); code != ExitOK || strings.Contains(out, filepath.Base(src)+" ") {
+	if code, out, errOut := runMain(t, env, "backups", "list", "--remote"); code != ExitOK || strings.Contains(out, filepath.Base(src)+" ") {
 		t.Fatalf("list --remote: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut := runCmd(t, env, "backups", "push", src); code != ExitOK {
+	if code, out, errOut := runMain(t, env, "backups", "push", src); code != ExitOK {
 		t.Fatalf("push with the server back: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut := runCmd(t, env, "backups", "verify", "--remote", filepath.Base(src)); code != ExitOK {
+	if code, out, errOut := runMain(t, env, "backups", "verify", "--remote", filepath.Base(src)); code != ExitOK {
 		t.Fatalf("verify --remote: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

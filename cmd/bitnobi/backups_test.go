@@ -3,12 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,20 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"maps"
+
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	p := filepath.Join("testdata", name)
-	if *update {
+	if *testutil.Update {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -47,53 +45,6 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// folderState records a folder's tree (paths, modes, content hashes),
-// leaving out lock files (a backup folder's .lock, a data directory's
-// bitnobi.lock and gc.lock), to tell whether anything changed.
-func folderState(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasSuffix(d.Name(), ".lock") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameState(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 // fixedBackup seeds a data directory with a fixed clock and backs it up
 // with one, so that what the backup holds is the same on every run but
 // for the instance ID, host and version.
@@ -106,6 +57,7 @@ func fixedBackup(t *testing.T) (dataDir string, res *backup.Result) {
 	d.DB.Now = func() time.Time { return at }
 	backuptest.Seed(t, d)
 	res, err := backup.Create(context.Background(), backup.CreateOptions{
+		Local:   sqlite.Local{},
 		DataDir: dataDir, Folder: filepath.Join(root, "backup"), Now: func() time.Time { return at.Add(time.Hour) },
 	})
 	if err != nil {
@@ -122,88 +74,36 @@ func normalize(s string, m *backup.Manifest) string {
 	return strings.NewReplacer(m.InstanceID, "INSTANCE", m.Host, "HOST", m.AppVersion, "VERSION").Replace(s)
 }
 
-// secretsIn returns what must never be printed: secret values, sealed or
-// not, secret ids, and password hashes, as the data directory holds them.
-func secretsIn(t *testing.T, dataDir string) []string {
-	t.Helper()
-	d := backuptest.Open(t, dataDir)
-	defer d.Close()
-	out := []string{"s3cret-db-password", "remote-service-password", "smtp-password"}
-	rows, err := d.DB.Read.Query(`SELECT id FROM secrets UNION ALL SELECT sealed FROM secrets UNION ALL SELECT password_hash FROM users`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		out = append(out, s)
-	}
-	return out
-}
-
 func TestBackupsInspect(t *testing.T) {
 	dataDir, res := fixedBackup(t)
 	folder := filepath.Dir(res.Path)
-	code, out, errOut := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder)
+	code, out, errOut := runMain(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder)
 	if code != ExitOK {
 		t.Fatalf("inspect exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	golden(t, "inspect.golden", normalize(out, res.Manifest))
 
-	code, one, _ := runCmd(t, nil, "backups", "inspect", "--backup-dir", folder, res.Name, "data-sources")
+	code, one, _ := runMain(t, nil, "backups", "inspect", "--backup-dir", folder, res.Name, "data-sources")
 	if code != ExitOK || !strings.Contains(one, "DATA SOURCES (2)") || strings.Contains(one, "USERS") || strings.Contains(one, "COUNTS") {
 		t.Fatalf("inspect NAME data-sources exit %d:\n%s", code, one)
 	}
-	code, js, _ := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "--json")
+	code, js, _ := runMain(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "--json")
 	var in backup.Inspection
 	if code != ExitOK || json.Unmarshal([]byte(js), &in) != nil || len(in.Users) != 3 {
 		t.Fatalf("inspect --json exit %d:\n%s", code, js)
 	}
-	for _, s := range secretsIn(t, dataDir) {
+	d := backuptest.Open(t, dataDir)
+	secrets := backuptest.Secrets(t, d)
+	d.Close()
+	for _, s := range secrets {
 		for _, o := range []string{out, js} {
 			if strings.Contains(o, s) {
 				t.Errorf("inspect prints the secret %q", s)
 			}
 		}
 	}
-	if code, _, _ := runCmd(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "sessions"); code != ExitUsage {
+	if code, _, _ := runMain(t, nil, "backups", "inspect", res.Name, "--backup-dir", folder, "sessions"); code != ExitUsage {
 		t.Fatalf("inspect of an unknown entity: exit %d, want %d", code, ExitUsage)
-	}
-}
-
-// cloneBackup makes folder/name a copy of the backup src made at t: every
-// file hard-linked but the manifest, rewritten with created_at t.
-func cloneBackup(t *testing.T, src, folder, name string, at time.Time) {
-	t.Helper()
-	dst := filepath.Join(folder, name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		case rel == backup.ManifestName:
-			return nil
-		}
-		return os.Link(p, filepath.Join(dst, rel))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := backup.ReadManifest(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.CreatedAt = at
-	data, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dst, backup.ManifestName), data, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -243,18 +143,18 @@ func TestBackupsPrune(t *testing.T) {
 				if _, err := os.Stat(filepath.Join(folder, name)); err == nil {
 					name += "-2"
 				}
-				cloneBackup(t, src, folder, name, at)
+				testutil.CloneBackup(t, src, folder, name, at)
 			}
 			args := append([]string{"backups", "prune", "--backup-dir", folder}, tt.flags...)
-			before := folderState(t, folder)
-			code, dry, errOut := runCmd(t, nil, append(args, "--dry-run")...)
+			before := testutil.Tree(t, folder, true)
+			code, dry, errOut := runMain(t, nil, append(args, "--dry-run")...)
 			if code != ExitOK {
 				t.Fatalf("prune --dry-run exit %d\nstdout: %s\nstderr: %s", code, dry, errOut)
 			}
-			if !sameState(before, folderState(t, folder)) {
+			if !maps.Equal(before, testutil.Tree(t, folder, true)) {
 				t.Fatal("prune --dry-run changed the backup folder")
 			}
-			code, out, errOut := runCmd(t, nil, args...)
+			code, out, errOut := runMain(t, nil, args...)
 			if code != ExitOK {
 				t.Fatalf("prune exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 			}
@@ -281,14 +181,14 @@ func TestBackupsPrune(t *testing.T) {
 			if !slices.Equal(left, wouldKeep) {
 				t.Fatalf("left %v, the dry run said it would keep %v", left, wouldKeep)
 			}
-			code, out, _ = runCmd(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
+			code, out, _ = runMain(t, nil, "backups", "verify", "--all", "--backup-dir", folder)
 			if code != ExitOK || strings.Count(out, ": OK") != len(left) {
 				t.Fatalf("verify --all after prune: exit %d\n%s", code, out)
 			}
 		})
 	}
 	t.Run("EmptyPolicy", func(t *testing.T) {
-		code, _, errOut := runCmd(t, nil, "backups", "prune", "--data-dir", dataDir)
+		code, _, errOut := runMain(t, nil, "backups", "prune", "--data-dir", dataDir)
 		if code != ExitUsage || !strings.Contains(errOut, "--keep") {
 			t.Fatalf("prune without a policy: exit %d, stderr %s", code, errOut)
 		}
@@ -297,7 +197,7 @@ func TestBackupsPrune(t *testing.T) {
 		}
 	})
 	t.Run("BadWithin", func(t *testing.T) {
-		if code, _, _ := runCmd(t, nil, "backups", "prune", "--data-dir", dataDir, "--keep-within", "soon"); code != ExitUsage {
+		if code, _, _ := runMain(t, nil, "backups", "prune", "--data-dir", dataDir, "--keep-within", "soon"); code != ExitUsage {
 			t.Fatalf("exit %d, want %d", code, ExitUsage)
 		}
 	})
@@ -322,21 +222,21 @@ func TestBackupsVerify(t *testing.T) {
 	}
 	reChecksumTable(t, inconsistent, "user_attributes", `["u-ghost","department","Nowhere"]`)
 
-	code, out, errOut := runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(good), "--deep")
+	code, out, errOut := runMain(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(good), "--deep")
 	if code != ExitOK || !strings.Contains(out, "OK") || !strings.Contains(out, "trial restore") {
 		t.Fatalf("verify --deep of a good backup: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, _ = runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent))
+	code, out, _ = runMain(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent))
 	if code != ExitOK {
 		t.Fatalf("verify (not deep) of the re-checksummed backup: exit %d, want 0: checksums cannot tell\n%s", code, out)
 	}
-	code, out, errOut = runCmd(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent), "--deep")
+	code, out, errOut = runMain(t, nil, "backups", "verify", "--data-dir", dataDir, filepath.Base(inconsistent), "--deep")
 	if code != ExitVerify || !strings.Contains(out, "FAILED") || !strings.Contains(out, "trial restore") {
 		t.Fatalf("verify --deep of the inconsistent backup: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
 	// The outcomes show in the list.
-	code, out, _ = runCmd(t, nil, "backups", "list", "--data-dir", dataDir)
+	code, out, _ = runMain(t, nil, "backups", "list", "--data-dir", dataDir)
 	if code != ExitOK {
 		t.Fatalf("list exit %d", code)
 	}
@@ -364,7 +264,7 @@ func TestBackupsVerify(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, "tables", "extra.jsonl.zst"), []byte("x"), 0o600)
 		bad = append(bad, "tables/extra.jsonl.zst")
-		code, out, _ := runCmd(t, nil, "backups", "verify", dir)
+		code, out, _ := runMain(t, nil, "backups", "verify", dir)
 		if code != ExitVerify {
 			t.Fatalf("exit %d, want %d", code, ExitVerify)
 		}
@@ -380,13 +280,13 @@ func TestBackupsVerify(t *testing.T) {
 	t.Run("DeepWithoutKey", func(t *testing.T) {
 		// The master key, not the backup, is missing: bad input, as for
 		// a missing identity, and as restore says.
-		code, _, errOut := runCmd(t, nil, "backups", "verify", "--data-dir", filepath.Join(root, "elsewhere"), good, "--deep")
+		code, _, errOut := runMain(t, nil, "backups", "verify", "--data-dir", filepath.Join(root, "elsewhere"), good, "--deep")
 		if code != ExitUsage || !strings.Contains(errOut, "master key") {
 			t.Fatalf("exit %d, want %d; stderr %s", code, ExitUsage, errOut)
 		}
 	})
 	t.Run("NotABackup", func(t *testing.T) {
-		code, _, errOut := runCmd(t, nil, "backups", "verify", root)
+		code, _, errOut := runMain(t, nil, "backups", "verify", root)
 		if code != ExitUsage || !strings.Contains(errOut, "not a backup") {
 			t.Fatalf("exit %d, want %d; stderr %s", code, ExitUsage, errOut)
 		}
@@ -411,7 +311,7 @@ func TestBackupsList(t *testing.T) {
 	os.MkdirAll(filepath.Join(folder, "backup-20200101_0000"), 0o700)
 	os.WriteFile(filepath.Join(folder, "notes.txt"), []byte("x"), 0o600)
 
-	code, out, errOut := runCmd(t, nil, "backups", "list", "--backup-dir", folder)
+	code, out, errOut := runMain(t, nil, "backups", "list", "--backup-dir", folder)
 	if code != ExitOK {
 		t.Fatalf("list exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -431,7 +331,7 @@ func TestBackupsList(t *testing.T) {
 		}
 	}
 
-	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
+	code, out, _ = runMain(t, nil, "backups", "list", "--backup-dir", folder, "--json")
 	var entries []listEntry
 	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 {
 		t.Fatalf("list --json exit %d:\n%s", code, out)
@@ -479,7 +379,7 @@ func TestBackupsDiff(t *testing.T) {
 		}
 	}
 	t.Run("Live", func(t *testing.T) {
-		code, out, errOut := runCmd(t, nil, "backups", "diff", filepath.Base(a), "live", "--data-dir", dataDir)
+		code, out, errOut := runMain(t, nil, "backups", "diff", filepath.Base(a), "live", "--data-dir", dataDir)
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -487,23 +387,23 @@ func TestBackupsDiff(t *testing.T) {
 	})
 	t.Run("TwoBackups", func(t *testing.T) {
 		b := mustBackup(t, dataDir)
-		code, out, errOut := runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b))
+		code, out, errOut := runMain(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b))
 		if code != ExitOK {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
 		check(t, out)
-		code, out, _ = runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(b), filepath.Base(b))
+		code, out, _ = runMain(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(b), filepath.Base(b))
 		if code != ExitOK || !strings.Contains(out, "no differences") {
 			t.Fatalf("diff of a backup with itself: exit %d\n%s", code, out)
 		}
-		code, out, _ = runCmd(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b), "--json")
+		code, out, _ = runMain(t, nil, "backups", "diff", "--backup-dir", folder, filepath.Base(a), filepath.Base(b), "--json")
 		var diff backup.Difference
 		if code != ExitOK || json.Unmarshal([]byte(out), &diff) != nil || !diff.Changed() {
 			t.Fatalf("diff --json exit %d:\n%s", code, out)
 		}
 	})
 	t.Run("Usage", func(t *testing.T) {
-		if code, _, _ := runCmd(t, nil, "backups", "diff", filepath.Base(a)); code != ExitUsage {
+		if code, _, _ := runMain(t, nil, "backups", "diff", filepath.Base(a)); code != ExitUsage {
 			t.Fatalf("diff with one argument: exit %d", code)
 		}
 	})
@@ -516,15 +416,15 @@ func TestBackupsExportImport(t *testing.T) {
 	archivePath := filepath.Join(root, "offsite", filepath.Base(src)+".tar.zst")
 	os.MkdirAll(filepath.Dir(archivePath), 0o700)
 
-	code, out, errOut := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath)
-	if code != ExitOK || lastOf(out) != archivePath {
+	code, out, errOut := runMain(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath)
+	if code != ExitOK || testutil.LastLine(out) != archivePath {
 		t.Fatalf("export exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if code, _, _ := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath); code != ExitUsage {
+	if code, _, _ := runMain(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), archivePath); code != ExitUsage {
 		t.Fatalf("export over an existing file: exit %d, want %d", code, ExitUsage)
 	}
 	plain := filepath.Join(root, "plain.tar")
-	if code, _, _ := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), plain, "--no-compress"); code != ExitOK {
+	if code, _, _ := runMain(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(src), plain, "--no-compress"); code != ExitOK {
 		t.Fatalf("export --no-compress exit %d", code)
 	}
 	var stdout bytes.Buffer
@@ -535,22 +435,22 @@ func TestBackupsExportImport(t *testing.T) {
 
 	want := dumpOf(t, dataDir)
 	other := filepath.Join(root, "elsewhere", "backup")
-	code, out, errOut = runCmd(t, nil, "backups", "import", archivePath, "--backup-dir", other)
-	if code != ExitOK || lastOf(out) != filepath.Join(other, filepath.Base(src)) {
+	code, out, errOut = runMain(t, nil, "backups", "import", archivePath, "--backup-dir", other)
+	if code != ExitOK || testutil.LastLine(out) != filepath.Join(other, filepath.Base(src)) {
 		t.Fatalf("import exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if code, _, errOut := runCmd(t, nil, "backups", "import", plain, "--backup-dir", other); code != ExitUsage || !strings.Contains(errOut, "already") {
+	if code, _, errOut := runMain(t, nil, "backups", "import", plain, "--backup-dir", other); code != ExitUsage || !strings.Contains(errOut, "already") {
 		t.Fatalf("importing the same backup again: exit %d, stderr %s", code, errOut)
 	}
 	target := filepath.Join(root, "t1", "bitnobi-data")
-	if code, out, errOut := runCmd(t, nil, "restore", lastOf(out), "--data-dir", target, "--key-file", key); code != ExitOK {
+	if code, out, errOut := runMain(t, nil, "restore", testutil.LastLine(out), "--data-dir", target, "--key-file", key); code != ExitOK {
 		t.Fatalf("restore of the imported backup: exit %d\n%s\n%s", code, out, errOut)
 	}
 	compareDumps(t, want, dumpOf(t, target))
 
 	t.Run("RestoreFromArchive", func(t *testing.T) {
 		target := filepath.Join(root, "t2", "bitnobi-data")
-		code, out, errOut := runCmd(t, nil, "restore", archivePath, "--data-dir", target, "--key-file", key)
+		code, out, errOut := runMain(t, nil, "restore", archivePath, "--data-dir", target, "--key-file", key)
 		if code != ExitOK || !strings.Contains(out, "restored "+filepath.Base(src)) {
 			t.Fatalf("restore of an archive: exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -582,17 +482,17 @@ func TestBackupsExportImport(t *testing.T) {
 		if err != nil || len(entries) == 0 {
 			t.Fatalf("malicious corpus: %v", err)
 		}
-		before := folderState(t, other)
+		before := testutil.Tree(t, other, true)
 		for _, e := range entries {
-			code, out, errOut := runCmd(t, nil, "backups", "import", filepath.Join(corpus, e.Name()), "--backup-dir", other)
+			code, out, errOut := runMain(t, nil, "backups", "import", filepath.Join(corpus, e.Name()), "--backup-dir", other)
 			if code != ExitUsage || !strings.HasPrefix(errOut, "Error: ") {
 				t.Errorf("import %s: exit %d, want %d\nstdout: %s\nstderr: %s", e.Name(), code, ExitUsage, out, errOut)
 			}
-			if !sameState(before, folderState(t, other)) {
+			if !maps.Equal(before, testutil.Tree(t, other, true)) {
 				t.Fatalf("import %s changed the backup folder", e.Name())
 			}
 			target := filepath.Join(root, "t4", "bitnobi-data")
-			if code, _, _ := runCmd(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitUsage {
+			if code, _, _ := runMain(t, nil, "restore", filepath.Join(corpus, e.Name()), "--data-dir", target, "--key-file", key); code != ExitUsage {
 				t.Errorf("restore %s: exit %d, want %d", e.Name(), code, ExitUsage)
 			}
 			if left, _ := os.ReadDir(filepath.Join(root, "t4")); len(left) > 0 {
@@ -658,7 +558,7 @@ func TestInterrupted(t *testing.T) {
 	second := mustBackup(t, dataDir)
 	folder := filepath.Dir(first)
 	archive := filepath.Join(root, "first.tar.zst")
-	if code, _, errOut := runCmd(t, nil, "backups", "export", first, archive); code != ExitOK {
+	if code, _, errOut := runMain(t, nil, "backups", "export", first, archive); code != ExitOK {
 		t.Fatalf("export exit %d: %s", code, errOut)
 	}
 	existing := filepath.Join(root, "existing.tar.zst")
@@ -717,9 +617,9 @@ func TestInterrupted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var before []map[string]string
 			for _, p := range tt.same {
-				before = append(before, folderState(t, p))
+				before = append(before, testutil.Tree(t, p, true))
 			}
-			code, out, errOut := runCmdContext(t, cancelled, nil, tt.args...)
+			code, out, errOut := runMainContext(t, cancelled, nil, tt.args...)
 			if code != ExitInterrupted {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out, errOut)
 			}
@@ -727,7 +627,7 @@ func TestInterrupted(t *testing.T) {
 				t.Fatalf("stderr:\n%s\nwant it to end with:\n%s", errOut, want)
 			}
 			for i, p := range tt.same {
-				if after := folderState(t, p); !sameState(before[i], after) {
+				if after := testutil.Tree(t, p, true); !maps.Equal(before[i], after) {
 					t.Errorf("%s changed:\nbefore %v\nafter  %v", p, before[i], after)
 				}
 			}
@@ -745,7 +645,7 @@ func TestInterrupted(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Release()
-		code, out, errOut := runCmdContext(t, cancelled, nil, "backups", "prune", "--keep-last", "1", "--wait", "1h", "--backup-dir", folder)
+		code, out, errOut := runMainContext(t, cancelled, nil, "backups", "prune", "--keep-last", "1", "--wait", "1h", "--backup-dir", folder)
 		if want := "Error: prune interrupted: no backup was removed\n"; code != ExitInterrupted || errOut != want {
 			t.Fatalf("exit %d, stderr %q; want %d, %q\nstdout: %s", code, errOut, ExitInterrupted, want, out)
 		}

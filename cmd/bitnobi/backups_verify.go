@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -98,7 +99,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	}
 	var paths []string
 	if *all {
-		infos, err := backup.List(folder)
+		infos, err := backup.Folder{Path: folder}.Backups()
 		if err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		}
 		paths = []string{p}
 	}
-	deepOpts := backup.DeepOptions{Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
+	deepOpts := backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
 	if *deep && deepOpts.KeyFile == "" {
 		deepOpts.KeyFile = m.keyFile(datadir.Dir(*dataDir))
 	}
@@ -211,7 +212,7 @@ func verifyInterrupted(path string, i, n int) error {
 // the disk full.
 func (m *Main) recordVerification(path string, mf *backup.Manifest, deep bool, err error) {
 	name := filepath.Base(path)
-	if !strings.HasPrefix(name, "backup-") {
+	if !strings.HasPrefix(name, backup.Prefix) {
 		return
 	}
 	if err != nil && !errors.Is(err, backup.ErrVerify) && !errors.Is(err, store.ErrAuditChain) {
@@ -228,11 +229,11 @@ func (m *Main) recordVerification(path string, mf *backup.Manifest, deep bool, e
 	if _, serr := os.Stat(filepath.Join(folder, backup.VerifiedDir)); serr != nil {
 		// Only a backup folder gets a .verified directory: one made by
 		// bitnobi (it holds its lock file), not any parent of a backup.
-		if _, lerr := os.Stat(filepath.Join(folder, ".lock")); lerr != nil {
+		if _, lerr := os.Stat(filepath.Join(folder, backup.LockName)); lerr != nil {
 			return
 		}
 	}
-	if rerr := backup.RecordVerification(folder, v); rerr != nil {
+	if rerr := (backup.Folder{Path: folder}).RecordVerification(v); rerr != nil {
 		fmt.Fprintf(m.Stderr, "Warning: %v\n", rerr)
 	}
 }

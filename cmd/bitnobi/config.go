@@ -33,17 +33,42 @@ const (
 )
 
 // DefaultDataDir is the data directory when neither --data-dir nor
-// BITNOBI_DATA_DIR is given.
-const DefaultDataDir = "./bitnobi-data"
+// BITNOBI_DATA_DIR is given. The default backup folder is "backup" beside
+// it, so one folder ./bitnobi holds data/ and backup/ side by side, apart
+// from a checkout's source folders (the backup package's is ./backup).
+const DefaultDataDir = "./bitnobi/data"
+
+// LegacyDataDir is the default data directory of earlier versions. When
+// it exists and [DefaultDataDir] does not, it stays the default, with a
+// notice on stderr, so that an existing installation keeps working.
+const LegacyDataDir = "./bitnobi-data"
 
 // dataDirFlag adds --data-dir to fs, defaulting to $BITNOBI_DATA_DIR or
-// [DefaultDataDir].
+// [DefaultDataDir] (see [LegacyDataDir]).
 func (m *Main) dataDirFlag(fs *flag.FlagSet) *string {
 	def := m.Getenv(EnvDataDir)
 	if def == "" {
-		def = DefaultDataDir
+		def = m.defaultDataDir()
 	}
 	return fs.String("data-dir", def, "data directory (env "+EnvDataDir+")")
+}
+
+// defaultDataDir returns [DefaultDataDir], or [LegacyDataDir] when that
+// holds an installation and the new default does not; the first time it
+// falls back, it says so on stderr.
+func (m *Main) defaultDataDir() string {
+	if _, err := os.Stat(DefaultDataDir); err == nil {
+		return DefaultDataDir
+	}
+	if fi, err := os.Stat(LegacyDataDir); err != nil || !fi.IsDir() {
+		return DefaultDataDir
+	}
+	if !m.legacyNoticed {
+		m.legacyNoticed = true
+		fmt.Fprintf(m.Stderr, "Notice: using %s, the default data directory of earlier versions (backups in ./backup).\n"+
+			"Try: move it to %s and ./backup's backups to ./bitnobi/backup, or pass --data-dir\n", LegacyDataDir, DefaultDataDir)
+	}
+	return LegacyDataDir
 }
 
 // dbFlag adds --db to fs: a PostgreSQL URL, or "" for the embedded SQLite

@@ -18,7 +18,6 @@ const devHelp = `Usage: bitnobi dev COMMAND [flags]
 Tools for developers; not for production data directories.
 
 Commands:
-  seed    fill a data directory with realistic state for benchmarks
 `
 
 const devSeedHelp = `Usage: bitnobi dev seed --data-dir DIR --size S|M|L [--seed N] [--mutate]
@@ -48,21 +47,6 @@ pass) so that seeding is fast: never use this on a real installation.
 Progress goes to stderr, a summary to stdout. The data directory must not
 be in use by a server.
 `
-
-func (m *Main) runDev(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, devHelp)
-		return usagef("bitnobi dev seed --help", "dev needs a command: seed")
-	}
-	switch args[0] {
-	case "seed":
-		return m.runDevSeed(ctx, args[1:])
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(m.Stdout, devHelp)
-		return nil
-	}
-	return usagef("bitnobi dev --help", "unknown dev command %q", args[0])
-}
 
 func (m *Main) runDevSeed(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("dev seed", devSeedHelp)

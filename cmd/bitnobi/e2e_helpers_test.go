@@ -25,16 +25,7 @@ type J = map[string]any
 // and stderr.
 func runMain(t testing.TB, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-	code := m.Report(m.Run(context.Background(), args))
-	return code, out.String(), errb.String()
-}
-
-// lastLine returns the last non-empty line of s.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
+	return runMainContext(t, context.Background(), env, args...)
 }
 
 // server is a running "bitnobi serve".

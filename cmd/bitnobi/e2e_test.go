@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -87,7 +88,7 @@ func testEndToEnd(t *testing.T, from, to string) {
 	if code != 0 {
 		t.Fatalf("backup exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	name := lastLine(out)
+	name := testutil.LastLine(out)
 	if got := filepath.Dir(name); got != backups {
 		t.Fatalf("backup printed %q as its last line, want a path in %s", name, backups)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 func init() {
@@ -42,17 +43,17 @@ func TestEncryptedBackupCommands(t *testing.T) {
 	otherID, _ := writeIdentity(t, root, "other-key.txt")
 	folder := filepath.Join(root, "backup")
 
-	code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--encrypt", "--recipient", recipient)
+	code, out, errOut := runMain(t, nil, "backup", "--data-dir", dataDir, "--encrypt", "--recipient", recipient)
 	if code != ExitOK {
 		t.Fatalf("backup --encrypt exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	path := lastOf(out)
+	path := testutil.LastLine(out)
 	if !strings.Contains(errOut, "encrypted and carries the master key") || strings.Contains(errOut, "off-site") {
 		t.Fatalf("the note does not say the backup carries the key:\n%s", errOut)
 	}
 
 	// backups list, without any key: versions, sizes, encrypted.
-	code, out, errOut = runCmd(t, nil, "backups", "list", "--backup-dir", folder, "--json")
+	code, out, errOut = runMain(t, nil, "backups", "list", "--backup-dir", folder, "--json")
 	if code != ExitOK {
 		t.Fatalf("list exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -70,21 +71,21 @@ func TestEncryptedBackupCommands(t *testing.T) {
 	if len(entries) != 1 || !entries[0].Encrypted || entries[0].AppVersion == "" || entries[0].SchemaVersion < 1 || entries[0].Size == 0 || entries[0].Error != "" {
 		t.Fatalf("list --json: %+v", entries)
 	}
-	code, out, _ = runCmd(t, nil, "backups", "list", "--backup-dir", folder)
+	code, out, _ = runMain(t, nil, "backups", "list", "--backup-dir", folder)
 	if code != ExitOK || !strings.Contains(out, filepath.Base(path)) || !strings.Contains(out, "yes") {
 		t.Fatalf("list exit %d:\n%s", code, out)
 	}
 
 	// verify: without the key the ciphertext only, and it says so.
-	code, out, errOut = runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path))
+	code, out, errOut = runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path))
 	if code != ExitOK || !strings.Contains(out, "ciphertext only") || !strings.Contains(out, "--identity") {
 		t.Fatalf("verify without key exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, errOut = runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path), "--identity", idFile)
+	code, out, errOut = runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path), "--identity", idFile)
 	if code != ExitOK || strings.Contains(out, "ciphertext only") || !strings.Contains(out, "rows") {
 		t.Fatalf("verify with key exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, _, errOut = runCmd(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path), "--identity", otherID)
+	code, _, errOut = runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path), "--identity", otherID)
 	if code != ExitUsage || !strings.Contains(errOut, backup.SealedName) {
 		t.Fatalf("verify with another identity: exit %d, want %d\n%s", code, ExitUsage, errOut)
 	}
@@ -93,7 +94,7 @@ func TestEncryptedBackupCommands(t *testing.T) {
 	// the identity from the environment.
 	target := filepath.Join(t.TempDir(), "bitnobi-data")
 	env := map[string]string{EnvIdentityFile: idFile, EnvKeyFile: filepath.Join(root, "nowhere.key")}
-	code, out, errOut = runCmd(t, env, "restore", path, "--data-dir", target)
+	code, out, errOut = runMain(t, env, "restore", path, "--data-dir", target)
 	if code != ExitOK {
 		t.Fatalf("restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
@@ -115,23 +116,23 @@ func TestEncryptedBackupCommands_Passphrase(t *testing.T) {
 	path := mustBackup(t, dataDir, "--encrypt", "--passphrase-file", pass)
 	// The passphrase file from the environment, for backup and restore.
 	env := map[string]string{EnvPassphraseFile: pass}
-	code, out, errOut := runCmd(t, env, "backup", "--data-dir", dataDir, "--encrypt")
+	code, out, errOut := runMain(t, env, "backup", "--data-dir", dataDir, "--encrypt")
 	// Nothing changed: every file is linked (tables by the link index).
 	if code != ExitOK || !strings.Contains(out, "written 0 B in 0 files") || !strings.Contains(out, "files from "+filepath.Base(path)) {
 		t.Fatalf("second backup, passphrase from the environment: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	second := lastOf(out)
+	second := testutil.LastLine(out)
 	mf, err := backup.OpenManifest(second, mustLoadKeys(t, "", pass))
 	if err != nil || mf.Stats.FilesLinked != int64(len(mf.Files)) || mf.Stats.FilesWritten != 0 {
 		t.Fatalf("second backup: %v, stats %+v", err, mf)
 	}
-	code, out, errOut = runCmd(t, env, "restore", second, "--data-dir", filepath.Join(root, "restored"))
+	code, out, errOut = runMain(t, env, "restore", second, "--data-dir", filepath.Join(root, "restored"))
 	if code != ExitOK {
 		t.Fatalf("restore exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	wrong := filepath.Join(root, "wrong.txt")
 	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
-	code, _, errOut = runCmd(t, nil, "restore", second, "--data-dir", filepath.Join(root, "r2"), "--passphrase-file", wrong)
+	code, _, errOut = runMain(t, nil, "restore", second, "--data-dir", filepath.Join(root, "r2"), "--passphrase-file", wrong)
 	if code != ExitUsage || !strings.Contains(errOut, backup.SealedName) || !strings.Contains(errOut, "Try: ") {
 		t.Fatalf("wrong passphrase: exit %d\n%s", code, errOut)
 	}
@@ -187,7 +188,7 @@ func TestEncryptedRestoreCommand_ExitCodes(t *testing.T) {
 		{"Tampered", []string{"restore", tampered, "--identity", idFile}, ExitVerify, victim},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, append(tt.args, "--data-dir", target)...)
+			code, out, errOut := runMain(t, nil, append(tt.args, "--data-dir", target)...)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.want, out, errOut)
 			}
@@ -223,7 +224,7 @@ func TestBackupCommand_EncryptFlags(t *testing.T) {
 		{"BadRecipientsFile", []string{"--encrypt", "--recipients-file", pass}, "recipients file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, nil, append([]string{"backup", "--data-dir", dataDir}, tt.args...)...)
+			code, out, errOut := runMain(t, nil, append([]string{"backup", "--data-dir", dataDir}, tt.args...)...)
 			if code != ExitUsage || !strings.Contains(errOut, tt.naming) {
 				t.Fatalf("exit %d, want %d naming %q\nstdout: %s\nstderr: %s", code, ExitUsage, tt.naming, out, errOut)
 			}

@@ -9,26 +9,18 @@ import (
 // with exit code 0, starting with its usage line; and that a flag error
 // puts the usage on stderr with exit code 2.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{
-		{"--help"},
-		{"serve", "--help"},
-		{"backup", "--help"},
-		{"restore", "--help"},
-		{"backups", "--help"},
-		{"backups", "list", "--help"},
-		{"backups", "verify", "--help"},
-		{"backups", "inspect", "--help"},
-		{"backups", "diff", "--help"},
-		{"backups", "prune", "--help"},
-		{"backups", "export", "--help"},
-		{"backups", "import", "--help"},
-		{"backups", "push", "--help"},
-		{"backups", "pull", "--help"},
-		{"audit", "--help"},
-		{"audit", "verify", "--help"},
-		{"version", "--help"},
-		{"dev", "seed", "--help"},
-	} {
+	// Every command of the table, and every command of each group.
+	all := [][]string{{"--help"}}
+	for _, c := range commands {
+		all = append(all, []string{c.name, "--help"})
+		for _, s := range c.subs {
+			all = append(all, []string{c.name, s.name, "--help"})
+		}
+	}
+	if len(all) < 17 {
+		t.Fatalf("the command table has %d commands and groups, want at least 17: %v", len(all)-1, all)
+	}
+	for _, args := range all {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			code, out, errOut := runMain(t, nil, args...)
 			if code != 0 {
@@ -37,8 +29,30 @@ func TestHelp(t *testing.T) {
 			if !strings.Contains(out, "Usage:") && !strings.Contains(out, "bitnobi COMMAND") {
 				t.Fatalf("stdout has no usage:\n%s\nstderr:\n%s", out, errOut)
 			}
+			if name := strings.Join(args[:len(args)-1], " "); name != "" && !strings.HasPrefix(out, "Usage: bitnobi "+name+" ") {
+				t.Fatalf("stdout does not start with the usage of %q:\n%s", name, out)
+			}
 		})
 	}
+	// The usage text lists every command but the hidden ones, and each
+	// group's help every command of the group.
+	t.Run("Listed", func(t *testing.T) {
+		_, out, _ := runMain(t, nil, "--help")
+		for _, c := range commands {
+			if got := strings.Contains(out, "\n  "+c.name+" "); got == c.hidden {
+				t.Errorf("usage lists %s: %v, want %v", c.name, got, !c.hidden)
+			}
+			if c.subs == nil {
+				continue
+			}
+			_, gout, _ := runMain(t, nil, c.name, "--help")
+			for _, s := range c.subs {
+				if !strings.Contains(gout, "\n  "+s.name+" ") {
+					t.Errorf("%s --help does not list %s:\n%s", c.name, s.name, gout)
+				}
+			}
+		}
+	})
 	// A group's help names its commands and where their flags are, or
 	// lists them.
 	for _, tt := range []struct {

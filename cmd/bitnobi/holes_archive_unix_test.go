@@ -98,12 +98,12 @@ func TestHostileArchiveBounded(t *testing.T) {
 			dir := t.TempDir()
 			archive := craftArchive(t, dir, "hostile.tar.zst", tt.first, tt.huge, tt.size)
 			folder := filepath.Join(dir, "folder")
-			code, out, errOut := runCmd(t, nil, "backups", "import", archive, "--backup-dir", folder)
+			code, out, errOut := runMain(t, nil, "backups", "import", archive, "--backup-dir", folder)
 			if code != ExitUsage || !strings.Contains(errOut, tt.want) {
 				t.Fatalf("import: exit %d, want %d with %q\nstdout: %s\nstderr: %s", code, ExitUsage, tt.want, out, errOut)
 			}
 			target := filepath.Join(dir, "t", "bitnobi-data")
-			code, out, errOut = runCmd(t, nil, "restore", archive, "--data-dir", target, "--key-file", filepath.Join(dataDir, "master.key"))
+			code, out, errOut = runMain(t, nil, "restore", archive, "--data-dir", target, "--key-file", filepath.Join(dataDir, "master.key"))
 			if code != ExitUsage || !strings.Contains(errOut, tt.want) {
 				t.Fatalf("restore: exit %d, want %d with %q\nstdout: %s\nstderr: %s", code, ExitUsage, tt.want, out, errOut)
 			}

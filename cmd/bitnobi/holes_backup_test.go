@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -25,7 +26,7 @@ func betweenRenames(t *testing.T, dataDir, bk string) (previous string) {
 	t.Helper()
 	previous = dataDir + ".before-restore-20260101_000000"
 	staging := dataDir + ".restore-staging"
-	if code, out, errOut := runCmd(t, nil, "restore", bk, "--data-dir", staging, "--key-file", filepath.Join(dataDir, "master.key")); code != ExitOK {
+	if code, out, errOut := runMain(t, nil, "restore", bk, "--data-dir", staging, "--key-file", filepath.Join(dataDir, "master.key")); code != ExitOK {
 		t.Fatalf("restore into staging: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if err := os.Rename(dataDir, previous); err != nil {
@@ -51,7 +52,7 @@ func TestFinishInterruptedRestore(t *testing.T) {
 			_, dataDir := seededDataDir(t)
 			bk := mustBackup(t, dataDir)
 			betweenRenames(t, dataDir, bk)
-			code, out, errOut := runCmd(t, nil, append(cmd, "--data-dir", dataDir)...)
+			code, out, errOut := runMain(t, nil, append(cmd, "--data-dir", dataDir)...)
 			if code != ExitOK {
 				t.Fatalf("%v: exit %d, want 0\nstdout: %s\nstderr: %s", cmd, code, out, errOut)
 			}
@@ -71,7 +72,7 @@ func exportArchive(t *testing.T, root, dataDir string) string {
 	t.Helper()
 	bk := mustBackup(t, dataDir)
 	archive := filepath.Join(root, "b.tar.zst")
-	if code, out, errOut := runCmd(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(bk), archive); code != ExitOK {
+	if code, out, errOut := runMain(t, nil, "backups", "export", "--data-dir", dataDir, filepath.Base(bk), archive); code != ExitOK {
 		t.Fatalf("export: exit %d\n%s\n%s", code, out, errOut)
 	}
 	return archive
@@ -117,7 +118,7 @@ func TestStaleRestoreArchives(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer held.Release()
-			if code, out, errOut := runCmd(t, nil, tt.run(target)...); code != ExitOK {
+			if code, out, errOut := runMain(t, nil, tt.run(target)...); code != ExitOK {
 				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 			}
 			if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
@@ -158,7 +159,7 @@ func TestRestoreArchiveChecksLockFirst(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	code, out, errOut := runCmd(t, nil, "restore", archive, "--data-dir", dataDir)
+	code, out, errOut := runMain(t, nil, "restore", archive, "--data-dir", dataDir)
 	close(stop)
 	<-done
 	if code != ExitLocked {
@@ -217,14 +218,14 @@ func TestLoosePassphraseFileWarns(t *testing.T) {
 			if err := os.Chmod(pass, tt.mode); err != nil {
 				t.Fatal(err)
 			}
-			code, out, errOut := runCmd(t, nil, "backup", "--data-dir", dataDir, "--encrypt", "--passphrase-file", pass, "--quiet")
+			code, out, errOut := runMain(t, nil, "backup", "--data-dir", dataDir, "--encrypt", "--passphrase-file", pass, "--quiet")
 			if code != ExitOK {
 				t.Fatalf("backup: exit %d\n%s\n%s", code, out, errOut)
 			}
 			if got := strings.Contains(errOut, "Warning: passphrase file "+pass) && strings.Contains(errOut, "chmod 600"); got != tt.warn {
 				t.Fatalf("backup stderr %q: warning %v, want %v", errOut, got, tt.warn)
 			}
-			code, _, errOut = runCmd(t, nil, "restore", lastOf(out), "--data-dir", filepath.Join(root, "r-"+tt.name), "--passphrase-file", pass, "--quiet")
+			code, _, errOut = runMain(t, nil, "restore", testutil.LastLine(out), "--data-dir", filepath.Join(root, "r-"+tt.name), "--passphrase-file", pass, "--quiet")
 			if code != ExitOK {
 				t.Fatalf("restore: exit %d\n%s", code, errOut)
 			}

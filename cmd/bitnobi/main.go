@@ -1,11 +1,8 @@
-// Command bitnobi runs the Bitnobi server and protects its state:
-//
-//	bitnobi serve      run the server
-//	bitnobi backup     write a backup of all state
-//	bitnobi restore    restore a backup
-//	bitnobi backups    list, verify, inspect, diff, prune, export, import, push and pull backups
-//	bitnobi audit      verify the audit log's hash chain
-//	bitnobi version    print versions
+// Command bitnobi runs the Bitnobi server and protects its state: serve,
+// backup, restore, backups (list, verify, inspect, diff, prune, export,
+// import, push, pull), audit and version. The list of commands is the table in
+// commands.go, which drives the usage text, the dispatch and the help
+// tests.
 //
 // Run "bitnobi COMMAND --help" for a command's flags.
 package main
@@ -80,6 +77,10 @@ type Main struct {
 	// helpAsked is set when the arguments ask for help; the help then goes
 	// to Stdout rather than Stderr.
 	helpAsked bool
+
+	// legacyNoticed is set once the notice that the data directory of
+	// earlier versions is in use has been printed (see defaultDataDir).
+	legacyNoticed bool
 }
 
 // NewMain returns a Main on the process's streams and environment.
@@ -162,26 +163,6 @@ func (m *Main) Report(err error) int {
 	return code
 }
 
-const usage = `Bitnobi: share data under attribute-based policies, and keep its state safe.
-
-Usage:
-  bitnobi COMMAND [flags]
-
-Commands:
-  serve      run the server (SQLite and a blob folder in --data-dir)
-  backup     write a consistent backup of all state, while the server runs
-  restore    restore a backup into a data directory, atomically
-  backups    list, verify, inspect, diff, prune, export and import backups,
-             and push and pull them to and from S3-compatible storage
-  audit      verify the audit log's hash chain
-  version    print the app, schema and backup-format versions
-  health     ask a running server whether it is alive (the container's check)
-
-Run "bitnobi COMMAND --help" for the flags of a command.
-Exit codes: 0 ok, 1 failed, 2 bad input, 3 data directory in use,
-4 a backup did not verify, 5 off-site storage unusable, 130 interrupted.
-`
-
 var setVersion sync.Once
 
 // Run runs the command named by args[0].
@@ -194,24 +175,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return usagef("bitnobi serve --help", "no command given")
 	}
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return m.runServe(ctx, rest)
-	case "backup":
-		return m.runBackup(ctx, rest)
-	case "restore":
-		return m.runRestore(ctx, rest)
-	case "backups":
-		return m.runBackups(ctx, rest)
-	case "audit":
-		return m.runAudit(ctx, rest)
-	case "version":
-		return m.runVersion(ctx, rest)
-	case "dev":
-		return m.runDev(ctx, rest)
-	case "health":
-		return m.runHealth(ctx, rest)
-	case "help", "-h", "-help", "--help":
+	if c, ok := findCommand(commands, cmd); ok {
+		return m.runCommand(ctx, c, rest)
+	}
+	if cmd == "help" || isHelpFlag(cmd) {
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}

@@ -13,8 +13,10 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/offsite"
 	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 const restoreHelp = `Usage: bitnobi restore BACKUP [flags]
@@ -152,6 +154,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	}
 	prog := m.newProgress(*quiet)
 	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
+		Local:           sqlite.Local{},
 		Target:          target,
 		KeyFile:         key,
 		Keys:            keys,
@@ -254,17 +257,11 @@ func checkRestoreSource(src, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	if within(absSrc, absData) || within(absData, absSrc) {
+	if fsutil.Within(absSrc, absData) || fsutil.Within(absData, absSrc) {
 		return usagef("keep backups in a folder beside the data directory, and restore into a directory outside it",
 			"the backup %s and the data directory %s overlap", absSrc, absData)
 	}
 	return nil
-}
-
-// within reports whether path is dir or inside it.
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // parseInterleaved parses flags given before, between and after the

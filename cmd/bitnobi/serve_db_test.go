@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 )
 
 func TestDBURL(t *testing.T) {
@@ -86,7 +87,7 @@ func TestMoveToPostgres(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
 	}
-	name := lastLine(out)
+	name := testutil.LastLine(out)
 	env := map[string]string{EnvDB: dsn}
 	if code, out, errOut = runMain(t, env, "restore", name, "--data-dir", data); code != 0 {
 		t.Fatalf("restore --db: exit %d\n%s%s", code, out, errOut)
@@ -117,7 +118,7 @@ func TestMoveToPostgres(t *testing.T) {
 	if code, out, errOut = runMain(t, env, "backup", "--data-dir", data, "--quiet"); code != 0 {
 		t.Fatalf("backup --db: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, out, errOut = runMain(t, env, "restore", lastLine(out), "--data-dir", data); code != 0 || !strings.Contains(out, "schema bitnobi_before_restore_") {
+	if code, out, errOut = runMain(t, env, "restore", testutil.LastLine(out), "--data-dir", data); code != 0 || !strings.Contains(out, "schema bitnobi_before_restore_") {
 		t.Fatalf("restore --db in place: exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -132,7 +133,7 @@ func TestRestoreCommand_PostgresInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	target := filepath.Join(root, "pg-data")
-	code, out, errOut := runCmdContext(t, ctx, map[string]string{EnvDB: dsn}, "restore", path, "--data-dir", target, "--key-file", filepath.Join(dataDir, "master.key"))
+	code, out, errOut := runMainContext(t, ctx, map[string]string{EnvDB: dsn}, "restore", path, "--data-dir", target, "--key-file", filepath.Join(dataDir, "master.key"))
 	if code != ExitInterrupted {
 		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, ExitInterrupted, out, errOut)
 	}

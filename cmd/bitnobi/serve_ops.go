@@ -329,7 +329,8 @@ func (o *opsEnv) readyChecks() map[string]httpapi.ReadyCheck {
 // lastGood returns the newest complete backup of the folder whose last
 // verification, if any, passed.
 func (o *opsEnv) lastGood() (string, time.Time, error) {
-	infos, err := backup.List(o.folder)
+	folder := backup.Folder{Path: o.folder}
+	infos, err := folder.Backups()
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -338,7 +339,7 @@ func (o *opsEnv) lastGood() (string, time.Time, error) {
 		if in.Err != nil || in.Manifest == nil {
 			continue
 		}
-		if v, err := backup.ReadVerification(o.folder, in.Name); err == nil && v != nil && !v.OK {
+		if v, err := folder.Verification(in.Name); err == nil && v != nil && !v.OK {
 			continue
 		}
 		return in.Name, in.Manifest.CreatedAt, nil

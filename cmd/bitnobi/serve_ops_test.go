@@ -20,7 +20,7 @@ import (
 // listBackups returns the complete backups of folder.
 func listBackups(t *testing.T, folder string) []backup.Info {
 	t.Helper()
-	infos, err := backup.List(folder)
+	infos, err := backup.Folder{Path: folder}.Backups()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestServeSchedule(t *testing.T) {
 			strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="verify"}`) &&
 			strings.Contains(body, `bitnobi_scheduled_last_success_timestamp_seconds{task="deep_verify"}`)
 	}, &logs)
-	if v, err := backup.ReadVerification(folder, listBackups(t, folder)[0].Name); err != nil || v == nil || !v.OK || !v.Deep {
+	if v, err := (backup.Folder{Path: folder}).Verification(listBackups(t, folder)[0].Name); err != nil || v == nil || !v.OK || !v.Deep {
 		t.Fatalf("the backup's recorded verification: %+v, %v; want a passed deep one", v, err)
 	}
 	_, metrics := get(t, s.URL+"/metrics")

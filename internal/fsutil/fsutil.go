@@ -4,8 +4,11 @@ package fsutil
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // SyncDir fsyncs a directory, so that the entries created, renamed or
@@ -49,4 +52,65 @@ func SyncDirs(dirs []string) error {
 	}
 	close(errs)
 	return <-errs
+}
+
+// Within reports whether path is dir or inside it, lexically: both should
+// be absolute and clean. It is the one containment check of backup
+// folders, data directories and backups against each other.
+func Within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// WriteFileAtomic writes the file at path through a temporary file in the
+// same directory: write fills it, then it is given mode perm, fsynced,
+// renamed over path and the directory fsynced. A crash or an error leaves
+// path as it was (the temporary file is removed on error), never a part
+// of the new content.
+func WriteFileAtomic(path string, perm os.FileMode, write func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the rename, a no-op
+	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// WriteFileNew writes data to a new file at path with mode perm, failing
+// if path exists, and fsyncs it (not its directory: the caller fsyncs
+// that once for all the files it makes there).
+func WriteFileNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

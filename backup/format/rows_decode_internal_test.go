@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -89,8 +89,8 @@ func decodeValueJSON(c store.Column, v any) (any, error) {
 }
 
 // FuzzDecodeRowJSON checks decodeRow against encoding/json
-// (decodeRowJSON) on valid rows: lines appendRow writes, with escapes
-// appendRow never writes (\u escapes, surrogate pairs, \/) spliced in,
+// (decodeRowJSON) on valid rows: lines AppendRow writes, with escapes
+// AppendRow never writes (\u escapes, surrogate pairs, \/) spliced in,
 // and whatever else both accept.
 func FuzzDecodeRowJSON(f *testing.F) {
 	f.Add("plain", int64(1), 1.5, false)
@@ -101,7 +101,7 @@ func FuzzDecodeRowJSON(f *testing.F) {
 		if math.IsNaN(r) {
 			return
 		}
-		line, err := appendRow(nil, fuzzCols, []any{s, n, r, nil})
+		line, err := AppendRow(nil, fuzzCols, []any{s, n, r, nil})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func FuzzDecodeRowDiff(f *testing.F) {
 		}
 		if bytes.Contains(line, []byte("{")) {
 			// encoding/json accepts repeated keys; decodeRow only the
-			// object appendRow writes.
+			// object AppendRow writes.
 			var v []any
 			json.Unmarshal(line, &v)
 			if m, ok := v[0].(map[string]any); ok && len(m) == 1 && bytes.Count(line, []byte(`"base64"`)) != 1 {

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"strings"
@@ -62,12 +62,12 @@ var auditRow = []any{
 // BenchmarkAppendRow measures the JSON encoding of table rows, a sixth of
 // a full backup's CPU time at the benchmark's M size (docs/benchmarks.md).
 func BenchmarkAppendRow(b *testing.B) {
-	buf, _ := appendRow(nil, auditCols, auditRow)
+	buf, _ := AppendRow(nil, auditCols, auditRow)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if buf, err = appendRow(buf[:0], auditCols, auditRow); err != nil {
+		if buf, err = AppendRow(buf[:0], auditCols, auditRow); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bufio"
@@ -15,11 +15,13 @@ import (
 	"github.com/bitnobi/bitnobi/store"
 )
 
+// The encoding of rows: docs/backup-format.md, "Tables".
+
 // maxRowSize bounds one line of a table file, so that a damaged file
 // cannot make a restore allocate without limit.
 const maxRowSize = 512 << 20
 
-// appendRow appends row as one JSON line: an array of the values in
+// AppendRow appends row as one JSON line: an array of the values in
 // column order, then "\n". The encoding per column type is documented in
 // docs/backup-format.md:
 //
@@ -27,7 +29,7 @@ const maxRowSize = 512 << 20
 //	TEXT                  a JSON string; text that is not valid UTF-8 as {"base64": "..."}
 //	INTEGER               a JSON integer
 //	REAL                  a JSON number in Go's shortest form; ±Inf as "Infinity"/"-Infinity"
-func appendRow(buf []byte, cols []store.Column, row []any) ([]byte, error) {
+func AppendRow(buf []byte, cols []store.Column, row []any) ([]byte, error) {
 	if len(row) != len(cols) {
 		return buf, fmt.Errorf("row has %d values, table has %d columns", len(row), len(cols))
 	}
@@ -121,8 +123,8 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// rowReader reads the JSON lines written by [appendRow], one row at a time.
-type rowReader struct {
+// RowReader reads the JSON lines written by [AppendRow], one row at a time.
+type RowReader struct {
 	r    *bufio.Reader
 	cols []store.Column
 	line []byte
@@ -130,13 +132,22 @@ type rowReader struct {
 	n    int64 // lines read
 }
 
-func newRowReader(r io.Reader, cols []store.Column) *rowReader {
-	return &rowReader{r: bufio.NewReaderSize(r, 64<<10), cols: cols, row: make([]any, len(cols))}
+// NewRowReader returns a reader of the rows of a table with columns cols
+// from r, a table file's decoded content.
+func NewRowReader(r io.Reader, cols []store.Column) *RowReader {
+	return &RowReader{r: bufio.NewReaderSize(r, 64<<10), cols: cols, row: make([]any, len(cols))}
 }
 
-// next returns the next row, each value a string, int64, float64 or nil,
+// Lines returns the number of lines read so far.
+func (rr *RowReader) Lines() int64 { return rr.n }
+
+// Line returns the last line [RowReader.Next] read, newline included,
+// in a buffer the next call reuses.
+func (rr *RowReader) Line() []byte { return rr.line }
+
+// Next returns the next row, each value a string, int64, float64 or nil,
 // in a slice reused by the following call; io.EOF after the last row.
-func (rr *rowReader) next() ([]any, error) {
+func (rr *RowReader) Next() ([]any, error) {
 	rr.line = rr.line[:0]
 	for {
 		chunk, err := rr.r.ReadSlice('\n')
@@ -166,7 +177,7 @@ func (rr *rowReader) next() ([]any, error) {
 }
 
 // decodeRow parses one line into row, converting each value to its
-// column's type. It reads exactly the JSON that [appendRow] writes (and
+// column's type. It reads exactly the JSON that [AppendRow] writes (and
 // JSON whitespace between tokens): an array of strings (with any JSON
 // escapes), numbers, nulls and {"base64": "..."} objects; anything else,
 // and text that is not valid UTF-8, is refused. It is a hand-written
