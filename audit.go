@@ -48,6 +48,13 @@ const (
 	ActionSignOutAll        = "user.signout_all"
 )
 
+// Backup actions of the administration page: a backup downloaded (as the
+// export archive) and a backup deleted from the backup folder.
+const (
+	ActionBackupDownload = "backup.download"
+	ActionBackupDelete   = "backup.delete"
+)
+
 // AuditEntry is one record of the append-only audit log. Each entry carries
 // Hash, a SHA-256 over its content and PrevHash, the previous entry's hash,
 // so that any change to or removal of an earlier entry breaks the chain.

@@ -45,3 +45,6 @@ bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -count=1 -timeout 
 # instead of the next person who measures.
 step "benchmarks, one iteration each (run, not timed)"
 bash scripts/with-postgres.sh bash scripts/with-s3.sh go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 10m ./...
+
+step "container image: built with podman, its entrypoint run under chroot (serve, backup, restore)"
+bash scripts/test-container.sh

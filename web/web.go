@@ -51,6 +51,14 @@ type Server struct {
 	Remotes     bitnobi.RemoteServerService
 	Settings    bitnobi.SettingsService
 	Audit       bitnobi.AuditService
+	// BackupSettings, BackupOverrides, BackupSettingsChanged and Warnings
+	// are what the API server's backup routes use (httpapi.Server's
+	// fields of the same names); Backups works on the backup folder.
+	BackupSettings        bitnobi.BackupSettingsService
+	BackupOverrides       func(bitnobi.BackupSettings) (bitnobi.BackupSettings, []string)
+	BackupSettingsChanged func()
+	Warnings              func() []bitnobi.Warning
+	Backups               BackupService
 	// Version reports the versions the About page shows.
 	Version func(ctx context.Context) (bitnobi.VersionInfo, error)
 	// Upload streams a data-source upload for the actor in the request's
@@ -113,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 	s.registerWorkflowPages()
 	s.registerReportPages()
 	s.registerAdminPages()
+	if s.Backups != nil && s.BackupSettings != nil {
+		s.registerBackupPages()
+	}
 	s.handle("GET /{$}", User, func(w http.ResponseWriter, r *http.Request, v *view) error {
 		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
 		return nil

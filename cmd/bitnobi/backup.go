@@ -293,10 +293,15 @@ func absPath(p string) string {
 	return p
 }
 
+// EnvProgress set to "lines" makes the commands report their progress as
+// lines on stderr, for a program that runs them (see newProgress).
+const EnvProgress = "BITNOBI_PROGRESS"
+
 // progress draws a one-line progress report on stderr when it is a
 // terminal: phase, items and bytes done, rate and time left.
 type progress struct {
 	w          io.Writer // nil: draw nothing
+	lines      bool      // one "progress: ..." line per update (EnvProgress=lines)
 	phase      string
 	phaseStart time.Time
 	last       time.Time
@@ -305,8 +310,17 @@ type progress struct {
 
 // newProgress returns a progress line on m.Stderr, or one that draws
 // nothing when quiet or when stderr is not a terminal.
+//
+// With BITNOBI_PROGRESS=lines, it writes one "progress: ..." line per
+// update instead (at most five a second, and at each new phase), whatever
+// stderr is: the server sets it for the commands it runs for the backups
+// page, which shows the last line live.
 func (m *Main) newProgress(quiet bool) *progress {
 	p := &progress{}
+	if m.Getenv(EnvProgress) == "lines" {
+		p.w, p.lines = m.Stderr, true
+		return p
+	}
 	if f, ok := m.Stderr.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
 		p.w = f
 	}
@@ -324,13 +338,17 @@ func (p *progress) update(u backup.Progress) {
 		return
 	}
 	p.last = now
+	if p.lines {
+		fmt.Fprintf(p.w, "progress: %s\n", formatProgress(u, now.Sub(p.phaseStart)))
+		return
+	}
 	fmt.Fprintf(p.w, "\r\033[K%s", formatProgress(u, now.Sub(p.phaseStart)))
 	p.drawn = true
 }
 
 // done clears the progress line.
 func (p *progress) done() {
-	if p.w != nil && p.drawn {
+	if p.w != nil && p.drawn && !p.lines {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }

@@ -47,6 +47,7 @@ var commands = []command{
 		subs: auditCommands,
 	},
 	{name: "version", summary: "print the app, schema and backup-format versions", help: versionHelp, run: (*Main).runVersion},
+	{name: "health", summary: "ask a running server whether it is alive (the container's check)", help: healthHelp, run: (*Main).runHealth},
 	{
 		name: "dev", summary: "tools for developers", hidden: true,
 		help: devHelp, needs: "bitnobi dev seed --help",
@@ -65,6 +66,7 @@ var backupsCommands = []command{
 	{name: "import", args: "FILE|-", summary: "verify an archive and add it to the backup folder", help: backupsImportHelp, run: (*Main).runBackupsImport},
 	{name: "push", args: "NAME", summary: "copy a backup to the off-site S3 bucket (only\nthe files the bucket lacks; manifest last)", help: backupsPushHelp, run: (*Main).runBackupsPush},
 	{name: "pull", args: "NAME", summary: "copy a backup from the bucket into the folder,\nverified as an import is", help: backupsPullHelp, run: (*Main).runBackupsPull},
+	{name: "delete", args: "NAME", summary: "remove one backup from the folder", help: backupsDeleteHelp, run: (*Main).runBackupsDelete},
 }
 
 // auditCommands are the commands of "bitnobi audit".

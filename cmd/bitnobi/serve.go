@@ -154,6 +154,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	pages := newWebServer(a, srv, logger)
 	pages.TrustForwardedProto = *trustProto
+	ops.wireWeb(pages, srv)
 	hs := &http.Server{Handler: joinHandlers(srv.Handler(), pages.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", dir.Path(), "db", a.DB.Dialect.Name(), "instance_id", instance, "version", bitnobi.Version)
 	if m.onListen != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/bitnobi/bitnobi/mail"
 	"github.com/bitnobi/bitnobi/schedule"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/web"
 )
 
 // Environment variables of serve's scheduled backups, metrics and mail.
@@ -229,6 +230,7 @@ type opsEnv struct {
 	sched     *schedule.Scheduler
 	publicURL string
 	envTarget []string // BITNOBI_S3_*=... of serve's environment, when that names the target
+	runner    *childRunner
 }
 
 // effective returns the settings in force and the off-site secret key:
@@ -366,13 +368,7 @@ var _ schedule.Runner = (*childRunner)(nil)
 func (r *childRunner) run(ctx context.Context, task string, extraEnv []string, args ...string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cmd := exec.CommandContext(ctx, r.exe, args...)
-	cmd.Env = append(append(os.Environ(), r.env...), extraEnv...)
-	setChildAttrs(cmd)
-	// SIGTERM first, so that an interrupted backup cleans up as it does
-	// when an operator presses ^C; SIGKILL if it has not ended in 30s.
-	cmd.Cancel = func() error { return terminate(cmd.Process) }
-	cmd.WaitDelay = 30 * time.Second
+	cmd := r.command(ctx, extraEnv, args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	pr, pw := io.Pipe()
@@ -407,6 +403,19 @@ func (r *childRunner) run(ctx context.Context, task string, extraEnv []string, a
 		return "", fmt.Errorf("bitnobi %s: %v: %s", strings.Join(args[:2], " "), err, strings.Join(tail, "; "))
 	}
 	return "", fmt.Errorf("bitnobi %s: %w", strings.Join(args[:2], " "), err)
+}
+
+// command returns the command "bitnobi args..." with the server's
+// environment and extraEnv, in a session of its own.
+func (r *childRunner) command(ctx context.Context, extraEnv []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.exe, args...)
+	cmd.Env = append(append(os.Environ(), r.env...), extraEnv...)
+	setChildAttrs(cmd)
+	// SIGTERM first, so that an interrupted backup cleans up as it does
+	// when an operator presses ^C; SIGKILL if it has not ended in 30s.
+	cmd.Cancel = func() error { return terminate(cmd.Process) }
+	cmd.WaitDelay = 30 * time.Second
+	return cmd
 }
 
 func (r *childRunner) common() []string {
@@ -465,15 +474,7 @@ func (r *childRunner) Offsite(ctx context.Context, name string, t bitnobi.Offsit
 	if err != nil {
 		return err
 	}
-	env := []string{EnvS3Endpoint + "=" + t.Endpoint, EnvS3Bucket + "=" + t.Bucket, EnvS3Prefix + "=" + t.Prefix,
-		EnvS3Region + "=" + t.Region, EnvS3AccessKeyID + "=" + t.AccessKey, EnvS3SSE + "=" + t.SSE,
-		EnvS3Secret + "=" + key, EnvS3SecretFile + "="}
-	if strings.HasPrefix(t.Endpoint, "http://") {
-		env = append(env, EnvS3TLS+"=off")
-	}
-	if r.o.envTarget != nil {
-		env = r.o.envTarget // the server's own environment names the target
-	}
+	env := r.o.offsiteEnv(t, key)
 	args := append([]string{"backups", "push", "--quiet", name}, r.common()...)
 	if _, err := r.run(ctx, "offsite", env, args...); err != nil {
 		return err
@@ -484,6 +485,22 @@ func (r *childRunner) Offsite(ctx context.Context, name string, t bitnobi.Offsit
 	args = append([]string{"backups", "prune", "--remote"}, r.common()...)
 	_, err = r.run(ctx, "offsite", env, append(args, retentionArgs(set.Retention)...)...)
 	return err
+}
+
+// offsiteEnv is the BITNOBI_S3_* environment of a command that uses the
+// target t with secret key key, unless the server's own environment names
+// a target (which then wins, as for the CLI).
+func (o *opsEnv) offsiteEnv(t bitnobi.OffsiteTarget, key string) []string {
+	if o.envTarget != nil {
+		return o.envTarget
+	}
+	env := []string{EnvS3Endpoint + "=" + t.Endpoint, EnvS3Bucket + "=" + t.Bucket, EnvS3Prefix + "=" + t.Prefix,
+		EnvS3Region + "=" + t.Region, EnvS3AccessKeyID + "=" + t.AccessKey, EnvS3SSE + "=" + t.SSE,
+		EnvS3Secret + "=" + key, EnvS3SecretFile + "="}
+	if strings.HasPrefix(t.Endpoint, "http://") {
+		env = append(env, EnvS3TLS+"=off")
+	}
+	return env
 }
 
 // Verify runs "bitnobi backups verify --all --quiet".
@@ -557,12 +574,13 @@ func (m *Main) openOps(a *app, dsn string, dir datadir.Dir, f *opsFlags, logger 
 	if dsn != "" {
 		env = append(env, EnvDB+"="+dsn) // never a flag: it may hold a password
 	}
+	o.runner = &childRunner{o: o, exe: exe, env: env, lockWait: *f.lockWait}
 	o.sched = &schedule.Scheduler{
 		Settings: func(ctx context.Context) (bitnobi.BackupSettings, error) {
 			set, _, err := o.effective(ctx)
 			return set, err
 		},
-		Runner:   &childRunner{o: o, exe: exe, env: env, lockWait: *f.lockWait},
+		Runner:   o.runner,
 		LastGood: o.lastGood,
 		Notify:   o.notifyAdmins,
 		Logger:   o.logger,
@@ -583,4 +601,12 @@ func (o *opsEnv) wire(srv *httpapi.Server) {
 	srv.PasswordResets = &store.PasswordResetService{DB: o.a.DB, Mail: o.sendReset}
 	srv.ReadyChecks = o.readyChecks()
 	o.sched.Metrics = schedule.NewMetrics(srv.Registry)
+}
+
+// wireWeb gives the web pages what the API's backup routes use, and the
+// backups page.
+func (o *opsEnv) wireWeb(ws *web.Server, api *httpapi.Server) {
+	ws.BackupSettings, ws.BackupOverrides = api.BackupSettings, api.BackupOverrides
+	ws.BackupSettingsChanged, ws.Warnings = api.BackupSettingsChanged, api.Warnings
+	ws.Backups = &pageBackups{o: o, now: time.Now}
 }

@@ -110,6 +110,42 @@ function showError(form, field, message) {
   }
 }
 
+// The backups page follows a running backup: it asks the server for the
+// job's state every second, shows its progress line, and reloads the page
+// (to list the new backup) when it has ended.
+document.addEventListener("DOMContentLoaded", function () {
+  var job = document.getElementById("job");
+  if (!job || job.getAttribute("data-running") !== "true") {
+    return;
+  }
+  var status = document.getElementById("job-status");
+  var poll = function () {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", job.getAttribute("data-job-url"));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.addEventListener("load", function () {
+      var j = {};
+      try {
+        j = JSON.parse(xhr.responseText);
+      } catch (e) {
+        status.textContent = "The server answered " + xhr.status + ": reload the page.";
+        return;
+      }
+      if (j.running) {
+        status.textContent = "A backup is running" + (j.progress ? ": " + j.progress : "…");
+        window.setTimeout(poll, 1000);
+        return;
+      }
+      window.location.reload();
+    });
+    xhr.addEventListener("error", function () {
+      status.textContent = "Lost contact with the server: reload the page.";
+    });
+    xhr.send();
+  };
+  window.setTimeout(poll, 500);
+});
+
 // A form with data-running (the workflow's Run button) shows that the run
 // is under way: runs are synchronous, so the page stays until it ends.
 document.addEventListener("submit", function (ev) {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
+)
+
+const backupsDeleteHelp = `Usage: bitnobi backups delete NAME [--backup-dir DIR] [--wait D] [flags]
+
+Removes the backup NAME (backup-YYYYMMDD_HHMM) from the backup folder, with
+its verification record. Only a complete backup of the folder is removed:
+give its name, not a path. Files it shares with other backups through hard
+links stay intact in those. To remove backups by age, use "backups prune".
+
+Delete takes the backup folder's lock, like a backup or prune, so it never
+runs beside one (--wait waits for the lock). The backup is renamed to a
+.tmp-backup-delete-* name first and then deleted: an interrupted delete
+leaves nothing that looks like a backup, and the next backup finishes it.
+Exit codes: 0 removed, 1 failed, 2 no such backup, 3 the backup folder is
+locked.
+`
+
+func (m *Main) runBackupsDelete(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("backups delete", backupsDeleteHelp)
+	dataDir := m.dataDirFlag(fs)
+	backupDirFlag := m.backupDirFlag(fs)
+	wait := fs.Duration("wait", 0, "how long to wait while a backup or prune holds the folder")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("bitnobi backups delete backup-20250102_1504", "delete takes one backup name")
+	}
+	name := pos[0]
+	if filepath.Base(name) != name || name == "." || name == ".." {
+		return usagef("bitnobi backups list shows the names", "%q is not a backup name: give the name of a backup of the folder, not a path", name)
+	}
+	folder, err := m.backupDir(*backupDirFlag, *dataDir)
+	if err != nil {
+		return err
+	}
+	lock, err := m.lockBackupFolder(ctx, folder, *wait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	entries, err := backup.Folder{Path: folder}.Entries()
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, e := range entries {
+		if e.Name == name && e.Kind == backup.KindBackup {
+			found = true
+		}
+	}
+	if !found {
+		return usagef("bitnobi backups list --backup-dir "+folder, "no complete backup %q in %s", name, folder)
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(folder, ".tmp-backup-delete-"+name+"-"+hex.EncodeToString(rnd[:]))
+	if err := os.Rename(filepath.Join(folder, name), tmp); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	if err := os.Remove(filepath.Join(folder, backup.VerifiedDir, name+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete %s: verification record: %w", name, err)
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	fmt.Fprintf(m.Stderr, "removed %s\n", name)
+	return nil
+}
+
+// lockBackupFolder takes the backup folder's lock (the file backup's own
+// commands take), waiting up to wait; a held lock is exit code 3.
+func (m *Main) lockBackupFolder(ctx context.Context, folder string, wait time.Duration) (*lockfile.Lock, error) {
+	p := filepath.Join(folder, ".lock")
+	var l *lockfile.Lock
+	var err error
+	if wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		l, err = lockfile.AcquireWait(wctx, p, "backup", false)
+		cancel()
+	} else {
+		l, err = lockfile.Acquire(p, "backup")
+	}
+	var held *lockfile.HeldError
+	if errors.As(err, &held) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, &ExitError{Code: ExitLocked, Err: fmt.Errorf("backup folder %s is in use: %w", folder, err), Hint: "wait for the running backup or prune to finish, or pass --wait 30m"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock backup folder: %w", err)
+	}
+	return l, nil
+}
