@@ -99,3 +99,23 @@ type PythonSettingsService interface {
 	// Errors: EINVALID, EUNAUTHORIZED, EFORBIDDEN.
 	UpdatePythonSettings(ctx context.Context, s PythonSettings) (*PythonSettings, error)
 }
+
+// SQLSourceSettings say whether SQL elements may connect to the databases
+// of their SQL data sources. They are on, except in a copy restored with
+// restore --as-copy, where they stay off (so that the copy never queries
+// the original's databases) until an administrator turns them on again.
+type SQLSourceSettings struct {
+	Enabled bool `json:"enabled"`
+}
+
+// SQLSourceSettingsService reads and changes [SQLSourceSettings]. Only the
+// administrator may.
+type SQLSourceSettingsService interface {
+	// GetSQLSourceSettings returns the settings.
+	// Errors: EUNAUTHORIZED, EFORBIDDEN.
+	GetSQLSourceSettings(ctx context.Context) (*SQLSourceSettings, error)
+	// UpdateSQLSourceSettings replaces the settings and audits the change
+	// as [ActionSettingsUpdate].
+	// Errors: EUNAUTHORIZED, EFORBIDDEN.
+	UpdateSQLSourceSettings(ctx context.Context, s SQLSourceSettings) (*SQLSourceSettings, error)
+}

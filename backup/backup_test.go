@@ -901,8 +901,17 @@ func TestRestore_AsCopy(t *testing.T) {
 	if enabled != 0 {
 		t.Fatal("e-mail is still enabled in the copy")
 	}
+	if got := meta(t, r.DB, store.MetaSQLSourcesOff); got != "1" {
+		t.Fatalf("sql_sources_off=%q in the copy, want 1: SQL data sources would query the original's databases", got)
+	}
 	if _, _, detail := lastAudit(t, r.DB); !strings.Contains(detail, `"mode":"copy"`) {
 		t.Fatalf("restore entry detail %s, want mode copy", detail)
+	}
+	// A plain restore leaves SQL data sources on.
+	plain := filepath.Join(f.root, "plain")
+	mustRestore(t, f.res.Path, plain, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+	if got := meta(t, backuptest.Open(t, plain).DB, store.MetaSQLSourcesOff); got != "" {
+		t.Fatalf("sql_sources_off=%q after a plain restore, want unset", got)
 	}
 	// The original is unchanged.
 	f.data.DB.Read.QueryRow(`SELECT COUNT(*) FROM remote_servers WHERE enabled <> 0`).Scan(&enabled)

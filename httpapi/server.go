@@ -114,6 +114,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerResultRoutes()
 	s.registerOpsRoutes()
 	s.registerElementRoutes()
+	s.registerSQLSourceRoutes()
 	s.registerFederationRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, bitnobi.Errorf(bitnobi.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))

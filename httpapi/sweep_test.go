@@ -89,6 +89,7 @@ func testSweep(t *testing.T, engine string) {
 		"POST /api/auth/forgot-password":   {"email": "nobody@example.org"},
 		"POST /api/auth/reset-password":    {"token": "no-such-token", "password": "long enough password"},
 		"PUT /api/settings/python":         {"enabled": false},
+		"PUT /api/settings/sql-sources":    {"enabled": true},
 		"POST /api/datasources/sql":        {"name": "crm", "driver": "postgres", "host": "db.example.org", "port": 5432, "database": "crm", "user": "reader", "query": "SELECT 1", "password": "pw"},
 		"PATCH /api/datasources/{id}":      {"name": "n2", "description": "d2"},
 		"POST /api/workflows":              {"name": "w", "graph": salesGraph(dsID), "exportables": []string{"region"}},

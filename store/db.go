@@ -227,7 +227,9 @@ func (tx *Tx) Meta(ctx context.Context, key string) (string, error) {
 // original: a new instance ID, meta clone_of set to the original's,
 // e-mail settings and remote servers disabled (a copy must never send the
 // original's mail or talk to its federation partners as if it were the
-// original), and no off-site bucket. It returns the new instance ID and the original's.
+// original), SQL data sources off ([MetaSQLSourcesOff]: nor query the
+// original's databases), and no off-site bucket. It returns the new
+// instance ID and the original's.
 func (tx *Tx) MarkAsCopy(ctx context.Context) (instanceID, cloneOf string, err error) {
 	if cloneOf, err = tx.Meta(ctx, MetaInstanceID); err != nil {
 		return "", "", err
@@ -244,6 +246,9 @@ func (tx *Tx) MarkAsCopy(ctx context.Context) (instanceID, cloneOf string, err e
 	}
 	if _, err := tx.Exec(ctx, `UPDATE remote_servers SET enabled = 0`); err != nil {
 		return "", "", fmt.Errorf("disable remote servers: %w", err)
+	}
+	if err := tx.setSQLSourcesOff(ctx, true); err != nil {
+		return "", "", err
 	}
 	// Nor copy its backups into the original's bucket, where its
 	// retention would remove the original's: the administrator names a
@@ -271,6 +276,10 @@ const (
 	MetaCreatedAt    = "created_at"    // when the installation was first started
 	MetaRestoredFrom = "restored_from" // set by a restore: the backup's name
 	MetaCloneOf      = "clone_of"      // set by a restore --as-copy: the original instance ID
+	// MetaSQLSourcesOff, "1" when set, turns SQL data sources off: a SQL
+	// element fails before connecting. A restore --as-copy sets it
+	// (MarkAsCopy); an administrator removes it (UpdateSQLSourceSettings).
+	MetaSQLSourcesOff = "sql_sources_off"
 )
 
 // EnsureInstance creates the installation's instance ID on first start and

@@ -188,10 +188,18 @@ func (db *DB) workflowName(ctx context.Context, id string) (string, error) {
 
 // OpenSQL returns a SQL data source the actor may read (findDataSource,
 // as for an Importer), with its unsealed password, and audits the access.
+// While SQL data sources are off ([MetaSQLSourcesOff]) it refuses, before
+// anything connects.
 func (in *runInputs) OpenSQL(ctx context.Context, id string) (*workflow.SQLSource, error) {
 	var r dataSourceRow
 	err := in.s.DB.WriteTx(ctx, func(tx *Tx) error {
-		var err error
+		ss, err := readSQLSourceSettings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !ss.Enabled {
+			return sqlSourcesOff()
+		}
 		if r, err = findDataSource(ctx, tx, in.reader, id); err != nil {
 			return err
 		}
