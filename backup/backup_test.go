@@ -286,6 +286,14 @@ func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 		}
 	}
 	flipByte(t, filepath.Join(f.res.Path, victim.Path))
+	// The kernel stamps files with a coarse clock (a few milliseconds), so
+	// a flip right after the backup may carry the manifest's own mtime, as
+	// no later damage does: date it a second on, as damage found by the
+	// next nightly backup is.
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(filepath.Join(f.res.Path, victim.Path), later, later); err != nil {
+		t.Fatal(err)
+	}
 	r2 := mustCreate(t, f.data.Dir.Path(), f.folder, nil)
 	if got, want := r2.Manifest.Stats.FilesLinked, int64(len(r2.Manifest.Files)-1); got != want {
 		t.Fatalf("FilesLinked=%d, want %d (all but the damaged one, copied afresh)", got, want)
