@@ -101,13 +101,22 @@ func RunPython(ctx context.Context, code string, in Rows, opts *PythonOptions) (
 			return fail(fmt.Errorf("python: work directory: %w", err))
 		}
 	}
+	// The harness runs in the work directory: a relative path (the
+	// default data directory is ./bitnobi/data) would name a place there.
+	hidden := []string{fmt.Sprintf("/proc/%d", os.Getpid())} // the server's environment and open files
+	for _, h := range opts.Hidden {
+		abs, err := filepath.Abs(h)
+		if err != nil {
+			return fail(fmt.Errorf("python: hidden path %s: %w", h, err))
+		}
+		hidden = append(hidden, abs)
+	}
 	cfg, err := json.Marshal(map[string]any{
 		"cpu_seconds":  lim.CPUSeconds,
 		"memory_bytes": int64(lim.MemoryMB) << 20,
 		"output_bytes": int64(lim.OutputMB) << 20,
-		// The server's own /proc entry: its environment and open files.
-		"hidden": append([]string{fmt.Sprintf("/proc/%d", os.Getpid())}, opts.Hidden...),
-		"code":   userCode,
+		"hidden":       hidden,
+		"code":         userCode,
 	})
 	if err != nil {
 		return fail(err)

@@ -114,6 +114,32 @@ func TestPython(t *testing.T) {
 			}
 		}
 	})
+	t.Run("DataDirectoryRelative", func(t *testing.T) {
+		// The server's default data directory is relative (./bitnobi/data)
+		// and the code runs in a work directory of its own: the guard must
+		// hold for the server's relative path all the same. The files are
+		// readable by anyone, so that only the guard stands in the way.
+		data, err := os.MkdirTemp(".", "python-hidden-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(data) })
+		if err := os.Chmod(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, "secret.txt"), []byte("s3cret-content"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		abs, err := filepath.Abs(filepath.Join(data, "secret.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := "def transform(rows):\n    return [{'x': open(" + pyString(abs) + ").read()}]\n"
+		_, rows, err := runPython(t, code, pythonOpts(data))
+		if err == nil || !strings.Contains(bitnobi.ErrorMessage(err), "PermissionError") {
+			t.Fatalf("rows=%v err=%v, want a PermissionError", rows, err)
+		}
+	})
 	t.Run("Socket", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
