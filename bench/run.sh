@@ -122,6 +122,7 @@ cleanup() {
   if [ "${KEEP:-0}" != 1 ]; then rm -rf "$W"; else log "kept $W"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM   # so that cleanup runs (and removes the baseline's worktree)
 
 # --- 1. tools ---------------------------------------------------------------
 need=()
