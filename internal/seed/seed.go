@@ -299,8 +299,7 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 			if err != nil {
 				return err
 			}
-			// A year of use (or size.History years) after the first weeks
-			// of setting up.
+			// A year of use after the first weeks of setting up.
 			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), size.auditSpan(), s.rng(9))
 		}},
 	}
