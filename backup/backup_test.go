@@ -22,6 +22,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/internal/testutil"
@@ -112,7 +113,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("Path=%q, want %q", got, want)
 	}
 	m := f.res.Manifest
-	if m.Format != backup.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
+	if m.Format != format.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
 		t.Fatalf("manifest format=%d schema=%d engine=%q", m.Format, m.SchemaVersion, m.Engine)
 	}
 	if got, want := m.MasterKey.Fingerprint, f.data.Key.Fingerprint(); got != want {
@@ -279,7 +280,7 @@ func TestCreate_SameMinute(t *testing.T) {
 // A damaged file in the previous backup is not carried forward.
 func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 	f := newFixture(t)
-	var victim backup.File
+	var victim format.File
 	for _, fl := range f.res.Manifest.Files {
 		if fl.Blob != "" {
 			victim = fl
@@ -430,9 +431,9 @@ func flipByte(tb testing.TB, path string) {
 	}
 }
 
-func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
+func rewriteManifest(tb testing.TB, dir string, edit func(m *format.Manifest)) {
 	tb.Helper()
-	m, err := backup.ReadManifest(dir)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -441,12 +442,12 @@ func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, format.ManifestName), data, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func firstFile(m *backup.Manifest, blobFile bool) backup.File {
+func firstFile(m *format.Manifest, blobFile bool) format.File {
 	for _, f := range m.Files {
 		if (f.Blob != "") == blobFile {
 			return f
@@ -474,7 +475,7 @@ func TestRestore_Refused(t *testing.T) {
 	}{
 		{name: "FlippedManifestByte", want: backup.ErrChecksumMismatch, naming: "manifest",
 			damage: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, backup.ManifestName)
+				p := filepath.Join(dir, format.ManifestName)
 				data, _ := os.ReadFile(p)
 				i := strings.Index(string(data), `"host"`)
 				data[i+1] = 'H'
@@ -492,28 +493,28 @@ func TestRestore_Refused(t *testing.T) {
 			}},
 		{name: "TruncatedManifest", want: backup.ErrMalformed, naming: "manifest.json",
 			damage: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, backup.ManifestName)
+				p := filepath.Join(dir, format.ManifestName)
 				data, _ := os.ReadFile(p)
 				os.WriteFile(p, data[:len(data)/2], 0o600)
 			}},
-		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: fmt.Sprintf("backup format %d", backup.FormatVersion+1),
+		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: fmt.Sprintf("backup format %d", format.FormatVersion+1),
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) { m.Format = backup.FormatVersion + 1 })
+				rewriteManifest(t, dir, func(m *format.Manifest) { m.Format = format.FormatVersion + 1 })
 			}},
 		{name: "NewerSchema", want: backup.ErrNewerVersion, naming: "schema version",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) { m.SchemaVersion = store.LatestSchemaVersion() + 1 })
+				rewriteManifest(t, dir, func(m *format.Manifest) { m.SchemaVersion = store.LatestSchemaVersion() + 1 })
 			}},
 		{name: "EscapingPath", want: backup.ErrUnsafePath, naming: "../../outside",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
-					m.Files = append([]backup.File{{Path: "../../outside", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
+				rewriteManifest(t, dir, func(m *format.Manifest) {
+					m.Files = append([]format.File{{Path: "../../outside", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
 				})
 			}},
 		{name: "AbsolutePath", want: backup.ErrUnsafePath, naming: "/etc/passwd",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
-					m.Files = append([]backup.File{{Path: "/etc/passwd", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
+				rewriteManifest(t, dir, func(m *format.Manifest) {
+					m.Files = append([]format.File{{Path: "/etc/passwd", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
 				})
 			}},
 		{name: "Symlink", want: backup.ErrUnsafePath, naming: firstFile(m, true).Path,
@@ -539,7 +540,7 @@ func TestRestore_Refused(t *testing.T) {
 					t.Fatal(err)
 				}
 				sum := sha256.Sum256(data)
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
+				rewriteManifest(t, dir, func(m *format.Manifest) {
 					for i := range m.Files {
 						if m.Files[i].Path == victim.Path {
 							m.Files[i].Size, m.Files[i].RawSize, m.Files[i].SHA256, m.Files[i].Encoding = int64(len(data)), int64(len(data)), hex.EncodeToString(sum[:]), "none"
@@ -632,7 +633,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	if err := os.CopyFS(damaged, os.DirFS(f.res.Path)); err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(damaged, backup.ManifestName)
+	manifest := filepath.Join(damaged, format.ManifestName)
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
@@ -970,7 +971,7 @@ func TestVerify(t *testing.T) {
 
 func TestList_DamagedManifest(t *testing.T) {
 	f := newFixture(t)
-	p := filepath.Join(f.res.Path, backup.ManifestName)
+	p := filepath.Join(f.res.Path, format.ManifestName)
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, data[:100], 0o600)
 	infos, err := backup.Folder{Path: f.folder}.Backups()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
@@ -28,7 +29,7 @@ type DeepOptions struct {
 	KeyFile string
 	// Keys unlocks an encrypted backup (which carries its master key);
 	// nil for a plain one.
-	Keys *Keys
+	Keys *format.Keys
 	// TempDir is where the temporary data directory is made ("" means
 	// os.TempDir()). It needs room for the restored state.
 	TempDir string
@@ -53,7 +54,7 @@ type DeepOptions struct {
 // what only the trial restore found); a missing or wrong key gives the
 // errors of [Restore] ([ErrKeyMissing], [ErrKeyUnusable], [ErrKeyMismatch],
 // [ErrKeyRequired], [ErrWrongKey]), which say nothing about the backup.
-func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, error) {
+func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*format.Manifest, error) {
 	if opts.Local = localDB(opts.Local); opts.Local == nil {
 		return nil, errNoLocal
 	}

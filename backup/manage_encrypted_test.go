@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
 
@@ -23,11 +24,11 @@ func TestManage_Encrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.root, "encrypted"),
-		Encrypt: &backup.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
+		Encrypt: &format.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	keys := backup.NewKeys(id)
+	keys := format.NewKeys(id)
 
 	entries, err := backup.Folder{Path: filepath.Dir(res.Path)}.Entries()
 	if err != nil || len(entries) != 1 || !entries[0].Encrypted || entries[0].Kind != backup.KindBackup {
@@ -69,7 +70,7 @@ func TestManage_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
+	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: format.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
 		t.Fatalf("VerifyDeep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
 	}
 }

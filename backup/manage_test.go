@@ -21,6 +21,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/archive"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -51,8 +52,8 @@ func TestVerify_Damage(t *testing.T) {
 		want   error
 	}{
 		{"ManifestFlippedByte", func(dir string) string {
-			flipByte(t, filepath.Join(dir, backup.ManifestName))
-			return backup.ManifestName
+			flipByte(t, filepath.Join(dir, format.ManifestName))
+			return format.ManifestName
 		}, backup.ErrChecksumMismatch},
 		{"TableFlippedByte", func(dir string) string {
 			flipByte(t, filepath.Join(dir, tf.Path))
@@ -217,7 +218,7 @@ func TestPrune(t *testing.T) {
 	os.MkdirAll(filepath.Join(folder, ".tmp-backup-prune-backup-20200101_0001-abcd"), 0o700)
 	os.WriteFile(filepath.Join(folder, "notes.txt"), []byte("mine"), 0o600)
 	for _, at := range times {
-		m, err := backup.ReadManifest(filepath.Join(folder, backup.Name(at)))
+		m, err := format.ReadManifest(filepath.Join(folder, backup.Name(at)))
 		if err != nil {
 			t.Fatal(err)
 		}

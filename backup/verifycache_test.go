@@ -11,13 +11,14 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // sharedBackups returns two backups of one seeded data directory with
 // nothing changed between them: every file of the second is a hard link
 // to the first's.
-func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Result) {
+func sharedBackups(t *testing.T, enc *format.EncryptOptions) (b1, b2 *backup.Result) {
 	t.Helper()
 	root := t.TempDir()
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
@@ -42,7 +43,7 @@ func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Res
 // file pass.
 func TestVerifyCache(t *testing.T) {
 	ctx := context.Background()
-	cases := append(encryptionCases(t), encryptionCase{"Passphrase", func() (*backup.EncryptOptions, *backup.Keys) {
+	cases := append(encryptionCases(t), encryptionCase{"Passphrase", func() (*format.EncryptOptions, *format.Keys) {
 		// Each backup's files are encrypted to a file identity in its
 		// sealed part, the same for both here (one series).
 		return withPassphrase("verify cache"), passphraseKeys(t, "verify cache")
@@ -60,7 +61,7 @@ func TestVerifyCache(t *testing.T) {
 				}
 				var want, bytes int64
 				for _, f := range b2.Manifest.Public().Files {
-					if f.Path != backup.SealedName { // written anew by every backup
+					if f.Path != format.SealedName { // written anew by every backup
 						want++
 						bytes += f.Size
 					}
