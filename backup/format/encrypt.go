@@ -19,6 +19,10 @@ import (
 	"github.com/bitnobi/bitnobi/secret"
 )
 
+// Encryption: docs/backup-format.md, "Encryption (format 2)", "What stays
+// readable without the key", "The encrypted part", "Tampering" and
+// "Linking encrypted blobs".
+
 // EncryptOptions says how backup.Create encrypts a backup. Give Recipients or
 // Passphrase, not both (age never mixes a passphrase with other
 // recipients).

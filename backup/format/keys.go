@@ -13,6 +13,9 @@ import (
 	"filippo.io/age"
 )
 
+// What unlocks an encrypted backup: docs/backup-format.md, "Encryption
+// (format 2)" (identities and passphrases).
+
 // Keys is what unlocks encrypted backups: age identities, either X25519
 // identities (the private halves of the recipients a backup was encrypted
 // to) or a scrypt identity made from the passphrase it was encrypted with.

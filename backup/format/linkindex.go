@@ -13,6 +13,9 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
+// The sealed link index: docs/backup-format.md, "Linking encrypted tables
+// (format 4)".
+
 // The link index lets the next encrypted backup link the tables of this
 // one without its age identity, which `bitnobi backup` does not have (it
 // encrypts to public keys). It is what a plain manifest shows of its
