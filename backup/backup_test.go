@@ -61,7 +61,8 @@ func mustCreate(tb testing.TB, dataDir, folder string, now func() time.Time) *ba
 
 func mustRestore(tb testing.TB, backupDir, dataDir string, opts backup.RestoreOptions) *backup.RestoreResult {
 	tb.Helper()
-	res, err := backup.Restore(context.Background(), backupDir, dataDir, opts)
+	opts.Backup, opts.DataDir = backupDir, dataDir
+	res, err := backup.Restore(context.Background(), opts)
 	if err != nil {
 		tb.Fatalf("Restore: %v", err)
 	}
@@ -271,7 +272,7 @@ func TestCreate_SameMinute(t *testing.T) {
 		t.Fatalf("List=%v, want %v", names, want)
 	}
 	for _, r := range []*backup.Result{f.res, r2, r3} {
-		if _, err := backup.Verify(context.Background(), r.Path, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), r.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify(%s): %v", r.Name, err)
 		}
 	}
@@ -304,7 +305,7 @@ func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 	if os.SameFile(a, b) {
 		t.Fatalf("damaged %s was linked", victim.Path)
 	}
-	if _, err := backup.Verify(context.Background(), r2.Path, nil); err != nil {
+	if _, err := backup.Verify(context.Background(), r2.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
@@ -342,7 +343,7 @@ func TestCreate_Interrupted(t *testing.T) {
 	if len(infos) != 1 || infos[0].Name != f.res.Name {
 		t.Fatalf("List=%v, want only %s", infos, f.res.Name)
 	}
-	_, err = backup.Restore(context.Background(), stale, filepath.Join(f.root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+	_, err = backup.Restore(context.Background(), backup.RestoreOptions{Backup: stale, DataDir: filepath.Join(f.root, "r"), Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore(temp dir) err=%v, want ErrNotBackup", err)
 	}
@@ -596,7 +597,8 @@ func TestRestore_Refused(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
-			_, err := backup.Restore(context.Background(), dir, target, opts)
+			opts.Backup, opts.DataDir = dir, target
+			_, err := backup.Restore(context.Background(), opts)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore err=%v, want %v", err, tt.want)
 			}
@@ -652,7 +654,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 		{"GoodBackup", f.res.Path, lockfile.ErrLocked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: tt.backup, DataDir: target, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore err=%v, want %v", err, tt.want)
 			}
@@ -670,7 +672,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	}
 	// Nothing is made for a bad backup: not even the target's parent.
 	target = filepath.Join(t.TempDir(), "new", "data")
-	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{Local: sqlite.Local{}}); !errors.Is(err, backup.ErrNotBackup) {
+	if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.folder, DataDir: target, Local: sqlite.Local{}}); !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore err=%v, want ErrNotBackup", err)
 	}
 	if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, fs.ErrNotExist) {
@@ -737,7 +739,7 @@ func TestRestore_KeyFileMessages(t *testing.T) {
 				t.Skip("root reads any file")
 			}
 			target := filepath.Join(t.TempDir(), "data")
-			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: tt.keyFile})
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.res.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: tt.keyFile})
 			for _, want := range tt.want {
 				if !errors.Is(err, want) {
 					t.Errorf("Restore err=%v, want it to match %v", err, want)
@@ -783,7 +785,9 @@ func TestRestore_Interrupted(t *testing.T) {
 				if phase == "start" {
 					cancel()
 				}
-				_, err := backup.Restore(ctx, f.res.Path, target, backup.RestoreOptions{
+				_, err := backup.Restore(ctx, backup.RestoreOptions{
+					Backup:  f.res.Path,
+					DataDir: target,
 					Local:   sqlite.Local{},
 					KeyFile: f.data.Dir.Key(),
 					Progress: func(p backup.Progress) {
@@ -832,7 +836,7 @@ func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {
 	if len(res.Warnings) == 0 {
 		t.Fatal("Create gave no warning about secrets sealed with another key")
 	}
-	_, err = backup.Restore(context.Background(), res.Path, filepath.Join(root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	_, err = backup.Restore(context.Background(), backup.RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, "r"), Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	if !errors.Is(err, backup.ErrKeyMismatch) || !strings.Contains(err.Error(), other.Fingerprint()) {
 		t.Fatalf("Restore err=%v, want ErrKeyMismatch naming %s", err, other.Fingerprint())
 	}
@@ -935,7 +939,7 @@ func TestRestore_TargetNotDataDir(t *testing.T) {
 	target := filepath.Join(f.root, "home")
 	os.MkdirAll(target, 0o700)
 	os.WriteFile(filepath.Join(target, "notes.txt"), []byte("mine"), 0o600)
-	_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.res.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrTargetNotEmpty) {
 		t.Fatalf("Restore err=%v, want ErrTargetNotEmpty", err)
 	}
@@ -956,14 +960,14 @@ func TestRestore_KeyInTarget(t *testing.T) {
 func TestVerify(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := backup.Verify(ctx, f.res.Path, nil); err != nil {
+	if _, err := backup.Verify(ctx, f.res.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	tf := firstFile(f.res.Manifest, false)
 	bf := firstFile(f.res.Manifest, true)
 	flipByte(t, filepath.Join(f.res.Path, tf.Path))
 	os.Remove(filepath.Join(f.res.Path, bf.Path))
-	_, err := backup.Verify(ctx, f.res.Path, nil)
+	_, err := backup.Verify(ctx, f.res.Path, backup.VerifyOptions{})
 	if !errors.Is(err, backup.ErrVerify) || !strings.Contains(err.Error(), tf.Path) || !strings.Contains(err.Error(), bf.Path) {
 		t.Fatalf("Verify err=%v, want ErrVerify naming %s and %s", err, tf.Path, bf.Path)
 	}

@@ -198,7 +198,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			if got, want := res.Manifest.Stats, serial.Manifest.Stats; got != want {
 				t.Fatalf("stats %+v, on one goroutine %+v", got, want)
 			}
-			if _, err := backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 
@@ -234,7 +234,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			if next.Manifest.Previous != res.Name {
 				t.Fatalf("Previous=%q, want %q", next.Manifest.Previous, res.Name)
 			}
-			if _, err := backup.VerifyWith(ctx, next.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, next.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify next: %v", err)
 			}
 		})
@@ -373,7 +373,7 @@ func TestCreate_LargeBlobs(t *testing.T) {
 			t.Fatalf("blob file %+v, want CSV compressed", f)
 		}
 	}
-	if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+	if _, err := backup.Verify(context.Background(), res.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	target := filepath.Join(root, "restored")
@@ -431,7 +431,7 @@ func TestCreate_BlobFrames(t *testing.T) {
 			if n := len(plog.blobs); n == 0 || plog.blobs[n-1].Bytes != total {
 				t.Fatalf("blobs progress %+v, want it to end at %d bytes", plog.blobs, total)
 			}
-			if _, err := backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 			target := filepath.Join(root, "restored")

@@ -172,7 +172,7 @@
 // and primary-key order last; [Inspect] and [Diff] build on it ([DiffLive]
 // reads the live database in one read transaction instead), merge-joining
 // rows by primary key so that memory does not grow with the tables.
-// [VerifyDeep] restores into a temporary directory and checks the result.
+// [Verify] with Deep restores into a temporary directory and checks the result.
 //
 // [Prune] and [Import] change the folder, under its lock (B/.lock), so
 // they never run beside a backup or each other:

@@ -118,12 +118,12 @@ func TestEncryptedRoundTrip(t *testing.T) {
 			}
 
 			// Verify without the key checks the ciphertext only.
-			vm, err := backup.Verify(ctx, res.Path, nil)
+			vm, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{})
 			if err != nil || !vm.Locked() {
 				t.Fatalf("Verify without key: locked=%v, %v", vm != nil && vm.Locked(), err)
 			}
 			keys := c.keys(t)
-			vm, err = backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys})
+			vm, err = backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys})
 			if err != nil || vm.Locked() || len(vm.Tables) == 0 {
 				t.Fatalf("Verify with key: %v", err)
 			}
@@ -308,7 +308,7 @@ func newEncryptedForErrors(t *testing.T) *encryptedForErrors {
 // not change.
 func (e *encryptedForErrors) restoreFails(t *testing.T, keys *format.Keys, want error, wantPath string) {
 	t.Helper()
-	_, err := backup.Restore(context.Background(), e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: keys})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: e.backup, DataDir: e.target, Local: sqlite.Local{}, Keys: keys})
 	if !errors.Is(err, want) {
 		t.Fatalf("Restore: %v, want %v", err, want)
 	}
@@ -365,15 +365,15 @@ func TestEncryptedErrors(t *testing.T) {
 		e := newEncryptedForErrors(t)
 		e.restoreFails(t, nil, backup.ErrKeyRequired, format.SealedName)
 		e.restoreFails(t, &format.Keys{}, backup.ErrKeyRequired, format.SealedName)
-		if _, err := format.OpenManifest(e.backup, nil); !errors.Is(err, backup.ErrKeyRequired) {
-			t.Fatalf("OpenManifest: %v", err)
+		if _, err := backup.OpenReader(e.backup, nil); !errors.Is(err, backup.ErrKeyRequired) {
+			t.Fatalf("OpenReader: %v", err)
 		}
 	})
 	t.Run("ErrWrongKey", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
 		e.restoreFails(t, format.NewKeys(newIdentity(t)), backup.ErrWrongKey, format.SealedName)
 		e.restoreFails(t, passphraseKeys(t, "not it"), backup.ErrWrongKey, format.SealedName)
-		if _, err := backup.VerifyWith(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(newIdentity(t))}); !errors.Is(err, backup.ErrWrongKey) {
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(newIdentity(t))}); !errors.Is(err, backup.ErrWrongKey) {
 			t.Fatalf("VerifyWith: %v", err)
 		}
 	})
@@ -384,7 +384,7 @@ func TestEncryptedErrors(t *testing.T) {
 		flipByteAt(t, filepath.Join(e.backup, filepath.FromSlash(blobPath)), -20)
 		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, blobPath)
 		// Plain verify, without the key, finds it too.
-		if _, err := backup.Verify(ctx, e.backup, nil); !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blobPath) {
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{}); !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blobPath) {
 			t.Fatalf("Verify without key: %v", err)
 		}
 	})
@@ -405,7 +405,7 @@ func TestEncryptedErrors(t *testing.T) {
 			}
 		})
 		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.ManifestName)
-		if _, err := backup.VerifyWith(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(e.id)}); !errors.Is(err, backup.ErrChecksumMismatch) {
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(e.id)}); !errors.Is(err, backup.ErrChecksumMismatch) {
 			t.Fatalf("VerifyWith: %v", err)
 		}
 	})
@@ -440,7 +440,7 @@ func TestEncryptedErrors(t *testing.T) {
 				rewriteManifest(t, e.backup, c.edit)
 				// Without the key, only the checksum can be checked, and
 				// it was recomputed: that is the documented trade-off.
-				if _, err := backup.Verify(ctx, e.backup, nil); err != nil {
+				if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{}); err != nil {
 					t.Fatalf("Verify without key: %v", err)
 				}
 				e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.ManifestName)
@@ -453,7 +453,7 @@ func TestEncryptedErrors(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		b = bytes.Replace(b, []byte(`"schema_version": `), []byte(`"schema_version":  `), 1)
 		os.WriteFile(p, b, 0o600)
-		_, err := backup.Restore(ctx, e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: format.NewKeys(e.id)})
+		_, err := backup.Restore(ctx, backup.RestoreOptions{Backup: e.backup, DataDir: e.target, Local: sqlite.Local{}, Keys: format.NewKeys(e.id)})
 		if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), format.ManifestName) {
 			t.Fatalf("Restore: %v", err)
 		}
@@ -497,8 +497,8 @@ func TestEncryptedIncremental(t *testing.T) {
 	if b3.Manifest.Stats.FilesLinked != 0 || b3.Manifest.Previous != "" || sameFile(b2, b3) != 0 {
 		t.Fatalf("backup to other recipients: stats %+v, %d files shared", b3.Manifest.Stats, sameFile(b2, b3))
 	}
-	if _, err := format.OpenManifest(b3.Path, format.NewKeys(other)); !errors.Is(err, backup.ErrWrongKey) {
-		t.Fatalf("OpenManifest with a former recipient: %v", err)
+	if _, err := backup.OpenReader(b3.Path, format.NewKeys(other)); !errors.Is(err, backup.ErrWrongKey) {
+		t.Fatalf("OpenReader with a former recipient: %v", err)
 	}
 
 	// A plain backup links nothing from an encrypted one, nor the
@@ -526,12 +526,12 @@ func TestEncryptedIncremental(t *testing.T) {
 		res  *backup.Result
 		keys *format.Keys
 	}{{p2, passphraseKeys(t, "one passphrase")}, {p3, passphraseKeys(t, "another passphrase")}} {
-		if _, err := backup.VerifyWith(context.Background(), c.res.Path, backup.VerifyOptions{Keys: c.keys}); err != nil {
+		if _, err := backup.Verify(context.Background(), c.res.Path, backup.VerifyOptions{Keys: c.keys}); err != nil {
 			t.Fatalf("VerifyWith %s: %v", c.res.Name, err)
 		}
 	}
-	if _, err := format.OpenManifest(p3.Path, passphraseKeys(t, "one passphrase")); !errors.Is(err, backup.ErrWrongKey) {
-		t.Fatalf("OpenManifest with the first passphrase: %v", err)
+	if _, err := backup.OpenReader(p3.Path, passphraseKeys(t, "one passphrase")); !errors.Is(err, backup.ErrWrongKey) {
+		t.Fatalf("OpenReader with the first passphrase: %v", err)
 	}
 
 	// The list shows every backup without a key.

@@ -56,7 +56,7 @@ func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*forma
 // UnpackOptions configures [Unpack] and [Import].
 type UnpackOptions struct {
 	// Keys unlocks an encrypted backup so that its content is verified
-	// too; without them only its files' ciphertext is (see [VerifyWith]).
+	// too; without them only its files' ciphertext is (see [Verify]).
 	// nil for a plain backup.
 	Keys *format.Keys
 	// Limits bounds what is extracted (zero: [archive.DefaultLimits]).
@@ -79,7 +79,7 @@ func (u *Unpacked) Remove() error { return os.RemoveAll(u.root) }
 
 // Unpack extracts the backup archive read from r into a new temporary
 // directory under parent whose name starts with prefix, verifies it
-// completely ([VerifyWith]), and returns it. On error nothing is left under
+// completely ([Verify]), and returns it. On error nothing is left under
 // parent. The caller removes the result with [Unpacked.Remove].
 //
 // Unpacking is bounded before it writes. [Export] puts manifest.json
@@ -185,7 +185,7 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 		return nil, &HintError{Err: fmt.Errorf("unpack: %w: the archive holds no %s", ErrArchive, format.ManifestName),
 			Hint: "make the archive again with bitnobi backups export"}
 	}
-	m, err := VerifyWith(ctx, incoming, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
+	m, err := verify(ctx, incoming, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("unpack: the archive's backup: %w", err)
 	}

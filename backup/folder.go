@@ -261,7 +261,7 @@ type Verification struct {
 	At               time.Time `json:"verified_at"`
 	OK               bool      `json:"ok"`
 	// Deep reports whether a trial restore was part of it
-	// ([VerifyDeep]).
+	// ([Verify] with Deep).
 	Deep  bool   `json:"deep"`
 	Error string `json:"error,omitempty"`
 }

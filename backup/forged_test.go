@@ -62,7 +62,7 @@ func TestVerify_ForgedManifest(t *testing.T) {
 			if _, err := format.ReadManifest(dir); err != nil {
 				t.Fatalf("the forged manifest does not even parse (forge it better): %v", err)
 			}
-			_, err := backup.Verify(context.Background(), dir, nil)
+			_, err := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrVerify) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Verify of a manifest with a forged %s: %v, want a verify error naming %s", tt.name, err, tt.want)
 			}
@@ -100,7 +100,7 @@ func TestVerify_ForgedSchema(t *testing.T) {
 			if _, err := format.ReadManifest(dir); err != nil {
 				t.Fatalf("the forged manifest does not even parse (forge it better): %v", err)
 			}
-			_, err := backup.Verify(context.Background(), dir, nil)
+			_, err := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrVerify) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Verify of a manifest with a forged %s: %v, want a verify error naming %s", tt.name, err, tt.want)
 			}

@@ -108,7 +108,7 @@ func checkGolden(t *testing.T, dir string) {
 		opts.KeyFile = filepath.Join(tmp, "master.key")
 		backuptest.CopyKey(t, dir+".master.key", opts.KeyFile)
 	}
-	if _, err := backup.VerifyWith(ctx, dir, backup.VerifyOptions{Keys: opts.Keys}); err != nil {
+	if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{Keys: opts.Keys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	target := filepath.Join(tmp, "data")

@@ -63,14 +63,14 @@ func TestManage_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: t.TempDir()}); err != nil {
-		t.Fatalf("VerifyDeep of the imported encrypted backup: %v", err)
+	if _, err := backup.Verify(ctx, imp.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: keys, TempDir: t.TempDir()}); err != nil {
+		t.Fatalf("Verify --deep of the imported encrypted backup: %v", err)
 	}
 	other, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: format.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
-		t.Fatalf("VerifyDeep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
+	if _, err := backup.Verify(ctx, imp.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: format.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
+		t.Fatalf("Verify --deep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
 	}
 }

@@ -78,11 +78,11 @@ func TestVerify_Damage(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyBackup(t, f.res.Path)
-			if _, err := backup.Verify(ctx, dir, nil); err != nil {
+			if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{}); err != nil {
 				t.Fatalf("Verify before damage: %v", err)
 			}
 			naming := tt.damage(dir)
-			_, err := backup.Verify(ctx, dir, nil)
+			_, err := backup.Verify(ctx, dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrVerify) || !errors.Is(err, tt.want) || !strings.Contains(err.Error(), naming) {
 				t.Fatalf("Verify err=%v, want %v naming %s", err, tt.want, naming)
 			}
@@ -114,7 +114,7 @@ func TestVerify_SizeChanged(t *testing.T) {
 			if err := os.WriteFile(p, tt.change(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err = backup.Verify(context.Background(), dir, nil)
+			_, err = backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), bf.Path) {
 				t.Fatalf("Verify err=%v, want ErrChecksumMismatch naming %s", err, bf.Path)
 			}
@@ -131,9 +131,9 @@ func TestVerify_SizeChanged(t *testing.T) {
 func TestVerifyDeep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	opts := backup.DeepOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
+	opts := backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
 	t.Run("OK", func(t *testing.T) {
-		if _, err := backup.VerifyDeep(ctx, f.res.Path, opts); err != nil {
+		if _, err := backup.Verify(ctx, f.res.Path, opts); err != nil {
 			t.Fatalf("VerifyDeep: %v", err)
 		}
 		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
@@ -147,10 +147,10 @@ func TestVerifyDeep(t *testing.T) {
 		tamper.RewriteTable(t, dir, "user_attributes", func(lines []string) []string {
 			return append(lines, `["u-ghost","department","Nowhere"]`)
 		})
-		if _, err := backup.Verify(ctx, dir, nil); err != nil {
+		if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify of the re-checksummed backup: %v (want it to pass: checksums cannot tell)", err)
 		}
-		_, err := backup.VerifyDeep(ctx, dir, opts)
+		_, err := backup.Verify(ctx, dir, opts)
 		if !errors.Is(err, backup.ErrTrialRestore) || !errors.Is(err, backup.ErrVerify) {
 			t.Fatalf("VerifyDeep err=%v, want ErrTrialRestore", err)
 		}
@@ -164,14 +164,14 @@ func TestVerifyDeep(t *testing.T) {
 			lines[0] = strings.Replace(lines[0], `"192.0.2.1"`, `"192.0.2.99"`, 1)
 			return lines
 		})
-		if _, err := backup.VerifyDeep(ctx, dir, opts); !errors.Is(err, backup.ErrVerify) {
+		if _, err := backup.Verify(ctx, dir, opts); !errors.Is(err, backup.ErrVerify) {
 			t.Fatalf("VerifyDeep err=%v, want a verify error", err)
 		}
 	})
 	t.Run("NoKey", func(t *testing.T) {
 		o := opts
 		o.KeyFile = filepath.Join(t.TempDir(), "missing.key")
-		if _, err := backup.VerifyDeep(ctx, f.res.Path, o); !errors.Is(err, backup.ErrKeyMissing) || errors.Is(err, backup.ErrVerify) {
+		if _, err := backup.Verify(ctx, f.res.Path, o); !errors.Is(err, backup.ErrKeyMissing) || errors.Is(err, backup.ErrVerify) {
 			t.Fatalf("VerifyDeep err=%v, want ErrKeyMissing and not ErrVerify", err)
 		}
 	})
@@ -259,7 +259,7 @@ func TestPrune(t *testing.T) {
 	// The backups kept share their blob files with the removed ones: they
 	// must still verify.
 	for _, e := range entries[:2] {
-		if _, err := backup.Verify(ctx, e.Path, nil); err != nil {
+		if _, err := backup.Verify(ctx, e.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify %s after prune: %v", e.Name, err)
 		}
 		if e.Verification == nil {
@@ -282,7 +282,7 @@ func TestPrune(t *testing.T) {
 		if err != nil || len(res.Removed) != 1 || res.Removed[0] != backup.Name(times[4]) {
 			t.Fatalf("Prune=%+v, %v; want only %s removed", res, err, backup.Name(times[4]))
 		}
-		if _, err := backup.Verify(ctx, filepath.Join(folder, backup.Name(times[5])), nil); err != nil {
+		if _, err := backup.Verify(ctx, filepath.Join(folder, backup.Name(times[5])), backup.VerifyOptions{}); err != nil {
 			t.Fatalf("the newest backup: %v", err)
 		}
 	})
@@ -658,7 +658,7 @@ func FuzzImport(f *testing.F) {
 		res, err := backup.Import(context.Background(), bytes.NewReader(data),
 			backup.ImportOptions{Folder: folder, UnpackOptions: backup.UnpackOptions{Limits: lim}})
 		if err == nil {
-			if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+			if _, err := backup.Verify(context.Background(), res.Path, backup.VerifyOptions{}); err != nil {
 				t.Fatalf("imported a backup that does not verify: %v", err)
 			}
 			return

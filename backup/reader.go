@@ -29,10 +29,14 @@ type Reader struct {
 
 // OpenReader reads and checks the manifest of the backup in dir, and
 // unlocks it with keys if it is encrypted; nil keys are enough for a
-// plain backup. Errors are those of [format.OpenManifest].
+// plain backup. Errors are those of [format.ReadManifest] and
+// [format.Unlock].
 func OpenReader(dir string, keys *format.Keys) (*Reader, error) {
-	m, err := format.OpenManifest(dir, keys)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
+		return nil, err
+	}
+	if m, err = format.Unlock(dir, m, keys); err != nil {
 		return nil, err
 	}
 	return &Reader{dir: dir, m: m, keys: m.ContentKeys(keys)}, nil

@@ -52,6 +52,11 @@ type RowLoader interface {
 
 // RestoreOptions configures [Restore].
 type RestoreOptions struct {
+	// Backup is the backup directory to restore. Required.
+	Backup string
+	// DataDir is the data directory to restore into: missing, empty, or a
+	// data directory whose state is replaced. Required.
+	DataDir string
 	// Target, if set, is the database to restore into; the data directory
 	// then receives only the blobs and the master key. nil restores into
 	// the data directory's SQLite database, switching the whole directory.
@@ -138,17 +143,18 @@ func (e *InterruptedError) Error() string {
 // "interrupted", say) does not.
 func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
 
-// Restore restores the backup in backupDir into dataDir, which may be
-// missing, empty, or a data directory whose state is replaced (in place).
+// Restore restores the backup opts.Backup into the data directory
+// opts.DataDir, which may be missing, empty, or a data directory whose
+// state is replaced (in place).
 // See the package documentation for the checks made before anything is
 // changed and for how the switch survives a crash; its numbered steps
 // are the methods of restorer called here in turn. It refuses while a
-// server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
+// server holds the data directory's lock (an error matching [lockfile.ErrLocked]) and
 // holds that lock itself while it works. When ctx is done before the
 // switch, it returns an [*InterruptedError].
-func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
+func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err error) {
 	start := time.Now()
-	r, err := newRestorer(backupDir, dataDir, opts)
+	r, err := newRestorer(opts.Backup, opts.DataDir, opts)
 	if err != nil {
 		return nil, err
 	}

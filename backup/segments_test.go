@@ -134,7 +134,7 @@ func testSegmentsIncremental(t *testing.T, engine string, enc *format.EncryptOpt
 	if sameFile(t, b2, b3, users) || !sameFile(t, b2, b3, policies) {
 		t.Fatal("want users written (changed) and policies linked (unchanged)")
 	}
-	if _, err := backup.VerifyWith(ctx, b3.Path, backup.VerifyOptions{Keys: idKeys}); err != nil {
+	if _, err := backup.Verify(ctx, b3.Path, backup.VerifyOptions{Keys: idKeys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	// What was linked and what was written make one snapshot.

@@ -29,20 +29,31 @@ const maxReported = 20
 // number recorded, and that every blob decodes to content whose SHA-256
 // is its id. It returns the manifest, and an error matching [ErrVerify]
 // that names the damaged files, or [ErrNotBackup] or [ErrNewerVersion].
-// progress, if not nil, is called as it goes.
+// opts.Progress, if not nil, is called as it goes.
 //
 // An encrypted backup is checked only as far as its public manifest
-// goes: every file's size and the SHA-256 of its ciphertext. The returned
-// manifest is then [format.Manifest.Locked]; [VerifyWith] with its keys checks
-// the content too.
-func Verify(ctx context.Context, dir string, progress func(Progress)) (*format.Manifest, error) {
-	return VerifyWith(ctx, dir, VerifyOptions{Progress: progress})
+// goes, without opts.Keys: every file's size and the SHA-256 of its
+// ciphertext. The returned manifest is then [format.Manifest.Locked].
+// With opts.Keys, an encrypted backup is checked as completely as a plain
+// one, and also that its encrypted part opens and agrees with
+// manifest.json (an altered public manifest gives an error matching
+// [ErrChecksumMismatch]); the result is its full manifest. Wrong keys
+// give [ErrWrongKey].
+//
+// With opts.Deep, Verify then restores the backup into a temporary data
+// directory and checks the restored state too (see [VerifyOptions].Deep).
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
+	if opts.Deep {
+		return verifyDeep(ctx, dir, opts)
+	}
+	return verify(ctx, dir, opts)
 }
 
-// VerifyOptions configures [VerifyWith].
+// VerifyOptions configures [Verify].
 type VerifyOptions struct {
 	// Keys unlock an encrypted backup, so that its content is checked;
-	// without them only its files' ciphertext is.
+	// without them only its files' ciphertext is. An encrypted backup
+	// carries its master key, so Deep needs them for it.
 	Keys *format.Keys
 	// Progress, if set, is called as work advances.
 	Progress func(Progress)
@@ -50,6 +61,34 @@ type VerifyOptions struct {
 	// "backups verify --all"), so that a file hard-linked into several
 	// backups is read once.
 	Cache *VerifyCache
+
+	// Deep, after the checks above, restores the backup with [Restore]
+	// into a temporary data directory, which it removes after, and checks
+	// the restored state: every foreign key resolves
+	// ([store.Dialect].BrokenReferences), every row of the blobs table has
+	// its file with the SHA-256 and size recorded, and the audit log's
+	// hash chain verifies. So it answers "will this backup restore?" for a
+	// backup whose files are intact but whose content does not hold
+	// together, such as a table file rewritten, with a manifest to match,
+	// to refer to a user who is not there.
+	//
+	// An error about the backup then matches [ErrVerify]
+	// ([ErrTrialRestore] for what only the trial restore found); a missing
+	// or wrong key gives the errors of [Restore] ([ErrKeyMissing],
+	// [ErrKeyUnusable], [ErrKeyMismatch], [ErrKeyRequired],
+	// [ErrWrongKey]), which say nothing about the backup.
+	Deep bool
+	// KeyFile is, with Deep, the master key the trial restore of a plain
+	// backup needs, as for [RestoreOptions].KeyFile; it must be the one
+	// the backup was made with. Required for a plain backup: the
+	// temporary data directory holds no key.
+	KeyFile string
+	// TempDir is, with Deep, where the temporary data directory is made
+	// ("" means os.TempDir()). It needs room for the restored state.
+	TempDir string
+	// Local, with Deep, builds and opens the trial restore's database
+	// file; nil means the registered engine (see [LocalDB]).
+	Local LocalDB
 }
 
 // VerifyCache remembers, for the verifications of one run, the files
@@ -136,12 +175,8 @@ func (c *VerifyCache) pass(k verifiedKey) {
 	c.passed[k] = true
 }
 
-// VerifyWith is [Verify] with options. With keys, an encrypted backup is
-// checked as completely as a plain one, and also that its encrypted part
-// opens and agrees with manifest.json (an altered public manifest gives
-// an error matching [ErrChecksumMismatch]); the result is its full
-// manifest. Wrong keys give [ErrWrongKey].
-func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
+// verify is [Verify] without Deep.
+func verify(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
 	m, err := format.ReadManifest(dir)
 	if err != nil {
 		return nil, err

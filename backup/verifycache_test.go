@@ -55,8 +55,8 @@ func TestVerifyCache(t *testing.T) {
 				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					if _, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
-						t.Fatalf("VerifyWith %s: %v", b.Name, err)
+					if _, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
+						t.Fatalf("Verify %s: %v", b.Name, err)
 					}
 				}
 				var want, bytes int64
@@ -83,16 +83,16 @@ func TestVerifyCache(t *testing.T) {
 				flipByteAt(t, filepath.Join(b1.Path, filepath.FromSlash(blob)), -1)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					_, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
+					_, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 					if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blob) {
-						t.Fatalf("VerifyWith %s: %v, want a checksum mismatch naming %s", b.Name, err, blob)
+						t.Fatalf("Verify %s: %v, want a checksum mismatch naming %s", b.Name, err, blob)
 					}
 				}
 			})
 			t.Run("ChangedAfterPassing", func(t *testing.T) {
 				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
-				if _, err := backup.VerifyWith(ctx, b1.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
+				if _, err := backup.Verify(ctx, b1.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
 					t.Fatal(err)
 				}
 				// Damaged after it passed: the modification time moves, so
@@ -110,9 +110,9 @@ func TestVerifyCache(t *testing.T) {
 				if err := os.Chtimes(p, later, later); err != nil {
 					t.Fatal(err)
 				}
-				_, err := backup.VerifyWith(ctx, b2.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
+				_, err := backup.Verify(ctx, b2.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 				if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), table) {
-					t.Fatalf("VerifyWith after damage: %v, want a checksum mismatch naming %s", err, table)
+					t.Fatalf("Verify after damage: %v, want a checksum mismatch naming %s", err, table)
 				}
 			})
 		})

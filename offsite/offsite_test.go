@@ -162,7 +162,7 @@ func TestPushPull(t *testing.T) {
 	if got, want := pr.Name, b.Name; got != want {
 		t.Errorf("pulled as %s, want %s", got, want)
 	}
-	if _, err := backup.Verify(ctx, pr.Path, nil); err != nil {
+	if _, err := backup.Verify(ctx, pr.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("pulled backup does not verify: %v", err)
 	}
 	local, _ := os.ReadFile(filepath.Join(b.Path, format.ManifestName))

@@ -45,7 +45,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // restoreIn restores dir into the fixture's data directory in-process.
 func (f *fixture) restoreIn(dir string) error {
-	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: f.data, Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
 	return err
 }
 
@@ -99,7 +99,7 @@ func TestCorruption(t *testing.T) {
 			continue
 		}
 		n++
-		_, verr := backup.Verify(context.Background(), dir, nil)
+		_, verr := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 		if verr == nil {
 			t.Fatalf("%s: %s %s: verify passed", name, damage, named)
 		}

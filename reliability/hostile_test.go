@@ -262,10 +262,10 @@ func TestHostileBackups(t *testing.T) {
 	t.Run("control", func(t *testing.T) {
 		dir := filepath.Join(root, "control", "backup-20990101_0000")
 		copyCorpus(t, good, dir)
-		if _, err := backup.Verify(context.Background(), dir, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), dir, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("verify of the good backup: %v (regenerate the corpus with -update?)", err)
 		}
-		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
+		if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: filepath.Join(root, "control", "data"), Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
 			t.Fatalf("restore of the good backup: %v", err)
 		}
 	})
@@ -293,7 +293,7 @@ func TestHostileBackups(t *testing.T) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			alloc := ms.TotalAlloc
-			_, verr := backup.Verify(context.Background(), dir, nil)
+			_, verr := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			rerr := f.restoreIn(dir)
 			runtime.ReadMemStats(&ms)
 			if verr == nil {

@@ -391,19 +391,6 @@ func Unlock(dir string, pub *Manifest, keys *Keys) (*Manifest, error) {
 	return u.Manifest, nil
 }
 
-// OpenManifest reads the manifest of the backup in dir with
-// [ReadManifest] and, for an encrypted backup, unlocks it with keys
-// ([Unlock]); for a plain backup keys are not needed. The files of an
-// encrypted backup are then read with keys (openContent), those of a
-// plain one without.
-func OpenManifest(dir string, keys *Keys) (*Manifest, error) {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		return nil, err
-	}
-	return Unlock(dir, m, keys)
-}
-
 // UnlockKey is [Unlock] that also returns the master key the encrypted
 // backup carries.
 func UnlockKey(dir string, pub *Manifest, keys *Keys) (*Unlocked, error) {

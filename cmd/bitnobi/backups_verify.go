@@ -118,7 +118,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		}
 		paths = []string{p}
 	}
-	deepOpts := backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
+	deepOpts := backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
 	if *deep && deepOpts.KeyFile == "" {
 		deepOpts.KeyFile = m.keyFile(datadir.Dir(*dataDir))
 	}
@@ -134,9 +134,9 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		if *deep {
 			opts := deepOpts
 			opts.Progress = prog.update
-			mf, err = backup.VerifyDeep(ctx, p, opts)
+			mf, err = backup.Verify(ctx, p, opts)
 		} else {
-			mf, err = backup.VerifyWith(ctx, p, backup.VerifyOptions{Keys: keys, Progress: prog.update, Cache: cache})
+			mf, err = backup.Verify(ctx, p, backup.VerifyOptions{Keys: keys, Progress: prog.update, Cache: cache})
 		}
 		prog.done()
 		if interrupted(ctx, err) {

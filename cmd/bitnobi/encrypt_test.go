@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
@@ -122,9 +123,12 @@ func TestEncryptedBackupCommands_Passphrase(t *testing.T) {
 		t.Fatalf("second backup, passphrase from the environment: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	second := testutil.LastLine(out)
-	mf, err := format.OpenManifest(second, mustLoadKeys(t, "", pass))
-	if err != nil || mf.Stats.FilesLinked != int64(len(mf.Files)) || mf.Stats.FilesWritten != 0 {
-		t.Fatalf("second backup: %v, stats %+v", err, mf)
+	r, err := backup.OpenReader(second, mustLoadKeys(t, "", pass))
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	if mf := r.Manifest(); mf.Stats.FilesLinked != int64(len(mf.Files)) || mf.Stats.FilesWritten != 0 {
+		t.Fatalf("second backup: stats %+v", mf)
 	}
 	code, out, errOut = runMain(t, env, "restore", second, "--data-dir", filepath.Join(root, "restored"))
 	if code != ExitOK {
@@ -240,7 +244,7 @@ func TestBackupCommand_EncryptFlags(t *testing.T) {
 	rf := filepath.Join(root, "recipients.txt")
 	os.WriteFile(rf, []byte("# team\n"+recipient+"\n"), 0o600)
 	path := mustBackup(t, dataDir, "--encrypt", "--recipients-file", rf)
-	if _, err := format.OpenManifest(path, mustLoadKeys(t, idFile, "")); err != nil {
+	if _, err := backup.OpenReader(path, mustLoadKeys(t, idFile, "")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -154,7 +154,9 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		key = m.Getenv(EnvKeyFile)
 	}
 	prog := m.newProgress(*quiet)
-	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
+	res, err := backup.Restore(ctx, backup.RestoreOptions{
+		Backup:          src,
+		DataDir:         dir.Path(),
 		Local:           sqlite.Local{},
 		Target:          target,
 		KeyFile:         key,
