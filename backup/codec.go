@@ -17,7 +17,7 @@ type tableReader struct {
 }
 
 // openTable opens the decoded content of t's files in dir; keys as for
-// openContent. The first file is opened at once, so that a missing or
+// [format.OpenContent]. The first file is opened at once, so that a missing or
 // undecryptable file is reported here; the others as they are reached,
 // as a *FileError from Read.
 func openTable(dir string, t format.Table, keys *format.Keys) (*tableReader, error) {

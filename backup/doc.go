@@ -25,7 +25,7 @@
 // from the master key and the recipients, so that consecutive backups to
 // the same recipients can link them without revealing the ids. Keys
 // ([format.Keys], [format.LoadKeys]) unlock it; every read of a file's content goes
-// through one function, openContent, which decrypts.
+// through one function, [format.OpenContent], which decrypts.
 //
 // # Create
 //

@@ -374,7 +374,7 @@ func TestEncryptedErrors(t *testing.T) {
 		e.restoreFails(t, format.NewKeys(newIdentity(t)), backup.ErrWrongKey, format.SealedName)
 		e.restoreFails(t, passphraseKeys(t, "not it"), backup.ErrWrongKey, format.SealedName)
 		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(newIdentity(t))}); !errors.Is(err, backup.ErrWrongKey) {
-			t.Fatalf("VerifyWith: %v", err)
+			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TamperedCiphertext", func(t *testing.T) {
@@ -406,7 +406,7 @@ func TestEncryptedErrors(t *testing.T) {
 		})
 		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.ManifestName)
 		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(e.id)}); !errors.Is(err, backup.ErrChecksumMismatch) {
-			t.Fatalf("VerifyWith: %v", err)
+			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TamperedSealedPart", func(t *testing.T) {
@@ -527,7 +527,7 @@ func TestEncryptedIncremental(t *testing.T) {
 		keys *format.Keys
 	}{{p2, passphraseKeys(t, "one passphrase")}, {p3, passphraseKeys(t, "another passphrase")}} {
 		if _, err := backup.Verify(context.Background(), c.res.Path, backup.VerifyOptions{Keys: c.keys}); err != nil {
-			t.Fatalf("VerifyWith %s: %v", c.res.Name, err)
+			t.Fatalf("Verify %s: %v", c.res.Name, err)
 		}
 	}
 	if _, err := backup.OpenReader(p3.Path, passphraseKeys(t, "one passphrase")); !errors.Is(err, backup.ErrWrongKey) {

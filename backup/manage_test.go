@@ -134,7 +134,7 @@ func TestVerifyDeep(t *testing.T) {
 	opts := backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
 	t.Run("OK", func(t *testing.T) {
 		if _, err := backup.Verify(ctx, f.res.Path, opts); err != nil {
-			t.Fatalf("VerifyDeep: %v", err)
+			t.Fatalf("Verify --deep: %v", err)
 		}
 		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
 			t.Fatalf("left in the temporary directory: %v", left)
@@ -152,10 +152,10 @@ func TestVerifyDeep(t *testing.T) {
 		}
 		_, err := backup.Verify(ctx, dir, opts)
 		if !errors.Is(err, backup.ErrTrialRestore) || !errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want ErrTrialRestore", err)
+			t.Fatalf("Verify --deep err=%v, want ErrTrialRestore", err)
 		}
 		if !strings.Contains(err.Error(), "user_attributes") && !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-			t.Fatalf("VerifyDeep err=%v does not say what is wrong", err)
+			t.Fatalf("Verify --deep err=%v does not say what is wrong", err)
 		}
 	})
 	t.Run("BrokenAuditChain", func(t *testing.T) {
@@ -165,14 +165,14 @@ func TestVerifyDeep(t *testing.T) {
 			return lines
 		})
 		if _, err := backup.Verify(ctx, dir, opts); !errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want a verify error", err)
+			t.Fatalf("Verify --deep err=%v, want a verify error", err)
 		}
 	})
 	t.Run("NoKey", func(t *testing.T) {
 		o := opts
 		o.KeyFile = filepath.Join(t.TempDir(), "missing.key")
 		if _, err := backup.Verify(ctx, f.res.Path, o); !errors.Is(err, backup.ErrKeyMissing) || errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want ErrKeyMissing and not ErrVerify", err)
+			t.Fatalf("Verify --deep err=%v, want ErrKeyMissing and not ErrVerify", err)
 		}
 	})
 }

@@ -220,7 +220,7 @@ type restorer struct {
 	m         *format.Manifest
 	u         *format.Unlocked
 	key       secret.Key
-	keys      *format.Keys // for openContent: nil for a plain backup
+	keys      *format.Keys // for format.OpenContent: nil for a plain backup
 	kind      int          // what dataDir holds: targetMissing, targetEmpty or targetState
 	// created is set while dataDir is a directory this restore created
 	// to hold its lock, to be removed again if the restore fails.
@@ -730,7 +730,7 @@ type builder struct {
 	staging string
 	m       *format.Manifest
 	key     secret.Key
-	keys    *format.Keys // for openContent: nil for a plain backup
+	keys    *format.Keys // for format.OpenContent: nil for a plain backup
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger

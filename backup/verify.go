@@ -459,7 +459,7 @@ func decodedHash(dir string, f format.File, keys *format.Keys) (string, int64, e
 	return hw.Sum(), hw.N, nil
 }
 
-// forEachRow decodes table t's file in dir (keys as for openContent: nil
+// forEachRow decodes table t's file in dir (keys as for [format.OpenContent]: nil
 // for a plain backup) and calls fn (if not nil) with
 // each row; it returns the number of rows.
 func forEachRow(ctx context.Context, dir string, t format.Table, keys *format.Keys, fn func(row []any) error) (int64, error) {

@@ -145,7 +145,7 @@ func (m *Manifest) Public() *Manifest {
 	return m
 }
 
-// ContentKeys returns the keys to give openContent for the files of the
+// ContentKeys returns the keys to give [OpenContent] for the files of the
 // backup m describes: nil for a plain backup.
 func (m *Manifest) ContentKeys(keys *Keys) *Keys {
 	if m.Encryption == nil {
