@@ -808,6 +808,9 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 		}
 	}()
 	db.Blobs = blob.NewStore(sdir.Blobs())
+	// Like the database, the blobs are fsynced by syncTree below, once,
+	// rather than one by one as they are put.
+	db.Blobs.NoSync = true
 	if instanceID, cloneOf, err = b.fill(db, nil); err != nil {
 		return "", "", err
 	}
