@@ -66,9 +66,13 @@ func copyBuf(w io.Writer, r io.Reader, tick func(n int64)) (int64, error) {
 	}
 }
 
+// openFile opens a backup file for reading: every read of one goes
+// through it, so that tests can count them.
+var openFile = os.Open
+
 // hashFile returns the SHA-256 and size of the file at path.
 func hashFile(path string, tick func(int64)) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return "", 0, err
 	}
@@ -100,7 +104,7 @@ func openContent(dir, path, encoding string, keys *Keys) (io.ReadCloser, error) 
 // its content or of whatever error its decoding met first, the error of
 // [checksumError].
 func openChecked(dir, path, encoding string, keys *Keys, check *fileCheck) (io.ReadCloser, error) {
-	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(path)))
+	f, err := openFile(filepath.Join(dir, filepath.FromSlash(path)))
 	if err != nil {
 		return nil, err
 	}
