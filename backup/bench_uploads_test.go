@@ -30,10 +30,20 @@ const (
 // fsyncs the copy ("cp"), which is what a restore of such state should
 // approach: issue 15 measured 4.9 s against 1.0 s for 821 MB.
 func BenchmarkRestore_Uploads(b *testing.B) {
+	benchUploads(b, func(size int) []byte { return benchCSV(b, size) })
+}
+
+// BenchmarkRestore_UploadsRandom is BenchmarkRestore_Uploads with
+// uploads of random bytes, which backups store as they are: a restore
+// then hashes each blob's bytes once, for its file and its id at once.
+func BenchmarkRestore_UploadsRandom(b *testing.B) {
+	benchUploads(b, benchRandom)
+}
+
+func benchUploads(b *testing.B, content func(size int) []byte) {
 	d := benchAuditDataDir(b, 1000)
 	for i := range benchUploadBlobs {
-		c := benchCSV(b, benchUploadSize+i) // distinct blobs
-		putBlobs(b, d, c)
+		putBlobs(b, d, content(benchUploadSize+i)) // distinct blobs
 	}
 	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(b.TempDir(), "backup")})
 	if err != nil {
