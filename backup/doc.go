@@ -111,8 +111,13 @@
 //     BITNOBI_MASTER_KEY_FILE or the target's master.key) and check its
 //     fingerprint against the manifest's.
 //  4. Check that the backup holds exactly the files the manifest lists,
-//     with their sizes and SHA-256, and no symbolic links or paths that
-//     leave it.
+//     with their sizes, and no symbolic links or paths that leave it, and
+//     the SHA-256 of the files step 7 does not read (an encrypted
+//     backup's manifest.age). The table and blob files are not read
+//     here: step 7 hashes each as it restores it, so that every file is
+//     read once, and a restore that fails for whatever reason before the
+//     switch hashes them all, so that a damaged file is named as
+//     "backups verify" names it.
 //  5. Check that the backup's secrets were sealed with that key. Steps 3
 //     to 5 come before the data directory's lock, so that a refusal
 //     leaves the target untouched, not even a lock file.
@@ -123,12 +128,14 @@
 //     new state.
 //  7. Build the new state in <dir>.restore-staging (same file system):
 //     the schema at the backup's version (migrations up to it), the rows
-//     and, on another goroutine at the same time, the blobs (each
-//     checked against its id; a failure of either stops both), then the
+//     and, on other goroutines at the same time, the blobs (each checked
+//     against its id; a failure of either stops both), every table and
+//     blob file checked against its size and SHA-256 as it is read, then the
 //     migrations of this binary; verify the audit chain (as its rows
 //     load, and again on the loaded table unless that check passed and
 //     no migration ran since) and append a restore entry; mark a copy
-//     (--as-copy); install the key; fsync everything. The
+//     (--as-copy); install the key; fsync everything (the blobs too,
+//     which are put without their own fsyncs, blob.Store.NoSync). The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a
 //     crash during the load leaves only the staging directory to remove.

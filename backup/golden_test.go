@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/internal/testutil"
+	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -92,10 +95,26 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	t.Logf("wrote %s", dir)
 }
 
+// checkGolden restores the golden backup dir into each engine, a
+// backup kept for years may be restored into either: the data
+// directory's SQLite database, and a PostgreSQL database
+// (postgres.RestoreTarget), which skips without PostgreSQL as
+// dbtest.PostgresDSN says.
 func checkGolden(t *testing.T, dir string) {
+	for _, engine := range []string{dbtest.SQLite, dbtest.Postgres} {
+		t.Run(engine, func(t *testing.T) { checkGoldenOn(t, dir, engine) })
+	}
+}
+
+func checkGoldenOn(t *testing.T, dir, engine string) {
 	ctx := context.Background()
 	tmp := t.TempDir()
 	opts := backup.RestoreOptions{Local: sqlite.Local{}}
+	dsn := ""
+	if engine == dbtest.Postgres {
+		dsn = dbtest.NewPostgresDatabase(t)
+		opts.Target = &postgres.RestoreTarget{DSN: dsn}
+	}
 	if _, err := os.Stat(dir + ".identity"); err == nil {
 		// Test identities are committed with mode 0644; LoadKeys does
 		// not mind.
@@ -113,13 +132,16 @@ func checkGolden(t *testing.T, dir string) {
 	}
 	target := filepath.Join(tmp, "data")
 	res := mustRestore(t, dir, target, opts)
-	r := backuptest.Open(t, target)
+	r := backuptest.OpenOn(t, target, dsn)
 	if v, err := r.DB.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
 		t.Fatalf("restored schema version %d (%v), want %d", v, err, store.LatestSchemaVersion())
 	}
+	queryRow := func(q string, args ...any) *sql.Row {
+		return r.DB.Read.QueryRow(r.DB.Dialect.Rebind(q), args...)
+	}
 	count := func(q string, args ...any) int {
 		var n int
-		if err := r.DB.Read.QueryRow(q, args...).Scan(&n); err != nil {
+		if err := queryRow(q, args...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -143,7 +165,7 @@ func checkGolden(t *testing.T, dir string) {
 		}
 	}
 	var blobID, secretID string
-	if err := r.DB.Read.QueryRow(`SELECT blob_id FROM datasources WHERE id = 'ds-csv'`).Scan(&blobID); err != nil {
+	if err := queryRow(`SELECT blob_id FROM datasources WHERE id = 'ds-csv'`).Scan(&blobID); err != nil {
 		t.Fatal(err)
 	}
 	f, err := r.Blobs.Open(blobID)
@@ -155,7 +177,7 @@ func checkGolden(t *testing.T, dir string) {
 	if string(data) != backuptest.SampleCSV {
 		t.Fatalf("uploaded CSV after restore: %q", data)
 	}
-	if err := r.DB.Read.QueryRow(`SELECT secret_id FROM datasources WHERE id = 'ds-sql'`).Scan(&secretID); err != nil {
+	if err := queryRow(`SELECT secret_id FROM datasources WHERE id = 'ds-sql'`).Scan(&secretID); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := r.DB.RevealSecret(ctx, secretID); err != nil || got != "s3cret-db-password" {

@@ -93,7 +93,7 @@ func (r *Reader) Rows(ctx context.Context, name string) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := openTable(r.dir, t, r.keys)
+	tr, err := openTable(r.dir, t, r.keys, nil)
 	if err != nil {
 		return nil, err
 	}

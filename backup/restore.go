@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -176,7 +180,7 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 	}
 	defer rlock.Release()
 	if err := r.checkBackup(ctx); err != nil { // steps 3 to 5
-		return nil, err
+		return nil, r.damaged(ctx, err)
 	}
 	tlock, err := r.lockDataDir() // step 6
 	if err != nil {
@@ -203,7 +207,7 @@ func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err 
 		res, err = r.intoDataDir(ctx) // steps 7 and 8
 	}
 	if err != nil {
-		return nil, err
+		return nil, r.damaged(ctx, err)
 	}
 	res.Duration = time.Since(start)
 	return res, nil
@@ -220,8 +224,11 @@ type restorer struct {
 	m         *format.Manifest
 	u         *format.Unlocked
 	key       secret.Key
-	keys      *format.Keys // for format.OpenContent: nil for a plain backup
-	kind      int          // what dataDir holds: targetMissing, targetEmpty or targetState
+	keys      *format.Keys // for openContent: nil for a plain backup
+	// check checks the backup's files as the restore reads them, set by
+	// checkBackup.
+	check *fileCheck
+	kind  int // what dataDir holds: targetMissing, targetEmpty or targetState
 	// created is set while dataDir is a directory this restore created
 	// to hold its lock, to be removed again if the restore fails.
 	created bool
@@ -362,6 +369,11 @@ func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
 // in an existing empty directory. None of it reads anything the lock
 // guards but the key file, which a restore never writes before the
 // switch.
+//
+// Step 4 reads only what the build does not: it checks that the backup
+// holds exactly the files listed, each with its size, and the SHA-256 of
+// those the build does not read; the table and blob files are checked
+// as the build reads them (r.check), so that each is read once.
 func (r *restorer) checkBackup(ctx context.Context) error {
 	r.key = r.u.Key
 	if r.m.MasterKey.Mode != format.KeySealed {
@@ -371,10 +383,43 @@ func (r *restorer) checkBackup(ctx context.Context) error {
 		}
 	}
 	r.keys = r.m.ContentKeys(r.opts.Keys)
-	if err := checkFiles(ctx, r.backupDir, r.m.Public(), nil, r.opts.Progress); err != nil {
+	read := map[string]bool{} // the files the build reads
+	for _, t := range r.m.Tables {
+		for _, s := range t.Parts() {
+			read[s.File] = true
+		}
+	}
+	for _, f := range r.m.Files {
+		if f.Blob != "" {
+			read[f.Path] = true
+		}
+	}
+	r.check = newFileCheck(r.m.Public(), read)
+	if err := checkFilesBut(ctx, r.backupDir, r.m.Public(), nil, r.opts.Progress, r.check.later); err != nil {
 		return fmt.Errorf("restore: backup %s: %w", r.name, err)
 	}
-	return checkSecretKeys(ctx, r.backupDir, r.m, r.key, r.keys)
+	return checkSecretKeys(ctx, r.backupDir, r.m, r.key, r.keys, r.check)
+}
+
+// damaged returns the error of a restore that failed with err before the
+// switch: the backup's damaged files, if any, as a full check of its
+// files (checkFiles, what verify checks first) names them, else err.
+// The files are checked as the restore reads them, but a damaged one can
+// make its reading fail first in other words (an undecodable row, a
+// constraint it breaks), or make another part fail; the operator is told
+// of the damage, as before restore checked the files in a pass of its
+// own. An error that is not the backup's (a key, the space, a lock, the
+// context) is returned as it is, without reading the backup again.
+func (r *restorer) damaged(ctx context.Context, err error) error {
+	if r.check == nil || r.switching || ctx.Err() != nil ||
+		errors.Is(err, ErrKeyMissing) || errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrKeyUnusable) ||
+		errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, lockfile.ErrLocked) {
+		return err
+	}
+	if derr := checkFiles(ctx, r.backupDir, r.m.Public(), nil, nil); derr != nil && ctx.Err() == nil {
+		return fmt.Errorf("restore: backup %s: %w", r.name, derr)
+	}
+	return err
 }
 
 // checkSpace checks, under the data directory's lock, that the file
@@ -394,8 +439,8 @@ func (r *restorer) checkSpace() error {
 // target).
 func (r *restorer) builder(ctx context.Context, staging string) *builder {
 	return &builder{
-		ctx: ctx, dir: r.backupDir, name: r.name, staging: staging, m: r.m, key: r.key, keys: r.keys, opts: r.opts,
-		now: r.now, logger: r.logger,
+		ctx: ctx, dir: r.backupDir, name: r.name, staging: staging, m: r.m, key: r.key, keys: r.keys, check: r.check,
+		opts: r.opts, now: r.now, logger: r.logger,
 	}
 }
 
@@ -666,8 +711,9 @@ func secretHint(err error) string {
 }
 
 // checkSecretKeys checks that every secret in the backup was sealed with
-// key, so that the restored secrets can be opened.
-func checkSecretKeys(ctx context.Context, dir string, m *format.Manifest, key secret.Key, keys *format.Keys) error {
+// key, so that the restored secrets can be opened; check checks the
+// files it reads, as for openChecked.
+func checkSecretKeys(ctx context.Context, dir string, m *format.Manifest, key secret.Key, keys *format.Keys, check *fileCheck) error {
 	for _, t := range m.Tables {
 		if t.Name != "secrets" {
 			continue
@@ -677,7 +723,7 @@ func checkSecretKeys(ctx context.Context, dir string, m *format.Manifest, key se
 			return nil
 		}
 		others := map[string]int{}
-		_, err := forEachRow(ctx, dir, t, keys, func(row []any) error {
+		_, err := forEachRow(ctx, dir, t, keys, check, func(row []any) error {
 			if fp, _ := row[col].(string); fp != key.Fingerprint() {
 				others[fp]++
 			}
@@ -730,7 +776,8 @@ type builder struct {
 	staging string
 	m       *format.Manifest
 	key     secret.Key
-	keys    *format.Keys // for format.OpenContent: nil for a plain backup
+	keys    *format.Keys // for openContent: nil for a plain backup
+	check   *fileCheck   // checks the backup's files as they are read
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger
@@ -768,6 +815,9 @@ func (b *builder) build() (instanceID, cloneOf string, err error) {
 		}
 	}()
 	db.Blobs = blob.NewStore(sdir.Blobs())
+	// Like the database, the blobs are fsynced by syncTree below, once,
+	// rather than one by one as they are put.
+	db.Blobs.NoSync = true
 	if instanceID, cloneOf, err = b.fill(db, nil); err != nil {
 		return "", "", err
 	}
@@ -871,6 +921,9 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 	if err := b.load(db, loader, tables, audit); err != nil {
 		return "", "", err
 	}
+	if err := b.checkUnread(); err != nil {
+		return "", "", err
+	}
 	if err := db.Migrate(ctx); err != nil {
 		return "", "", fmt.Errorf("restore: migrate from schema version %d: %w", m.SchemaVersion, err)
 	}
@@ -885,7 +938,7 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 func (b *builder) rows(t format.Table) iter.Seq2[[]any, error] {
 	return func(yield func([]any, error) bool) {
 		errStop := errors.New("stopped")
-		_, err := forEachRow(b.ctx, b.dir, t, b.keys, func(row []any) error {
+		_, err := forEachRow(b.ctx, b.dir, t, b.keys, b.check, func(row []any) error {
 			if !yield(row, nil) {
 				return errStop
 			}
@@ -925,29 +978,94 @@ func (b *builder) matchSchema(db *store.DB) ([]store.Table, error) {
 }
 
 // copyBlobFiles decodes every blob of the backup into st, checking each
-// against its id, and calls done with each one's size. It runs beside
-// the load of the tables (builder.load), with its context.
+// against its id and its file against the manifest (b.check) in the same
+// read, and calls done with each one's size. It runs beside the load of
+// the tables (builder.load), with its context, on blobWorkers goroutines,
+// each taking the largest blob not yet taken; the first error stops the
+// others, and is the one returned. done is called from those goroutines.
 func (b *builder) copyBlobFiles(ctx context.Context, st *blob.Store, done func(size int64)) error {
+	var files []format.File
 	for _, f := range b.m.Files {
-		if f.Blob == "" {
-			continue
+		if f.Blob != "" {
+			files = append(files, f)
 		}
-		if err := ctx.Err(); err != nil {
+	}
+	slices.SortStableFunc(files, func(x, y format.File) int { return cmp.Compare(y.RawSize, x.RawSize) })
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(blobWorkers(), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(files) {
+					return
+				}
+				if err := b.copyBlobFile(ctx, st, files[k]); err != nil {
+					cancel(err)
+					return
+				}
+				done(files[k].RawSize)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("restore: %w", err)
 		}
-		r, err := format.OpenContent(b.dir, f.Path, f.Encoding, b.keys)
-		if err != nil {
-			return &FileError{Op: "restore", Path: f.Path, Err: err}
-		}
-		id, size, err := st.Put(ctx, r, 0)
-		r.Close()
-		if err != nil {
-			return &FileError{Op: "restore", Path: f.Path, Err: err}
-		}
-		if id != f.Blob || size != f.RawSize {
-			return &FileError{Op: "restore", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, size, id)}
-		}
-		done(size)
+		return err
+	}
+	return nil
+}
+
+// copyBlobFile decodes the blob of the backup's file f into st, checking
+// it against its id and the file against the manifest.
+func (b *builder) copyBlobFile(ctx context.Context, st *blob.Store, f format.File) error {
+	// A plain backup's file stored as it is holds the blob's bytes: their
+	// SHA-256, which Put computes, is the file's and the blob's at once.
+	check, same := b.check, b.keys == nil && f.Encoding == format.EncodingNone && f.SHA256 == f.Blob
+	if same {
+		check = nil
+	}
+	r, err := openChecked(b.dir, f.Path, f.Encoding, b.keys, check)
+	if err != nil {
+		return &FileError{Op: "restore", Path: f.Path, Err: err}
+	}
+	id, size, err := st.Put(ctx, r, 0)
+	r.Close()
+	if err != nil {
+		return &FileError{Op: "restore", Path: f.Path, Err: err}
+	}
+	if id != f.Blob || size != f.RawSize {
+		return &FileError{Op: "restore", Path: f.Path, Err: fmt.Errorf("%w: decodes to %d bytes with SHA-256 %s", ErrChecksumMismatch, size, id)}
+	}
+	if same && b.check != nil {
+		b.check.pass(f.Path)
+	}
+	return nil
+}
+
+// checkUnread checks the files that b.check was to check as they were
+// read, and did not see pass: none, unless a reader stopped short of a
+// file's end. It is the last line of the guarantee that a restore
+// switches only to a backup all of whose files match the manifest.
+func (b *builder) checkUnread() error {
+	if b.check == nil {
+		return nil
+	}
+	unread := map[string]bool{}
+	for _, p := range b.check.rest() {
+		unread[p] = true
+	}
+	if len(unread) == 0 {
+		return nil
+	}
+	if err := checkFilesBut(b.ctx, b.dir, b.m.Public(), nil, nil, func(f format.File) bool { return !unread[f.Path] }); err != nil {
+		return fmt.Errorf("restore: backup %s: %w", b.name, err)
 	}
 	return nil
 }

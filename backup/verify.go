@@ -207,6 +207,14 @@ func verify(ctx context.Context, dir string, opts VerifyOptions) (*format.Manife
 // and checksums. It reports every damaged file (up to maxReported), each
 // as a [*FileError]. A file that cache says passed is not read again.
 func checkFiles(ctx context.Context, dir string, m *format.Manifest, cache *VerifyCache, progress func(Progress)) error {
+	return checkFilesBut(ctx, dir, m, cache, progress, nil)
+}
+
+// checkFilesBut is checkFiles but for the SHA-256 of the files for which
+// later reports true: of those, only presence, type and size are checked
+// here, which costs no read. A restore checks their SHA-256 as it reads
+// them to restore them (see [fileCheck]), so that no file is read twice.
+func checkFilesBut(ctx context.Context, dir string, m *format.Manifest, cache *VerifyCache, progress func(Progress), later func(format.File) bool) error {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -293,6 +301,10 @@ func checkFiles(ctx context.Context, dir string, m *format.Manifest, cache *Veri
 				Hint: "the file was altered or damaged: pick another backup"})
 			continue
 		}
+		if later != nil && later(f) {
+			done += f.Size
+			continue
+		}
 		k, skip := cache.skip(p, "sha256 "+f.SHA256, true)
 		if skip {
 			done += f.Size
@@ -310,8 +322,7 @@ func checkFiles(ctx context.Context, dir string, m *format.Manifest, cache *Veri
 			continue
 		}
 		if sum != f.SHA256 {
-			add(&FileError{Op: "verify", Path: f.Path, Err: fmt.Errorf("%w: SHA-256 %s, manifest says %s", ErrChecksumMismatch, sum, f.SHA256),
-				Hint: "the file was altered or damaged: pick another backup"})
+			add(checksumError(f.Path, sum, f.SHA256))
 			continue
 		}
 		cache.pass(k)
@@ -320,6 +331,13 @@ func checkFiles(ctx context.Context, dir string, m *format.Manifest, cache *Veri
 		progress(Progress{Phase: "verify", Items: int64(len(m.Files)), ItemsTotal: int64(len(m.Files)), Bytes: total, BytesTotal: total})
 	}
 	return joinErrs(errs)
+}
+
+// checksumError is the error of a backup file at path whose SHA-256 is
+// sum where its manifest says want.
+func checksumError(path, sum, want string) *FileError {
+	return &FileError{Op: "verify", Path: path, Err: fmt.Errorf("%w: SHA-256 %s, manifest says %s", ErrChecksumMismatch, sum, want),
+		Hint: "the file was altered or damaged: pick another backup"}
 }
 
 // sizeChange describes how a file of size got differs from the want
@@ -459,11 +477,11 @@ func decodedHash(dir string, f format.File, keys *format.Keys) (string, int64, e
 	return hw.Sum(), hw.N, nil
 }
 
-// forEachRow decodes table t's file in dir (keys as for [format.OpenContent]: nil
-// for a plain backup) and calls fn (if not nil) with
-// each row; it returns the number of rows.
-func forEachRow(ctx context.Context, dir string, t format.Table, keys *format.Keys, fn func(row []any) error) (int64, error) {
-	r, err := openTable(dir, t, keys)
+// forEachRow decodes table t's file in dir (keys as for openContent: nil
+// for a plain backup; check as for openChecked) and calls fn (if not nil)
+// with each row; it returns the number of rows.
+func forEachRow(ctx context.Context, dir string, t format.Table, keys *format.Keys, check *fileCheck, fn func(row []any) error) (int64, error) {
+	r, err := openTable(dir, t, keys, check)
 	if err != nil {
 		return 0, err
 	}

@@ -23,7 +23,7 @@ import (
 // of the last line (last_row_sha256), and for the meta table that its
 // instance_id row is the manifest's instance_id. It returns the rows read.
 func checkSegmentFacts(ctx context.Context, dir string, m *format.Manifest, p format.Table, keys *format.Keys) (int64, error) {
-	r, err := openTable(dir, p, keys)
+	r, err := openTable(dir, p, keys, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -81,6 +81,14 @@ type Store struct {
 	// Now returns the current time. [Store.CleanTemp] uses it to decide
 	// which temporary files are stale. Tests may replace it.
 	Now func() time.Time
+
+	// NoSync makes [Store.Put] and [Store.Link] skip their fsyncs, for a
+	// store that nothing uses before its builder has fsynced it as a
+	// whole (a restore's staging directory): the data then reaches the
+	// disk in one pass at the end instead of one wait per blob. A crash
+	// before that sync may leave a blob file with other content than its
+	// name says, so no other store may set it.
+	NoSync bool
 }
 
 // NewStore returns a Store rooted at dir, using [time.Now] as its clock.
@@ -155,7 +163,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (id string, s
 		return "", 0, fmt.Errorf("put blob: %w: more than %d bytes", ErrTooLarge, limit)
 	}
 	id = hex.EncodeToString(h.Sum(nil))
-	if err := f.Sync(); err != nil {
+	if err := s.sync(f); err != nil {
 		return "", 0, fmt.Errorf("put blob %s: %w", id, err)
 	}
 	err = f.Close()
@@ -195,6 +203,9 @@ func (s *Store) install(tmp, id string) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
+	if s.NoSync {
+		return nil
+	}
 	if err := fsutil.SyncDir(shard); err != nil {
 		return err
 	}
@@ -203,6 +214,14 @@ func (s *Store) install(tmp, id string) error {
 		return fsutil.SyncDir(s.Dir)
 	}
 	return nil
+}
+
+// sync fsyncs f unless s.NoSync is set.
+func (s *Store) sync(f *os.File) error {
+	if s.NoSync {
+		return nil
+	}
+	return f.Sync()
 }
 
 // Open opens the blob id for reading. It returns an error wrapping
@@ -402,7 +421,7 @@ func (s *Store) verifyAndInstall(tmp, id string) error {
 	}
 	// The data may still only be in the page cache if whoever wrote
 	// srcPath did not fsync it. Syncing a read-only descriptor is allowed.
-	if err := f.Sync(); err != nil {
+	if err := s.sync(f); err != nil {
 		return err
 	}
 	return s.install(tmp, id)
@@ -435,7 +454,7 @@ func (s *Store) copyFrom(id, srcPath string) (err error) {
 	if got := hex.EncodeToString(h.Sum(nil)); got != id {
 		return fmt.Errorf("link blob %s: %w: %s hashes to %s", id, ErrChecksumMismatch, srcPath, got)
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.sync(f); err != nil {
 		return fmt.Errorf("link blob %s: %w", id, err)
 	}
 	err = f.Close()

@@ -71,9 +71,13 @@ func CopyBuf(w io.Writer, r io.Reader, tick func(n int64)) (int64, error) {
 	}
 }
 
+// OpenFile opens a backup file for reading: every read of one goes
+// through it, so that tests can count them.
+var OpenFile = os.Open
+
 // HashFile returns the SHA-256 and size of the file at path.
 func HashFile(path string, tick func(int64)) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return "", 0, err
 	}
@@ -96,11 +100,21 @@ func HashFile(path string, tick func(int64)) (string, int64, error) {
 // returns an error matching [ErrChecksumMismatch] where the ciphertext
 // was altered. Close releases the file and the decoder.
 func OpenContent(dir, path, encoding string, keys *Keys) (io.ReadCloser, error) {
-	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(path)))
+	return OpenContentVia(dir, path, encoding, keys, nil)
+}
+
+// OpenContentVia is [OpenContent] that reads the bytes of the file on
+// disk through wrap, when wrap is not nil: for example to hash them as
+// they are read, so that a file is checked and restored in one pass.
+func OpenContentVia(dir, path, encoding string, keys *Keys, wrap func(io.Reader) io.Reader) (io.ReadCloser, error) {
+	f, err := OpenFile(filepath.Join(dir, filepath.FromSlash(path)))
 	if err != nil {
 		return nil, err
 	}
 	var src io.Reader = f
+	if wrap != nil {
+		src = wrap(f)
+	}
 	if keys != nil {
 		// The sealed part is encrypted to the operator's keys; every
 		// other file to the identities it holds (see fileIdentities).
@@ -111,7 +125,7 @@ func OpenContent(dir, path, encoding string, keys *Keys) (io.ReadCloser, error) 
 				return nil, err
 			}
 		}
-		if src, err = DecryptReader(f, ids, sealed); err != nil {
+		if src, err = DecryptReader(src, ids, sealed); err != nil {
 			f.Close()
 			return nil, err
 		}
