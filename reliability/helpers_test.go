@@ -31,7 +31,7 @@ func seedDataDir(t testing.TB, path string, blobMiB int, marker, keyFrom string)
 		backuptest.CopyKey(t, keyFrom, filepath.Join(path, "master.key"))
 	}
 	d := backuptest.NewDataDir(t, path)
-	backuptest.Seed(t, d)
+	seeded := backuptest.Seed(t, d)
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(uint64(len(marker)), uint64(blobMiB)))
 	var ids []string
@@ -63,8 +63,8 @@ func seedDataDir(t testing.TB, path string, blobMiB int, marker, keyFrom string)
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO policies (id, owner_id, name, description, global, created_at, updated_at) VALUES (?, 'u-admin', ?, '', 0, ?, ?)`,
-			"p-"+marker, marker, now, now)
+		_, err := tx.Exec(ctx, `INSERT INTO policies (id, owner_id, name, description, global, created_at, updated_at) VALUES (?, ?, ?, '', 0, ?, ?)`,
+			"p-"+marker, seeded.Admin.ID, marker, now, now)
 		return err
 	})
 	if err != nil {
