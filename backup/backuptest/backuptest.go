@@ -38,6 +38,21 @@ type DataDir struct {
 // server's first start does. It is closed when the test ends.
 func NewDataDir(tb testing.TB, path string) *DataDir {
 	tb.Helper()
+	dir, key := newKey(tb, path)
+	return setUp(tb, openSQLite(tb, dir), dir, key, true)
+}
+
+// Open opens an existing data directory, such as a restored one, without
+// migrating it. It is closed when the test ends.
+func Open(tb testing.TB, path string) *DataDir {
+	tb.Helper()
+	dir, key := readKey(tb, path)
+	return setUp(tb, openSQLite(tb, dir), dir, key, false)
+}
+
+// newKey makes the directory path if missing, with a master key.
+func newKey(tb testing.TB, path string) (datadir.Dir, secret.Key) {
+	tb.Helper()
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		tb.Fatal(err)
 	}
@@ -46,33 +61,40 @@ func NewDataDir(tb testing.TB, path string) *DataDir {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return open(tb, dir, key, true)
+	return dir, key
 }
 
-// Open opens an existing data directory, such as a restored one, without
-// migrating it. It is closed when the test ends.
-func Open(tb testing.TB, path string) *DataDir {
+// readKey reads the master key of the data directory at path.
+func readKey(tb testing.TB, path string) (datadir.Dir, secret.Key) {
 	tb.Helper()
 	dir := datadir.Dir(path)
 	key, err := secret.ReadKeyFile(dir.Key())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return open(tb, dir, key, false)
+	return dir, key
 }
 
-func open(tb testing.TB, dir datadir.Dir, key secret.Key, migrate bool) *DataDir {
+func openSQLite(tb testing.TB, dir datadir.Dir) *store.DB {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := sqlite.OpenNoMigrate(ctx, dir.DB())
+	db, err := sqlite.OpenNoMigrate(context.Background(), dir.DB())
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return db
+}
+
+// setUp gives db, just opened, its key and dir's blob store, closes it
+// when the test ends and, if migrate is set, migrates it and gives it an
+// instance ID.
+func setUp(tb testing.TB, db *store.DB, dir datadir.Dir, key secret.Key, migrate bool) *DataDir {
+	tb.Helper()
 	tb.Cleanup(func() { db.Close() })
 	db.Logger = discardLogger
 	db.Key = key
 	db.Blobs = blob.NewStore(dir.Blobs())
 	if migrate {
+		ctx := context.Background()
 		if err := db.Migrate(ctx); err != nil {
 			tb.Fatal(err)
 		}
@@ -149,6 +171,13 @@ func Seed(tb testing.TB, d *DataDir) *Seeded {
 // table, for comparing two databases.
 func Dump(tb testing.TB, db *store.DB) map[string][]string {
 	tb.Helper()
+	return DumpWithout(tb, db, nil)
+}
+
+// DumpWithout is [Dump] without the rows for which skip, if not nil,
+// reports true.
+func DumpWithout(tb testing.TB, db *store.DB, skip func(t store.Table, row []any) bool) map[string][]string {
+	tb.Helper()
 	ctx := context.Background()
 	out := map[string][]string{}
 	err := db.ReadTx(ctx, func(tx *store.Tx) error {
@@ -159,6 +188,9 @@ func Dump(tb testing.TB, db *store.DB) map[string][]string {
 		for _, t := range tables {
 			lines := []string{}
 			err := db.ExportRows(ctx, tx, t, func(row []any) error {
+				if skip != nil && skip(t, row) {
+					return nil
+				}
 				b, err := json.Marshal(row)
 				lines = append(lines, string(b))
 				return err
