@@ -42,8 +42,16 @@ type Known struct {
 // succeeded run, a report over it, a remote server and e-mail settings
 // (both with passwords, both enabled). Every user's password is
 // [Password], hashed with [FastPassword]. Record IDs are random; the
-// database's clock is left as it is.
+// database's clock is left as it is. It refuses ([ErrSeeded]) a
+// database that has users already.
 func FillKnown(ctx context.Context, db *store.DB) (*Known, error) {
+	var n int64
+	if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("seed known state: count users: %w", err)
+	}
+	if n > 0 {
+		return nil, ErrSeeded
+	}
 	k := &Known{}
 	users := &store.UserService{DB: db, Password: FastPassword}
 	policies := &store.PolicyService{DB: db}
