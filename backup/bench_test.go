@@ -132,7 +132,7 @@ func benchRestore(b *testing.B, dir, keyFile string) {
 	for b.Loop() {
 		target := filepath.Join(root, fmt.Sprint(i))
 		i++
-		if _, err := backup.Restore(context.Background(), dir, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
+		if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: target, Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
@@ -94,7 +95,7 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	dstExisted := err == nil
 	// The archive is written beside dst and renamed over it only once
 	// complete: an interrupted export leaves dst as it was.
-	var mf *backup.Manifest
+	var mf *format.Manifest
 	exported := false
 	err = fsutil.WriteFileAtomic(dst, 0o600, func(w io.Writer) error {
 		var err error
@@ -150,7 +151,7 @@ type addition struct {
 	folder string
 	wait   time.Duration
 	quiet  bool
-	keys   *backup.Keys
+	keys   *format.Keys
 	prog   *progress
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 const backupsListHelp = `Usage: bitnobi backups list [--backup-dir DIR | --remote] [--json]
@@ -51,7 +52,7 @@ type entryFacts struct {
 	Files         int64         `json:"files"`
 	Size          int64         `json:"size"`
 	Unique        int64         `json:"unique"`
-	Stats         *backup.Stats `json:"stats,omitempty"`
+	Stats         *format.Stats `json:"stats,omitempty"`
 }
 
 // entryFactsHeader is the header of [entryFacts.columns].
@@ -66,7 +67,7 @@ func (e *entryFacts) columns() string {
 
 // setManifest copies what the list shows of a backup's manifest, if it
 // has one.
-func (e *entryFacts) setManifest(mf *backup.Manifest) {
+func (e *entryFacts) setManifest(mf *format.Manifest) {
 	if mf != nil {
 		e.CreatedAt, e.AppVersion, e.SchemaVersion = mf.CreatedAt, mf.AppVersion, mf.SchemaVersion
 		e.Stats = &mf.Stats
