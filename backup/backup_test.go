@@ -853,7 +853,7 @@ func TestRestore_InPlace(t *testing.T) {
 			instance := meta(t, f.data.DB, store.MetaInstanceID)
 			// A change after the backup, which the restore undoes.
 			if err := f.data.DB.WriteTx(ctx, func(tx *store.Tx) error {
-				_, err := tx.Exec(ctx, `DELETE FROM policies WHERE id = 'p-acme'`)
+				_, err := tx.Exec(ctx, `DELETE FROM policies WHERE id = ?`, f.seeded.AcmePolicy.ID)
 				return err
 			}); err != nil {
 				t.Fatal(err)
@@ -864,7 +864,7 @@ func TestRestore_InPlace(t *testing.T) {
 			}})
 			r := backuptest.Open(t, f.data.Dir.Path())
 			var n int
-			r.DB.Read.QueryRow(`SELECT COUNT(*) FROM policies WHERE id = 'p-acme'`).Scan(&n)
+			r.DB.Read.QueryRow(`SELECT COUNT(*) FROM policies WHERE id = ?`, f.seeded.AcmePolicy.ID).Scan(&n)
 			if n != 1 {
 				t.Fatal("the restore did not bring back the deleted policy")
 			}
@@ -883,7 +883,7 @@ func TestRestore_InPlace(t *testing.T) {
 				t.Fatalf("Previous=%q, want %s kept", res.Previous, prev)
 			}
 			old := backuptest.Open(t, prev)
-			old.DB.Read.QueryRow(`SELECT COUNT(*) FROM policies WHERE id = 'p-acme'`).Scan(&n)
+			old.DB.Read.QueryRow(`SELECT COUNT(*) FROM policies WHERE id = ?`, f.seeded.AcmePolicy.ID).Scan(&n)
 			if n != 0 {
 				t.Fatal("the previous state is not the state before the restore")
 			}

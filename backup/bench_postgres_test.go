@@ -47,14 +47,7 @@ func benchPostgresDataDir(b *testing.B, n int) (*backuptest.DataDir, string) {
 			return nil, nil
 		}
 		i++
-		e := bitnobi.AuditEntry{
-			Seq: int64(i), At: at.Add(time.Duration(i) * 17 * time.Second),
-			ActorID: fmt.Sprintf("%032x", i%400), ActorName: fmt.Sprintf("user%d", i%400),
-			Action: bitnobi.ActionDataSourceAccess, TargetType: "datasource", TargetID: fmt.Sprintf("%032x", i%900),
-			Detail:     fmt.Sprintf(`{"name":"sales 2024-%02d north","owner_id":"%032x"}`, i%12+1, i%400),
-			RemoteAddr: fmt.Sprintf("10.0.%d.%d", i%7, i%250+1), PrevHash: prev,
-		}
-		e.Hash = e.ComputeHash()
+		e := benchAuditEntry(i, at, prev)
 		prev = e.Hash
 		return []any{e.Seq, bitnobi.FormatTime(e.At), e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail,
 			e.RemoteAddr, e.RemoteUser, e.PrevHash, e.Hash}, nil

@@ -1,8 +1,10 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +32,10 @@ import (
 // formats 1, 3 and 4 are vN-schemaM, and encrypted ones of formats 3 and
 // 4 vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
 // backup has its age identity in <dir>.identity (a test key, protecting
-// nothing) instead of a master key file.
+// nothing) instead of a master key file. What a golden backup holds is
+// in <dir>.expect.json (see [goldenExpect]): the IDs of its records,
+// which the seeder of its day chose, and the number of its audit
+// entries.
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", format.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
@@ -61,7 +66,8 @@ func TestGolden(t *testing.T) {
 func writeGolden(t *testing.T, dir string, encrypted bool) {
 	root := t.TempDir()
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
-	backuptest.Seed(t, d)
+	seeded := backuptest.Seed(t, d)
+	audit := verifyAudit(t, d.DB)
 	opts := backup.CreateOptions{
 		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
@@ -84,6 +90,16 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	}
 	os.Remove(dir + ".master.key")
 	os.Remove(dir + ".identity")
+	expect, err := json.MarshalIndent(goldenExpect{
+		Alice: seeded.Alice.ID, ITPolicy: seeded.ITPolicy.ID, Workflow: seeded.Workflow.ID, Report: seeded.Report.ID,
+		CSVSource: seeded.CSVSource.ID, SQLSource: seeded.SQLSource.ID, AuditEntries: audit,
+	}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+".expect.json", append(expect, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if encrypted {
 		text := "# test identity of the golden backup " + filepath.Base(dir) + "; protects nothing\n" + id.String() + "\n"
 		if err := os.WriteFile(dir+".identity", []byte(text), 0o600); err != nil {
@@ -93,6 +109,38 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 		backuptest.CopyKey(t, d.Dir.Key(), dir+".master.key")
 	}
 	t.Logf("wrote %s", dir)
+}
+
+// goldenExpect is what a golden backup holds that its checks need: the
+// IDs of the seeded records they look at (the first goldens' seeder
+// wrote fixed ones such as "u-alice"; today's services choose random
+// ones) and the number of audit entries before the restore adds one.
+type goldenExpect struct {
+	Alice        string `json:"alice"`
+	ITPolicy     string `json:"it_policy"`
+	Workflow     string `json:"workflow"`
+	Report       string `json:"report"`
+	CSVSource    string `json:"csv_source"`
+	SQLSource    string `json:"sql_source"`
+	AuditEntries int64  `json:"audit_entries"`
+}
+
+func readGoldenExpect(t *testing.T, dir string) goldenExpect {
+	t.Helper()
+	data, err := os.ReadFile(dir + ".expect.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e goldenExpect
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("%s.expect.json: %v", dir, err)
+	}
+	if e.Alice == "" || e.ITPolicy == "" || e.Workflow == "" || e.Report == "" || e.CSVSource == "" || e.SQLSource == "" || e.AuditEntries == 0 {
+		t.Fatalf("%s.expect.json lacks a field: %+v", dir, e)
+	}
+	return e
 }
 
 // checkGolden restores the golden backup dir into each engine, a
@@ -108,6 +156,7 @@ func checkGolden(t *testing.T, dir string) {
 
 func checkGoldenOn(t *testing.T, dir, engine string) {
 	ctx := context.Background()
+	want := readGoldenExpect(t, dir)
 	tmp := t.TempDir()
 	opts := backup.RestoreOptions{Local: sqlite.Local{}}
 	dsn := ""
@@ -153,11 +202,12 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 	}{
 		{`SELECT COUNT(*) FROM users WHERE username IN ('admin', 'alice', 'bob')`, nil, 3},
 		{`SELECT COUNT(*) FROM users WHERE username = 'admin' AND is_admin = 1`, nil, 1},
-		{`SELECT COUNT(*) FROM user_attributes WHERE user_id = 'u-alice' AND key = 'department' AND value = 'Research'`, nil, 1},
+		{`SELECT COUNT(*) FROM users WHERE username = 'alice' AND id = ?`, []any{want.Alice}, 1},
+		{`SELECT COUNT(*) FROM user_attributes WHERE user_id = ? AND key = 'department' AND value = 'Research'`, []any{want.Alice}, 1},
 		{`SELECT COUNT(*) FROM policies WHERE name = ? AND global = 0`, []any{"Acme — «partners»"}, 1},
-		{`SELECT COUNT(*) FROM policy_attributes WHERE policy_id = 'p-it'`, nil, 2},
-		{`SELECT COUNT(*) FROM workflow_policies WHERE workflow_id = 'wf-1' AND policy_id = 'p-it'`, nil, 1},
-		{`SELECT COUNT(*) FROM reports WHERE id = 'rep-1'`, nil, 1},
+		{`SELECT COUNT(*) FROM policy_attributes WHERE policy_id = ?`, []any{want.ITPolicy}, 2},
+		{`SELECT COUNT(*) FROM workflow_policies WHERE workflow_id = ? AND policy_id = ?`, []any{want.Workflow, want.ITPolicy}, 1},
+		{`SELECT COUNT(*) FROM reports WHERE id = ?`, []any{want.Report}, 1},
 		{`SELECT COUNT(*) FROM remote_servers WHERE enabled = 1`, nil, 1},
 	} {
 		if got := count(c.q, c.args...); got != c.want {
@@ -165,7 +215,7 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 		}
 	}
 	var blobID, secretID string
-	if err := queryRow(`SELECT blob_id FROM datasources WHERE id = 'ds-csv'`).Scan(&blobID); err != nil {
+	if err := queryRow(`SELECT blob_id FROM datasources WHERE id = ?`, want.CSVSource).Scan(&blobID); err != nil {
 		t.Fatal(err)
 	}
 	f, err := r.Blobs.Open(blobID)
@@ -177,14 +227,14 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 	if string(data) != backuptest.SampleCSV {
 		t.Fatalf("uploaded CSV after restore: %q", data)
 	}
-	if err := queryRow(`SELECT secret_id FROM datasources WHERE id = 'ds-sql'`).Scan(&secretID); err != nil {
+	if err := queryRow(`SELECT secret_id FROM datasources WHERE id = ?`, want.SQLSource).Scan(&secretID); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := r.DB.RevealSecret(ctx, secretID); err != nil || got != "s3cret-db-password" {
 		t.Fatalf("data source password after restore: %q, %v", got, err)
 	}
-	if n := verifyAudit(t, r.DB); n != 14 {
-		t.Fatalf("audit log has %d entries, want 13 seeded + 1 restore", n)
+	if n := verifyAudit(t, r.DB); n != want.AuditEntries+1 {
+		t.Fatalf("audit log has %d entries, want %d seeded + 1 restore", n, want.AuditEntries)
 	}
 	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
 		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)

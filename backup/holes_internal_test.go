@@ -131,10 +131,11 @@ func TestRefusedRestoreLeavesNoLock(t *testing.T) {
 func TestRestoreFailsInterruptedRuns(t *testing.T) {
 	root := t.TempDir()
 	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
-	backuptest.Seed(t, src)
+	seeded := backuptest.Seed(t, src)
 	ctx := context.Background()
 	if err := src.DB.WriteTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live', 'wf-1', 'u-alice', 'running', '2026-01-01T00:00:00Z')`)
+		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live', ?, ?, 'running', '2026-01-01T00:00:00Z')`,
+			seeded.Workflow.ID, seeded.Alice.ID)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -335,8 +335,9 @@ func TestReader(t *testing.T) {
 		got = append(got, rows.Row()[0].(string))
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || !slices.Equal(got, []string{"u-admin", "u-alice", "u-bob"}) {
-		t.Fatalf("users ids=%v, %v", got, err)
+	// IDs are time-ordered: the order of sign-up.
+	if want := []string{f.seeded.Admin.ID, f.seeded.Alice.ID, f.seeded.Bob.ID}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("users ids=%v, %v; want %v", got, err, want)
 	}
 
 	t.Run("OutOfOrder", func(t *testing.T) {
@@ -416,16 +417,23 @@ func TestDiff(t *testing.T) {
 	// attributes), a policy renamed, audit entries appended.
 	err := f.data.DB.WriteTx(ctx, func(tx *store.Tx) error {
 		now := bitnobi.FormatTime(tx.Now())
-		for _, q := range []string{
-			`INSERT INTO users (id, username, email, password_hash, is_admin, created_at, updated_at) VALUES ('u-carol', 'carol', 'carol@example.org', 'x', 0, '` + now + `', '` + now + `')`,
-			`UPDATE users SET email = 'bob@acme.example', password_hash = 'new-hash-value' WHERE id = 'u-bob'`,
-			`UPDATE policies SET name = 'Acme partners' WHERE id = 'p-acme'`,
+		for _, q := range []struct {
+			sql string
+			arg string
+		}{
+			{`INSERT INTO users (id, username, email, password_hash, is_admin, created_at, updated_at) VALUES ('u-carol', 'carol', 'carol@example.org', 'x', 0, '` + now + `', '` + now + `')`, ""},
+			{`UPDATE users SET email = 'bob@acme.example', password_hash = 'new-hash-value' WHERE id = ?`, f.seeded.Bob.ID},
+			{`UPDATE policies SET name = 'Acme partners' WHERE id = ?`, f.seeded.AcmePolicy.ID},
 		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
+			var args []any
+			if q.arg != "" {
+				args = append(args, q.arg)
+			}
+			if _, err := tx.Exec(ctx, q.sql, args...); err != nil {
 				return err
 			}
 		}
-		return tx.Audit(ctx, bitnobi.ActionPolicyUpdate, "policy", "p-acme", nil)
+		return tx.Audit(ctx, bitnobi.ActionPolicyUpdate, "policy", f.seeded.AcmePolicy.ID, nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +458,7 @@ func TestDiff(t *testing.T) {
 			t.Fatalf("users diff %+v, want 1 added, 1 changed", u)
 		}
 		wantRows := []backup.RowChange{
-			{Change: backup.ChangeChanged, Key: "u-bob", Name: "bob", Columns: []string{"email", "password_hash"}},
+			{Change: backup.ChangeChanged, Key: f.seeded.Bob.ID, Name: "bob", Columns: []string{"email", "password_hash"}},
 			{Change: backup.ChangeAdded, Key: "u-carol", Name: "carol"},
 		}
 		if len(u.Rows) != 2 || u.Rows[0].Key != wantRows[0].Key || !slices.Equal(u.Rows[0].Columns, wantRows[0].Columns) ||

@@ -31,7 +31,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
 			d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), dbtest.Postgres)
-			backuptest.Seed(t, d)
+			seeded := backuptest.Seed(t, d)
 			want := backuptest.Dump(t, d.DB)
 			res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"), OpenDB: backuptest.OpenDB(dsn)})
 			if err != nil {
@@ -42,7 +42,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			}
 			// Changes after the backup, which the restore undoes.
 			if err := d.DB.WriteTx(ctx, func(tx *store.Tx) error {
-				if _, err := tx.Exec(ctx, `DELETE FROM policies WHERE id = 'p-acme'`); err != nil {
+				if _, err := tx.Exec(ctx, `DELETE FROM policies WHERE id = ?`, seeded.AcmePolicy.ID); err != nil {
 					return err
 				}
 				return tx.SetMeta(ctx, "after_backup", "yes")

@@ -44,14 +44,7 @@ const (
 // "key=value" settings, as libpq takes them) and applies the migrations.
 func Open(ctx context.Context, dsn string) (*store.DB, error) {
 	db, err := OpenNoMigrate(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return store.Migrated(ctx, db, err)
 }
 
 // OpenNoMigrate connects to the database without applying migrations (a

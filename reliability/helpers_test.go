@@ -3,7 +3,6 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -31,7 +30,7 @@ func seedDataDir(t testing.TB, path string, blobMiB int, marker, keyFrom string)
 		backuptest.CopyKey(t, keyFrom, filepath.Join(path, "master.key"))
 	}
 	d := backuptest.NewDataDir(t, path)
-	backuptest.Seed(t, d)
+	seeded := backuptest.Seed(t, d)
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(uint64(len(marker)), uint64(blobMiB)))
 	var ids []string
@@ -63,8 +62,8 @@ func seedDataDir(t testing.TB, path string, blobMiB int, marker, keyFrom string)
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO policies (id, owner_id, name, description, global, created_at, updated_at) VALUES (?, 'u-admin', ?, '', 0, ?, ?)`,
-			"p-"+marker, marker, now, now)
+		_, err := tx.Exec(ctx, `INSERT INTO policies (id, owner_id, name, description, global, created_at, updated_at) VALUES (?, ?, ?, '', 0, ?, ?)`,
+			"p-"+marker, seeded.Admin.ID, marker, now, now)
 		return err
 	})
 	if err != nil {
@@ -116,44 +115,18 @@ func (s *state) marker() string {
 // not be in use by a writer.
 func dump(t testing.TB, path string) *state {
 	t.Helper()
-	ctx := context.Background()
 	d := backuptest.Open(t, path)
 	defer d.Close()
-	s := &state{Tables: map[string][]string{}, Blobs: map[string]string{}}
-	err := d.DB.ReadTx(ctx, func(tx *store.Tx) error {
-		tables, err := d.DB.StateTables(ctx, tx)
-		if err != nil {
-			return err
+	s := &state{Blobs: map[string]string{}}
+	s.Tables = backuptest.DumpWithout(t, d.DB, func(tb store.Table, row []any) bool {
+		if tb.Name != "audit_log" {
+			return false
 		}
-		for _, tb := range tables {
-			action := -1
-			for i, c := range tb.Columns {
-				if tb.Name == "audit_log" && c.Name == "action" {
-					action = i
-				}
-			}
-			lines := []string{}
-			err := d.DB.ExportRows(ctx, tx, tb, func(row []any) error {
-				if action >= 0 && row[action] == bitnobi.ActionRestore {
-					return nil
-				}
-				b, err := json.Marshal(row)
-				lines = append(lines, string(b))
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			slices.Sort(lines)
-			s.Tables[tb.Name] = lines
-		}
-		return nil
+		action := slices.IndexFunc(tb.Columns, func(c store.Column) bool { return c.Name == "action" })
+		return action >= 0 && row[action] == bitnobi.ActionRestore
 	})
-	if err != nil {
-		t.Fatalf("dump %s: %v", path, err)
-	}
 	root := filepath.Join(path, "blobs")
-	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
 		if err != nil || de.IsDir() {
 			return err
 		}
@@ -249,7 +222,12 @@ func killAfter(t testing.TB, delay time.Duration, args ...string) (killed bool, 
 
 // copyTree copies the directory src to dst (regular files and
 // directories only), keeping modes.
-func copyTree(t testing.TB, src, dst string) {
+func copyTree(t testing.TB, src, dst string) { copyTreeAs(t, src, dst, 0, 0) }
+
+// copyTreeAs copies the directory src to dst (regular files and
+// directories only), giving files mode file and directories mode dir, or
+// keeping the source's mode where that is 0.
+func copyTreeAs(t testing.TB, src, dst string, file, dir os.FileMode) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -261,14 +239,21 @@ func copyTree(t testing.TB, src, dst string) {
 		if err != nil {
 			return err
 		}
+		mode := fi.Mode().Perm()
 		if de.IsDir() {
-			return os.MkdirAll(target, fi.Mode().Perm())
+			if dir != 0 {
+				mode = dir
+			}
+			return os.MkdirAll(target, mode)
+		}
+		if file != 0 {
+			mode = file
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, fi.Mode().Perm())
+		return os.WriteFile(target, data, mode)
 	})
 	if err != nil {
 		t.Fatal(err)

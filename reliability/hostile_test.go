@@ -387,24 +387,4 @@ func writeCorpus(t *testing.T) {
 // copyCorpus copies the regular files and directories under src over
 // dst, as a backup has them: files 0600, directories 0700 (git keeps
 // neither mode).
-func copyCorpus(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if de.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+func copyCorpus(t testing.TB, src, dst string) { copyTreeAs(t, src, dst, 0o600, 0o700) }

@@ -25,14 +25,7 @@ import (
 // snapshot while the server keeps writing.
 func Open(ctx context.Context, path string) (*store.DB, error) {
 	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return store.Migrated(ctx, db, err)
 }
 
 // OpenNoMigrate opens the database without applying migrations (a restore

@@ -23,29 +23,14 @@ var _ bitnobi.BackupSettingsService = (*BackupSettingsService)(nil)
 // GetBackupSettings returns the stored settings, or the defaults
 // (administrator only).
 func (s *BackupSettingsService) GetBackupSettings(ctx context.Context) (*bitnobi.BackupSettings, error) {
-	if _, err := adminActor(ctx); err != nil {
-		return nil, err
-	}
-	set, _, err := s.Stored(ctx)
-	return set, err
+	return adminSettings(ctx, s.DB, readBackupSettings)
 }
 
 // Stored returns the stored settings (the defaults before they are first
 // saved) and the off-site secret key, unsealed. It checks no actor: it is
 // for the scheduler, and no API calls it.
 func (s *BackupSettingsService) Stored(ctx context.Context) (*bitnobi.BackupSettings, string, error) {
-	var set *bitnobi.BackupSettings
-	var secretID string
-	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		var err error
-		set, secretID, err = readBackupSettings(ctx, tx)
-		return err
-	})
-	if err != nil || secretID == "" {
-		return set, "", err
-	}
-	key, err := s.DB.RevealSecret(ctx, secretID)
-	return set, key, err
+	return readSettings(ctx, s.DB, readBackupSettings, true)
 }
 
 // UpdateBackupSettings replaces the settings (administrator only).
@@ -75,12 +60,7 @@ func (s *BackupSettingsService) UpdateBackupSettings(ctx context.Context, upd bi
 		args := []any{boolInt(set.Enabled), set.Schedule, r.KeepLast, r.KeepHourly, r.KeepDaily, r.KeepWeekly, r.KeepMonthly, r.KeepYearly, r.KeepWithin,
 			set.VerifySchedule, set.DeepVerifySchedule, set.AlertAfterHours,
 			o.Endpoint, o.Bucket, o.Prefix, o.Region, o.AccessKey, nullString(newSecret), o.SSE, ts(set.UpdatedAt)}
-		if old.UpdatedAt.IsZero() {
-			_, err = tx.Exec(ctx, `INSERT INTO backup_settings (id, `+backupSettingsColumns+`) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE backup_settings SET `+strings.ReplaceAll(backupSettingsColumns, ",", " = ?,")+` = ? WHERE id = 1`, args...)
-		}
-		if err != nil {
+		if err := saveSettingsRow(ctx, tx, "backup_settings", backupSettingsColumns, !old.UpdatedAt.IsZero(), args...); err != nil {
 			return fmt.Errorf("save backup settings: %w", err)
 		}
 		if keyChanged {

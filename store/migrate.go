@@ -103,6 +103,20 @@ func (db *DB) ensureMigrationTable(ctx context.Context) error {
 	return nil
 }
 
+// Migrated returns db, just opened with err, after [DB.Migrate], closing
+// it if the migrations fail: what an engine package's Open does with what
+// its OpenNoMigrate returns.
+func Migrated(ctx context.Context, db *DB, err error) (*DB, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // Migrate applies every migration the database lacks.
 func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.MigrateTo(ctx, LatestSchemaVersion()); err != nil {

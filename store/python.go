@@ -43,12 +43,7 @@ func (s *SettingsService) UpdatePythonSettings(ctx context.Context, upd bitnobi.
 		}
 		upd.UpdatedAt = tx.Now()
 		args := []any{boolInt(upd.Enabled), upd.CPUSeconds, upd.MemoryMB, upd.OutputMB, upd.WallSeconds, ts(upd.UpdatedAt)}
-		if old.UpdatedAt.IsZero() {
-			_, err = tx.Exec(ctx, `INSERT INTO python_settings (id, enabled, cpu_seconds, memory_mb, output_mb, wall_seconds, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)`, args...)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE python_settings SET enabled = ?, cpu_seconds = ?, memory_mb = ?, output_mb = ?, wall_seconds = ?, updated_at = ? WHERE id = 1`, args...)
-		}
-		if err != nil {
+		if err := saveSettingsRow(ctx, tx, "python_settings", pythonSettingsColumns, !old.UpdatedAt.IsZero(), args...); err != nil {
 			return fmt.Errorf("save python settings: %w", err)
 		}
 		ps = &bitnobi.PythonSettings{}
@@ -63,13 +58,15 @@ func (s *SettingsService) UpdatePythonSettings(ctx context.Context, upd bitnobi.
 	return ps, nil
 }
 
+const pythonSettingsColumns = "enabled, cpu_seconds, memory_mb, output_mb, wall_seconds, updated_at"
+
 // readPythonSettings returns the saved settings with defaults filled in:
 // Python off and default limits when none are saved.
 func readPythonSettings(ctx context.Context, tx *Tx) (*bitnobi.PythonSettings, error) {
 	ps := &bitnobi.PythonSettings{}
 	var enabled int64
 	var updated string
-	err := tx.QueryRow(ctx, `SELECT enabled, cpu_seconds, memory_mb, output_mb, wall_seconds, updated_at FROM python_settings WHERE id = 1`).
+	err := tx.QueryRow(ctx, `SELECT `+pythonSettingsColumns+` FROM python_settings WHERE id = 1`).
 		Scan(&enabled, &ps.CPUSeconds, &ps.MemoryMB, &ps.OutputMB, &ps.WallSeconds, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		*ps = ps.WithDefaults()

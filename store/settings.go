@@ -21,19 +21,7 @@ var _ bitnobi.SettingsService = (*SettingsService)(nil)
 
 // GetEmailSettings returns the e-mail settings (administrator only).
 func (s *SettingsService) GetEmailSettings(ctx context.Context) (*bitnobi.EmailSettings, error) {
-	if _, err := adminActor(ctx); err != nil {
-		return nil, err
-	}
-	var es *bitnobi.EmailSettings
-	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		var err error
-		es, _, err = readEmailSettings(ctx, tx)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return es, nil
+	return adminSettings(ctx, s.DB, readEmailSettings)
 }
 
 // UpdateEmailSettings replaces the e-mail settings (administrator only).
@@ -61,14 +49,8 @@ func (s *SettingsService) UpdateEmailSettings(ctx context.Context, upd bitnobi.E
 			return err
 		}
 		es = &bitnobi.EmailSettings{From: upd.From, Host: upd.Host, Port: upd.Port, User: upd.User, Security: upd.Security, Enabled: upd.Enabled, PasswordSet: newSecret != "", UpdatedAt: tx.Now()}
-		if old.UpdatedAt.IsZero() {
-			_, err = tx.Exec(ctx, `INSERT INTO email_settings (id, smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE email_settings SET smtp_from = ?, smtp_host = ?, smtp_port = ?, smtp_user = ?, security = ?, secret_id = ?, enabled = ?, updated_at = ? WHERE id = 1`,
-				es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt))
-		}
-		if err != nil {
+		if err := saveSettingsRow(ctx, tx, "email_settings", emailSettingsColumns, !old.UpdatedAt.IsZero(),
+			es.From, es.Host, es.Port, es.User, es.Security, nullString(newSecret), boolInt(es.Enabled), ts(es.UpdatedAt)); err != nil {
 			return fmt.Errorf("save e-mail settings: %w", err)
 		}
 		if pwChanged {
@@ -98,18 +80,7 @@ func (s *SettingsService) EmailPassword(ctx context.Context) (string, error) {
 // EmailConfig returns the e-mail settings and the unsealed password, for
 // the mail sender; it checks no actor, and no API calls it.
 func (s *SettingsService) EmailConfig(ctx context.Context) (*bitnobi.EmailSettings, string, error) {
-	var es *bitnobi.EmailSettings
-	var secretID string
-	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		var err error
-		es, secretID, err = readEmailSettings(ctx, tx)
-		return err
-	})
-	if err != nil || secretID == "" {
-		return es, "", err
-	}
-	pw, err := s.DB.RevealSecret(ctx, secretID)
-	return es, pw, err
+	return readSettings(ctx, s.DB, readEmailSettings, true)
 }
 
 // AdminEmails returns the e-mail addresses of every administrator, for
@@ -133,6 +104,8 @@ func AdminEmails(ctx context.Context, db *DB) ([]string, error) {
 	return out, rows.Err()
 }
 
+const emailSettingsColumns = "smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at"
+
 // readEmailSettings returns the settings and the password's secret ID; zero
 // settings, not enabled, when none are saved.
 func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, string, error) {
@@ -140,7 +113,7 @@ func readEmailSettings(ctx context.Context, tx *Tx) (*bitnobi.EmailSettings, str
 	var secretID sql.NullString
 	var enabled int64
 	var updated string
-	err := tx.QueryRow(ctx, `SELECT smtp_from, smtp_host, smtp_port, smtp_user, security, secret_id, enabled, updated_at FROM email_settings WHERE id = 1`).
+	err := tx.QueryRow(ctx, `SELECT `+emailSettingsColumns+` FROM email_settings WHERE id = 1`).
 		Scan(&es.From, &es.Host, &es.Port, &es.User, &es.Security, &secretID, &enabled, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return es, "", nil

@@ -2,14 +2,10 @@ package backuptest
 
 import (
 	"context"
-	"os"
 	"testing"
 
-	"github.com/bitnobi/bitnobi/blob"
-	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/postgres"
-	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -24,23 +20,8 @@ func NewDataDirOn(tb testing.TB, path, engine string) (*DataDir, string) {
 		return NewDataDir(tb, path), ""
 	}
 	dsn := dbtest.NewPostgresDatabase(tb)
-	if err := os.MkdirAll(path, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	dir := datadir.Dir(path)
-	key, _, err := secret.LoadOrCreateKeyFile(dir.Key())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d := openPostgres(tb, dir, dsn, key)
-	ctx := context.Background()
-	if err := d.DB.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := d.DB.EnsureInstance(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return d, dsn
+	dir, key := newKey(tb, path)
+	return setUp(tb, openPostgres(tb, dsn), dir, key, true), dsn
 }
 
 // OpenOn is [Open] for a data directory whose database is the PostgreSQL
@@ -50,25 +31,17 @@ func OpenOn(tb testing.TB, path, dsn string) *DataDir {
 	if dsn == "" {
 		return Open(tb, path)
 	}
-	dir := datadir.Dir(path)
-	key, err := secret.ReadKeyFile(dir.Key())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return openPostgres(tb, dir, dsn, key)
+	dir, key := readKey(tb, path)
+	return setUp(tb, openPostgres(tb, dsn), dir, key, false)
 }
 
-func openPostgres(tb testing.TB, dir datadir.Dir, dsn string, key secret.Key) *DataDir {
+func openPostgres(tb testing.TB, dsn string) *store.DB {
 	tb.Helper()
 	db, err := postgres.OpenNoMigrate(context.Background(), dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
-	db.Logger = discardLogger
-	db.Key = key
-	db.Blobs = blob.NewStore(dir.Blobs())
-	return &DataDir{Dir: dir, DB: db, Key: key, Blobs: db.Blobs}
+	return db
 }
 
 // OpenDB returns the [backup.CreateOptions] OpenDB for the database dsn:

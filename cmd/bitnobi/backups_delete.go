@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
-	"github.com/bitnobi/bitnobi/internal/lockfile"
 )
 
 const backupsDeleteHelp = `Usage: bitnobi backups delete NAME [--backup-dir DIR] [--wait D] [flags]
@@ -49,9 +47,10 @@ func (m *Main) runBackupsDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lock, err := m.lockBackupFolder(ctx, folder, *wait)
+	// The lock a backup, prune or import takes; held, it is exit code 3.
+	lock, err := backup.Folder{Path: folder}.Lock(ctx, *wait)
 	if err != nil {
-		return err
+		return backupError(err)
 	}
 	defer lock.Release()
 	entries, err := backup.Folder{Path: folder}.Entries()
@@ -81,27 +80,4 @@ func (m *Main) runBackupsDelete(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "removed %s\n", name)
 	return nil
-}
-
-// lockBackupFolder takes the backup folder's lock (the file backup's own
-// commands take), waiting up to wait; a held lock is exit code 3.
-func (m *Main) lockBackupFolder(ctx context.Context, folder string, wait time.Duration) (*lockfile.Lock, error) {
-	p := filepath.Join(folder, ".lock")
-	var l *lockfile.Lock
-	var err error
-	if wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		l, err = lockfile.AcquireWait(wctx, p, "backup", false)
-		cancel()
-	} else {
-		l, err = lockfile.Acquire(p, "backup")
-	}
-	var held *lockfile.HeldError
-	if errors.As(err, &held) || errors.Is(err, context.DeadlineExceeded) {
-		return nil, &ExitError{Code: ExitLocked, Err: fmt.Errorf("backup folder %s is in use: %w", folder, err), Hint: "wait for the running backup or prune to finish, or pass --wait 30m"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lock backup folder: %w", err)
-	}
-	return l, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/format"
@@ -126,57 +127,98 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 }
 
 func (m *Main) runBackupsImport(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("backups import", backupsImportHelp)
-	dataDir := m.dataDirFlag(fs)
-	backupDirFlag := m.backupDirFlag(fs)
-	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
-	quiet := fs.Bool("quiet", false, "print only the imported backup's path")
-	loadKeys := m.keysFlags(fs)
-	pos, err := parseInterleaved(fs, args)
+	in, arg, err := m.parseAdd("import", backupsImportHelp, args,
+		"bitnobi backups import /mnt/offsite/backup-20250102_1504.tar.zst", "import takes one archive file (or - for stdin)")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("bitnobi backups import /mnt/offsite/backup-20250102_1504.tar.zst", "import takes one archive file (or - for stdin)")
-	}
-	keys, err := loadKeys()
-	if err != nil {
-		return err
-	}
-	folder, err := m.backupDir(*backupDirFlag, *dataDir)
-	if err != nil {
-		return err
-	}
-	r, closeIn, err := m.openArchive(pos[0])
+	r, closeIn, err := m.openArchive(arg)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	prog := m.newProgress(*quiet)
-	res, err := backup.Import(ctx, r, backup.ImportOptions{
-		Folder:        folder,
-		LockWait:      *wait,
-		UnpackOptions: backup.UnpackOptions{Keys: keys, Progress: prog.update},
-	})
-	prog.done()
+	// Import adds the backup with its last step, a rename, and removes
+	// its temporary directory on any error before.
+	res, err := backup.Import(ctx, r, in.options(m))
+	return in.report(ctx, m, res, err, backupError)
+}
+
+// addition is what "backups import" and "backups pull" share: both add a
+// backup from elsewhere to the backup folder, under its lock, verifying
+// it on the way, and both either add it whole or add nothing.
+type addition struct {
+	verb   string // import, pull
+	folder string
+	wait   time.Duration
+	quiet  bool
+	keys   *format.Keys
+	prog   *progress
+}
+
+// parseAdd parses the flags of "backups VERB" (import or pull) and its
+// one argument; usage and oneArg make the error when there is not one.
+func (m *Main) parseAdd(verb, help string, args []string, usage, oneArg string) (*addition, string, error) {
+	fs := m.newFlagSet("backups "+verb, help)
+	dataDir := m.dataDirFlag(fs)
+	backupDirFlag := m.backupDirFlag(fs)
+	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
+	quiet := fs.Bool("quiet", false, "print only the "+pastTense(verb)+" backup's path")
+	loadKeys := m.keysFlags(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(pos) != 1 {
+		return nil, "", usagef(usage, "%s", oneArg)
+	}
+	keys, err := loadKeys()
+	if err != nil {
+		return nil, "", err
+	}
+	folder, err := m.backupDir(*backupDirFlag, *dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	return &addition{verb: verb, folder: folder, wait: *wait, quiet: *quiet, keys: keys}, pos[0], nil
+}
+
+// options starts the progress display and returns the options of the
+// addition.
+func (a *addition) options(m *Main) backup.ImportOptions {
+	a.prog = m.newProgress(a.quiet)
+	return backup.ImportOptions{Folder: a.folder, LockWait: a.wait,
+		UnpackOptions: backup.UnpackOptions{Keys: a.keys, Progress: a.prog.update}}
+}
+
+// report ends the progress display and reports the addition's outcome:
+// the new backup's path on stdout, or the error, other errors made by
+// wrap.
+func (a *addition) report(ctx context.Context, m *Main, res *backup.ImportResult, err error, wrap func(error) error) error {
+	a.prog.done()
 	if interrupted(ctx, err) {
-		// Import adds the backup with its last step, a rename, and
-		// removes its temporary directory on any error before.
-		return interruptedf("import interrupted: nothing was added to %s", folder)
+		return interruptedf("%s interrupted: nothing was added to %s", a.verb, a.folder)
 	}
 	if errors.Is(err, backup.ErrExists) {
 		return &UsageError{Err: err, Hint: backup.Hint(err)}
 	}
 	if err != nil {
-		return backupError(err)
+		return wrap(err)
 	}
-	if !*quiet {
+	if !a.quiet {
 		mf := res.Manifest
-		fmt.Fprintf(m.Stderr, "imported %s (taken %s, bitnobi %s, schema %d) and verified it\n",
+		fmt.Fprintf(m.Stderr, "%s %s (taken %s, bitnobi %s, schema %d) and verified it\n", pastTense(a.verb),
 			res.Name, mf.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), mf.AppVersion, mf.SchemaVersion)
 	}
 	fmt.Fprintln(m.Stdout, res.Path)
 	return nil
+}
+
+// pastTense returns "imported" for "import" and "pulled" for "pull".
+func pastTense(verb string) string {
+	if verb == "pull" {
+		return "pulled"
+	}
+	return verb + "ed"
 }
 
 // openArchive opens an archive file, or stdin for "-".

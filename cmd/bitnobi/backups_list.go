@@ -34,19 +34,44 @@ interrupted. UNIQUE is then the bytes no other remote backup shares.
 
 // listEntry is one entry of "backups list --json".
 type listEntry struct {
-	Name          string               `json:"name"`
-	Path          string               `json:"path"`
-	Kind          string               `json:"kind"` // backup, damaged, incomplete, foreign
-	CreatedAt     time.Time            `json:"created_at,omitzero"`
-	AppVersion    string               `json:"app_version,omitempty"`
-	SchemaVersion int                  `json:"schema_version,omitempty"`
-	Encrypted     bool                 `json:"encrypted"`
-	Files         int64                `json:"files"`
-	Size          int64                `json:"size"`
-	Unique        int64                `json:"unique"`
-	Stats         *format.Stats        `json:"stats,omitempty"`
-	Verified      *backup.Verification `json:"last_verified,omitempty"`
-	Error         string               `json:"error,omitempty"`
+	Name string `json:"name"`
+	Path string `json:"path"`
+	entryFacts
+	Verified *backup.Verification `json:"last_verified,omitempty"`
+	Error    string               `json:"error,omitempty"`
+}
+
+// entryFacts are the fields of "backups list --json" that a local and a
+// remote ("--remote") entry share, in the order they are printed.
+type entryFacts struct {
+	Kind          string        `json:"kind"` // backup, damaged, incomplete, foreign
+	CreatedAt     time.Time     `json:"created_at,omitzero"`
+	AppVersion    string        `json:"app_version,omitempty"`
+	SchemaVersion int           `json:"schema_version,omitempty"`
+	Encrypted     bool          `json:"encrypted"`
+	Files         int64         `json:"files"`
+	Size          int64         `json:"size"`
+	Unique        int64         `json:"unique"`
+	Stats         *format.Stats `json:"stats,omitempty"`
+}
+
+// entryFactsHeader is the header of [entryFacts.columns].
+const entryFactsHeader = "CREATED (UTC)\tAPP\tSCHEMA\tSIZE\tUNIQUE\tENCRYPTED"
+
+// columns returns the tab-separated columns of the list's table that a
+// local and a remote backup share.
+func (e *entryFacts) columns() string {
+	return fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s", e.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+		e.AppVersion, e.SchemaVersion, humanBytes(e.Size), humanBytes(e.Unique), yesNo(e.Encrypted))
+}
+
+// setManifest copies what the list shows of a backup's manifest, if it
+// has one.
+func (e *entryFacts) setManifest(mf *format.Manifest) {
+	if mf != nil {
+		e.CreatedAt, e.AppVersion, e.SchemaVersion = mf.CreatedAt, mf.AppVersion, mf.SchemaVersion
+		e.Stats = &mf.Stats
+	}
 }
 
 func (m *Main) runBackupsList(ctx context.Context, args []string) error {
@@ -74,15 +99,12 @@ func (m *Main) runBackupsList(ctx context.Context, args []string) error {
 	}
 	entries := make([]listEntry, 0, len(found))
 	for _, f := range found {
-		e := listEntry{Name: f.Name, Path: f.Path, Kind: f.Kind, Files: f.Files, Size: f.Size, Unique: f.Unique,
-			Encrypted: f.Encrypted, Verified: f.Verification}
+		e := listEntry{Name: f.Name, Path: f.Path, Verified: f.Verification,
+			entryFacts: entryFacts{Kind: f.Kind, Files: f.Files, Size: f.Size, Unique: f.Unique, Encrypted: f.Encrypted}}
 		if f.Err != nil {
 			e.Error = f.Err.Error()
 		}
-		if mf := f.Manifest; mf != nil {
-			e.CreatedAt, e.AppVersion, e.SchemaVersion = mf.CreatedAt, mf.AppVersion, mf.SchemaVersion
-			e.Stats = &mf.Stats
-		}
+		e.setManifest(f.Manifest)
 		entries = append(entries, e)
 	}
 	if *asJSON {
@@ -93,12 +115,11 @@ func (m *Main) runBackupsList(ctx context.Context, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCREATED (UTC)\tAPP\tSCHEMA\tSIZE\tUNIQUE\tENCRYPTED\tLAST VERIFIED")
+	fmt.Fprintln(tw, "NAME\t"+entryFactsHeader+"\tLAST VERIFIED")
 	for _, e := range entries {
 		switch e.Kind {
 		case backup.KindBackup:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Name, e.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-				e.AppVersion, e.SchemaVersion, humanBytes(e.Size), humanBytes(e.Unique), yesNo(e.Encrypted), verifiedText(e.Verified))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.columns(), verifiedText(e.Verified))
 		case backup.KindDamaged:
 			fmt.Fprintf(tw, "%s\tdamaged: %s\n", e.Name, e.Error)
 		case backup.KindIncomplete:

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
-	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/offsite"
 )
@@ -132,28 +131,12 @@ func (m *Main) runBackupsPush(ctx context.Context, args []string) error {
 }
 
 func (m *Main) runBackupsPull(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("backups pull", backupsPullHelp)
-	dataDir := m.dataDirFlag(fs)
-	backupDirFlag := m.backupDirFlag(fs)
-	wait := fs.Duration("wait", 0, "how long to wait while a backup writes into the folder (0: fail at once)")
-	quiet := fs.Bool("quiet", false, "print only the pulled backup's path")
-	loadKeys := m.keysFlags(fs)
-	pos, err := parseInterleaved(fs, args)
+	in, name, err := m.parseAdd("pull", backupsPullHelp, args,
+		"bitnobi backups pull backup-20250102_1504", "pull takes one remote backup (see bitnobi backups list --remote)")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("bitnobi backups pull backup-20250102_1504", "pull takes one remote backup (see bitnobi backups list --remote)")
-	}
-	keys, err := loadKeys()
-	if err != nil {
-		return err
-	}
-	folder, err := m.backupDir(*backupDirFlag, *dataDir)
-	if err != nil {
-		return err
-	}
-	name, bucket, prefix := pos[0], "", ""
+	bucket, prefix := "", ""
 	if offsite.IsURL(name) {
 		if bucket, prefix, name, err = offsite.ParseURL(name); err != nil {
 			return usagef("s3://BUCKET/PREFIX/backup-20250102_1504", "%v", err)
@@ -163,42 +146,17 @@ func (m *Main) runBackupsPull(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	prog := m.newProgress(*quiet)
-	res, err := r.Pull(ctx, name, backup.ImportOptions{Folder: folder, LockWait: *wait,
-		UnpackOptions: backup.UnpackOptions{Keys: keys, Progress: prog.update}})
-	prog.done()
-	if interrupted(ctx, err) {
-		return interruptedf("pull interrupted: nothing was added to %s", folder)
-	}
-	if errors.Is(err, backup.ErrExists) {
-		return &UsageError{Err: err, Hint: backup.Hint(err)}
-	}
-	if err != nil {
-		return remoteError(err)
-	}
-	if !*quiet {
-		mf := res.Manifest
-		fmt.Fprintf(m.Stderr, "pulled %s (taken %s, bitnobi %s, schema %d) and verified it\n",
-			res.Name, mf.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), mf.AppVersion, mf.SchemaVersion)
-	}
-	fmt.Fprintln(m.Stdout, res.Path)
-	return nil
+	res, err := r.Pull(ctx, name, in.options(m))
+	return in.report(ctx, m, res, err, remoteError)
 }
 
-// remoteListEntry is one entry of "backups list --remote --json".
+// remoteListEntry is one entry of "backups list --remote --json"; its
+// kind is backup, damaged or incomplete.
 type remoteListEntry struct {
-	Name          string        `json:"name"`
-	URL           string        `json:"url"`
-	Kind          string        `json:"kind"` // backup, damaged, incomplete
-	CreatedAt     time.Time     `json:"created_at,omitzero"`
-	AppVersion    string        `json:"app_version,omitempty"`
-	SchemaVersion int           `json:"schema_version,omitempty"`
-	Encrypted     bool          `json:"encrypted"`
-	Files         int64         `json:"files"`
-	Size          int64         `json:"size"`
-	Unique        int64         `json:"unique"`
-	Stats         *format.Stats `json:"stats,omitempty"`
-	Error         string        `json:"error,omitempty"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	entryFacts
+	Error string `json:"error,omitempty"`
 }
 
 // listRemote is "backups list --remote".
@@ -213,7 +171,7 @@ func (m *Main) listRemote(ctx context.Context, asJSON bool) error {
 	}
 	entries := make([]remoteListEntry, 0, len(found))
 	for _, f := range found {
-		e := remoteListEntry{Name: f.Name, URL: f.URL, Files: f.Files, Size: f.Size, Unique: f.Unique}
+		e := remoteListEntry{Name: f.Name, URL: f.URL, entryFacts: entryFacts{Files: f.Files, Size: f.Size, Unique: f.Unique}}
 		switch {
 		case !f.Complete:
 			e.Kind = "incomplete"
@@ -222,9 +180,9 @@ func (m *Main) listRemote(ctx context.Context, asJSON bool) error {
 		default:
 			e.Kind = backup.KindBackup
 		}
+		e.setManifest(f.Manifest)
 		if mf := f.Manifest; mf != nil {
-			e.CreatedAt, e.AppVersion, e.SchemaVersion, e.Encrypted = mf.CreatedAt, mf.AppVersion, mf.SchemaVersion, mf.Encrypted()
-			e.Stats = &mf.Stats
+			e.Encrypted = mf.Encrypted()
 		}
 		entries = append(entries, e)
 	}
@@ -237,12 +195,11 @@ func (m *Main) listRemote(ctx context.Context, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCREATED (UTC)\tAPP\tSCHEMA\tSIZE\tUNIQUE\tENCRYPTED")
+	fmt.Fprintln(tw, "NAME\t"+entryFactsHeader)
 	for _, e := range entries {
 		switch e.Kind {
 		case backup.KindBackup:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Name, e.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-				e.AppVersion, e.SchemaVersion, humanBytes(e.Size), humanBytes(e.Unique), yesNo(e.Encrypted))
+			fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.columns())
 		case backup.KindDamaged:
 			fmt.Fprintf(tw, "%s\tdamaged: %s\n", e.Name, e.Error)
 		default:

@@ -358,10 +358,14 @@ func TestBackupsDiff(t *testing.T) {
 	root, dataDir := seededDataDir(t)
 	a := mustBackup(t, dataDir)
 	d := backuptest.Open(t, dataDir)
-	if _, err := d.DB.Write.Exec(`UPDATE policies SET description = 'changed' WHERE id = 'p-it'`); err != nil {
+	var policyID, reportID string
+	if err := d.DB.Read.QueryRow(`SELECT p.id, r.id FROM policies p, reports r WHERE p.name = 'Bitnobi IT' AND r.name = 'Orgs'`).Scan(&policyID, &reportID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.DB.Write.Exec(`DELETE FROM reports WHERE id = 'rep-1'`); err != nil {
+	if _, err := d.DB.Write.Exec(`UPDATE policies SET description = 'changed' WHERE id = ?`, policyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Write.Exec(`DELETE FROM reports WHERE id = ?`, reportID); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -369,8 +373,8 @@ func TestBackupsDiff(t *testing.T) {
 
 	check := func(t *testing.T, out string) {
 		t.Helper()
-		for _, want := range []string{"policies (policies): 0 added, 0 removed, 1 changed", "~ p-it  Bitnobi IT  (description)",
-			"reports (reports): 0 added, 1 removed, 0 changed", "- rep-1  Orgs"} {
+		for _, want := range []string{"policies (policies): 0 added, 0 removed, 1 changed", "~ " + policyID + "  Bitnobi IT  (description)",
+			"reports (reports): 0 added, 1 removed, 0 changed", "- " + reportID + "  Orgs"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("diff output lacks %q:\n%s", want, out)
 			}

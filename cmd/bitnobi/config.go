@@ -12,6 +12,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/secret"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -127,7 +128,7 @@ func (m *Main) backupDir(flagValue, dataDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if rel, err := filepath.Rel(absData, abs); err == nil && !strings.HasPrefix(rel+string(filepath.Separator), ".."+string(filepath.Separator)) {
+	if fsutil.Within(abs, absData) {
 		return "", usagef("--backup-dir "+filepath.Join(filepath.Dir(absData), "backup"),
 			"backup folder %s is inside the data directory %s: a backup must not live with the state it protects", abs, absData)
 	}

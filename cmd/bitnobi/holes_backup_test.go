@@ -177,7 +177,8 @@ func TestServeFailsInterruptedRuns(t *testing.T) {
 	d := backuptest.Open(t, dataDir)
 	ctx := context.Background()
 	if err := d.DB.WriteTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live', 'wf-1', 'u-alice', 'running', '2026-01-01T00:00:00Z')`)
+		_, err := tx.Exec(ctx, `INSERT INTO workflow_runs (id, workflow_id, started_by, status, started_at) VALUES ('run-live',
+			(SELECT id FROM workflows WHERE name = 'Count by org'), (SELECT id FROM users WHERE username = 'alice'), 'running', '2026-01-01T00:00:00Z')`)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/store"
 	"github.com/bitnobi/bitnobi/web"
 )
@@ -174,7 +175,7 @@ func (p *pageBackups) BackupJob(ctx context.Context) (web.BackupJob, error) {
 
 // exists reports whether name is a backup of the folder.
 func (p *pageBackups) exists(name string) error {
-	if filepath.Base(name) != name || !strings.HasPrefix(name, "backup-") {
+	if filepath.Base(name) != name || !strings.HasPrefix(name, backup.Prefix) {
 		return bitnobi.Errorf(bitnobi.ENOTFOUND, "There is no backup called %q.", name)
 	}
 	if _, err := os.Stat(filepath.Join(p.o.folder, name, "manifest.json")); err != nil {

@@ -12,6 +12,9 @@
 // [Seeder.Mutate] then changes about 1% of that state the way a day of
 // use does.
 //
+// [FillKnown] writes instead a small, hand-written state that tests (via
+// backup/backuptest) look for after a backup and restore.
+//
 // Everything goes through the services of package store with an actor in
 // the context, as an HTTP request would, except the bulk of the audit
 // history, which is appended with [store.Tx.AppendAuditBatch] in

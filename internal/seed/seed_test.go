@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bitnobi/bitnobi"
@@ -148,6 +150,57 @@ func TestFill_RefusesSeeded(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFillKnown(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, t.TempDir())
+	k, err := seed.FillKnown(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := logical(t, db)
+	if want := []string{`["admin","admin@example.org",1,`, `["alice","alice@example.org",0,`, `["bob","bob@example.org",0,`}; len(got["users"]) != len(want) {
+		t.Fatalf("users %v, want admin, alice, bob", got["users"])
+	} else {
+		for i, w := range want {
+			if !strings.HasPrefix(got["users"][i], w) {
+				t.Errorf("user %d = %s, want %s...", i, got["users"][i], w)
+			}
+		}
+	}
+	if !slices.Contains(got["user_attributes"], `["alice","department","Research"]`) {
+		t.Errorf("alice's attributes %v lack department=Research", got["user_attributes"])
+	}
+	if !k.ITPolicy.Global || k.AcmePolicy.Global || k.AcmePolicy.OwnerID != k.Alice.ID {
+		t.Errorf("policies %+v, %+v: want a global one and alice's own", k.ITPolicy, k.AcmePolicy)
+	}
+	if k.Run.Status != bitnobi.RunSucceeded || k.Run.ResultRows != 2 || k.Report.WorkflowID != k.Workflow.ID {
+		t.Errorf("run %+v, report %+v", k.Run, k.Report)
+	}
+	rc, err := db.Blobs.Open(k.CSVSource.BlobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(data) != seed.KnownCSV {
+		t.Errorf("uploaded file %q, %v; want KnownCSV", data, err)
+	}
+	pw, err := (&store.RemoteServerService{DB: db}).Password(ctx, k.Remote.ID)
+	if err != nil || pw != seed.KnownRemotePassword {
+		t.Errorf("remote server password %q, %v", pw, err)
+	}
+	if _, smtp, err := (&store.SettingsService{DB: db}).EmailConfig(ctx); err != nil || smtp != seed.KnownSMTPPassword {
+		t.Errorf("SMTP password %q, %v", smtp, err)
+	}
+	// One audit entry a change, chained as the server chains them.
+	if n, _, err := store.VerifyAudit(ctx, db.Read); err != nil || n != int64(len(got["audit"])) || n < 15 {
+		t.Errorf("audit log: %d entries (%d read), %v", n, len(got["audit"]), err)
+	}
+	if _, err := seed.FillKnown(ctx, db); err != seed.ErrSeeded {
+		t.Fatalf("second FillKnown: %v, want ErrSeeded", err)
 	}
 }
 
