@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -79,10 +80,13 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Sealed segments are blobs of the data directory, whatever the
+	// engine.
+	db.Blobs = blob.NewStore(dir.Blobs())
 	var n int64
 	var last string
 	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		n, last, err = store.VerifyAudit(ctx, tx)
+		n, last, err = db.VerifyAudit(ctx, tx)
 		return err
 	})
 	if interrupted(ctx, err) {

@@ -290,11 +290,15 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 	return s.stats, nil
 }
 
-// auditHead returns the number of audit entries and the time of the last.
+// auditHead returns the number of audit entries and the time of the last,
+// sealed or not.
 func (s *Seeder) auditHead(ctx context.Context) (int64, time.Time, error) {
 	var n int64
 	var at string
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(at), '') FROM audit_log`).Scan(&n, &at)
+	// Sealed entries count too: the log is its segments and audit_log.
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM audit_log) + (SELECT COALESCE(SUM(entries), 0) FROM audit_segments),
+		COALESCE((SELECT MAX(at) FROM audit_log), (SELECT MAX(last_at) FROM audit_segments), '')`).Scan(&n, &at)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("read audit log head: %w", err)
 	}
