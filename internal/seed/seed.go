@@ -280,6 +280,7 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 			// A year of use after the first weeks of setting up.
 			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), 330*24*time.Hour, s.rng(9))
 		}},
+		{"seal", func() error { return s.sealAudit(ctx) }},
 	}
 	for _, st := range steps {
 		if err := s.phase(st.name, st.fn); err != nil {
@@ -288,6 +289,18 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 	}
 	s.stats.Duration = time.Since(s.began)
 	return s.stats, nil
+}
+
+// sealAudit seals the audit log's full segments, as a long-running
+// server would have (store.DB.SealAudit), so that the state seeded looks
+// like a server's.
+func (s *Seeder) sealAudit(ctx context.Context) error {
+	res, err := s.DB.SealAudit(ctx)
+	if err != nil {
+		return err
+	}
+	s.logf("sealed %d audit segments (%d entries, %d bytes) in %s", res.Segments, res.Entries, res.Bytes, res.Duration.Round(time.Millisecond))
+	return nil
 }
 
 // auditHead returns the number of audit entries and the time of the last,
