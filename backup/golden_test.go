@@ -26,7 +26,10 @@ import (
 // formats 1, 3 and 4 are vN-schemaM, and encrypted ones of formats 3 and
 // 4 vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
 // backup has its age identity in <dir>.identity (a test key, protecting
-// nothing) instead of a master key file.
+// nothing) instead of a master key file. From format 5 the golden state
+// has a sealed audit log (segments of 4 entries) and a live tail; every
+// golden backup, older ones included, restores to such a state, which
+// reads back whole and verifies across the seal boundary.
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
@@ -58,6 +61,12 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	root := t.TempDir()
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	backuptest.Seed(t, d)
+	// From format 5, a state with sealed history and a live tail: the
+	// 13 seeded entries in segments of 4, so seq 1-12 sealed, 13 live.
+	sealState(t, d)
+	if n := liveRows(t, d.DB); n != 1 {
+		t.Fatalf("golden state has %d live audit rows, want 1", n)
+	}
 	opts := backup.CreateOptions{
 		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
@@ -94,7 +103,9 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 func checkGolden(t *testing.T, dir string) {
 	ctx := context.Background()
 	tmp := t.TempDir()
-	opts := backup.RestoreOptions{Local: sqlite.Local{}}
+	// Segments of sealSize: whatever the format, the restored history
+	// lands sealed, with a live tail.
+	opts := backup.RestoreOptions{Local: sqlite.Local{}, AuditSegmentSize: sealSize}
 	if _, err := os.Stat(dir + ".identity"); err == nil {
 		// Test identities are committed with mode 0644; LoadKeys does
 		// not mind.
@@ -160,8 +171,14 @@ func checkGolden(t *testing.T, dir string) {
 	if got, err := r.DB.RevealSecret(ctx, secretID); err != nil || got != "s3cret-db-password" {
 		t.Fatalf("data source password after restore: %q, %v", got, err)
 	}
-	if n := verifyAudit(t, r.DB); n != 14 {
-		t.Fatalf("audit log has %d entries, want 13 seeded + 1 restore", n)
+	if n := len(allEntries(t, r.DB)); n != 14 {
+		t.Fatalf("audit log reads %d entries across sealed and live, want 13 seeded + 1 restore", n)
+	}
+	if segs := segments(t, r.DB); len(segs) != 3 || segs[2].LastSeq != 12 {
+		t.Fatalf("restored sealed segments %+v, want seq 1-12 in 3", segs)
+	}
+	if n := liveRows(t, r.DB); n != 2 {
+		t.Fatalf("restored audit_log holds %d rows, want the live tail of 2", n)
 	}
 	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
 		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)
