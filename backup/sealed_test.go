@@ -304,3 +304,71 @@ func TestSealed_Verify(t *testing.T) {
 		t.Fatalf("Verify with an altered segment file: %v, want %v naming %s", err, backup.ErrChecksumMismatch, file)
 	}
 }
+
+// TestSealed_InspectDiff: inspect counts the sealed entries with the
+// live ones, and a diff from a backup before a seal to one after it (or
+// to the live database) shows the sealed rows as sealed, not removed.
+func TestSealed_InspectDiff(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	total := int64(len(allEntries(t, d.DB)))
+	folder := filepath.Join(root, "backup")
+	before := mustCreate(t, d.Dir.Path(), folder, nil)
+	nsegs := sealState(t, d)
+	live := liveRows(t, d.DB)
+	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	open := func(b *backup.Result) *backup.Reader {
+		t.Helper()
+		r, err := backup.OpenReader(b.Path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ra, rb := open(before), open(after)
+
+	for _, c := range []struct {
+		r    *backup.Reader
+		want backup.AuditCount
+	}{
+		{ra, backup.AuditCount{Entries: total, Live: total}},
+		{rb, backup.AuditCount{Entries: total, Sealed: total - live, Segments: int64(nsegs), Live: live}},
+	} {
+		in, err := backup.Inspect(ctx, c.r, backup.EntityUsers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Audit != c.want {
+			t.Fatalf("Inspect(%s).Audit = %+v, want %+v", c.r.Name(), in.Audit, c.want)
+		}
+	}
+
+	check := func(d *backup.Difference) {
+		t.Helper()
+		for _, td := range d.Tables {
+			switch td.Table {
+			case "audit_log":
+				if td.Sealed != total-live || td.Removed != 0 || td.Added != 0 {
+					t.Fatalf("%s to %s: audit_log %+v, want %d sealed, none removed or added", d.A, d.B, td, total-live)
+				}
+			case "audit_segments":
+				if td.Added != int64(nsegs) {
+					t.Fatalf("%s to %s: audit_segments %+v, want %d added", d.A, d.B, td, nsegs)
+				}
+			}
+		}
+	}
+	diff, err := backup.Diff(ctx, ra, rb, backup.DiffOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(diff)
+	diff, err = backup.DiffLive(ctx, ra, d.DB, backup.DiffOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(diff)
+}
