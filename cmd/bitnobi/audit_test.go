@@ -77,10 +77,10 @@ func TestAuditSeal(t *testing.T) {
 		return out + errOut
 	}
 	out := run(ExitOK, "audit", "seal", "--data-dir", dataDir)
-	if !regexp.MustCompile(`^sealed 1 segment \(16,?384 entries, .*\) in .*: sealed up to seq 16384\n$`).MatchString(out) {
+	if !regexp.MustCompile(`^sealed 1 segment \(16,?383 entries, .*\) in .*: sealed up to seq 16383\n$`).MatchString(out) {
 		t.Fatalf("audit seal printed %q", out)
 	}
-	if out := run(ExitOK, "audit", "seal", "--data-dir", dataDir); out != "nothing to seal: sealed up to seq 16384\n" {
+	if out := run(ExitOK, "audit", "seal", "--data-dir", dataDir); out != "nothing to seal: sealed up to seq 16383\n" {
 		t.Fatalf("second audit seal printed %q", out)
 	}
 	out = run(ExitOK, "audit", "verify", "--data-dir", dataDir)
@@ -112,7 +112,7 @@ func TestAuditSeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = run(ExitVerify, "audit", "verify", "--data-dir", dataDir)
-	if !strings.Contains(out, "sealed segment seq 1-16384") || !strings.Contains(out, "altered") {
+	if !strings.Contains(out, "sealed segment seq 1-16383") || !strings.Contains(out, "altered") {
 		t.Fatalf("audit verify of an altered segment printed %q", out)
 	}
 }
