@@ -69,7 +69,9 @@ func (db *DB) segmentSize() int64 {
 var errSealRaced = errors.New("segment sealed by another sealer")
 
 // SealAudit seals every segment of the audit log that can be sealed:
-// segment k holds seq (k-1)*N+1 to k*N (N = db.AuditSegmentSize), and it
+// segment k holds seq k*N to (k+1)*N-1 (N = db.AuditSegmentSize; the
+// first, k = 0, holds seq 1 to N-1), the key ranges a backup splits
+// audit_log by, and it
 // is sealed once audit_log holds all its entries and at least one newer
 // entry, so that the chain's head always stays in audit_log. For each, in
 // order, it reads the entries and checks their chain, writes them as one
@@ -114,7 +116,11 @@ func (db *DB) SealAudit(ctx context.Context) (SealResult, error) {
 			return res, fmt.Errorf("seal audit log: %w", err)
 		}
 		res.SealedUpTo = done
-		first, last := done+1, (done/n+1)*n
+		// Segments are the key ranges backups split audit_log by,
+		// [k·n, (k+1)·n-1], so that a backup's ranges of the live tail
+		// stay whole: the first holds seq 1 to n-1.
+		first := done + 1
+		last := (first/n+1)*n - 1
 		if liveMax <= last {
 			res.Duration = time.Since(start)
 			return res, nil // not a full segment with a newer entry yet
@@ -323,12 +329,27 @@ func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, er
 		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	data, err := io.ReadAll(io.TeeReader(io.LimitReader(f, auditseg.MaxDecodedSize), h))
-	if err != nil {
+	// The file is read whole, in one buffer of the size the index gives
+	// (refused beyond the decoder's own bound); a file of another size is
+	// caught by its hash.
+	if seg.Size < 0 || seg.Size > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "its index row gives a size of %d bytes", seg.Size)
+	}
+	data := make([]byte, seg.Size, seg.Size+1)
+	n, err := io.ReadFull(f, data)
+	if err == nil {
+		// One byte more tells a longer file.
+		var one [1]byte
+		if m, _ := f.Read(one[:]); m > 0 {
+			data = append(data, one[0])
+		}
+	} else if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		data = data[:n]
+	} else {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != seg.BlobID {
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
 		return nil, segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
 	}
 	entries, err := auditseg.Decode(data)

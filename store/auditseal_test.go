@@ -100,27 +100,28 @@ func testSealAudit(t *testing.T, engine string) {
 	appendAll(t, plain, variedAudit(95, start))
 	appendAll(t, sealed, variedAudit(95, start))
 
-	// Segments 1-9 are full and have a newer entry; 91-95 stay live.
+	// Segments 1-9, 10-19, ..., 80-89 are full and have a newer entry;
+	// 90-95 stay live.
 	res, err := sealed.SealAudit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Segments != 9 || res.Entries != 90 || res.SealedUpTo != 90 || res.Bytes <= 0 {
-		t.Fatalf("SealAudit()=%+v, want 9 segments of 90 entries", res)
+	if res.Segments != 9 || res.Entries != 89 || res.SealedUpTo != 89 || res.Bytes <= 0 {
+		t.Fatalf("SealAudit()=%+v, want 9 segments of 89 entries", res)
 	}
 	var live int64
-	if err := sealed.Read.QueryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&live); err != nil || live != 5 {
-		t.Fatalf("audit_log holds %d rows (%v), want 5", live, err)
+	if err := sealed.Read.QueryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&live); err != nil || live != 6 {
+		t.Fatalf("audit_log holds %d rows (%v), want 6", live, err)
 	}
 	segs, err := store.AuditSegments(ctx, sealed.Read)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(segs) != 9 || segs[3].FirstSeq != 31 || segs[3].LastSeq != 40 || !has(segs[3].Actors, "rare") || has(segs[2].Actors, "rare") {
+	if len(segs) != 9 || segs[0].FirstSeq != 1 || segs[0].LastSeq != 9 || segs[3].FirstSeq != 30 || segs[3].LastSeq != 39 || !has(segs[3].Actors, "rare") || has(segs[2].Actors, "rare") {
 		t.Fatalf("segments %+v", segs)
 	}
 	// Again: nothing to do.
-	if res, err := sealed.SealAudit(ctx); err != nil || res.Segments != 0 || res.SealedUpTo != 90 {
+	if res, err := sealed.SealAudit(ctx); err != nil || res.Segments != 0 || res.SealedUpTo != 89 {
 		t.Fatalf("second SealAudit()=%+v, %v, want nothing sealed", res, err)
 	}
 
@@ -232,14 +233,14 @@ func testSealAudit_HeadFallback(t *testing.T, engine string) {
 	}
 	e := variedAudit(1, time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC))
 	appendAll(t, db, e)
-	if got, want := e[0].Seq, int64(21); got != want {
+	if got, want := e[0].Seq, int64(20); got != want {
 		t.Fatalf("appended seq %d, want %d", got, want)
 	}
 	if got, want := e[0].PrevHash, segs[1].LastHash; got != want {
 		t.Fatalf("PrevHash %.12s, want %.12s (the last segment's)", got, want)
 	}
-	if n, _, err := db.VerifyAudit(ctx, db.Read); err != nil || n != 21 {
-		t.Fatalf("VerifyAudit()=%d, %v, want 21", n, err)
+	if n, _, err := db.VerifyAudit(ctx, db.Read); err != nil || n != 20 {
+		t.Fatalf("VerifyAudit()=%d, %v, want 20", n, err)
 	}
 }
 
@@ -277,13 +278,13 @@ func testSealAudit_Damaged(t *testing.T, engine string) {
 					t.Fatal(err)
 				}
 			case "IndexRow":
-				if _, err := db.Write.Exec(db.Dialect.Rebind(`UPDATE audit_segments SET last_hash = ? WHERE first_seq = 11`), strings.Repeat("0", 64)); err != nil {
+				if _, err := db.Write.Exec(db.Dialect.Rebind(`UPDATE audit_segments SET last_hash = ? WHERE first_seq = 10`), strings.Repeat("0", 64)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			_, _, err = db.VerifyAudit(ctx, db.Read)
-			if !errors.Is(err, store.ErrAuditChain) || !strings.Contains(err.Error(), "seq 11-20") {
-				t.Fatalf("VerifyAudit()=%v, want ErrAuditChain naming the segment seq 11-20", err)
+			if !errors.Is(err, store.ErrAuditChain) || !strings.Contains(err.Error(), "seq 10-19") {
+				t.Fatalf("VerifyAudit()=%v, want ErrAuditChain naming the segment seq 10-19", err)
 			}
 			t.Logf("VerifyAudit: %v", err)
 			_, err = (&store.AuditService{DB: db}).VerifyAuditChain(adminCtx)
@@ -356,7 +357,7 @@ func testSealAudit_Concurrent(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(writers*perWriter-1) / sealSize * sealSize; res.SealedUpTo != want {
+	if want := int64(writers*perWriter)/sealSize*sealSize - 1; res.SealedUpTo != want {
 		t.Fatalf("sealed up to %d, want %d", res.SealedUpTo, want)
 	}
 	n, _, err := db.VerifyAudit(ctx, db.Read)

@@ -48,8 +48,8 @@ interrupted.
 const auditSealHelp = `Usage: bitnobi audit seal [flags]
 
 Seals the audit log's closed history: each full segment of 16384 entries
-(sequence numbers 1-16384, 16385-32768, ...) that has at least one newer
-entry is written, hash chain checked, as one compressed, immutable file to
+(sequence numbers 16384-32767, 32768-49151, ..., and 1-16383 first) that
+has at least one newer entry is written, hash chain checked, as one compressed, immutable file to
 the blob folder of the data directory, and its entries are then removed
 from the database in one transaction. Sealed entries are still read by the
 API, the pages, the Audit Log element and "audit verify" as before; backups

@@ -8,19 +8,23 @@
 //
 // A segment file is an 8-byte magic, "BNAUDSEG", one version byte (1),
 // then one zstd frame. Decompressed, the frame holds the number of
-// entries as an unsigned varint (encoding/binary's Uvarint), then each
-// entry in seq order: its seq as an unsigned varint, then eleven text
-// fields, each an unsigned varint length followed by that many bytes:
+// entries as an unsigned varint (encoding/binary's Uvarint), the first
+// entry's prev_hash as a text field (a text field is an unsigned varint
+// length followed by that many bytes), then each entry in seq order: its
+// seq as an unsigned varint, nine text fields,
 //
 //	at, actor_id, actor_name, action, target_type, target_id, detail,
-//	remote_addr, remote_user, prev_hash, hash
+//	remote_addr, remote_user
 //
+// and its hash as 32 bytes (the SHA-256 that audit_log holds in hex).
 // at is the entry's time as stored in audit_log ([bitnobi.TimeFormat],
-// UTC); the other fields are the audit_log columns of the same name, so
-// each entry's hash ([bitnobi.AuditEntry.ComputeHash]) can be checked from
-// the file alone. Nothing follows the last entry. The encoding holds no
-// time of writing and no other variable part: sealing the same entries
-// twice gives the same bytes, hence the same blob.
+// UTC); the other fields are the audit_log columns of the same name. Each
+// entry's prev_hash is the hash of the entry before it, so it is not
+// repeated: a segment is a piece of the chain, and each entry's hash
+// ([bitnobi.AuditEntry.ComputeHash]) can be checked from the file alone.
+// Nothing follows the last entry. The encoding holds no time of writing
+// and no other variable part: sealing the same entries twice gives the
+// same bytes, hence the same blob.
 //
 // A reader refuses, with an error wrapping [ErrFormat], a file of another
 // magic or version, a frame that does not decompress, more than
@@ -32,9 +36,13 @@ package auditseg
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -60,8 +68,12 @@ const (
 // headerLen is the length of the magic and version byte.
 const headerLen = len(Magic) + 1
 
-// fields is the number of text fields of an entry.
-const fields = 11
+// minEntry is the fewest bytes an encoded entry takes: its seq, nine
+// empty text fields and its hash.
+const minEntry = 1 + 9 + hashLen
+
+// hashLen is the length of a SHA-256.
+const hashLen = 32
 
 // ErrFormat means the bytes are not a segment file this package can read.
 var ErrFormat = errors.New("not a valid audit segment")
@@ -77,22 +89,41 @@ var (
 )
 
 // Encode returns the segment file of entries, which must be given in seq
-// order. At is written in UTC, in [bitnobi.TimeFormat].
+// order and form a chain: each entry's PrevHash is the Hash of the entry
+// before it, and every Hash is a hex SHA-256 (64 lowercase hex digits). At
+// is written in UTC, in [bitnobi.TimeFormat].
 func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 	if len(entries) > MaxEntries {
 		return nil, fmt.Errorf("encode audit segment: %d entries, more than %d", len(entries), MaxEntries)
 	}
-	raw := make([]byte, 0, 512*len(entries)+binary.MaxVarintLen64)
+	raw := make([]byte, 0, 400*len(entries)+100)
 	raw = binary.AppendUvarint(raw, uint64(len(entries)))
+	if len(entries) > 0 {
+		raw = appendField(raw, entries[0].PrevHash)
+	} else {
+		raw = appendField(raw, "")
+	}
+	var at [len(bitnobi.TimeFormat)]byte
 	for i := range entries {
 		e := &entries[i]
 		if e.Seq <= 0 {
 			return nil, fmt.Errorf("encode audit segment: entry %d has seq %d", i, e.Seq)
 		}
+		if i > 0 && e.PrevHash != entries[i-1].Hash {
+			return nil, fmt.Errorf("encode audit segment: entry %d (seq %d) does not follow the one before it", i, e.Seq)
+		}
 		raw = binary.AppendUvarint(raw, uint64(e.Seq))
-		raw = appendField(raw, bitnobi.FormatTime(e.At))
-		for _, s := range [...]string{e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser, e.PrevHash, e.Hash} {
+		raw = appendField(raw, string(e.At.UTC().AppendFormat(at[:0], bitnobi.TimeFormat)))
+		for _, s := range [...]string{e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser} {
 			raw = appendField(raw, s)
+		}
+		if len(e.Hash) != 2*hashLen || strings.ToLower(e.Hash) != e.Hash {
+			return nil, fmt.Errorf("encode audit segment: entry %d (seq %d): hash %q is not a hex SHA-256", i, e.Seq, e.Hash)
+		}
+		n := len(raw)
+		raw = append(raw, make([]byte, hashLen)...)
+		if _, err := hex.Decode(raw[n:], []byte(e.Hash)); err != nil {
+			return nil, fmt.Errorf("encode audit segment: entry %d (seq %d): hash: %w", i, e.Seq, err)
 		}
 	}
 	if len(raw) > MaxDecodedSize {
@@ -109,7 +140,8 @@ func appendField(b []byte, s string) []byte {
 }
 
 // Decode returns the entries of the segment file data, in the order they
-// were encoded. Errors wrap [ErrFormat].
+// were encoded. Errors wrap [ErrFormat]. The entries' strings share
+// memory with each other: a few large allocations, not one per field.
 func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 	if len(data) < headerLen || string(data[:len(Magic)]) != Magic {
 		return nil, fmt.Errorf("%w: no segment header", ErrFormat)
@@ -125,21 +157,24 @@ func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrFormat, MaxDecodedSize)
 	}
 	// One string holds every field: each is a slice of it, not an
-	// allocation of its own.
-	r := reader{s: string(raw)}
+	// allocation of its own. raw is not used otherwise, nor changed, so
+	// the string can share its bytes rather than copy them.
+	r := reader{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
 	n := r.uvarint()
-	if r.err == nil && n > MaxEntries {
-		return nil, fmt.Errorf("%w: %d entries, more than %d", ErrFormat, n, MaxEntries)
-	}
-	// Each entry takes at least 1+fields bytes, so a count the bytes
-	// cannot hold is refused before anything is allocated for it.
-	if r.err == nil && n > uint64(len(r.s)-r.off)/(1+fields) {
-		return nil, fmt.Errorf("%w: %d entries in %d bytes", ErrFormat, n, len(r.s)-r.off)
-	}
+	prev := r.field()
 	if r.err != nil {
 		return nil, r.err
 	}
+	if n > MaxEntries {
+		return nil, fmt.Errorf("%w: %d entries, more than %d", ErrFormat, n, MaxEntries)
+	}
+	// A count the bytes cannot hold is refused before anything is
+	// allocated for it.
+	if n > uint64(len(r.s)-r.off)/minEntry {
+		return nil, fmt.Errorf("%w: %d entries in %d bytes", ErrFormat, n, len(r.s)-r.off)
+	}
 	entries := make([]bitnobi.AuditEntry, n)
+	hexes := make([]byte, 2*hashLen*n)
 	for i := range entries {
 		e := &entries[i]
 		seq := r.uvarint()
@@ -148,13 +183,20 @@ func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 		}
 		e.Seq = int64(seq)
 		at := r.field()
-		for _, p := range [...]*string{&e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash} {
+		for _, p := range [...]*string{&e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser} {
 			*p = r.field()
 		}
+		h := r.bytes(hashLen)
 		if r.err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, r.err)
 		}
-		if e.At, err = bitnobi.ParseTime(at); err != nil {
+		x := hexes[2*hashLen*i : 2*hashLen*(i+1)]
+		hex.Encode(x, []byte(h))
+		e.Hash = unsafe.String(unsafe.SliceData(x), len(x))
+		e.PrevHash = prev
+		prev = e.Hash
+		var ok bool
+		if e.At, ok = parseTime(at); !ok {
 			return nil, fmt.Errorf("%w: entry %d (seq %d): time %s", ErrFormat, i, e.Seq, strconv.Quote(at))
 		}
 	}
@@ -162,6 +204,35 @@ func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 		return nil, fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
 	return entries, nil
+}
+
+// parseTime parses s, which must be in [bitnobi.TimeFormat] exactly, a
+// few times faster than time.Parse: a segment holds thousands of times.
+func parseTime(s string) (time.Time, bool) {
+	// 2006-01-02T15:04:05.000000000Z
+	if len(s) != len(bitnobi.TimeFormat) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) int {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, mo, d, h, mi, sec, ns := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ns < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+	if t.Day() != d { // February 30th, say
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // reader reads varints and fields from s, keeping the first error.
@@ -194,6 +265,20 @@ func (r *reader) uvarint() uint64 {
 		x |= uint64(b&0x7f) << shift
 		shift += 7
 	}
+}
+
+// bytes returns the next n bytes.
+func (r *reader) bytes(n int) string {
+	if r.err != nil {
+		return ""
+	}
+	if n > len(r.s)-r.off {
+		r.err = fmt.Errorf("%w: truncated", ErrFormat)
+		return ""
+	}
+	s := r.s[r.off : r.off+n]
+	r.off += n
+	return s
 }
 
 func (r *reader) field() string {

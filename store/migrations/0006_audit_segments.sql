@@ -5,9 +5,10 @@
 -- a segment and at least one newer entry, store.DB.SealAudit writes the
 -- segment's entries to one blob (format: package store/auditseg,
 -- docs/backup-format.md) and, in one transaction, records it here and
--- deletes its rows from audit_log. Segment k holds seq (k-1)*N+1 .. k*N
--- (N = store.DefaultAuditSegmentSize, 16384, the key range backups use for
--- audit_log); readers go by first_seq and last_seq, never by N.
+-- deletes its rows from audit_log. Segment k holds seq k*N .. (k+1)*N-1
+-- (N = store.DefaultAuditSegmentSize, 16384: the key ranges backups split
+-- audit_log by; the first segment holds seq 1 .. N-1); readers go by
+-- first_seq and last_seq, never by N.
 --
 -- first_at and last_at are the smallest and largest time of the segment's
 -- entries (its first's and last's, as long as the clock never went back);
