@@ -62,10 +62,11 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	backuptest.Seed(t, d)
 	// From format 5, a state with sealed history and a live tail: the
-	// 13 seeded entries in segments of 4, so seq 1-12 sealed, 13 live.
+	// 13 seeded entries in segments of 4 (seq 1-3, 4-7, 8-11, ...), so
+	// seq 1-11 sealed, 12-13 live.
 	sealState(t, d)
-	if n := liveRows(t, d.DB); n != 1 {
-		t.Fatalf("golden state has %d live audit rows, want 1", n)
+	if n := liveRows(t, d.DB); n != 2 {
+		t.Fatalf("golden state has %d live audit rows, want 2", n)
 	}
 	opts := backup.CreateOptions{
 		Local:   sqlite.Local{},
@@ -174,11 +175,11 @@ func checkGolden(t *testing.T, dir string) {
 	if n := len(allEntries(t, r.DB)); n != 14 {
 		t.Fatalf("audit log reads %d entries across sealed and live, want 13 seeded + 1 restore", n)
 	}
-	if segs := segments(t, r.DB); len(segs) != 3 || segs[2].LastSeq != 12 {
-		t.Fatalf("restored sealed segments %+v, want seq 1-12 in 3", segs)
+	if segs := segments(t, r.DB); len(segs) != 3 || segs[2].LastSeq != 11 {
+		t.Fatalf("restored sealed segments %+v, want seq 1-11 in 3", segs)
 	}
-	if n := liveRows(t, r.DB); n != 2 {
-		t.Fatalf("restored audit_log holds %d rows, want the live tail of 2", n)
+	if n := liveRows(t, r.DB); n != 3 {
+		t.Fatalf("restored audit_log holds %d rows, want the live tail of 3 (seq 12-14)", n)
 	}
 	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
 		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)

@@ -251,11 +251,11 @@ func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
 	}{
-		{"Gap", `DELETE FROM audit_segments WHERE first_seq = 5`, "expected it to start at seq 5"},
+		{"Gap", `DELETE FROM audit_segments WHERE first_seq = 4`, "expected it to start at seq 4"},
 		{"FirstNotAtOne", `DELETE FROM audit_segments WHERE first_seq = 1`, "expected it to start at seq 1"},
-		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 5`, "prev_hash does not match"},
+		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4`, "prev_hash does not match"},
 		{"Tail", `DELETE FROM audit_segments WHERE first_seq = (SELECT MAX(first_seq) FROM audit_segments)`, "seq"},
-		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 5`, "the index says"},
+		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 4`, "the index says"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -397,8 +397,8 @@ func TestSealed_OlderFormatLandsSealed(t *testing.T) {
 		if segs := segments(t, r.DB); len(segs) != 3 {
 			t.Fatalf("%d sealed segments, want 3", len(segs))
 		}
-		if n := liveRows(t, r.DB); n != 2 {
-			t.Fatalf("%d live rows, want 2", n)
+		if n := liveRows(t, r.DB); n != 3 {
+			t.Fatalf("%d live rows, want 3 (seq 12-14)", n)
 		}
 	})
 }
