@@ -890,9 +890,11 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 // little or nothing.
 func (b *builder) seal(db *store.DB) error {
 	db.AuditSegmentSize = b.opts.AuditSegmentSize
+	b.progress(Progress{Phase: "seal", ItemsTotal: 1})
 	if _, err := db.SealAudit(b.ctx); err != nil {
 		return fmt.Errorf("restore: seal the audit log: %w", err)
 	}
+	b.progress(Progress{Phase: "seal", Items: 1, ItemsTotal: 1})
 	return nil
 }
 
