@@ -29,7 +29,7 @@ func TestImportArrows(t *testing.T) {
 		mod + "/backup/archive":   {mod + "/sqlite", mod + "/postgres", mod + "/httpapi"},
 		mod + "/backup/retention": {mod + "/sqlite", mod + "/postgres", mod + "/httpapi"},
 		// The format is read and written by backup, never the other way.
-		mod + "/backup/format": {mod + "/sqlite", mod + "/postgres", mod + "/httpapi", mod + "/backup"},
+		mod + "/backup/format": {mod + "/sqlite", mod + "/postgres", mod + "/httpapi", mod + "/backup", mod + "/store"},
 		mod + "/offsite":       {mod + "/store", mod + "/sqlite", mod + "/httpapi", mod + "/postgres"},
 	}
 	seen := 0

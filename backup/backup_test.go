@@ -22,6 +22,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/internal/testutil"
@@ -60,7 +61,8 @@ func mustCreate(tb testing.TB, dataDir, folder string, now func() time.Time) *ba
 
 func mustRestore(tb testing.TB, backupDir, dataDir string, opts backup.RestoreOptions) *backup.RestoreResult {
 	tb.Helper()
-	res, err := backup.Restore(context.Background(), backupDir, dataDir, opts)
+	opts.Backup, opts.DataDir = backupDir, dataDir
+	res, err := backup.Restore(context.Background(), opts)
 	if err != nil {
 		tb.Fatalf("Restore: %v", err)
 	}
@@ -112,7 +114,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("Path=%q, want %q", got, want)
 	}
 	m := f.res.Manifest
-	if m.Format != backup.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
+	if m.Format != format.FormatVersion || m.SchemaVersion != store.LatestSchemaVersion() || m.Engine != "sqlite" {
 		t.Fatalf("manifest format=%d schema=%d engine=%q", m.Format, m.SchemaVersion, m.Engine)
 	}
 	if got, want := m.MasterKey.Fingerprint, f.data.Key.Fingerprint(); got != want {
@@ -270,7 +272,7 @@ func TestCreate_SameMinute(t *testing.T) {
 		t.Fatalf("List=%v, want %v", names, want)
 	}
 	for _, r := range []*backup.Result{f.res, r2, r3} {
-		if _, err := backup.Verify(context.Background(), r.Path, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), r.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify(%s): %v", r.Name, err)
 		}
 	}
@@ -279,7 +281,7 @@ func TestCreate_SameMinute(t *testing.T) {
 // A damaged file in the previous backup is not carried forward.
 func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 	f := newFixture(t)
-	var victim backup.File
+	var victim format.File
 	for _, fl := range f.res.Manifest.Files {
 		if fl.Blob != "" {
 			victim = fl
@@ -303,7 +305,7 @@ func TestCreate_DamagedPreviousNotLinked(t *testing.T) {
 	if os.SameFile(a, b) {
 		t.Fatalf("damaged %s was linked", victim.Path)
 	}
-	if _, err := backup.Verify(context.Background(), r2.Path, nil); err != nil {
+	if _, err := backup.Verify(context.Background(), r2.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
@@ -341,7 +343,7 @@ func TestCreate_Interrupted(t *testing.T) {
 	if len(infos) != 1 || infos[0].Name != f.res.Name {
 		t.Fatalf("List=%v, want only %s", infos, f.res.Name)
 	}
-	_, err = backup.Restore(context.Background(), stale, filepath.Join(f.root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+	_, err = backup.Restore(context.Background(), backup.RestoreOptions{Backup: stale, DataDir: filepath.Join(f.root, "r"), Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore(temp dir) err=%v, want ErrNotBackup", err)
 	}
@@ -430,9 +432,9 @@ func flipByte(tb testing.TB, path string) {
 	}
 }
 
-func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
+func rewriteManifest(tb testing.TB, dir string, edit func(m *format.Manifest)) {
 	tb.Helper()
-	m, err := backup.ReadManifest(dir)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -441,12 +443,12 @@ func rewriteManifest(tb testing.TB, dir string, edit func(m *backup.Manifest)) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, format.ManifestName), data, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func firstFile(m *backup.Manifest, blobFile bool) backup.File {
+func firstFile(m *format.Manifest, blobFile bool) format.File {
 	for _, f := range m.Files {
 		if (f.Blob != "") == blobFile {
 			return f
@@ -474,7 +476,7 @@ func TestRestore_Refused(t *testing.T) {
 	}{
 		{name: "FlippedManifestByte", want: backup.ErrChecksumMismatch, naming: "manifest",
 			damage: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, backup.ManifestName)
+				p := filepath.Join(dir, format.ManifestName)
 				data, _ := os.ReadFile(p)
 				i := strings.Index(string(data), `"host"`)
 				data[i+1] = 'H'
@@ -492,28 +494,28 @@ func TestRestore_Refused(t *testing.T) {
 			}},
 		{name: "TruncatedManifest", want: backup.ErrMalformed, naming: "manifest.json",
 			damage: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, backup.ManifestName)
+				p := filepath.Join(dir, format.ManifestName)
 				data, _ := os.ReadFile(p)
 				os.WriteFile(p, data[:len(data)/2], 0o600)
 			}},
-		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: fmt.Sprintf("backup format %d", backup.FormatVersion+1),
+		{name: "NewerFormat", want: backup.ErrNewerVersion, naming: fmt.Sprintf("backup format %d", format.FormatVersion+1),
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) { m.Format = backup.FormatVersion + 1 })
+				rewriteManifest(t, dir, func(m *format.Manifest) { m.Format = format.FormatVersion + 1 })
 			}},
 		{name: "NewerSchema", want: backup.ErrNewerVersion, naming: "schema version",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) { m.SchemaVersion = store.LatestSchemaVersion() + 1 })
+				rewriteManifest(t, dir, func(m *format.Manifest) { m.SchemaVersion = store.LatestSchemaVersion() + 1 })
 			}},
 		{name: "EscapingPath", want: backup.ErrUnsafePath, naming: "../../outside",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
-					m.Files = append([]backup.File{{Path: "../../outside", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
+				rewriteManifest(t, dir, func(m *format.Manifest) {
+					m.Files = append([]format.File{{Path: "../../outside", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
 				})
 			}},
 		{name: "AbsolutePath", want: backup.ErrUnsafePath, naming: "/etc/passwd",
 			damage: func(t *testing.T, dir string) {
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
-					m.Files = append([]backup.File{{Path: "/etc/passwd", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
+				rewriteManifest(t, dir, func(m *format.Manifest) {
+					m.Files = append([]format.File{{Path: "/etc/passwd", Size: 1, SHA256: strings.Repeat("0", 64), Encoding: "none", RawSize: 1}}, m.Files...)
 				})
 			}},
 		{name: "Symlink", want: backup.ErrUnsafePath, naming: firstFile(m, true).Path,
@@ -539,7 +541,7 @@ func TestRestore_Refused(t *testing.T) {
 					t.Fatal(err)
 				}
 				sum := sha256.Sum256(data)
-				rewriteManifest(t, dir, func(m *backup.Manifest) {
+				rewriteManifest(t, dir, func(m *format.Manifest) {
 					for i := range m.Files {
 						if m.Files[i].Path == victim.Path {
 							m.Files[i].Size, m.Files[i].RawSize, m.Files[i].SHA256, m.Files[i].Encoding = int64(len(data)), int64(len(data)), hex.EncodeToString(sum[:]), "none"
@@ -595,7 +597,8 @@ func TestRestore_Refused(t *testing.T) {
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
-			_, err := backup.Restore(context.Background(), dir, target, opts)
+			opts.Backup, opts.DataDir = dir, target
+			_, err := backup.Restore(context.Background(), opts)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore err=%v, want %v", err, tt.want)
 			}
@@ -632,7 +635,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	if err := os.CopyFS(damaged, os.DirFS(f.res.Path)); err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(damaged, backup.ManifestName)
+	manifest := filepath.Join(damaged, format.ManifestName)
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
@@ -651,7 +654,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 		{"GoodBackup", f.res.Path, lockfile.ErrLocked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := backup.Restore(context.Background(), tt.backup, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: tt.backup, DataDir: target, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore err=%v, want %v", err, tt.want)
 			}
@@ -669,7 +672,7 @@ func TestRestore_BadBackupWhileLocked(t *testing.T) {
 	}
 	// Nothing is made for a bad backup: not even the target's parent.
 	target = filepath.Join(t.TempDir(), "new", "data")
-	if _, err := backup.Restore(context.Background(), f.folder, target, backup.RestoreOptions{Local: sqlite.Local{}}); !errors.Is(err, backup.ErrNotBackup) {
+	if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.folder, DataDir: target, Local: sqlite.Local{}}); !errors.Is(err, backup.ErrNotBackup) {
 		t.Fatalf("Restore err=%v, want ErrNotBackup", err)
 	}
 	if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, fs.ErrNotExist) {
@@ -736,7 +739,7 @@ func TestRestore_KeyFileMessages(t *testing.T) {
 				t.Skip("root reads any file")
 			}
 			target := filepath.Join(t.TempDir(), "data")
-			_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: tt.keyFile})
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.res.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: tt.keyFile})
 			for _, want := range tt.want {
 				if !errors.Is(err, want) {
 					t.Errorf("Restore err=%v, want it to match %v", err, want)
@@ -782,7 +785,9 @@ func TestRestore_Interrupted(t *testing.T) {
 				if phase == "start" {
 					cancel()
 				}
-				_, err := backup.Restore(ctx, f.res.Path, target, backup.RestoreOptions{
+				_, err := backup.Restore(ctx, backup.RestoreOptions{
+					Backup:  f.res.Path,
+					DataDir: target,
 					Local:   sqlite.Local{},
 					KeyFile: f.data.Dir.Key(),
 					Progress: func(p backup.Progress) {
@@ -831,7 +836,7 @@ func TestRestore_SecretsSealedWithOtherKey(t *testing.T) {
 	if len(res.Warnings) == 0 {
 		t.Fatal("Create gave no warning about secrets sealed with another key")
 	}
-	_, err = backup.Restore(context.Background(), res.Path, filepath.Join(root, "r"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	_, err = backup.Restore(context.Background(), backup.RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, "r"), Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	if !errors.Is(err, backup.ErrKeyMismatch) || !strings.Contains(err.Error(), other.Fingerprint()) {
 		t.Fatalf("Restore err=%v, want ErrKeyMismatch naming %s", err, other.Fingerprint())
 	}
@@ -934,7 +939,7 @@ func TestRestore_TargetNotDataDir(t *testing.T) {
 	target := filepath.Join(f.root, "home")
 	os.MkdirAll(target, 0o700)
 	os.WriteFile(filepath.Join(target, "notes.txt"), []byte("mine"), 0o600)
-	_, err := backup.Restore(context.Background(), f.res.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: f.res.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key()})
 	if !errors.Is(err, backup.ErrTargetNotEmpty) {
 		t.Fatalf("Restore err=%v, want ErrTargetNotEmpty", err)
 	}
@@ -955,14 +960,14 @@ func TestRestore_KeyInTarget(t *testing.T) {
 func TestVerify(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := backup.Verify(ctx, f.res.Path, nil); err != nil {
+	if _, err := backup.Verify(ctx, f.res.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	tf := firstFile(f.res.Manifest, false)
 	bf := firstFile(f.res.Manifest, true)
 	flipByte(t, filepath.Join(f.res.Path, tf.Path))
 	os.Remove(filepath.Join(f.res.Path, bf.Path))
-	_, err := backup.Verify(ctx, f.res.Path, nil)
+	_, err := backup.Verify(ctx, f.res.Path, backup.VerifyOptions{})
 	if !errors.Is(err, backup.ErrVerify) || !strings.Contains(err.Error(), tf.Path) || !strings.Contains(err.Error(), bf.Path) {
 		t.Fatalf("Verify err=%v, want ErrVerify naming %s and %s", err, tf.Path, bf.Path)
 	}
@@ -970,7 +975,7 @@ func TestVerify(t *testing.T) {
 
 func TestList_DamagedManifest(t *testing.T) {
 	f := newFixture(t)
-	p := filepath.Join(f.res.Path, backup.ManifestName)
+	p := filepath.Join(f.res.Path, format.ManifestName)
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, data[:100], 0o600)
 	infos, err := backup.Folder{Path: f.folder}.Backups()

@@ -105,7 +105,9 @@ func BenchmarkRestore_AuditRowsPostgres(b *testing.B) {
 		i++
 		tdsn := dbtest.NewPostgresDatabase(b)
 		b.StartTimer()
-		_, err := backup.Restore(context.Background(), res.Path, target, backup.RestoreOptions{
+		_, err := backup.Restore(context.Background(), backup.RestoreOptions{
+			Backup:  res.Path,
+			DataDir: target,
 			Local:   sqlite.Local{},
 			KeyFile: d.Dir.Key(), Target: &postgres.RestoreTarget{DSN: tdsn},
 		})

@@ -139,7 +139,7 @@ func benchRestore(b *testing.B, dir, keyFile string) {
 	for b.Loop() {
 		target := filepath.Join(root, fmt.Sprint(i))
 		i++
-		if _, err := backup.Restore(context.Background(), dir, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
+		if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: target, Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -316,7 +316,7 @@ func BenchmarkSealed(b *testing.B) {
 		}
 		create = time.Since(start)
 		start = time.Now()
-		if _, err := backup.Restore(ctx, res.Path, filepath.Join(root, name+"-restored"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, name+"-restored"), Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
 			b.Fatal(err)
 		}
 		restore = time.Since(start)

@@ -46,7 +46,7 @@ type blobCopier struct {
 	// files[i] is the entry of refs[i] and linked[i] tells whether it was
 	// hard-linked from prev. Each is written by the one worker that took
 	// i, and read after wg.Wait.
-	files  []File
+	files  []format.File
 	linked []bool
 
 	next    atomic.Int64 // index in order of the next blob to take
@@ -70,7 +70,7 @@ func newBlobCopier(ctx context.Context, w *writer, prev *Info, refs []blobRef) *
 	ctx, cancel := context.WithCancel(ctx)
 	return &blobCopier{
 		w: w, prev: prev, refs: refs, order: order, ctx: ctx, cancel: cancel,
-		files: make([]File, len(refs)), linked: make([]bool, len(refs)),
+		files: make([]format.File, len(refs)), linked: make([]bool, len(refs)),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/backup/format/formattest"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/secret"
 )
@@ -64,7 +65,7 @@ func blobWriter(t *testing.T, encrypt bool) (w *writer, store *blob.Store, ids [
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.crypt, err = newCryptor(&EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}, secret.Key{}, nil); err != nil {
+		if w.crypt, err = format.NewCryptor(&format.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}, secret.Key{}, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		ids = []age.Identity{id}
@@ -74,7 +75,7 @@ func blobWriter(t *testing.T, encrypt bool) (w *writer, store *blob.Store, ids [
 
 // encodedBlob returns the content of the blob file f that w wrote,
 // decrypted when ids are given: the blob, encoded.
-func encodedBlob(t *testing.T, w *writer, f File, ids []age.Identity) []byte {
+func encodedBlob(t *testing.T, w *writer, f format.File, ids []age.Identity) []byte {
 	t.Helper()
 	file, err := os.Open(filepath.Join(w.tmp, filepath.FromSlash(f.Path)))
 	if err != nil {
@@ -83,7 +84,7 @@ func encodedBlob(t *testing.T, w *writer, f File, ids []age.Identity) []byte {
 	defer file.Close()
 	var r io.Reader = file
 	if ids != nil {
-		if r, err = decryptReader(file, ids, false); err != nil {
+		if r, err = format.DecryptReader(file, ids, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +98,7 @@ func encodedBlob(t *testing.T, w *writer, f File, ids []age.Identity) []byte {
 // decodeZstd returns the decoded content of the zstd frames in data.
 func decodeZstd(t *testing.T, data []byte) []byte {
 	t.Helper()
-	r, release, err := format.DecodeReader(bytes.NewReader(data), EncodingZstd)
+	r, release, err := format.DecodeReader(bytes.NewReader(data), format.EncodingZstd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,18 +116,18 @@ func decodeZstd(t *testing.T, data []byte) []byte {
 // still decodes to the whole blob, and the whole blob counts as copied.
 // An encrypted backup holds the same frames inside the age file.
 func TestCopyBlob_Frames(t *testing.T) {
-	csv := sampleCSV(3<<20 + 123)
+	csv := formattest.SampleCSV(3<<20 + 123)
 	for _, c := range []struct {
 		name    string
 		content []byte
 		enc     string
 	}{
-		{"Empty", nil, EncodingNone},
-		{"SmallCSV", csv[:5000], EncodingZstd},
-		{"SampleSizeCSV", csv[:format.SampleSize], EncodingZstd},
-		{"SampleSizePlusOneCSV", csv[:format.SampleSize+1], EncodingZstd},
-		{"LargeCSV", csv, EncodingZstd},
-		{"LargeRandom", randomBytes(2<<20 + 77), EncodingNone},
+		{"Empty", nil, format.EncodingNone},
+		{"SmallCSV", csv[:5000], format.EncodingZstd},
+		{"SampleSizeCSV", csv[:format.SampleSize], format.EncodingZstd},
+		{"SampleSizePlusOneCSV", csv[:format.SampleSize+1], format.EncodingZstd},
+		{"LargeCSV", csv, format.EncodingZstd},
+		{"LargeRandom", formattest.RandomBytes(2<<20 + 77), format.EncodingNone},
 	} {
 		for _, encrypt := range []bool{false, true} {
 			name := c.name + "/Plain"
@@ -151,7 +152,7 @@ func TestCopyBlob_Frames(t *testing.T) {
 					t.Fatalf("blobBytes=%d, want %d", got, want)
 				}
 				data := encodedBlob(t, w, f, ids)
-				if c.enc == EncodingNone {
+				if c.enc == format.EncodingNone {
 					if !bytes.Equal(data, c.content) {
 						t.Fatalf("file of %d bytes, want the blob's %d as they are", len(data), len(c.content))
 					}
@@ -184,8 +185,8 @@ func TestCopyBlob_Frames(t *testing.T) {
 // hash to its id is refused, wherever the damage is: in the compression
 // sample, whose frame is then not written as it is, or in the rest.
 func TestCopyBlob_Damaged(t *testing.T) {
-	csv := sampleCSV(3 << 20)
-	random := randomBytes(2 << 20)
+	csv := formattest.SampleCSV(3 << 20)
+	random := formattest.RandomBytes(2 << 20)
 	for _, c := range []struct {
 		name    string
 		content []byte

@@ -16,6 +16,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/seed"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -121,16 +122,16 @@ type encryptionCase struct {
 	name string
 	// enc returns the options to encrypt with (nil: plain) and the keys
 	// that open the backup (nil: none needed).
-	enc func() (*backup.EncryptOptions, *backup.Keys)
+	enc func() (*format.EncryptOptions, *format.Keys)
 }
 
 // encryptionCases returns the plain and the encrypted case.
 func encryptionCases(t *testing.T) []encryptionCase {
 	return []encryptionCase{
-		{"Plain", func() (*backup.EncryptOptions, *backup.Keys) { return nil, nil }},
-		{"Encrypted", func() (*backup.EncryptOptions, *backup.Keys) {
+		{"Plain", func() (*format.EncryptOptions, *format.Keys) { return nil, nil }},
+		{"Encrypted", func() (*format.EncryptOptions, *format.Keys) {
 			id := newIdentity(t)
-			return toRecipients(id), backup.NewKeys(id)
+			return toRecipients(id), format.NewKeys(id)
 		}},
 	}
 }
@@ -185,7 +186,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			// same bytes, unless encrypted: age encrypts each file under a
 			// new random key).
 			serial := create(1, filepath.Join(root, "serial"), nil)
-			same := func(a, b backup.File) bool {
+			same := func(a, b format.File) bool {
 				if enc != nil {
 					a.SHA256, b.SHA256 = "", ""
 				}
@@ -197,7 +198,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			if got, want := res.Manifest.Stats, serial.Manifest.Stats; got != want {
 				t.Fatalf("stats %+v, on one goroutine %+v", got, want)
 			}
-			if _, err := backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 
@@ -233,7 +234,7 @@ func TestCreate_ParallelBlobs(t *testing.T) {
 			if next.Manifest.Previous != res.Name {
 				t.Fatalf("Previous=%q, want %q", next.Manifest.Previous, res.Name)
 			}
-			if _, err := backup.VerifyWith(ctx, next.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, next.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify next: %v", err)
 			}
 		})
@@ -368,11 +369,11 @@ func TestCreate_LargeBlobs(t *testing.T) {
 	want := putBlobs(t, d, text[:size], text[size+1:2*size+1])
 	res := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
 	for _, f := range res.Manifest.Files {
-		if f.Blob != "" && (f.Encoding != backup.EncodingZstd || f.Size > f.RawSize/2) {
+		if f.Blob != "" && (f.Encoding != format.EncodingZstd || f.Size > f.RawSize/2) {
 			t.Fatalf("blob file %+v, want CSV compressed", f)
 		}
 	}
-	if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+	if _, err := backup.Verify(context.Background(), res.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	target := filepath.Join(root, "restored")
@@ -419,9 +420,9 @@ func TestCreate_BlobFrames(t *testing.T) {
 				if f.Blob == "" {
 					continue
 				}
-				wantEnc := backup.EncodingZstd
+				wantEnc := format.EncodingZstd
 				if bytes.Equal(want[f.Blob], random) {
-					wantEnc = backup.EncodingNone
+					wantEnc = format.EncodingNone
 				}
 				if f.Encoding != wantEnc || f.RawSize != int64(len(want[f.Blob])) {
 					t.Fatalf("blob file %+v, want encoding %s, raw size %d", f, wantEnc, len(want[f.Blob]))
@@ -430,7 +431,7 @@ func TestCreate_BlobFrames(t *testing.T) {
 			if n := len(plog.blobs); n == 0 || plog.blobs[n-1].Bytes != total {
 				t.Fatalf("blobs progress %+v, want it to end at %d bytes", plog.blobs, total)
 			}
-			if _, err := backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
+			if _, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys}); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 			target := filepath.Join(root, "restored")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/backup/format/formattest"
 )
 
 // zstdFrame returns data compressed as one zstd frame, as a [format.ZstdWriter]
@@ -31,7 +32,7 @@ func zstdFrame(tb testing.TB, data []byte) []byte {
 func TestDecodeReader_Frames(t *testing.T) {
 	old := runtime.GOMAXPROCS(4) // so that newBlobZstdWriter takes the multi-goroutine encoder
 	defer runtime.GOMAXPROCS(old)
-	csv := sampleCSV(format.SampleSize + 5<<20 + 1000) // the rest spans two of the big encoder's 4 MiB jobs
+	csv := formattest.SampleCSV(format.SampleSize + 5<<20 + 1000) // the rest spans two of the big encoder's 4 MiB jobs
 	head, rest := csv[:format.SampleSize], csv[format.SampleSize:]
 	sample, ok := format.CompressSample(head, true)
 	if !ok {
@@ -64,7 +65,7 @@ func TestDecodeReader_Frames(t *testing.T) {
 		{"ThreeFrames", [][]byte{zstdFrame(t, small), sample, zstdFrame(t, small)}, append(append(append([]byte{}, small...), head...), small...)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, release, err := format.DecodeReader(bytes.NewReader(bytes.Join(c.frames, nil)), EncodingZstd)
+			r, release, err := format.DecodeReader(bytes.NewReader(bytes.Join(c.frames, nil)), format.EncodingZstd)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -167,7 +167,7 @@ func testCreateWhileWriting(t *testing.T, engine string) {
 	}
 
 	for i, res := range results {
-		if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), res.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify %d: %v", i, err)
 		}
 		target := filepath.Join(root, fmt.Sprintf("restored-%d", i))
@@ -290,7 +290,7 @@ func TestGC_WaitsForRunningBackup(t *testing.T) {
 	if !found {
 		t.Fatal("the backup lacks the orphan its snapshot listed")
 	}
-	if _, err := backup.Verify(ctx, res.Path, nil); err != nil {
+	if _, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }

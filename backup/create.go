@@ -60,7 +60,7 @@ type CreateOptions struct {
 	// Encrypt, if set, encrypts the backup: every file is age-encrypted,
 	// and the backup carries the master key in its encrypted part (see
 	// docs/backup-format.md). nil writes a plain backup.
-	Encrypt *EncryptOptions
+	Encrypt *format.EncryptOptions
 	// LockWait is how long to wait while another backup writes into
 	// Folder; 0 fails at once with an error matching [lockfile.ErrLocked].
 	LockWait time.Duration
@@ -75,9 +75,9 @@ type CreateOptions struct {
 
 // Result describes a backup [Create] wrote.
 type Result struct {
-	Name     string    // directory name, e.g. backup-20250102_1504
-	Path     string    // absolute path of the backup directory
-	Manifest *Manifest // its manifest
+	Name     string           // directory name, e.g. backup-20250102_1504
+	Path     string           // absolute path of the backup directory
+	Manifest *format.Manifest // its manifest
 	// RemovedTemp lists the temporary directories of interrupted backups
 	// that were removed first.
 	RemovedTemp []string
@@ -165,11 +165,11 @@ type creator struct {
 	key     secret.Key
 	res     *Result
 
-	prev  *Info    // the newest complete backup in folder, or nil
-	crypt *cryptor // nil for a plain backup
-	base  string   // the new backup's name, before any -2, -3...
+	prev  *Info           // the newest complete backup in folder, or nil
+	crypt *format.Cryptor // nil for a plain backup
+	base  string          // the new backup's name, before any -2, -3...
 	w     *writer
-	m     *Manifest
+	m     *format.Manifest
 	refs  []blobRef   // the snapshot's blobs table
 	bc    *blobCopier // copies the snapshot's blobs, started within it
 }
@@ -226,7 +226,7 @@ func newCreator(opts CreateOptions) (*creator, error) {
 // lockFolder takes the backup folder's lock (step 2), creating the folder
 // if missing, removes the temporary directories of interrupted backups,
 // finds the previous backup to link from and, for an encrypted backup,
-// makes its cryptor.
+// makes its Cryptor.
 func (c *creator) lockFolder(ctx context.Context) (*lockfile.Lock, error) {
 	if err := os.MkdirAll(c.folder, dirPerm); err != nil {
 		return nil, fmt.Errorf("backup: create backup folder: %w", err)
@@ -252,11 +252,16 @@ func (c *creator) afterLock() error {
 		return err
 	}
 	if c.opts.Encrypt != nil {
-		if c.crypt, err = newCryptor(c.opts.Encrypt, c.key, c.prev); err != nil {
+		var prevDir string
+		var prevManifest *format.Manifest
+		if c.prev != nil {
+			prevDir, prevManifest = c.prev.Path, c.prev.Manifest
+		}
+		if c.crypt, err = format.NewCryptor(c.opts.Encrypt, c.key, prevDir, prevManifest); err != nil {
 			return err
 		}
-		if c.crypt.prevWarning != "" {
-			c.res.Warnings = append(c.res.Warnings, c.crypt.prevWarning)
+		if c.crypt.PrevWarning != "" {
+			c.res.Warnings = append(c.res.Warnings, c.crypt.PrevWarning)
 		}
 	}
 	return nil
@@ -308,15 +313,15 @@ func (c *creator) makeTemp() error {
 // step 6, on the other cores), and every table's rows, written or linked
 // into the backup's table files.
 func (c *creator) snapshot(ctx context.Context, db *store.DB) error {
-	c.m = &Manifest{
-		Format:     FormatVersion,
+	c.m = &format.Manifest{
+		Format:     format.FormatVersion,
 		AppVersion: bitnobi.Version,
 		Engine:     db.Dialect.Name(),
-		MasterKey:  KeyInfo{Fingerprint: c.key.Fingerprint(), Mode: KeyExternal},
+		MasterKey:  format.KeyInfo{Fingerprint: c.key.Fingerprint(), Mode: format.KeyExternal},
 	}
 	if c.crypt != nil {
-		c.m.MasterKey.Mode = KeySealed
-		c.m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: c.crypt.mode}
+		c.m.MasterKey.Mode = format.KeySealed
+		c.m.Encryption = &format.Encryption{Scheme: format.EncryptionScheme, Mode: c.crypt.Mode()}
 	}
 	c.m.Host, _ = os.Hostname()
 	err := db.ReadTx(ctx, func(tx *store.Tx) error {
@@ -473,14 +478,14 @@ func (c *creator) publish() error {
 			m.Stats.BytesWritten += f.Size
 		}
 	}
-	sortFiles(m.Files)
+	format.SortFiles(m.Files)
 
 	// An encrypted backup's manifest.json is only its public part; the
 	// full manifest and the key go into SealedName, written first.
 	pub := m
 	if c.crypt != nil {
 		var err error
-		if pub, err = c.crypt.seal(tmp, m, c.key); err != nil {
+		if pub, err = c.crypt.Seal(tmp, m, c.key); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
@@ -488,7 +493,7 @@ func (c *creator) publish() error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := fsutil.WriteFileNew(filepath.Join(tmp, ManifestName), data, filePerm); err != nil {
+	if err := fsutil.WriteFileNew(filepath.Join(tmp, format.ManifestName), data, filePerm); err != nil {
 		return fmt.Errorf("backup: write manifest: %w", err)
 	}
 	if err := fsutil.SyncDir(tmp); err != nil {
@@ -579,9 +584,9 @@ type writer struct {
 	linked   map[string]bool // blob ids hard-linked from the previous backup, set once blobs are copied
 	// linkedPaths are the table files hard-linked from the previous backup.
 	linkedPaths map[string]bool
-	crypt       *cryptor   // nil for a plain backup
-	rawDone     int64      // decoded bytes done in the tables phase
-	tickMu      sync.Mutex // guards rawDone and lastTick in tick: segments are written on several goroutines
+	crypt       *format.Cryptor // nil for a plain backup
+	rawDone     int64           // decoded bytes done in the tables phase
+	tickMu      sync.Mutex      // guards rawDone and lastTick in tick: segments are written on several goroutines
 	lastTick    time.Time
 	// blobBytes counts the decoded bytes of blobs copied or linked, added
 	// to by every copying goroutine.
@@ -623,20 +628,20 @@ func (w *writer) tick(phase string, n int64, p Progress) {
 // an encrypted backup.
 //
 // It is called on several goroutines at once, and stops when ctx ends.
-func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, bool, error) {
+func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (format.File, bool, error) {
 	if w.crypt != nil {
 		return w.copyBlobEncrypted(ctx, r, prev)
 	}
 	rel := format.BlobFile(r.id)
 	dst, err := w.blobPath(rel)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	if prev != nil {
 		if pf, ok := prev.files[rel]; ok && pf.Blob == r.id {
 			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
-				return File{}, false, err
+				return format.File{}, false, err
 			}
 			if ok {
 				return f, true, nil
@@ -645,7 +650,7 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 	}
 	src, enc, pre, err := w.openBlob(r)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	defer src.Close()
 	return w.writeBlob(r, ctxReader{ctx, src}, enc, pre, dst, rel)
@@ -658,21 +663,21 @@ func (w *writer) copyBlob(ctx context.Context, r blobRef, prev *Info) (File, boo
 // live blob, as a plain backup does (its encoding was decided from that
 // same content). Otherwise the encoding decision on the live blob's first
 // MiB gives the name of the file written.
-func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (File, bool, error) {
+func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (format.File, bool, error) {
 	if prev != nil {
-		for _, enc := range []string{EncodingZstd, EncodingNone} {
+		for _, enc := range []string{format.EncodingZstd, format.EncodingNone} {
 			rel := w.encryptedBlobFile(r.id, enc)
 			pf, ok := prev.files[rel]
-			if !ok || pf.Encoding != EncodingAge {
+			if !ok || pf.Encoding != format.EncodingAge {
 				continue
 			}
 			dst, err := w.blobPath(rel)
 			if err != nil {
-				return File{}, false, err
+				return format.File{}, false, err
 			}
 			f, ok, err := w.linkBlob(ctx, prev, pf, dst)
 			if err != nil {
-				return File{}, false, err
+				return format.File{}, false, err
 			}
 			if ok {
 				// Only the previous backup's encrypted part knows more;
@@ -686,13 +691,13 @@ func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (
 	}
 	src, enc, pre, err := w.openBlob(r)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	defer src.Close()
 	rel := w.encryptedBlobFile(r.id, enc)
 	dst, err := w.blobPath(rel)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	return w.writeBlob(r, ctxReader{ctx, src}, enc, pre, dst, rel)
 }
@@ -700,7 +705,7 @@ func (w *writer) copyBlobEncrypted(ctx context.Context, r blobRef, prev *Info) (
 // encryptedBlobFile returns the path, in an encrypted backup, of the file
 // of blob id stored with encoding enc.
 func (w *writer) encryptedBlobFile(id, enc string) string {
-	name := w.crypt.blobName(id, enc)
+	name := w.crypt.BlobName(id, enc)
 	return "blobs/" + name[:2] + "/" + name
 }
 
@@ -747,20 +752,20 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 	} else if err != nil {
 		return nil, "", nil, err
 	}
-	bp := bufPool.Get().(*[]byte)
+	bp := format.BufPool.Get().(*[]byte)
 	n, err := io.ReadFull(src, (*bp)[:format.SampleSize])
-	enc = EncodingNone
+	enc = format.EncodingNone
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		sample := (*bp)[:n]
 		if z, ok := format.CompressSample(sample, true); ok {
-			enc = EncodingZstd
+			enc = format.EncodingZstd
 			h := sha256.New()
 			h.Write(sample)
 			pre = &preBlob{z: z, h: h, n: int64(n), whole: err != nil}
 		}
 		err = nil
 	}
-	bufPool.Put(bp)
+	format.BufPool.Put(bp)
 	if err == nil && pre == nil {
 		// Stored as it is and copied from the start: reading the sample
 		// again costs less than holding its buffer through the copy.
@@ -782,74 +787,74 @@ func (w *writer) openBlob(r blobRef) (src *os.File, enc string, pre *preBlob, er
 // from src unless pre is the whole blob, follows as a second frame (none
 // if src has nothing left). A zstd file may be several frames (see
 // docs/backup-format.md). When pre is nil, src is the whole blob.
-func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, dst, rel string) (File, bool, error) {
+func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, dst, rel string) (format.File, bool, error) {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	defer out.Close()
-	hw := newHashingWriter(out)
-	ew, err := w.crypt.encrypt(hw)
+	hw := format.NewHashingWriter(out)
+	ew, err := w.crypt.Encrypt(hw)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
-	raw := newHashingWriter(ew) // the content, whose SHA-256 is the id
+	raw := format.NewHashingWriter(ew) // the content, whose SHA-256 is the id
 	if pre != nil {
 		if _, err := ew.Write(pre.z); err != nil {
-			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+			return format.File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
 		w.blobBytes.Add(pre.n)
-		raw.h, raw.n = pre.h, pre.n
+		raw.H, raw.N = pre.h, pre.n
 	}
 	var zw *frameWriter
 	if pre == nil || !pre.whole {
-		if enc == EncodingZstd {
-			zw = &frameWriter{w: ew, size: r.size - raw.n}
+		if enc == format.EncodingZstd {
+			zw = &frameWriter{w: ew, size: r.size - raw.N}
 			defer zw.Close()
-			raw.w = zw
+			raw.W = zw
 		}
-		if _, err := copyBuf(raw, src, func(n int64) { w.blobBytes.Add(n) }); err != nil {
-			return File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
+		if _, err := format.CopyBuf(raw, src, func(n int64) { w.blobBytes.Add(n) }); err != nil {
+			return format.File{}, false, fmt.Errorf("copy blob %s: %w", r.id, err)
 		}
 	}
-	if got := raw.sum(); got != r.id {
-		return File{}, false, &HintError{
+	if got := raw.Sum(); got != r.id {
+		return format.File{}, false, &HintError{
 			Err:  fmt.Errorf("blob %s in the data directory is damaged: its content hashes to %s", r.id, got),
 			Hint: "restore the blob from an earlier backup (bitnobi backups verify --all)",
 		}
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return File{}, false, err
+			return format.File{}, false, err
 		}
 	}
 	if err := ew.Close(); err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	if err := out.Sync(); err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	if err := out.Close(); err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
-	return File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: enc, RawSize: raw.n, Blob: r.id}, false, nil
+	return format.File{Path: rel, Size: hw.N, SHA256: hw.Sum(), Encoding: enc, RawSize: raw.N, Blob: r.id}, false, nil
 }
 
 // linkBlob hard-links the previous backup's file pf to dst and checks it
 // against pf's checksum, so a damaged copy is never carried forward. It
 // reports false, leaving nothing at dst, when the caller should copy the
 // blob afresh instead. The caller records the link in w.linked.
-func (w *writer) linkBlob(ctx context.Context, prev *Info, pf File, dst string) (File, bool, error) {
+func (w *writer) linkBlob(ctx context.Context, prev *Info, pf format.File, dst string) (format.File, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	src := filepath.Join(prev.Path, filepath.FromSlash(pf.Path))
 	if !prev.intact(src, pf) {
 		w.logger.Warn("previous backup's copy of a blob was changed after that backup; copying it afresh", "backup", prev.Name, "file", pf.Path)
-		return File{}, false, nil
+		return format.File{}, false, nil
 	}
 	if err := os.Link(src, dst); err != nil {
-		return File{}, false, nil // another file system, or no hard links: copy
+		return format.File{}, false, nil // another file system, or no hard links: copy
 	}
 	if pf.Blob != "" { // a plain backup's entry; an encrypted one's is completed by the caller
 		w.blobBytes.Add(pf.RawSize)
@@ -937,15 +942,15 @@ func previousBackup(folder string) (*Info, error) {
 	// backups holds hundreds, each read and checked in full).
 	for _, name := range slices.Backward(names) {
 		in := &Info{Name: name, Path: filepath.Join(folder, name)}
-		if in.Manifest, in.Err = ReadManifest(in.Path); in.Err != nil {
+		if in.Manifest, in.Err = format.ReadManifest(in.Path); in.Err != nil {
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(in.Path, ManifestName))
+		fi, err := os.Stat(filepath.Join(in.Path, format.ManifestName))
 		if err != nil {
 			continue
 		}
 		in.completed = fi.ModTime()
-		in.files = make(map[string]File, len(in.Manifest.Files))
+		in.files = make(map[string]format.File, len(in.Manifest.Files))
 		for _, f := range in.Manifest.Files {
 			in.files[f.Path] = f
 		}

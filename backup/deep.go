@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
@@ -16,48 +17,16 @@ import (
 
 // ErrTrialRestore means a backup whose files all match its manifest did
 // not restore, or restored into a state that does not hold together: what
-// [VerifyDeep] finds and checksums cannot. It matches [ErrVerify].
+// [Verify] with Deep finds and checksums cannot. It matches [ErrVerify].
 var ErrTrialRestore error = verifyError("trial restore failed")
 
-// DeepOptions configures [VerifyDeep].
-type DeepOptions struct {
-	// KeyFile is the master key the trial restore of a plain backup
-	// needs, as for [RestoreOptions.KeyFile]; it must be the one the
-	// backup was made with. Required for a plain backup: the temporary
-	// data directory holds no key.
-	KeyFile string
-	// Keys unlocks an encrypted backup (which carries its master key);
-	// nil for a plain one.
-	Keys *Keys
-	// TempDir is where the temporary data directory is made ("" means
-	// os.TempDir()). It needs room for the restored state.
-	TempDir string
-	// Progress, if set, is called as work advances.
-	Progress func(Progress)
-	// Local builds and opens the trial restore's database file; nil
-	// means the registered engine (see [LocalDB]).
-	Local LocalDB
-}
-
-// VerifyDeep checks the backup in dir as [VerifyWith] does, then restores it
-// with [Restore] into a temporary data directory, which it removes after,
-// and checks the restored state: every foreign key resolves
-// ([store.Dialect].BrokenReferences), every row of the blobs table has its file
-// with the SHA-256 and size recorded, and the audit log's hash chain
-// verifies. So it answers "will this backup restore?" for a backup whose
-// files are intact but whose content does not hold together, such as a
-// table file rewritten, with a manifest to match, to refer to a user who
-// is not there.
-//
-// An error about the backup matches [ErrVerify] ([ErrTrialRestore] for
-// what only the trial restore found); a missing or wrong key gives the
-// errors of [Restore] ([ErrKeyMissing], [ErrKeyUnusable], [ErrKeyMismatch],
-// [ErrKeyRequired], [ErrWrongKey]), which say nothing about the backup.
-func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, error) {
+// verifyDeep is [Verify] with Deep: the checks of verify, then the
+// trial restore.
+func verifyDeep(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
 	if opts.Local = localDB(opts.Local); opts.Local == nil {
 		return nil, errNoLocal
 	}
-	m, err := VerifyWith(ctx, dir, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
+	m, err := verify(ctx, dir, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
 	if err != nil {
 		return m, err
 	}
@@ -67,7 +36,9 @@ func VerifyDeep(ctx context.Context, dir string, opts DeepOptions) (*Manifest, e
 	}
 	defer os.RemoveAll(tmp)
 	target := filepath.Join(tmp, "data")
-	_, err = Restore(ctx, dir, target, RestoreOptions{
+	_, err = Restore(ctx, RestoreOptions{
+		Backup:          dir,
+		DataDir:         target,
 		Local:           opts.Local,
 		KeyFile:         opts.KeyFile,
 		Keys:            opts.Keys,

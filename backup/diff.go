@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -85,7 +86,7 @@ type RowChange struct {
 func Diff(ctx context.Context, a, b *Reader, opts DiffOptions) (*Difference, error) {
 	var tables []store.Table
 	for _, t := range b.Manifest().Tables {
-		tables = append(tables, store.Table{Name: t.Name, Columns: t.Columns, PrimaryKey: t.PrimaryKey})
+		tables = append(tables, store.Table{Name: t.Name, Columns: storeColumns(t.Columns), PrimaryKey: t.PrimaryKey})
 	}
 	return diff(ctx, a, b.Name(), tables, func(t store.Table, fn func([]any) error) error {
 		rows, err := b.Rows(ctx, t.Name)
@@ -176,14 +177,14 @@ func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, e
 }
 
 // onlyA lists every row of a table that B lacks as removed.
-func onlyA(ctx context.Context, a *Reader, ta Table, td *TableDiff, opts DiffOptions) error {
+func onlyA(ctx context.Context, a *Reader, ta format.Table, td *TableDiff, opts DiffOptions) error {
 	rows, err := a.Rows(ctx, ta.Name)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	pk, _ := keyColumns(ta) // Rows checked them
-	name := nameColumn(ta.Name, ta.Columns)
+	name := nameColumn(ta.Name, storeColumns(ta.Columns))
 	for rows.Next() {
 		td.Removed++
 		td.list(ChangeRemoved, rowKey(pk, rows.Row()), rowName(name, rows.Row()), nil, opts.Limit)
@@ -194,7 +195,7 @@ func onlyA(ctx context.Context, a *Reader, ta Table, td *TableDiff, opts DiffOpt
 // diffTable merge-joins the rows of one table of A and B by primary key.
 // Rows of audit_log that A has and B lacks, up to seq sealedB, were
 // sealed on B's side: counted as td.Sealed.
-func diffTable(ctx context.Context, a *Reader, ta Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions, sealedB int64) error {
+func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions, sealedB int64) error {
 	if !slices.Equal(ta.PrimaryKey, tb.PrimaryKey) {
 		td.Note = fmt.Sprintf("primary key (%s) differs from (%s): rows not compared",
 			strings.Join(ta.PrimaryKey, ", "), strings.Join(tb.PrimaryKey, ", "))
@@ -220,7 +221,7 @@ func diffTable(ctx context.Context, a *Reader, ta Table, tb store.Table, eachB f
 		common = append(common, [2]int{i, j})
 	}
 	for _, c := range tb.Columns {
-		if !slices.ContainsFunc(ta.Columns, func(x store.Column) bool { return x.Name == c.Name }) {
+		if !slices.ContainsFunc(ta.Columns, func(x format.Column) bool { return x.Name == c.Name }) {
 			onlyInB = append(onlyInB, c.Name)
 		}
 	}
@@ -228,7 +229,7 @@ func diffTable(ctx context.Context, a *Reader, ta Table, tb store.Table, eachB f
 		td.Note = fmt.Sprintf("columns differ (only in A: %s; only in B: %s): the others are compared",
 			orNone(onlyInA), orNone(onlyInB))
 	}
-	nameA := nameColumn(ta.Name, ta.Columns)
+	nameA := nameColumn(ta.Name, storeColumns(ta.Columns))
 	nameB := nameColumn(tb.Name, tb.Columns)
 
 	rows, err := a.Rows(ctx, ta.Name)

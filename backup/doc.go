@@ -13,7 +13,7 @@
 //
 // A table is one or more segments (format 3): a table whose key is one
 // INTEGER column (audit_log) is split by key into ranges of
-// [SegmentKeys], so that appending rewrites only the last; formats 1 and
+// [format.SegmentKeys], so that appending rewrites only the last; formats 1 and
 // 2, which are still read, had one tables/<table>.jsonl.zst each.
 //
 // An encrypted backup ([CreateOptions].Encrypt; format 2 and later, format
@@ -24,8 +24,8 @@
 // Blob files are named by HMAC-SHA256 of the blob id under a key derived
 // from the master key and the recipients, so that consecutive backups to
 // the same recipients can link them without revealing the ids. Keys
-// ([Keys], [LoadKeys]) unlock it; every read of a file's content goes
-// through one function, openContent, which decrypts.
+// ([format.Keys], [format.LoadKeys]) unlock it; every read of a file's content goes
+// through one function, [format.OpenContent], which decrypts.
 //
 // # Create
 //
@@ -98,7 +98,7 @@
 //  1. Read the manifest: its checksum, format and schema version (a newer
 //     one is refused, naming both versions). Unlock an encrypted backup:
 //     manifest.age's hash, decryption with the keys given, its copy of
-//     manifest.json, the full manifest ([Unlock]). This needs no lock (the
+//     manifest.json, the full manifest ([format.Unlock]). This needs no lock (the
 //     backup is outside the data directory, and a complete backup's
 //     manifest never changes), so a wrong backup path is refused at once,
 //     even while another restore runs.
@@ -186,7 +186,7 @@
 // and primary-key order last; [Inspect] and [Diff] build on it ([DiffLive]
 // reads the live database in one read transaction instead), merge-joining
 // rows by primary key so that memory does not grow with the tables.
-// [VerifyDeep] restores into a temporary directory and checks the result.
+// [Verify] with Deep restores into a temporary directory and checks the result.
 //
 // [Prune] and [Import] change the folder, under its lock (B/.lock), so
 // they never run beside a backup or each other:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -35,33 +36,33 @@ func newIdentity(tb testing.TB) *age.X25519Identity {
 	return id
 }
 
-func toRecipients(ids ...*age.X25519Identity) *backup.EncryptOptions {
-	o := &backup.EncryptOptions{}
+func toRecipients(ids ...*age.X25519Identity) *format.EncryptOptions {
+	o := &format.EncryptOptions{}
 	for _, id := range ids {
 		o.Recipients = append(o.Recipients, id.Recipient())
 	}
 	return o
 }
 
-func withPassphrase(p string) *backup.EncryptOptions {
-	return &backup.EncryptOptions{Passphrase: p, ScryptWorkFactor: testWorkFactor}
+func withPassphrase(p string) *format.EncryptOptions {
+	return &format.EncryptOptions{Passphrase: p, ScryptWorkFactor: testWorkFactor}
 }
 
 // passphraseKeys returns the keys a passphrase file would give.
-func passphraseKeys(tb testing.TB, p string) *backup.Keys {
+func passphraseKeys(tb testing.TB, p string) *format.Keys {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "passphrase")
 	if err := os.WriteFile(path, []byte("  "+p+"  \nignored second line\n"), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	keys, err := backup.LoadKeys("", path)
+	keys, err := format.LoadKeys("", path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return keys
 }
 
-func mustCreateEncrypted(tb testing.TB, dataDir, folder string, enc *backup.EncryptOptions) *backup.Result {
+func mustCreateEncrypted(tb testing.TB, dataDir, folder string, enc *format.EncryptOptions) *backup.Result {
 	tb.Helper()
 	res, err := backup.Create(context.Background(), backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: folder, Encrypt: enc})
 	if err != nil {
@@ -74,13 +75,13 @@ func TestEncryptedRoundTrip(t *testing.T) {
 	id := newIdentity(t)
 	for _, c := range []struct {
 		name string
-		enc  *backup.EncryptOptions
-		keys func(t *testing.T) *backup.Keys
+		enc  *format.EncryptOptions
+		keys func(t *testing.T) *format.Keys
 		mode string
 	}{
-		{"Recipients", toRecipients(newIdentity(t), id), func(*testing.T) *backup.Keys { return backup.NewKeys(id) }, backup.EncryptRecipients},
+		{"Recipients", toRecipients(newIdentity(t), id), func(*testing.T) *format.Keys { return format.NewKeys(id) }, format.EncryptRecipients},
 		{"Passphrase", withPassphrase("correct horse battery staple"),
-			func(t *testing.T) *backup.Keys { return passphraseKeys(t, "correct horse battery staple") }, backup.EncryptPassphrase},
+			func(t *testing.T) *format.Keys { return passphraseKeys(t, "correct horse battery staple") }, format.EncryptPassphrase},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -89,10 +90,10 @@ func TestEncryptedRoundTrip(t *testing.T) {
 			seeded := backuptest.Seed(t, data)
 			res := mustCreateEncrypted(t, data.Dir.Path(), filepath.Join(root, "backup"), c.enc)
 			m := res.Manifest
-			if m.Format != backup.FormatVersion || !m.Encrypted() || m.Locked() || m.Encryption.Mode != c.mode {
+			if m.Format != format.FormatVersion || !m.Encrypted() || m.Locked() || m.Encryption.Mode != c.mode {
 				t.Fatalf("manifest format %d, encryption %+v, locked %v", m.Format, m.Encryption, m.Locked())
 			}
-			if m.MasterKey.Mode != backup.KeySealed || m.MasterKey.Fingerprint != data.Key.Fingerprint() {
+			if m.MasterKey.Mode != format.KeySealed || m.MasterKey.Fingerprint != data.Key.Fingerprint() {
 				t.Fatalf("master key %+v, want sealed with fingerprint %s", m.MasterKey, data.Key.Fingerprint())
 			}
 			if m.Stats.Blobs != 2 || m.Stats.Rows == 0 {
@@ -100,7 +101,7 @@ func TestEncryptedRoundTrip(t *testing.T) {
 			}
 
 			// What anyone can read.
-			pub, err := backup.ReadManifest(res.Path)
+			pub, err := format.ReadManifest(res.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,18 +112,18 @@ func TestEncryptedRoundTrip(t *testing.T) {
 				t.Fatalf("public manifest lacks what list shows: %+v", pub)
 			}
 			for _, f := range pub.Files {
-				if f.Blob != "" || f.Encoding != backup.EncodingAge {
+				if f.Blob != "" || f.Encoding != format.EncodingAge {
 					t.Fatalf("public entry %+v", f)
 				}
 			}
 
 			// Verify without the key checks the ciphertext only.
-			vm, err := backup.Verify(ctx, res.Path, nil)
+			vm, err := backup.Verify(ctx, res.Path, backup.VerifyOptions{})
 			if err != nil || !vm.Locked() {
 				t.Fatalf("Verify without key: locked=%v, %v", vm != nil && vm.Locked(), err)
 			}
 			keys := c.keys(t)
-			vm, err = backup.VerifyWith(ctx, res.Path, backup.VerifyOptions{Keys: keys})
+			vm, err = backup.Verify(ctx, res.Path, backup.VerifyOptions{Keys: keys})
 			if err != nil || vm.Locked() || len(vm.Tables) == 0 {
 				t.Fatalf("Verify with key: %v", err)
 			}
@@ -186,7 +187,7 @@ func TestEncryptedRestoreNewMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := filepath.Join(t.TempDir(), "new-machine", "data")
-	mustRestore(t, moved, target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(id), KeyFile: filepath.Join(root, "no-such.key")})
+	mustRestore(t, moved, target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: format.NewKeys(id), KeyFile: filepath.Join(root, "no-such.key")})
 	r := backuptest.Open(t, target) // reads the installed master.key
 	if r.Key != wantKey {
 		t.Fatalf("installed master key %s, want %s", r.Key, wantKey)
@@ -305,9 +306,9 @@ func newEncryptedForErrors(t *testing.T) *encryptedForErrors {
 
 // restoreFails restores and checks the error, and that the target did
 // not change.
-func (e *encryptedForErrors) restoreFails(t *testing.T, keys *backup.Keys, want error, wantPath string) {
+func (e *encryptedForErrors) restoreFails(t *testing.T, keys *format.Keys, want error, wantPath string) {
 	t.Helper()
-	_, err := backup.Restore(context.Background(), e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: keys})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: e.backup, DataDir: e.target, Local: sqlite.Local{}, Keys: keys})
 	if !errors.Is(err, want) {
 		t.Fatalf("Restore: %v, want %v", err, want)
 	}
@@ -347,7 +348,7 @@ func flipByteAt(t *testing.T, path string, at int) {
 	}
 }
 
-func firstBlobFile(t *testing.T, m *backup.Manifest) string {
+func firstBlobFile(t *testing.T, m *format.Manifest) string {
 	t.Helper()
 	for _, f := range m.Files {
 		if strings.HasPrefix(f.Path, "blobs/") {
@@ -362,28 +363,28 @@ func TestEncryptedErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("ErrKeyRequired", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
-		e.restoreFails(t, nil, backup.ErrKeyRequired, backup.SealedName)
-		e.restoreFails(t, &backup.Keys{}, backup.ErrKeyRequired, backup.SealedName)
-		if _, err := backup.OpenManifest(e.backup, nil); !errors.Is(err, backup.ErrKeyRequired) {
-			t.Fatalf("OpenManifest: %v", err)
+		e.restoreFails(t, nil, backup.ErrKeyRequired, format.SealedName)
+		e.restoreFails(t, &format.Keys{}, backup.ErrKeyRequired, format.SealedName)
+		if _, err := backup.OpenReader(e.backup, nil); !errors.Is(err, backup.ErrKeyRequired) {
+			t.Fatalf("OpenReader: %v", err)
 		}
 	})
 	t.Run("ErrWrongKey", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
-		e.restoreFails(t, backup.NewKeys(newIdentity(t)), backup.ErrWrongKey, backup.SealedName)
-		e.restoreFails(t, passphraseKeys(t, "not it"), backup.ErrWrongKey, backup.SealedName)
-		if _, err := backup.VerifyWith(ctx, e.backup, backup.VerifyOptions{Keys: backup.NewKeys(newIdentity(t))}); !errors.Is(err, backup.ErrWrongKey) {
-			t.Fatalf("VerifyWith: %v", err)
+		e.restoreFails(t, format.NewKeys(newIdentity(t)), backup.ErrWrongKey, format.SealedName)
+		e.restoreFails(t, passphraseKeys(t, "not it"), backup.ErrWrongKey, format.SealedName)
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(newIdentity(t))}); !errors.Is(err, backup.ErrWrongKey) {
+			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TamperedCiphertext", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
-		pub, _ := backup.ReadManifest(e.backup)
+		pub, _ := format.ReadManifest(e.backup)
 		blobPath := firstBlobFile(t, pub)
 		flipByteAt(t, filepath.Join(e.backup, filepath.FromSlash(blobPath)), -20)
-		e.restoreFails(t, backup.NewKeys(e.id), backup.ErrChecksumMismatch, blobPath)
+		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, blobPath)
 		// Plain verify, without the key, finds it too.
-		if _, err := backup.Verify(ctx, e.backup, nil); !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blobPath) {
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{}); !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blobPath) {
 			t.Fatalf("Verify without key: %v", err)
 		}
 	})
@@ -391,11 +392,11 @@ func TestEncryptedErrors(t *testing.T) {
 		// The attacker also fixes the SHA-256 in manifest.json: the
 		// encrypted part's copy gives it away.
 		e := newEncryptedForErrors(t)
-		pub, _ := backup.ReadManifest(e.backup)
+		pub, _ := format.ReadManifest(e.backup)
 		blobPath := firstBlobFile(t, pub)
 		p := filepath.Join(e.backup, filepath.FromSlash(blobPath))
 		flipByteAt(t, p, -20)
-		rewriteManifest(t, e.backup, func(m *backup.Manifest) {
+		rewriteManifest(t, e.backup, func(m *format.Manifest) {
 			for i := range m.Files {
 				if m.Files[i].Path == blobPath {
 					b, _ := os.ReadFile(p)
@@ -403,57 +404,57 @@ func TestEncryptedErrors(t *testing.T) {
 				}
 			}
 		})
-		e.restoreFails(t, backup.NewKeys(e.id), backup.ErrChecksumMismatch, backup.ManifestName)
-		if _, err := backup.VerifyWith(ctx, e.backup, backup.VerifyOptions{Keys: backup.NewKeys(e.id)}); !errors.Is(err, backup.ErrChecksumMismatch) {
-			t.Fatalf("VerifyWith: %v", err)
+		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.ManifestName)
+		if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{Keys: format.NewKeys(e.id)}); !errors.Is(err, backup.ErrChecksumMismatch) {
+			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TamperedSealedPart", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
-		flipByteAt(t, filepath.Join(e.backup, backup.SealedName), -5)
-		e.restoreFails(t, backup.NewKeys(e.id), backup.ErrChecksumMismatch, backup.SealedName)
+		flipByteAt(t, filepath.Join(e.backup, format.SealedName), -5)
+		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.SealedName)
 		// Even with its hash fixed, it does not decrypt.
-		rewriteManifest(t, e.backup, func(m *backup.Manifest) {
+		rewriteManifest(t, e.backup, func(m *format.Manifest) {
 			for i := range m.Files {
-				if m.Files[i].Path == backup.SealedName {
-					b, _ := os.ReadFile(filepath.Join(e.backup, backup.SealedName))
+				if m.Files[i].Path == format.SealedName {
+					b, _ := os.ReadFile(filepath.Join(e.backup, format.SealedName))
 					m.Files[i].SHA256 = sha256hex(b)
 				}
 			}
 		})
-		e.restoreFails(t, backup.NewKeys(e.id), backup.ErrChecksumMismatch, backup.SealedName)
+		e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.SealedName)
 	})
 	t.Run("TamperedPublicManifest", func(t *testing.T) {
 		for _, c := range []struct {
 			name string
-			edit func(m *backup.Manifest)
+			edit func(m *format.Manifest)
 		}{
-			{"AppVersion", func(m *backup.Manifest) { m.AppVersion = "9.9.9" }},
-			{"CreatedAt", func(m *backup.Manifest) { m.CreatedAt = m.CreatedAt.Add(-24 * 3600e9) }},
-			{"Stats", func(m *backup.Manifest) { m.Stats.BytesWritten++ }},
-			{"Mode", func(m *backup.Manifest) { m.Encryption.Mode = backup.EncryptPassphrase }},
-			{"Links", func(m *backup.Manifest) { m.Links = otherBase64Char(m.Links[:1]) + m.Links[1:] }},
+			{"AppVersion", func(m *format.Manifest) { m.AppVersion = "9.9.9" }},
+			{"CreatedAt", func(m *format.Manifest) { m.CreatedAt = m.CreatedAt.Add(-24 * 3600e9) }},
+			{"Stats", func(m *format.Manifest) { m.Stats.BytesWritten++ }},
+			{"Mode", func(m *format.Manifest) { m.Encryption.Mode = format.EncryptPassphrase }},
+			{"Links", func(m *format.Manifest) { m.Links = otherBase64Char(m.Links[:1]) + m.Links[1:] }},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				e := newEncryptedForErrors(t)
 				rewriteManifest(t, e.backup, c.edit)
 				// Without the key, only the checksum can be checked, and
 				// it was recomputed: that is the documented trade-off.
-				if _, err := backup.Verify(ctx, e.backup, nil); err != nil {
+				if _, err := backup.Verify(ctx, e.backup, backup.VerifyOptions{}); err != nil {
 					t.Fatalf("Verify without key: %v", err)
 				}
-				e.restoreFails(t, backup.NewKeys(e.id), backup.ErrChecksumMismatch, backup.ManifestName)
+				e.restoreFails(t, format.NewKeys(e.id), backup.ErrChecksumMismatch, format.ManifestName)
 			})
 		}
 	})
 	t.Run("ManifestChecksum", func(t *testing.T) {
 		e := newEncryptedForErrors(t)
-		p := filepath.Join(e.backup, backup.ManifestName)
+		p := filepath.Join(e.backup, format.ManifestName)
 		b, _ := os.ReadFile(p)
 		b = bytes.Replace(b, []byte(`"schema_version": `), []byte(`"schema_version":  `), 1)
 		os.WriteFile(p, b, 0o600)
-		_, err := backup.Restore(ctx, e.backup, e.target, backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(e.id)})
-		if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), backup.ManifestName) {
+		_, err := backup.Restore(ctx, backup.RestoreOptions{Backup: e.backup, DataDir: e.target, Local: sqlite.Local{}, Keys: format.NewKeys(e.id)})
+		if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), format.ManifestName) {
 			t.Fatalf("Restore: %v", err)
 		}
 	})
@@ -488,7 +489,7 @@ func TestEncryptedIncremental(t *testing.T) {
 		t.Fatalf("second backup to the same recipients: stats %+v, previous %q, %d files shared",
 			b2.Manifest.Stats, b2.Manifest.Previous, sameFile(b1, b2))
 	}
-	mustRestore(t, b2.Path, filepath.Join(root, "r2"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(other)})
+	mustRestore(t, b2.Path, filepath.Join(root, "r2"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: format.NewKeys(other)})
 
 	// Other recipients: nothing linked, and the old recipients cannot
 	// read the new backup.
@@ -496,8 +497,8 @@ func TestEncryptedIncremental(t *testing.T) {
 	if b3.Manifest.Stats.FilesLinked != 0 || b3.Manifest.Previous != "" || sameFile(b2, b3) != 0 {
 		t.Fatalf("backup to other recipients: stats %+v, %d files shared", b3.Manifest.Stats, sameFile(b2, b3))
 	}
-	if _, err := backup.OpenManifest(b3.Path, backup.NewKeys(other)); !errors.Is(err, backup.ErrWrongKey) {
-		t.Fatalf("OpenManifest with a former recipient: %v", err)
+	if _, err := backup.OpenReader(b3.Path, format.NewKeys(other)); !errors.Is(err, backup.ErrWrongKey) {
+		t.Fatalf("OpenReader with a former recipient: %v", err)
 	}
 
 	// A plain backup links nothing from an encrypted one, nor the
@@ -523,14 +524,14 @@ func TestEncryptedIncremental(t *testing.T) {
 	}
 	for _, c := range []struct {
 		res  *backup.Result
-		keys *backup.Keys
+		keys *format.Keys
 	}{{p2, passphraseKeys(t, "one passphrase")}, {p3, passphraseKeys(t, "another passphrase")}} {
-		if _, err := backup.VerifyWith(context.Background(), c.res.Path, backup.VerifyOptions{Keys: c.keys}); err != nil {
-			t.Fatalf("VerifyWith %s: %v", c.res.Name, err)
+		if _, err := backup.Verify(context.Background(), c.res.Path, backup.VerifyOptions{Keys: c.keys}); err != nil {
+			t.Fatalf("Verify %s: %v", c.res.Name, err)
 		}
 	}
-	if _, err := backup.OpenManifest(p3.Path, passphraseKeys(t, "one passphrase")); !errors.Is(err, backup.ErrWrongKey) {
-		t.Fatalf("OpenManifest with the first passphrase: %v", err)
+	if _, err := backup.OpenReader(p3.Path, passphraseKeys(t, "one passphrase")); !errors.Is(err, backup.ErrWrongKey) {
+		t.Fatalf("OpenReader with the first passphrase: %v", err)
 	}
 
 	// The list shows every backup without a key.
@@ -605,14 +606,14 @@ func TestEncryptedLinksAltered(t *testing.T) {
 	if b1.Manifest.Public().Links == "" {
 		t.Fatal("an encrypted backup without a link index")
 	}
-	rewriteManifest(t, b1.Path, func(m *backup.Manifest) {
+	rewriteManifest(t, b1.Path, func(m *format.Manifest) {
 		m.Links = m.Links[:len(m.Links)/2] + otherBase64Char(m.Links[len(m.Links)/2:len(m.Links)/2+1]) + m.Links[len(m.Links)/2+1:]
 	})
 	b2 := mustCreateEncrypted(t, data.Dir.Path(), folder, toRecipients(id))
 	if got := b2.Manifest.Stats; got.FilesLinked != got.Blobs || got.FilesWritten != int64(len(b2.Manifest.Files))-got.Blobs {
 		t.Fatalf("after an altered link index: %+v, want only the %d blobs linked", got, got.Blobs)
 	}
-	mustRestore(t, b2.Path, filepath.Join(root, "restored"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(id)})
+	mustRestore(t, b2.Path, filepath.Join(root, "restored"), backup.RestoreOptions{Local: sqlite.Local{}, Keys: format.NewKeys(id)})
 }
 
 func TestLoadKeys(t *testing.T) {
@@ -620,29 +621,29 @@ func TestLoadKeys(t *testing.T) {
 	id := newIdentity(t)
 	idFile := filepath.Join(dir, "id.txt")
 	os.WriteFile(idFile, []byte("# created: today\n# public key: "+id.Recipient().String()+"\n"+id.String()+"\n"), 0o600)
-	keys, err := backup.LoadKeys(idFile, "")
+	keys, err := format.LoadKeys(idFile, "")
 	if err != nil || len(keys.Identities) != 1 {
 		t.Fatalf("LoadKeys(identity): %v", err)
 	}
-	if keys, err := backup.LoadKeys("", ""); keys != nil || err != nil {
+	if keys, err := format.LoadKeys("", ""); keys != nil || err != nil {
 		t.Fatalf("LoadKeys of nothing: %v, %v", keys, err)
 	}
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("\n\n"), 0o600)
-	if _, err := backup.LoadKeys("", empty); !errors.Is(err, backup.ErrKeyFile) {
+	if _, err := format.LoadKeys("", empty); !errors.Is(err, backup.ErrKeyFile) {
 		t.Fatalf("empty passphrase: %v", err)
 	}
-	if _, err := backup.LoadKeys(empty, ""); !errors.Is(err, backup.ErrKeyFile) {
+	if _, err := format.LoadKeys(empty, ""); !errors.Is(err, backup.ErrKeyFile) {
 		t.Fatalf("identity file without identities: %v", err)
 	}
-	if _, err := backup.LoadKeys(filepath.Join(dir, "missing"), ""); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := format.LoadKeys(filepath.Join(dir, "missing"), ""); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing identity file: %v", err)
 	}
-	rs, err := backup.LoadRecipients([]string{id.Recipient().String()}, "")
+	rs, err := format.LoadRecipients([]string{id.Recipient().String()}, "")
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("LoadRecipients: %v", err)
 	}
-	if _, err := backup.LoadRecipients([]string{id.String()}, ""); !errors.Is(err, backup.ErrKeyFile) || strings.Contains(err.Error(), id.String()) {
+	if _, err := format.LoadRecipients([]string{id.String()}, ""); !errors.Is(err, backup.ErrKeyFile) || strings.Contains(err.Error(), id.String()) {
 		t.Fatalf("LoadRecipients of an identity: %v (must not echo it)", err)
 	}
 }

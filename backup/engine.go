@@ -9,7 +9,7 @@ import (
 // LocalDB opens the database file a data directory holds (SQLite): the
 // one [Create] reads when [CreateOptions].OpenDB is nil, the one
 // [Restore] builds in the staging directory when there is no [Target],
-// and the one [VerifyDeep] checks after its trial restore. The options'
+// and the one [Verify] with Deep checks after its trial restore. The options'
 // Local field sets it; nil means the engine registered with
 // [store.RegisterFileEngine] (package sqlite registers itself when linked
 // in). Package backup imports no engine package, so that what differs

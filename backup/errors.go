@@ -39,14 +39,6 @@ var (
 
 // Errors that refuse a backup which is intact but cannot be used here.
 var (
-	// ErrNotBackup means a directory is not a backup: it has no
-	// manifest.json, or is an interrupted backup's temporary directory.
-	ErrNotBackup = errors.New("not a backup")
-
-	// ErrNewerVersion means a backup's format or schema, or a live
-	// database's schema, is newer than this binary knows.
-	ErrNewerVersion = errors.New("newer than this bitnobi knows")
-
 	// ErrKeyMissing means the master key the backup needs was not found:
 	// its file does not exist.
 	ErrKeyMissing = errors.New("master key not found")
@@ -71,75 +63,38 @@ var (
 	ErrTargetNotEmpty = errors.New("not a Bitnobi data directory")
 )
 
-// FileError is an error about one file of a backup or data directory.
-// Hint, when set, tells the operator what to do.
-type FileError struct {
-	Op   string // what was being done: "verify", "read", "restore"...
-	Path string // the file, relative to the backup for backup files
-	Err  error
-	Hint string
-}
-
-// Error returns "Op Path: Err".
-func (e *FileError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *FileError) Unwrap() error { return e.Err }
-
-// HintError is an error with a suggestion for the operator.
-type HintError struct {
-	Err  error
-	Hint string
-}
-
-// Error returns Err's message.
-func (e *HintError) Error() string { return e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *HintError) Unwrap() error { return e.Err }
-
-// Hint returns the operator hint carried by err (a [*FileError] or a
-// [*HintError] in its chain), or "".
-func Hint(err error) string {
-	for err != nil {
-		switch e := err.(type) {
-		case *FileError:
-			if e.Hint != "" {
-				return e.Hint
-			}
-		case *HintError:
-			if e.Hint != "" {
-				return e.Hint
-			}
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if h := Hint(e); h != "" {
-					return h
-				}
-			}
-			return ""
-		default:
-			return ""
-		}
-	}
-	return ""
-}
-
-// Errors about the keys of an encrypted backup.
+// Errors that refuse a directory before its content is checked, and about
+// the keys of an encrypted backup: package format's, named here too.
 var (
+	// ErrNotBackup means a directory is not a backup: it has no
+	// manifest.json, or is an interrupted backup's temporary directory.
+	ErrNotBackup = format.ErrNotBackup
+
+	// ErrNewerVersion means a backup's format or schema, or a live
+	// database's schema, is newer than this binary knows.
+	ErrNewerVersion = format.ErrNewerVersion
+
 	// ErrKeyRequired means the backup is encrypted and no identity or
 	// passphrase was given.
-	ErrKeyRequired = errors.New("backup is encrypted: an identity or passphrase is needed")
+	ErrKeyRequired = format.ErrKeyRequired
 
 	// ErrWrongKey means none of the identities or passphrases given
 	// unlocks the backup.
-	ErrWrongKey = errors.New("no identity or passphrase given unlocks the backup")
+	ErrWrongKey = format.ErrWrongKey
 
 	// ErrKeyFile means an identity, recipient or passphrase file cannot
 	// be used.
-	ErrKeyFile = errors.New("unusable key file")
+	ErrKeyFile = format.ErrKeyFile
 )
+
+// FileError is an error about one file of a backup or data directory
+// (package format's [format.FileError]).
+type FileError = format.FileError
+
+// HintError is an error with a suggestion for the operator (package
+// format's [format.HintError]).
+type HintError = format.HintError
+
+// Hint returns the operator hint carried by err (a [*FileError] or a
+// [*HintError] in its chain), or "".
+func Hint(err error) string { return format.Hint(err) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup/archive"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 )
 
@@ -31,8 +32,8 @@ var ErrExists = errors.New("backup already in the folder")
 // manifest, so a damaged backup is never shipped off-site as
 // a good one; the bytes are copied as they are (an encrypted backup stays
 // encrypted). On error what was written to w is incomplete.
-func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manifest, error) {
-	m, err := ReadManifest(dir)
+func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*format.Manifest, error) {
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manif
 	// The manifest first: an importer then knows every file's name and
 	// size before it writes any (see [Unpack]).
 	files := make([]string, 0, len(m.Files)+1)
-	files = append(files, ManifestName)
+	files = append(files, format.ManifestName)
 	for _, f := range m.Files {
 		files = append(files, f.Path)
 	}
@@ -55,9 +56,9 @@ func Export(ctx context.Context, dir string, w io.Writer, compress bool) (*Manif
 // UnpackOptions configures [Unpack] and [Import].
 type UnpackOptions struct {
 	// Keys unlocks an encrypted backup so that its content is verified
-	// too; without them only its files' ciphertext is (see [VerifyWith]).
+	// too; without them only its files' ciphertext is (see [Verify]).
 	// nil for a plain backup.
-	Keys *Keys
+	Keys *format.Keys
 	// Limits bounds what is extracted (zero: [archive.DefaultLimits]).
 	Limits archive.Limits
 	// Progress, if set, is called while the extracted backup is verified.
@@ -69,7 +70,7 @@ type Unpacked struct {
 	// Dir is the backup's directory, named after its manifest's time
 	// (see [Name]), inside a temporary directory.
 	Dir      string
-	Manifest *Manifest
+	Manifest *format.Manifest
 	root     string // the temporary directory
 }
 
@@ -78,7 +79,7 @@ func (u *Unpacked) Remove() error { return os.RemoveAll(u.root) }
 
 // Unpack extracts the backup archive read from r into a new temporary
 // directory under parent whose name starts with prefix, verifies it
-// completely ([VerifyWith]), and returns it. On error nothing is left under
+// completely ([Verify]), and returns it. On error nothing is left under
 // parent. The caller removes the result with [Unpacked.Remove].
 //
 // Unpacking is bounded before it writes. [Export] puts manifest.json
@@ -133,18 +134,18 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 	allow := func(name string, size int64) error {
 		wasFirst := first
 		first = false
-		if name == ManifestName {
+		if name == format.ManifestName {
 			if sawManifest {
-				return fmt.Errorf("%w: a second %s", ErrUnexpectedFile, ManifestName)
+				return fmt.Errorf("%w: a second %s", ErrUnexpectedFile, format.ManifestName)
 			}
-			if size > maxManifestSize {
-				return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, ManifestName, size)
+			if size > format.MaxManifestSize {
+				return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, format.ManifestName, size)
 			}
 			sawManifest, lead = true, wasFirst
 			return nil
 		}
 		if sawManifest && !lead {
-			return fmt.Errorf("%w: %s follows %s, which must be the first or the last entry", ErrUnexpectedFile, name, ManifestName)
+			return fmt.Errorf("%w: %s follows %s, which must be the first or the last entry", ErrUnexpectedFile, name, format.ManifestName)
 		}
 		if lead {
 			if listed == nil { // the manifest is on disk by now
@@ -155,23 +156,23 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 			}
 			want, ok := listed[name]
 			switch {
-			case !ok && name == SealedName:
-				if size > maxSealedSize {
-					return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, SealedName, size)
+			case !ok && name == format.SealedName:
+				if size > format.MaxSealedSize {
+					return fmt.Errorf("%w: %s of %d bytes", ErrMalformed, format.SealedName, size)
 				}
 			case !ok:
-				return fmt.Errorf("%w: %s is not listed in %s, or comes twice", ErrUnexpectedFile, name, ManifestName)
+				return fmt.Errorf("%w: %s is not listed in %s, or comes twice", ErrUnexpectedFile, name, format.ManifestName)
 			case size != want:
-				return fmt.Errorf("%w: %s declares %d bytes, %s lists %d", ErrMalformed, name, size, ManifestName, want)
+				return fmt.Errorf("%w: %s declares %d bytes, %s lists %d", ErrMalformed, name, size, format.ManifestName, want)
 			}
 			delete(listed, name)
 		} else if declared += size; declared > budget {
 			return fmt.Errorf("%w: the archive's files declare more than the %d bytes that may be unpacked in %s (its free space less a margin)", ErrMalformed, budget, parent)
 		}
-		if name == SealedName { // the encrypted part of an encrypted backup
+		if name == format.SealedName { // the encrypted part of an encrypted backup
 			return nil
 		}
-		return checkPath(name)
+		return format.CheckPath(name)
 	}
 	if _, err := archive.Extract(ctx, r, incoming, allow, opts.Limits); err != nil {
 		if archiveFault(err) {
@@ -181,10 +182,10 @@ func Unpack(ctx context.Context, r io.Reader, parent, prefix string, opts Unpack
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
 	if !sawManifest {
-		return nil, &HintError{Err: fmt.Errorf("unpack: %w: the archive holds no %s", ErrArchive, ManifestName),
+		return nil, &HintError{Err: fmt.Errorf("unpack: %w: the archive holds no %s", ErrArchive, format.ManifestName),
 			Hint: "make the archive again with bitnobi backups export"}
 	}
-	m, err := VerifyWith(ctx, incoming, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
+	m, err := verify(ctx, incoming, VerifyOptions{Keys: opts.Keys, Progress: opts.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("unpack: the archive's backup: %w", err)
 	}
@@ -220,19 +221,19 @@ func unpackBudget(parent string) (int64, error) {
 // into dir and returns the size of each file it lists. It fails when the
 // manifest does not parse or its files add up to more than budget.
 func listedSizes(dir string, budget int64) (map[string]int64, error) {
-	m, err := ReadManifest(dir)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, ManifestName, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, format.ManifestName, err)
 	}
 	sizes := make(map[string]int64, len(m.Public().Files))
 	var total int64
 	for _, f := range m.Public().Files {
 		if f.Size < 0 {
-			return nil, fmt.Errorf("%w: %s lists %s with %d bytes", ErrMalformed, ManifestName, f.Path, f.Size)
+			return nil, fmt.Errorf("%w: %s lists %s with %d bytes", ErrMalformed, format.ManifestName, f.Path, f.Size)
 		}
 		sizes[f.Path] = f.Size
 		if total += f.Size; total > budget {
-			return nil, fmt.Errorf("%w: %s lists more than the %d bytes that may be unpacked here (the free space less a margin)", ErrMalformed, ManifestName, budget)
+			return nil, fmt.Errorf("%w: %s lists more than the %d bytes that may be unpacked here (the free space less a margin)", ErrMalformed, format.ManifestName, budget)
 		}
 	}
 	return sizes, nil
@@ -265,7 +266,7 @@ type ImportOptions struct {
 type ImportResult struct {
 	Name     string // its directory name in the folder
 	Path     string
-	Manifest *Manifest
+	Manifest *format.Manifest
 }
 
 // Import adds the backup archive read from r (as [Export] writes it) to

@@ -1,7 +1,7 @@
 package backup
 
 // SetSegmentKeys makes tables split into key ranges of n keys instead of
-// [SegmentKeys] until the returned function is called, so that tests
+// [format.SegmentKeys] until the returned function is called, so that tests
 // need few rows for several segments.
 func SetSegmentKeys(n int64) (restore func()) {
 	old := segmentKeys

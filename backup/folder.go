@@ -81,7 +81,7 @@ type FolderEntry struct {
 	Path string // full path
 	Kind string // KindBackup, KindDamaged, KindIncomplete or KindForeign
 	// Manifest is the backup's manifest, for KindBackup.
-	Manifest *Manifest
+	Manifest *format.Manifest
 	// Err says why a KindDamaged directory is not a backup.
 	Err error
 	// Files and Size count the regular files beneath the entry (the
@@ -140,7 +140,7 @@ func (f Folder) Entries() ([]FolderEntry, error) {
 		case IsTemp(name):
 			e.Kind = KindIncomplete
 		case strings.HasPrefix(name, Prefix) && d.IsDir():
-			e.Manifest, e.Err = ReadManifest(e.Path)
+			e.Manifest, e.Err = format.ReadManifest(e.Path)
 			if e.Err != nil {
 				e.Kind, e.Manifest = KindDamaged, nil
 			} else {
@@ -261,7 +261,7 @@ type Verification struct {
 	At               time.Time `json:"verified_at"`
 	OK               bool      `json:"ok"`
 	// Deep reports whether a trial restore was part of it
-	// ([VerifyDeep]).
+	// ([Verify] with Deep).
 	Deep  bool   `json:"deep"`
 	Error string `json:"error,omitempty"`
 }
@@ -345,3 +345,18 @@ func removeOrphanVerifications(folder string) ([]string, error) {
 	}
 	return removed, nil
 }
+
+// Name returns the backup's directory name for a backup created at t
+// (UTC, to the minute): "backup-YYYYMMDD_HHMM". A second backup in the
+// same minute gets "-2", "-3"... appended. See [format.Name].
+func Name(t time.Time) string { return format.Name(t) }
+
+// Prefix starts the directory name of every backup in a folder.
+const Prefix = format.Prefix
+
+// tmpPrefix starts the name of a backup being written.
+const tmpPrefix = format.TempPrefix
+
+// IsTemp reports whether name is the directory of a backup being written
+// or interrupted. Restore and list never take one for a backup.
+func IsTemp(name string) bool { return format.IsTemp(name) }

@@ -14,6 +14,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -31,7 +32,7 @@ import (
 // golden backup, older ones included, restores to such a state, which
 // reads back whole and verifies across the seal boundary.
 func TestGolden(t *testing.T) {
-	plain := fmt.Sprintf("v%d-schema%d", backup.FormatVersion, store.LatestSchemaVersion())
+	plain := fmt.Sprintf("v%d-schema%d", format.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
 	if *testutil.Update {
 		writeGolden(t, filepath.Join("testdata", plain), false)
@@ -110,7 +111,7 @@ func checkGolden(t *testing.T, dir string) {
 	if _, err := os.Stat(dir + ".identity"); err == nil {
 		// Test identities are committed with mode 0644; LoadKeys does
 		// not mind.
-		keys, err := backup.LoadKeys(dir+".identity", "")
+		keys, err := format.LoadKeys(dir+".identity", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +120,7 @@ func checkGolden(t *testing.T, dir string) {
 		opts.KeyFile = filepath.Join(tmp, "master.key")
 		backuptest.CopyKey(t, dir+".master.key", opts.KeyFile)
 	}
-	if _, err := backup.VerifyWith(ctx, dir, backup.VerifyOptions{Keys: opts.Keys}); err != nil {
+	if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{Keys: opts.Keys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	target := filepath.Join(tmp, "data")

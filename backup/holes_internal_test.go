@@ -43,14 +43,14 @@ func TestDiscardPreviousKilled(t *testing.T) {
 		finish func(dataDir string) error
 	}{
 		{"NextRestore", func(dataDir string) error {
-			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile})
+			_, err := Restore(context.Background(), RestoreOptions{Backup: bk, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile})
 			return err
 		}},
 		{"Recovery", RecoverInterruptedRestore},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dataDir := filepath.Join(root, tt.name)
-			if _, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
+			if _, err := Restore(context.Background(), RestoreOptions{Backup: bk, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile}); err != nil {
 				t.Fatal(err)
 			}
 			// Stop the deletion half-way, as a kill would: remove one file
@@ -69,7 +69,7 @@ func TestDiscardPreviousKilled(t *testing.T) {
 						t.Fatalf("recovered %v, want the simulated crash", r)
 					}
 				}()
-				Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
+				Restore(context.Background(), RestoreOptions{Backup: bk, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
 			}()
 			discardHook = nil
 			if !strings.HasPrefix(filepath.Base(doomed), filepath.Base(dataDir)+".deleting-") {
@@ -110,7 +110,7 @@ func TestRefusedRestoreLeavesNoLock(t *testing.T) {
 			if err := os.Mkdir(dataDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Restore(context.Background(), bk, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: tt.keyFile})
+			_, err := Restore(context.Background(), RestoreOptions{Backup: bk, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: tt.keyFile})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Restore: %v, want %v", err, tt.want)
 			}
@@ -144,7 +144,7 @@ func TestRestoreFailsInterruptedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(root, "restored")
-	if _, err := Restore(ctx, res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
+	if _, err := Restore(ctx, RestoreOptions{Backup: res.Path, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
 		t.Fatal(err)
 	}
 	d := backuptest.Open(t, dataDir)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -520,7 +521,7 @@ func countSealed(ctx context.Context, r *Reader, c *AuditCount) error {
 		return err
 	}
 	defer rows.Close()
-	col := slices.IndexFunc(rows.Table().Columns, func(c store.Column) bool { return c.Name == "entries" })
+	col := slices.IndexFunc(rows.Table().Columns, func(c format.Column) bool { return c.Name == "entries" })
 	if col < 0 {
 		return fmt.Errorf("inspect: %w: audit_segments has no column entries", ErrMalformed)
 	}

@@ -15,16 +15,16 @@ import (
 
 // Info is a backup found in a backup folder by [Folder.Backups].
 type Info struct {
-	Name     string    // directory name
-	Path     string    // full path
-	Manifest *Manifest // nil when Err is set
+	Name     string           // directory name
+	Path     string           // full path
+	Manifest *format.Manifest // nil when Err is set
 	// Err says why the directory is not a usable backup: its manifest is
 	// missing, damaged or of a newer format. Only the manifest is
 	// checked; [Verify] checks every file.
 	Err error
 
-	files     map[string]File // path -> file of the manifest, for linking
-	completed time.Time       // manifest.json's mtime, for linking
+	files     map[string]format.File // path -> file of the manifest, for linking
+	completed time.Time              // manifest.json's mtime, for linking
 }
 
 // intact reports whether the file at path looks as the backup wrote it:
@@ -33,7 +33,7 @@ type Info struct {
 // backup relies on it instead of reading the file again: backups never
 // change once complete, and damage that leaves the metadata alone is
 // what verify finds (a link shares the damaged file anyway).
-func (in *Info) intact(path string, f File) bool {
+func (in *Info) intact(path string, f format.File) bool {
 	fi, err := os.Lstat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == f.Size && !fi.ModTime().After(in.completed)
 }
@@ -53,7 +53,7 @@ func (f Folder) Backups() ([]Info, error) {
 	infos := make([]Info, 0, len(names))
 	for _, name := range names {
 		in := Info{Name: name, Path: filepath.Join(folder, name)}
-		in.Manifest, in.Err = ReadManifest(in.Path)
+		in.Manifest, in.Err = format.ReadManifest(in.Path)
 		infos = append(infos, in)
 	}
 	return infos, nil
@@ -76,9 +76,4 @@ func backupNames(folder string) ([]string, error) {
 	}
 	sort.Slice(names, func(i, j int) bool { return format.NameLess(names[i], names[j]) })
 	return names, nil
-}
-
-// sortFiles sorts manifest files by path.
-func sortFiles(files []File) {
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 }

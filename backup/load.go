@@ -7,6 +7,7 @@ import (
 	"iter"
 	"sync"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -76,7 +77,7 @@ func (b *builder) load(db *store.DB, loader RowLoader, tables []store.Table, aud
 // loadTables loads the backup's rows into tables of db, as load says,
 // and calls tableDone after each table.
 func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader, tables []store.Table, audit *auditStream, tableDone func()) error {
-	byName := map[string]Table{}
+	byName := map[string]format.Table{}
 	for _, t := range b.m.Tables {
 		byName[t.Name] = t
 	}
@@ -295,7 +296,7 @@ func (s *auditStream) verified() bool {
 // tableRows returns the rows of the backup's table mt, to be loaded into
 // t: read ahead on a goroutine of their own, and for audit_log checked
 // by audit on the way.
-func (b *builder) tableRows(t store.Table, mt Table, audit *auditStream) iter.Seq2[[]any, error] {
+func (b *builder) tableRows(t store.Table, mt format.Table, audit *auditStream) iter.Seq2[[]any, error] {
 	rows := b.rows(mt)
 	if t.Name == "audit_log" && audit != nil {
 		rows = audit.wrap(rows)

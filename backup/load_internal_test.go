@@ -16,6 +16,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -232,7 +233,7 @@ func loadFixture(t *testing.T, damageBlob bool, progress func(Progress)) (*build
 				if err := os.WriteFile(p, []byte("tampered"), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				res.Manifest.Files[slices.IndexFunc(res.Manifest.Files, func(g File) bool { return g.Path == f.Path })].Encoding = EncodingNone
+				res.Manifest.Files[slices.IndexFunc(res.Manifest.Files, func(g format.File) bool { return g.Path == f.Path })].Encoding = format.EncodingNone
 				break
 			}
 		}

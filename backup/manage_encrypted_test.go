@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
 
@@ -23,11 +24,11 @@ func TestManage_Encrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: f.data.Dir.Path(), Folder: filepath.Join(f.root, "encrypted"),
-		Encrypt: &backup.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
+		Encrypt: &format.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}}})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	keys := backup.NewKeys(id)
+	keys := format.NewKeys(id)
 
 	entries, err := backup.Folder{Path: filepath.Dir(res.Path)}.Entries()
 	if err != nil || len(entries) != 1 || !entries[0].Encrypted || entries[0].Kind != backup.KindBackup {
@@ -62,14 +63,14 @@ func TestManage_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: t.TempDir()}); err != nil {
-		t.Fatalf("VerifyDeep of the imported encrypted backup: %v", err)
+	if _, err := backup.Verify(ctx, imp.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: keys, TempDir: t.TempDir()}); err != nil {
+		t.Fatalf("Verify --deep of the imported encrypted backup: %v", err)
 	}
 	other, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.VerifyDeep(ctx, imp.Path, backup.DeepOptions{Local: sqlite.Local{}, Keys: backup.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
-		t.Fatalf("VerifyDeep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
+	if _, err := backup.Verify(ctx, imp.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: format.NewKeys(other), TempDir: t.TempDir()}); !errors.Is(err, backup.ErrWrongKey) || errors.Is(err, backup.ErrVerify) {
+		t.Fatalf("Verify --deep with the wrong identity: %v, want ErrWrongKey and not ErrVerify", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup/archive"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -51,8 +52,8 @@ func TestVerify_Damage(t *testing.T) {
 		want   error
 	}{
 		{"ManifestFlippedByte", func(dir string) string {
-			flipByte(t, filepath.Join(dir, backup.ManifestName))
-			return backup.ManifestName
+			flipByte(t, filepath.Join(dir, format.ManifestName))
+			return format.ManifestName
 		}, backup.ErrChecksumMismatch},
 		{"TableFlippedByte", func(dir string) string {
 			flipByte(t, filepath.Join(dir, tf.Path))
@@ -77,11 +78,11 @@ func TestVerify_Damage(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := copyBackup(t, f.res.Path)
-			if _, err := backup.Verify(ctx, dir, nil); err != nil {
+			if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{}); err != nil {
 				t.Fatalf("Verify before damage: %v", err)
 			}
 			naming := tt.damage(dir)
-			_, err := backup.Verify(ctx, dir, nil)
+			_, err := backup.Verify(ctx, dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrVerify) || !errors.Is(err, tt.want) || !strings.Contains(err.Error(), naming) {
 				t.Fatalf("Verify err=%v, want %v naming %s", err, tt.want, naming)
 			}
@@ -113,7 +114,7 @@ func TestVerify_SizeChanged(t *testing.T) {
 			if err := os.WriteFile(p, tt.change(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err = backup.Verify(context.Background(), dir, nil)
+			_, err = backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), bf.Path) {
 				t.Fatalf("Verify err=%v, want ErrChecksumMismatch naming %s", err, bf.Path)
 			}
@@ -130,10 +131,10 @@ func TestVerify_SizeChanged(t *testing.T) {
 func TestVerifyDeep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	opts := backup.DeepOptions{Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
+	opts := backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: f.data.Dir.Key(), TempDir: t.TempDir()}
 	t.Run("OK", func(t *testing.T) {
-		if _, err := backup.VerifyDeep(ctx, f.res.Path, opts); err != nil {
-			t.Fatalf("VerifyDeep: %v", err)
+		if _, err := backup.Verify(ctx, f.res.Path, opts); err != nil {
+			t.Fatalf("Verify --deep: %v", err)
 		}
 		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
 			t.Fatalf("left in the temporary directory: %v", left)
@@ -146,15 +147,15 @@ func TestVerifyDeep(t *testing.T) {
 		tamper.RewriteTable(t, dir, "user_attributes", func(lines []string) []string {
 			return append(lines, `["u-ghost","department","Nowhere"]`)
 		})
-		if _, err := backup.Verify(ctx, dir, nil); err != nil {
+		if _, err := backup.Verify(ctx, dir, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify of the re-checksummed backup: %v (want it to pass: checksums cannot tell)", err)
 		}
-		_, err := backup.VerifyDeep(ctx, dir, opts)
+		_, err := backup.Verify(ctx, dir, opts)
 		if !errors.Is(err, backup.ErrTrialRestore) || !errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want ErrTrialRestore", err)
+			t.Fatalf("Verify --deep err=%v, want ErrTrialRestore", err)
 		}
 		if !strings.Contains(err.Error(), "user_attributes") && !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-			t.Fatalf("VerifyDeep err=%v does not say what is wrong", err)
+			t.Fatalf("Verify --deep err=%v does not say what is wrong", err)
 		}
 	})
 	t.Run("BrokenAuditChain", func(t *testing.T) {
@@ -163,15 +164,15 @@ func TestVerifyDeep(t *testing.T) {
 			lines[0] = strings.Replace(lines[0], `"192.0.2.1"`, `"192.0.2.99"`, 1)
 			return lines
 		})
-		if _, err := backup.VerifyDeep(ctx, dir, opts); !errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want a verify error", err)
+		if _, err := backup.Verify(ctx, dir, opts); !errors.Is(err, backup.ErrVerify) {
+			t.Fatalf("Verify --deep err=%v, want a verify error", err)
 		}
 	})
 	t.Run("NoKey", func(t *testing.T) {
 		o := opts
 		o.KeyFile = filepath.Join(t.TempDir(), "missing.key")
-		if _, err := backup.VerifyDeep(ctx, f.res.Path, o); !errors.Is(err, backup.ErrKeyMissing) || errors.Is(err, backup.ErrVerify) {
-			t.Fatalf("VerifyDeep err=%v, want ErrKeyMissing and not ErrVerify", err)
+		if _, err := backup.Verify(ctx, f.res.Path, o); !errors.Is(err, backup.ErrKeyMissing) || errors.Is(err, backup.ErrVerify) {
+			t.Fatalf("Verify --deep err=%v, want ErrKeyMissing and not ErrVerify", err)
 		}
 	})
 }
@@ -217,7 +218,7 @@ func TestPrune(t *testing.T) {
 	os.MkdirAll(filepath.Join(folder, ".tmp-backup-prune-backup-20200101_0001-abcd"), 0o700)
 	os.WriteFile(filepath.Join(folder, "notes.txt"), []byte("mine"), 0o600)
 	for _, at := range times {
-		m, err := backup.ReadManifest(filepath.Join(folder, backup.Name(at)))
+		m, err := format.ReadManifest(filepath.Join(folder, backup.Name(at)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +259,7 @@ func TestPrune(t *testing.T) {
 	// The backups kept share their blob files with the removed ones: they
 	// must still verify.
 	for _, e := range entries[:2] {
-		if _, err := backup.Verify(ctx, e.Path, nil); err != nil {
+		if _, err := backup.Verify(ctx, e.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("Verify %s after prune: %v", e.Name, err)
 		}
 		if e.Verification == nil {
@@ -281,7 +282,7 @@ func TestPrune(t *testing.T) {
 		if err != nil || len(res.Removed) != 1 || res.Removed[0] != backup.Name(times[4]) {
 			t.Fatalf("Prune=%+v, %v; want only %s removed", res, err, backup.Name(times[4]))
 		}
-		if _, err := backup.Verify(ctx, filepath.Join(folder, backup.Name(times[5])), nil); err != nil {
+		if _, err := backup.Verify(ctx, filepath.Join(folder, backup.Name(times[5])), backup.VerifyOptions{}); err != nil {
 			t.Fatalf("the newest backup: %v", err)
 		}
 	})
@@ -657,7 +658,7 @@ func FuzzImport(f *testing.F) {
 		res, err := backup.Import(context.Background(), bytes.NewReader(data),
 			backup.ImportOptions{Folder: folder, UnpackOptions: backup.UnpackOptions{Limits: lim}})
 		if err == nil {
-			if _, err := backup.Verify(context.Background(), res.Path, nil); err != nil {
+			if _, err := backup.Verify(context.Background(), res.Path, backup.VerifyOptions{}); err != nil {
 				t.Fatalf("imported a backup that does not verify: %v", err)
 			}
 			return

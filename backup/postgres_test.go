@@ -60,7 +60,7 @@ func TestRestore_PostgresInPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = backup.Restore(ctx, res.Path, d.Dir.Path(), backup.RestoreOptions{Local: sqlite.Local{}, Target: &postgres.RestoreTarget{DSN: dsn}})
+			_, err = backup.Restore(ctx, backup.RestoreOptions{Backup: res.Path, DataDir: d.Dir.Path(), Local: sqlite.Local{}, Target: &postgres.RestoreTarget{DSN: dsn}})
 			var locked *postgres.LockedError
 			if !errors.As(err, &locked) || locked.PID == 0 {
 				t.Fatalf("restore beside a server: %v, want a *postgres.LockedError naming its pid", err)
@@ -152,7 +152,9 @@ func TestRestore_PostgresInterrupted(t *testing.T) {
 	target := filepath.Join(root, "new") // blobs and the key would go here
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err = backup.Restore(cctx, res.Path, target, backup.RestoreOptions{
+	_, err = backup.Restore(cctx, backup.RestoreOptions{
+		Backup:  res.Path,
+		DataDir: target,
 		Local:   sqlite.Local{},
 		Target:  &postgres.RestoreTarget{DSN: dsn},
 		KeyFile: d.Dir.Key(),

@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/bitnobi/bitnobi/backup/format"
-	"github.com/bitnobi/bitnobi/store"
 )
 
 // Reader reads the tables of one backup row by row without restoring it,
@@ -24,19 +23,23 @@ import (
 // backup.
 type Reader struct {
 	dir  string
-	m    *Manifest
-	keys *Keys
+	m    *format.Manifest
+	keys *format.Keys
 }
 
 // OpenReader reads and checks the manifest of the backup in dir, and
 // unlocks it with keys if it is encrypted; nil keys are enough for a
-// plain backup. Errors are those of [OpenManifest].
-func OpenReader(dir string, keys *Keys) (*Reader, error) {
-	m, err := OpenManifest(dir, keys)
+// plain backup. Errors are those of [format.ReadManifest] and
+// [format.Unlock].
+func OpenReader(dir string, keys *format.Keys) (*Reader, error) {
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{dir: dir, m: m, keys: m.contentKeys(keys)}, nil
+	if m, err = format.Unlock(dir, m, keys); err != nil {
+		return nil, err
+	}
+	return &Reader{dir: dir, m: m, keys: m.ContentKeys(keys)}, nil
 }
 
 // Dir returns the backup's directory.
@@ -47,23 +50,23 @@ func (r *Reader) Name() string { return filepath.Base(r.dir) }
 
 // Manifest returns the backup's full manifest (for an encrypted backup,
 // the unlocked one). The caller must not change it.
-func (r *Reader) Manifest() *Manifest { return r.m }
+func (r *Reader) Manifest() *format.Manifest { return r.m }
 
 // Table returns the manifest entry of the table called name.
-func (r *Reader) Table(name string) (Table, bool) {
+func (r *Reader) Table(name string) (format.Table, bool) {
 	for _, t := range r.m.Tables {
 		if t.Name == name {
 			return t, true
 		}
 	}
-	return Table{}, false
+	return format.Table{}, false
 }
 
 // file returns the manifest's entry for path.
-func (r *Reader) file(path string) (File, bool) {
-	i, ok := slices.BinarySearchFunc(r.m.Files, path, func(f File, p string) int { return cmp.Compare(f.Path, p) })
+func (r *Reader) file(path string) (format.File, bool) {
+	i, ok := slices.BinarySearchFunc(r.m.Files, path, func(f format.File, p string) int { return cmp.Compare(f.Path, p) })
 	if !ok {
-		return File{}, false
+		return format.File{}, false
 	}
 	return r.m.Files[i], true
 }
@@ -98,8 +101,8 @@ func (r *Reader) Rows(ctx context.Context, name string) (*Rows, error) {
 }
 
 // checkFile compares a file's size and SHA-256 with the manifest's.
-func (r *Reader) checkFile(f File) error {
-	sum, n, err := hashFile(filepath.Join(r.dir, filepath.FromSlash(f.Path)), nil)
+func (r *Reader) checkFile(f format.File) error {
+	sum, n, err := format.HashFile(filepath.Join(r.dir, filepath.FromSlash(f.Path)), nil)
 	if err != nil {
 		return &FileError{Op: "read", Path: f.Path, Err: err, Hint: "the backup is incomplete: bitnobi backups verify " + r.Name()}
 	}
@@ -112,12 +115,12 @@ func (r *Reader) checkFile(f File) error {
 }
 
 // keyColumns returns the indexes of t's primary-key columns.
-func keyColumns(t Table) ([]int, error) {
+func keyColumns(t format.Table) ([]int, error) {
 	pk := make([]int, len(t.PrimaryKey))
 	for i, name := range t.PrimaryKey {
-		pk[i] = slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == name })
+		pk[i] = slices.IndexFunc(t.Columns, func(c format.Column) bool { return c.Name == name })
 		if pk[i] < 0 {
-			return nil, &FileError{Op: "read", Path: t.where(), Err: fmt.Errorf("%w: primary-key column %s is not a column", ErrMalformed, name)}
+			return nil, &FileError{Op: "read", Path: t.Where(), Err: fmt.Errorf("%w: primary-key column %s is not a column", ErrMalformed, name)}
 		}
 	}
 	return pk, nil
@@ -135,7 +138,7 @@ func keyColumns(t Table) ([]int, error) {
 //	if err := rows.Err(); err != nil { ... }
 type Rows struct {
 	ctx  context.Context
-	t    Table
+	t    format.Table
 	rc   io.ReadCloser
 	rr   *format.RowReader
 	pk   []int
@@ -146,7 +149,7 @@ type Rows struct {
 }
 
 // Table returns the manifest's entry for the table.
-func (rs *Rows) Table() Table { return rs.t }
+func (rs *Rows) Table() format.Table { return rs.t }
 
 // Next advances to the next row and reports whether there is one. After
 // the last row, or an error, it returns false; see [Rows.Err].
@@ -163,15 +166,15 @@ func (rs *Rows) Next() bool {
 	if err == io.EOF {
 		rs.done = true
 		if rs.rr.Lines() != rs.t.Rows {
-			rs.err = &FileError{Op: "read", Path: rs.t.where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.Lines(), rs.t.Rows)}
+			rs.err = &FileError{Op: "read", Path: rs.t.Where(), Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, rs.rr.Lines(), rs.t.Rows)}
 		}
 		return false
 	}
 	if err != nil {
-		return rs.fail(&FileError{Op: "decode", Path: rs.t.where(), Err: err})
+		return rs.fail(&FileError{Op: "decode", Path: rs.t.Where(), Err: err})
 	}
 	if rs.prev != nil && compareKeys(rs.pk, rs.prev, row) >= 0 {
-		return rs.fail(&FileError{Op: "read", Path: rs.t.where(),
+		return rs.fail(&FileError{Op: "read", Path: rs.t.Where(),
 			Err: fmt.Errorf("%w: line %d is not after the line before it in primary-key order", ErrMalformed, rs.rr.Lines())})
 	}
 	if rs.prev == nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
@@ -51,6 +52,11 @@ type RowLoader interface {
 
 // RestoreOptions configures [Restore].
 type RestoreOptions struct {
+	// Backup is the backup directory to restore. Required.
+	Backup string
+	// DataDir is the data directory to restore into: missing, empty, or a
+	// data directory whose state is replaced. Required.
+	DataDir string
 	// Target, if set, is the database to restore into; the data directory
 	// then receives only the blobs and the master key. nil restores into
 	// the data directory's SQLite database, switching the whole directory.
@@ -64,7 +70,7 @@ type RestoreOptions struct {
 	// nil means the registered engine (see [LocalDB]).
 	Local LocalDB
 	// Keys unlock an encrypted backup; a plain one needs none.
-	Keys *Keys
+	Keys *format.Keys
 	// AsCopy makes the restored state a copy that never acts as the
 	// original: a new instance ID, meta clone_of set to the original's,
 	// e-mail settings and remote servers disabled.
@@ -93,7 +99,7 @@ type RestoreOptions struct {
 
 // RestoreResult describes a finished restore.
 type RestoreResult struct {
-	Manifest *Manifest
+	Manifest *format.Manifest
 	DataDir  string // absolute path of the restored data directory
 	// Previous is where the data directory's previous state was kept (for
 	// a [Target], the previous database state, e.g. a PostgreSQL schema),
@@ -142,17 +148,18 @@ func (e *InterruptedError) Error() string {
 // "interrupted", say) does not.
 func (e *InterruptedError) Unwrap() []error { return []error{e.Err, e.Cause} }
 
-// Restore restores the backup in backupDir into dataDir, which may be
-// missing, empty, or a data directory whose state is replaced (in place).
+// Restore restores the backup opts.Backup into the data directory
+// opts.DataDir, which may be missing, empty, or a data directory whose
+// state is replaced (in place).
 // See the package documentation for the checks made before anything is
 // changed and for how the switch survives a crash; its numbered steps
 // are the methods of restorer called here in turn. It refuses while a
-// server holds dataDir's lock (an error matching [lockfile.ErrLocked]) and
+// server holds the data directory's lock (an error matching [lockfile.ErrLocked]) and
 // holds that lock itself while it works. When ctx is done before the
 // switch, it returns an [*InterruptedError].
-func Restore(ctx context.Context, backupDir, dataDir string, opts RestoreOptions) (res *RestoreResult, err error) {
+func Restore(ctx context.Context, opts RestoreOptions) (res *RestoreResult, err error) {
 	start := time.Now()
-	r, err := newRestorer(backupDir, dataDir, opts)
+	r, err := newRestorer(opts.Backup, opts.DataDir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +222,11 @@ type restorer struct {
 	backupDir string // absolute
 	dataDir   string // absolute
 	name      string // the backup's name
-	m         *Manifest
-	u         *unlockedBackup
+	m         *format.Manifest
+	u         *format.Unlocked
 	key       secret.Key
-	keys      *Keys // for openContent: nil for a plain backup
-	kind      int   // what dataDir holds: targetMissing, targetEmpty or targetState
+	keys      *format.Keys // for format.OpenContent: nil for a plain backup
+	kind      int          // what dataDir holds: targetMissing, targetEmpty or targetState
 	// created is set while dataDir is a directory this restore created
 	// to hold its lock, to be removed again if the restore fails.
 	created bool
@@ -269,16 +276,16 @@ func newRestorer(backupDir, dataDir string, opts RestoreOptions) (*restorer, err
 // dataDir and the files beside it: the backup is outside them (checked
 // by newRestorer), and a complete backup's manifest never changes.
 func (r *restorer) readBackup() error {
-	m, err := ReadManifest(r.backupDir)
+	m, err := format.ReadManifest(r.backupDir)
 	if err != nil {
 		return err
 	}
 	// An encrypted backup is unlocked first: a missing or wrong key, or
 	// an altered manifest, stops the restore before anything else.
-	if r.u, err = unlock(r.backupDir, m, r.opts.Keys); err != nil {
+	if r.u, err = format.UnlockKey(r.backupDir, m, r.opts.Keys); err != nil {
 		return fmt.Errorf("restore: backup %s: %w", r.name, err)
 	}
-	r.m = r.u.m
+	r.m = r.u.Manifest
 	if latest := store.LatestSchemaVersion(); r.m.SchemaVersion > latest {
 		return &HintError{
 			Err: fmt.Errorf("restore: %w: backup %s has schema version %d (bitnobi %s); this bitnobi %s knows up to schema version %d",
@@ -361,14 +368,14 @@ func (r *restorer) lockDataDir() (*lockfile.Lock, error) {
 // guards but the key file, which a restore never writes before the
 // switch.
 func (r *restorer) checkBackup(ctx context.Context) error {
-	r.key = r.u.key
-	if r.m.MasterKey.Mode != KeySealed {
+	r.key = r.u.Key
+	if r.m.MasterKey.Mode != format.KeySealed {
 		var err error
 		if r.key, err = findKey(r.opts.KeyFile, r.dataDir, r.m); err != nil {
 			return err
 		}
 	}
-	r.keys = r.m.contentKeys(r.opts.Keys)
+	r.keys = r.m.ContentKeys(r.opts.Keys)
 	if err := checkFiles(ctx, r.backupDir, r.m.Public(), nil, r.opts.Progress); err != nil {
 		return fmt.Errorf("restore: backup %s: %w", r.name, err)
 	}
@@ -596,12 +603,12 @@ func previousName(dataDir string, t time.Time) (string, error) {
 // findKey reads the master key a restore installs and checks it against
 // the manifest. The key travels outside plain backups (KeyExternal);
 // encrypted ones carry it (KeySealed), and unlock returns it.
-func findKey(keyFile, dataDir string, m *Manifest) (secret.Key, error) {
+func findKey(keyFile, dataDir string, m *format.Manifest) (secret.Key, error) {
 	if keyFile == "" {
 		keyFile = datadir.Dir(dataDir).Key()
 	}
 	switch m.MasterKey.Mode {
-	case KeyExternal:
+	case format.KeyExternal:
 	default:
 		return secret.Key{}, fmt.Errorf("restore: %w: master key mode %q", ErrMalformed, m.MasterKey.Mode)
 	}
@@ -665,12 +672,12 @@ func secretHint(err error) string {
 
 // checkSecretKeys checks that every secret in the backup was sealed with
 // key, so that the restored secrets can be opened.
-func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Key, keys *Keys) error {
+func checkSecretKeys(ctx context.Context, dir string, m *format.Manifest, key secret.Key, keys *format.Keys) error {
 	for _, t := range m.Tables {
 		if t.Name != "secrets" {
 			continue
 		}
-		col := slices.IndexFunc(t.Columns, func(c store.Column) bool { return c.Name == "key_fingerprint" })
+		col := slices.IndexFunc(t.Columns, func(c format.Column) bool { return c.Name == "key_fingerprint" })
 		if col < 0 {
 			return nil
 		}
@@ -698,7 +705,7 @@ func checkSecretKeys(ctx context.Context, dir string, m *Manifest, key secret.Ke
 // checkSpace refuses a restore whose new state would not fit beside the
 // old one. The database takes about twice its rows' JSON size (indexes
 // and pages); blobs take their size.
-func checkSpace(dir string, m *Manifest) error {
+func checkSpace(dir string, m *format.Manifest) error {
 	var need int64 = 64 << 20
 	for _, f := range m.Files {
 		if f.Blob != "" {
@@ -726,9 +733,9 @@ type builder struct {
 	dir     string // the backup
 	name    string // its name
 	staging string
-	m       *Manifest
+	m       *format.Manifest
 	key     secret.Key
-	keys    *Keys // for openContent: nil for a plain backup
+	keys    *format.Keys // for format.OpenContent: nil for a plain backup
 	opts    RestoreOptions
 	now     func() time.Time
 	logger  *slog.Logger
@@ -900,7 +907,7 @@ func (b *builder) seal(db *store.DB) error {
 
 // rows returns the rows of the backup's table t as a sequence; a read
 // error ends it.
-func (b *builder) rows(t Table) iter.Seq2[[]any, error] {
+func (b *builder) rows(t format.Table) iter.Seq2[[]any, error] {
 	return func(yield func([]any, error) bool) {
 		errStop := errors.New("stopped")
 		_, err := forEachRow(b.ctx, b.dir, t, b.keys, func(row []any) error {
@@ -922,7 +929,7 @@ func (b *builder) matchSchema(db *store.DB) ([]store.Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	inBackup := map[string]Table{}
+	inBackup := map[string]format.Table{}
 	for _, t := range b.m.Tables {
 		inBackup[t.Name] = t
 	}
@@ -931,7 +938,7 @@ func (b *builder) matchSchema(db *store.DB) ([]store.Table, error) {
 		if !ok {
 			return nil, fmt.Errorf("restore: %w: schema version %d has table %s, which the backup lacks (incomplete backup)", ErrMalformed, b.m.SchemaVersion, t.Name)
 		}
-		if !slices.Equal(mt.Columns, t.Columns) {
+		if !slices.Equal(mt.Columns, formatColumns(t.Columns)) {
 			return nil, fmt.Errorf("restore: %w: table %s: the backup's columns %v differ from schema version %d's %v", ErrMalformed, t.Name, mt.Columns, b.m.SchemaVersion, t.Columns)
 		}
 		delete(inBackup, t.Name)
@@ -953,7 +960,7 @@ func (b *builder) copyBlobFiles(ctx context.Context, st *blob.Store, done func(s
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		r, err := openContent(b.dir, f.Path, f.Encoding, b.keys)
+		r, err := format.OpenContent(b.dir, f.Path, f.Encoding, b.keys)
 		if err != nil {
 			return &FileError{Op: "restore", Path: f.Path, Err: err}
 		}

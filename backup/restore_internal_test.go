@@ -56,7 +56,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			return err
 		}},
 		{"InPlace/RecoveredByRestore", true, "rename-staging", func(dataDir string) error {
-			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
+			_, err := Restore(context.Background(), RestoreOptions{Backup: res.Path, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
 			return err
 		}},
 		{"InPlace/RecoveredByInterruptedRestore", true, "rename-staging", func(dataDir string) error {
@@ -64,7 +64,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			// did change the data directory, by finishing the other.
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			_, err := Restore(ctx, res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key(), Progress: func(p Progress) {
+			_, err := Restore(ctx, RestoreOptions{Backup: res.Path, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: src.Dir.Key(), Progress: func(p Progress) {
 				if p.Phase == "verify" {
 					cancel()
 				}
@@ -95,7 +95,7 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
+			_, err := Restore(context.Background(), RestoreOptions{Backup: res.Path, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: src.Dir.Key()})
 			switchHook = nil
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("Restore err=%v, want the simulated crash", err)
@@ -161,7 +161,7 @@ func TestRestore_StaleStaging(t *testing.T) {
 	if err := RecoverInterruptedRestore(dataDir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Restore(context.Background(), res.Path, dataDir, RestoreOptions{Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
+	if _, err := Restore(context.Background(), RestoreOptions{Backup: res.Path, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := exists(stagingPath(dataDir)); ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/sqlite"
@@ -91,7 +92,7 @@ func segmentFiles(tb testing.TB, b *backup.Result, segs []store.AuditSegment) []
 	tb.Helper()
 	var out []string
 	for _, s := range segs {
-		i := slices.IndexFunc(b.Manifest.Files, func(f backup.File) bool { return f.Blob == s.BlobID })
+		i := slices.IndexFunc(b.Manifest.Files, func(f format.File) bool { return f.Blob == s.BlobID })
 		if i < 0 {
 			tb.Fatalf("sealed segment seq %d-%d: its blob %s is not in %s", s.FirstSeq, s.LastSeq, s.BlobID, b.Name)
 		}
@@ -268,7 +269,7 @@ func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 			}
 			b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
 			target := filepath.Join(root, "restored")
-			_, err := backup.Restore(context.Background(), b.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: b.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 			if !errors.Is(err, store.ErrAuditChain) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("restore of a broken index: %v, want %v naming %q", err, store.ErrAuditChain, c.want)
 			}
@@ -294,12 +295,12 @@ func TestSealed_Verify(t *testing.T) {
 	}
 	sealState(t, d)
 	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
-	if _, err := backup.VerifyDeep(ctx, b.Path, backup.DeepOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
+	if _, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
 		t.Fatalf("VerifyDeep of a sealed backup: %v", err)
 	}
 	file := segmentFiles(t, b, segments(t, d.DB)[1:2])[0]
 	flipByte(t, filepath.Join(b.Path, file))
-	_, err := backup.Verify(ctx, b.Path, nil)
+	_, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{})
 	if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), file) {
 		t.Fatalf("Verify with an altered segment file: %v, want %v naming %s", err, backup.ErrChecksumMismatch, file)
 	}
@@ -416,7 +417,7 @@ func TestSealed_DeepVerifyReadsSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
-	_, err := backup.VerifyDeep(context.Background(), b.Path, backup.DeepOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	_, err := backup.Verify(context.Background(), b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	if !errors.Is(err, backup.ErrTrialRestore) || !strings.Contains(err.Error(), "summaries do not match") {
 		t.Fatalf("VerifyDeep of a segment whose index does not match its file: %v, want %v naming the summaries", err, backup.ErrTrialRestore)
 	}

@@ -24,10 +24,10 @@ import (
 // encrypted to the same keys.
 type tableSource struct {
 	prev   *Info
-	tables map[string]Table
+	tables map[string]format.Table
 	// files are the previous backup's entries of its table files, as its
 	// full manifest has them.
-	files map[string]File
+	files map[string]format.File
 }
 
 // newTableSource returns the reusable tables of prev for a backup of m
@@ -36,37 +36,37 @@ type tableSource struct {
 // engine or schema version; or one of the two is encrypted and the other
 // not; or prev's link index does not open with crypt's key (another
 // master key or other recipients or passphrase).
-func newTableSource(prev *Info, m *Manifest, crypt *cryptor, logger *slog.Logger) *tableSource {
+func newTableSource(prev *Info, m *format.Manifest, crypt *format.Cryptor, logger *slog.Logger) *tableSource {
 	if prev == nil || prev.Manifest == nil || prev.Manifest.Encrypted() != m.Encrypted() {
 		return nil
 	}
 	pm := prev.Manifest
-	src := &tableSource{prev: prev, tables: map[string]Table{}, files: prev.files}
+	src := &tableSource{prev: prev, tables: map[string]format.Table{}, files: prev.files}
 	tables := pm.Tables
 	if m.Encrypted() {
 		if pm.Links == "" || crypt == nil {
 			return nil
 		}
-		idx, err := crypt.openLinks(pm.Links)
+		idx, err := crypt.OpenLinks(pm.Links)
 		if err != nil {
 			// Another key is no news (the blobs say so already); damage is.
-			if !errors.Is(err, errNoLinks) {
+			if !errors.Is(err, format.ErrNoLinks) {
 				logger.Warn("previous backup's link index is unreadable: its tables are not linked", "backup", prev.Name, "err", err)
 			}
 			return nil
 		}
 		// The entries must be the files manifest.json lists (it was
 		// checked, paths and all), down to the bytes on disk.
-		src.files = make(map[string]File, len(idx.Files))
+		src.files = make(map[string]format.File, len(idx.Files))
 		for _, f := range idx.Files {
 			if pf, ok := prev.files[f.Path]; ok && pf.Size == f.Size && pf.SHA256 == f.SHA256 {
 				src.files[f.Path] = f
 			}
 		}
-		pm = &Manifest{Format: pm.Format, InstanceID: idx.InstanceID, Engine: idx.Engine, SchemaVersion: idx.SchemaVersion}
+		pm = &format.Manifest{Format: pm.Format, InstanceID: idx.InstanceID, Engine: idx.Engine, SchemaVersion: idx.SchemaVersion}
 		tables = idx.Tables
 	}
-	if pm.Format < formatSegments || pm.SchemaVersion != m.SchemaVersion ||
+	if pm.Format < format.FormatSegments || pm.SchemaVersion != m.SchemaVersion ||
 		pm.Engine != m.Engine || pm.InstanceID != m.InstanceID {
 		return nil
 	}
@@ -78,13 +78,13 @@ func newTableSource(prev *Info, m *Manifest, crypt *cryptor, logger *slog.Logger
 
 // table returns the previous backup's entry for t when its rows may be
 // reused: same change stamp (not empty), same columns and key.
-func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
+func (s *tableSource) table(t store.Table, stamp string) (format.Table, bool) {
 	if s == nil || stamp == "" {
-		return Table{}, false
+		return format.Table{}, false
 	}
 	pt, ok := s.tables[t.Name]
-	if !ok || pt.ChangeStamp != stamp || !slices.Equal(pt.Columns, t.Columns) || !slices.Equal(pt.PrimaryKey, t.PrimaryKey) {
-		return Table{}, false
+	if !ok || pt.ChangeStamp != stamp || !slices.Equal(pt.Columns, formatColumns(t.Columns)) || !slices.Equal(pt.PrimaryKey, t.PrimaryKey) {
+		return format.Table{}, false
 	}
 	return pt, true
 }
@@ -92,17 +92,17 @@ func (s *tableSource) table(t store.Table, stamp string) (Table, bool) {
 // link hard-links the previous backup's file of segment ps to path rel of
 // the new backup and returns its entry, or false (leaving nothing at rel)
 // when it cannot: the file is missing or changed (see [Info.intact]).
-func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error) {
+func (s *tableSource) link(w *writer, ps format.Segment, rel string) (format.File, bool, error) {
 	pf, ok := s.files[ps.File]
 	if !ok {
-		return File{}, false, nil
+		return format.File{}, false, nil
 	}
 	src := filepath.Join(s.prev.Path, filepath.FromSlash(pf.Path))
 	if !s.prev.intact(src, pf) {
-		return File{}, false, nil
+		return format.File{}, false, nil
 	}
 	if err := os.Link(src, filepath.Join(w.tmp, filepath.FromSlash(rel))); err != nil {
-		return File{}, false, nil // another file system, or no hard links: write it
+		return format.File{}, false, nil // another file system, or no hard links: write it
 	}
 	pf.Path = rel
 	if w.linkedPaths == nil {
@@ -117,13 +117,13 @@ func (s *tableSource) link(w *writer, ps Segment, rel string) (File, bool, error
 // returns the table's entry, its files, and how many of them were linked.
 // onRow, if not nil, sees every row, so its table is always read; a
 // table split by key is then written anew.
-func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, src *tableSource, onRow func([]any) error) (Table, []File, int, error) {
+func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, src *tableSource, onRow func([]any) error) (format.Table, []format.File, int, error) {
 	if !format.ValidTableName(t.Name) {
-		return Table{}, nil, 0, fmt.Errorf("table name %q cannot be a file name", t.Name)
+		return format.Table{}, nil, 0, fmt.Errorf("table name %q cannot be a file name", t.Name)
 	}
 	tb := &tableBackup{
 		w: w, db: db, tx: tx, t: t, stamp: stamp, src: src, onRow: onRow,
-		entry: Table{Name: t.Name, ChangeStamp: stamp, Columns: t.Columns, PrimaryKey: t.PrimaryKey},
+		entry: format.Table{Name: t.Name, ChangeStamp: stamp, Columns: formatColumns(t.Columns), PrimaryKey: t.PrimaryKey},
 	}
 	tb.prev, tb.reuse = src.table(t, stamp)
 	var err error
@@ -133,7 +133,7 @@ func (w *writer) backupTable(ctx context.Context, db *store.DB, tx *store.Tx, t 
 		err = tb.whole(ctx)
 	}
 	if err != nil {
-		return Table{}, nil, 0, err
+		return format.Table{}, nil, 0, err
 	}
 	return tb.entry, tb.files, tb.linked, nil
 }
@@ -147,16 +147,16 @@ type tableBackup struct {
 	stamp string
 	src   *tableSource
 	onRow func([]any) error
-	prev  Table // the previous backup's entry, if reuse
-	reuse bool  // the table's stamp is the previous backup's
+	prev  format.Table // the previous backup's entry, if reuse
+	reuse bool         // the table's stamp is the previous backup's
 
-	entry  Table
-	files  []File
+	entry  format.Table
+	files  []format.File
 	linked int // files linked from the previous backup
 }
 
 // add appends segment s, in file f, to the table's entry.
-func (tb *tableBackup) add(s Segment, f File, isLink bool) {
+func (tb *tableBackup) add(s format.Segment, f format.File, isLink bool) {
 	tb.entry.Segments = append(tb.entry.Segments, s)
 	tb.entry.Rows += s.Rows
 	tb.entry.RawSize += s.RawSize
@@ -200,8 +200,8 @@ func (tb *tableBackup) whole(ctx context.Context) error {
 // segmentSlot is a segment of a split table, in key order: linked, or
 // (until exportSegments fills it) to be written.
 type segmentSlot struct {
-	seg    Segment
-	file   File
+	seg    format.Segment
+	file   format.File
 	linked bool
 }
 
@@ -209,9 +209,9 @@ type segmentSlot struct {
 // rows, in order, linking the segments the previous backup holds
 // unchanged, and exports the others (exportSegments).
 func (tb *tableBackup) split(ctx context.Context) error {
-	var prevByFrom map[int64]Segment
+	var prevByFrom map[int64]format.Segment
 	if tb.reuse && tb.onRow == nil {
-		prevByFrom = map[int64]Segment{}
+		prevByFrom = map[int64]format.Segment{}
 		for _, s := range tb.prev.Segments {
 			if s.Keys != nil {
 				prevByFrom[s.Keys[0]] = s
@@ -230,7 +230,7 @@ func (tb *tableBackup) split(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = tb.w.exportSegments(ctx, tb.db, tb.tx, tb.t, tb.stamp, jobs, tb.onRow, func(j segmentJob, s Segment, f File) {
+	err = tb.w.exportSegments(ctx, tb.db, tb.tx, tb.t, tb.stamp, jobs, tb.onRow, func(j segmentJob, s format.Segment, f format.File) {
 		slots[j.index] = segmentSlot{seg: s, file: f}
 	})
 	if err != nil {
@@ -252,7 +252,7 @@ func (tb *tableBackup) split(ctx context.Context) error {
 // checked by walk. It returns the segments linked and the key walk goes
 // on from.
 func (tb *tableBackup) linkFull() ([]segmentSlot, int64, error) {
-	var full []Segment
+	var full []format.Segment
 	cursor := int64(math.MinInt64)
 	for _, ps := range tb.prev.Segments {
 		if ps.Keys == nil || ps.Rows == 0 || ps.Keys[0] < cursor {
@@ -290,7 +290,7 @@ func (tb *tableBackup) linkFull() ([]segmentSlot, int64, error) {
 // appending to slots a linked segment where the previous backup's
 // (prevByFrom) is unchanged and an empty slot, with its export job,
 // where not.
-func (tb *tableBackup) walk(ctx context.Context, slots []segmentSlot, cursor int64, prevByFrom map[int64]Segment) ([]segmentSlot, []segmentJob, error) {
+func (tb *tableBackup) walk(ctx context.Context, slots []segmentSlot, cursor int64, prevByFrom map[int64]format.Segment) ([]segmentSlot, []segmentJob, error) {
 	var jobs []segmentJob
 	var row []any
 	for {
@@ -379,7 +379,7 @@ var errStampMoved = errors.New("the table changed since the backup's snapshot")
 // (migration 0002), above tx's largest key; each reads only keys up to
 // that. Then every range holds the same rows in both snapshots.
 // Otherwise, or when onRow must see rows in order, tx exports them all.
-func (w *writer) exportSegments(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, jobs []segmentJob, onRow func([]any) error, done func(segmentJob, Segment, File)) error {
+func (w *writer) exportSegments(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, stamp string, jobs []segmentJob, onRow func([]any) error, done func(segmentJob, format.Segment, format.File)) error {
 	export := func(q *store.Tx, j segmentJob, maxKey int64) error {
 		s, f, err := w.writeSegment(ctx, t, j.rel, &j.keys, onRow, func(fn func([]any) error) error {
 			return db.ExportRange(ctx, q, t, store.KeyRange{From: j.keys[0], To: min(j.keys[1], maxKey)}, fn)
@@ -476,8 +476,8 @@ func (w *writer) exportSegments(ctx context.Context, db *store.DB, tx *store.Tx,
 	return err
 }
 
-// segmentKeys is [SegmentKeys], which tests lower to split small tables.
-var segmentKeys int64 = SegmentKeys
+// segmentKeys is [format.SegmentKeys], which tests lower to split small tables.
+var segmentKeys int64 = format.SegmentKeys
 
 // keyRange returns the range of segmentKeys keys that holds key.
 func keyRange(key int64) (from, to int64) {
@@ -496,21 +496,21 @@ func keyRange(key int64) (from, to int64) {
 // insert would have to take a key outside them), and the live range's
 // first key (first, passed in), its last key and its last row's line are
 // ps's.
-func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, src *tableSource, ps Segment, first int64, rel string) (File, bool, error) {
+func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, src *tableSource, ps format.Segment, first int64, rel string) (format.File, bool, error) {
 	if ps.Keys == nil || ps.Rows == 0 || ps.Last-ps.First != ps.Rows-1 || first != ps.First {
-		return File{}, false, nil
+		return format.File{}, false, nil
 	}
 	var row []any
 	last, ok, err := edgeRow(ctx, db, tx, t, store.KeyRange{From: ps.Keys[0], To: ps.Keys[1], Desc: true, Limit: 1}, &row)
 	if err != nil || !ok || last != ps.Last {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
-	line, err := format.AppendRow(nil, t.Columns, row)
+	line, err := format.AppendRow(nil, formatColumns(t.Columns), row)
 	if err != nil {
-		return File{}, false, err
+		return format.File{}, false, err
 	}
 	if sum := sha256.Sum256(line); hex.EncodeToString(sum[:]) != ps.LastRowSHA256 {
-		return File{}, false, nil
+		return format.File{}, false, nil
 	}
 	return src.link(w, ps, rel)
 }
@@ -533,20 +533,21 @@ func edgeRow(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, r s
 // writeSegment writes the rows that export passes to its callback to the
 // new file rel, and returns its segment and file entries. keys, for a
 // table split by key, is the segment's key range.
-func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, keys *[2]int64, onRow func([]any) error, export func(fn func([]any) error) error) (Segment, File, error) {
+func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, keys *[2]int64, onRow func([]any) error, export func(fn func([]any) error) error) (format.Segment, format.File, error) {
+	cols := formatColumns(t.Columns)
 	f, err := os.OpenFile(filepath.Join(w.tmp, filepath.FromSlash(rel)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
 	if err != nil {
-		return Segment{}, File{}, err
+		return format.Segment{}, format.File{}, err
 	}
 	defer f.Close()
-	hw := newHashingWriter(f)
-	ew, err := w.crypt.encrypt(hw)
+	hw := format.NewHashingWriter(f)
+	ew, err := w.crypt.Encrypt(hw)
 	if err != nil {
-		return Segment{}, File{}, err
+		return format.Segment{}, format.File{}, err
 	}
 	zw := format.NewZstdWriter(ew)
 	defer zw.Close()
-	seg := Segment{File: rel, Keys: keys}
+	seg := format.Segment{File: rel, Keys: keys}
 	ki := -1
 	if keys != nil {
 		key, _ := t.IntegerKey()
@@ -576,7 +577,7 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		}
 		lastStart = len(buf)
 		var err error
-		if buf, err = format.AppendRow(buf, t.Columns, row); err != nil {
+		if buf, err = format.AppendRow(buf, cols, row); err != nil {
 			return fmt.Errorf("row %d: %w", seg.Rows+1, err)
 		}
 		if ki >= 0 {
@@ -608,11 +609,11 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		err = f.Close()
 	}
 	if err != nil {
-		return Segment{}, File{}, err
+		return format.Segment{}, format.File{}, err
 	}
 	if keys != nil && seg.Rows > 0 {
 		sum := sha256.Sum256(lastLine)
 		seg.LastRowSHA256 = hex.EncodeToString(sum[:])
 	}
-	return seg, File{Path: rel, Size: hw.n, SHA256: hw.sum(), Encoding: EncodingZstd, RawSize: seg.RawSize}, nil
+	return seg, format.File{Path: rel, Size: hw.N, SHA256: hw.Sum(), Encoding: format.EncodingZstd, RawSize: seg.RawSize}, nil
 }

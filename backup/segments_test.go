@@ -12,6 +12,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -36,9 +37,9 @@ func appendAudit(tb testing.TB, db *store.DB, n int) {
 }
 
 // table returns the manifest's entry for name.
-func table(tb testing.TB, m *backup.Manifest, name string) backup.Table {
+func table(tb testing.TB, m *format.Manifest, name string) format.Table {
 	tb.Helper()
-	i := slices.IndexFunc(m.Tables, func(t backup.Table) bool { return t.Name == name })
+	i := slices.IndexFunc(m.Tables, func(t format.Table) bool { return t.Name == name })
 	if i < 0 {
 		tb.Fatalf("no table %s in the manifest", name)
 	}
@@ -68,13 +69,13 @@ func TestSegments_Incremental(t *testing.T) {
 	dbtest.Run(t, func(t *testing.T, engine string) {
 		t.Run("Plain", func(t *testing.T) { testSegmentsIncremental(t, engine, nil, nil) })
 		id := newIdentity(t)
-		t.Run("Encrypted", func(t *testing.T) { testSegmentsIncremental(t, engine, toRecipients(id), backup.NewKeys(id)) })
+		t.Run("Encrypted", func(t *testing.T) { testSegmentsIncremental(t, engine, toRecipients(id), format.NewKeys(id)) })
 	})
 }
 
 // testSegmentsIncremental runs TestSegments_Incremental on engine, with
 // backups encrypted with enc (nil: plain) and opened with idKeys.
-func testSegmentsIncremental(t *testing.T, engine string, enc *backup.EncryptOptions, idKeys *backup.Keys) {
+func testSegmentsIncremental(t *testing.T, engine string, enc *format.EncryptOptions, idKeys *format.Keys) {
 	ctx := context.Background()
 	// Small ranges, so that few entries make several segments. The
 	// subtests run in parallel, with the same value.
@@ -133,7 +134,7 @@ func testSegmentsIncremental(t *testing.T, engine string, enc *backup.EncryptOpt
 	if sameFile(t, b2, b3, users) || !sameFile(t, b2, b3, policies) {
 		t.Fatal("want users written (changed) and policies linked (unchanged)")
 	}
-	if _, err := backup.VerifyWith(ctx, b3.Path, backup.VerifyOptions{Keys: idKeys}); err != nil {
+	if _, err := backup.Verify(ctx, b3.Path, backup.VerifyOptions{Keys: idKeys}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	// What was linked and what was written make one snapshot.
@@ -181,7 +182,11 @@ func TestSegments_EmptyTablesLinked(t *testing.T) {
 	b1 := mustCreate(t, d.Dir.Path(), folder, nil)
 	empty := 0
 	for _, tb := range b1.Manifest.Tables {
-		if _, split := (store.Table{Name: tb.Name, Columns: tb.Columns, PrimaryKey: tb.PrimaryKey}).IntegerKey(); split && tb.Rows == 0 {
+		cols := make([]store.Column, len(tb.Columns))
+		for i, c := range tb.Columns {
+			cols[i] = store.Column(c)
+		}
+		if _, split := (store.Table{Name: tb.Name, Columns: cols, PrimaryKey: tb.PrimaryKey}).IntegerKey(); split && tb.Rows == 0 {
 			empty++
 		}
 	}

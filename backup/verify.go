@@ -29,27 +29,66 @@ const maxReported = 20
 // number recorded, and that every blob decodes to content whose SHA-256
 // is its id. It returns the manifest, and an error matching [ErrVerify]
 // that names the damaged files, or [ErrNotBackup] or [ErrNewerVersion].
-// progress, if not nil, is called as it goes.
+// opts.Progress, if not nil, is called as it goes.
 //
 // An encrypted backup is checked only as far as its public manifest
-// goes: every file's size and the SHA-256 of its ciphertext. The returned
-// manifest is then [Manifest.Locked]; [VerifyWith] with its keys checks
-// the content too.
-func Verify(ctx context.Context, dir string, progress func(Progress)) (*Manifest, error) {
-	return VerifyWith(ctx, dir, VerifyOptions{Progress: progress})
+// goes, without opts.Keys: every file's size and the SHA-256 of its
+// ciphertext. The returned manifest is then [format.Manifest.Locked].
+// With opts.Keys, an encrypted backup is checked as completely as a plain
+// one, and also that its encrypted part opens and agrees with
+// manifest.json (an altered public manifest gives an error matching
+// [ErrChecksumMismatch]); the result is its full manifest. Wrong keys
+// give [ErrWrongKey].
+//
+// With opts.Deep, Verify then restores the backup into a temporary data
+// directory and checks the restored state too (see [VerifyOptions].Deep).
+func Verify(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
+	if opts.Deep {
+		return verifyDeep(ctx, dir, opts)
+	}
+	return verify(ctx, dir, opts)
 }
 
-// VerifyOptions configures [VerifyWith].
+// VerifyOptions configures [Verify].
 type VerifyOptions struct {
 	// Keys unlock an encrypted backup, so that its content is checked;
-	// without them only its files' ciphertext is.
-	Keys *Keys
+	// without them only its files' ciphertext is. An encrypted backup
+	// carries its master key, so Deep needs them for it.
+	Keys *format.Keys
 	// Progress, if set, is called as work advances.
 	Progress func(Progress)
 	// Cache, if set, is shared by the verifications of one run (such as
 	// "backups verify --all"), so that a file hard-linked into several
 	// backups is read once.
 	Cache *VerifyCache
+
+	// Deep, after the checks above, restores the backup with [Restore]
+	// into a temporary data directory, which it removes after, and checks
+	// the restored state: every foreign key resolves
+	// ([store.Dialect].BrokenReferences), every row of the blobs table has
+	// its file with the SHA-256 and size recorded, and the audit log's
+	// hash chain verifies. So it answers "will this backup restore?" for a
+	// backup whose files are intact but whose content does not hold
+	// together, such as a table file rewritten, with a manifest to match,
+	// to refer to a user who is not there.
+	//
+	// An error about the backup then matches [ErrVerify]
+	// ([ErrTrialRestore] for what only the trial restore found); a missing
+	// or wrong key gives the errors of [Restore] ([ErrKeyMissing],
+	// [ErrKeyUnusable], [ErrKeyMismatch], [ErrKeyRequired],
+	// [ErrWrongKey]), which say nothing about the backup.
+	Deep bool
+	// KeyFile is, with Deep, the master key the trial restore of a plain
+	// backup needs, as for [RestoreOptions].KeyFile; it must be the one
+	// the backup was made with. Required for a plain backup: the
+	// temporary data directory holds no key.
+	KeyFile string
+	// TempDir is, with Deep, where the temporary data directory is made
+	// ("" means os.TempDir()). It needs room for the restored state.
+	TempDir string
+	// Local, with Deep, builds and opens the trial restore's database
+	// file; nil means the registered engine (see [LocalDB]).
+	Local LocalDB
 }
 
 // VerifyCache remembers, for the verifications of one run, the files
@@ -136,13 +175,9 @@ func (c *VerifyCache) pass(k verifiedKey) {
 	c.passed[k] = true
 }
 
-// VerifyWith is [Verify] with options. With keys, an encrypted backup is
-// checked as completely as a plain one, and also that its encrypted part
-// opens and agrees with manifest.json (an altered public manifest gives
-// an error matching [ErrChecksumMismatch]); the result is its full
-// manifest. Wrong keys give [ErrWrongKey].
-func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
-	m, err := ReadManifest(dir)
+// verify is [Verify] without Deep.
+func verify(ctx context.Context, dir string, opts VerifyOptions) (*format.Manifest, error) {
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +188,7 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 		if opts.Keys == nil {
 			return m, nil
 		}
-		full, err := Unlock(dir, m, opts.Keys)
+		full, err := format.Unlock(dir, m, opts.Keys)
 		if err != nil {
 			return m, err
 		}
@@ -162,7 +197,7 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 	if err := checkSchema(ctx, m); err != nil {
 		return m, err
 	}
-	if err := checkContent(ctx, dir, m, m.contentKeys(opts.Keys), opts.Cache, opts.Progress); err != nil {
+	if err := checkContent(ctx, dir, m, m.ContentKeys(opts.Keys), opts.Cache, opts.Progress); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -171,12 +206,12 @@ func VerifyWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest,
 // checkFiles checks that dir holds exactly m's files, with their sizes
 // and checksums. It reports every damaged file (up to maxReported), each
 // as a [*FileError]. A file that cache says passed is not read again.
-func checkFiles(ctx context.Context, dir string, m *Manifest, cache *VerifyCache, progress func(Progress)) error {
+func checkFiles(ctx context.Context, dir string, m *format.Manifest, cache *VerifyCache, progress func(Progress)) error {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	listed := make(map[string]*File, len(m.Files))
+	listed := make(map[string]*format.File, len(m.Files))
 	var total int64
 	for i := range m.Files {
 		listed[m.Files[i].Path] = &m.Files[i]
@@ -207,7 +242,7 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, cache *VerifyCache
 			return nil
 		}
 		if d.IsDir() {
-			if rel == "tables" || rel == "blobs" || (strings.HasPrefix(rel, "blobs/") && isShard(rel[len("blobs/"):])) {
+			if rel == "tables" || rel == "blobs" || (strings.HasPrefix(rel, "blobs/") && format.IsShard(rel[len("blobs/"):])) {
 				return nil
 			}
 			if !add(&FileError{Op: "verify", Path: rel + "/", Err: fmt.Errorf("%w: directory not in the manifest", ErrUnexpectedFile)}) {
@@ -215,7 +250,7 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, cache *VerifyCache
 			}
 			return fs.SkipDir
 		}
-		if rel == ManifestName || listed[rel] != nil {
+		if rel == format.ManifestName || listed[rel] != nil {
 			if !d.Type().IsRegular() {
 				if !add(&FileError{Op: "verify", Path: rel, Err: fmt.Errorf("%w: not a regular file", ErrUnsafePath)}) {
 					return fs.SkipAll
@@ -263,7 +298,7 @@ func checkFiles(ctx context.Context, dir string, m *Manifest, cache *VerifyCache
 			done += f.Size
 			continue
 		}
-		sum, _, err := hashFile(p, func(n int64) {
+		sum, _, err := format.HashFile(p, func(n int64) {
 			done += n
 			if progress != nil && time.Since(last) > 100*time.Millisecond {
 				last = time.Now()
@@ -323,28 +358,28 @@ func joinErrs(errs []error) error {
 // checkFiles accepted. keys is nil for a plain backup. A file that cache
 // says passed the same check is not decoded again; for that, each segment
 // of a table is checked on its own.
-func checkContent(ctx context.Context, dir string, m *Manifest, keys *Keys, cache *VerifyCache, progress func(Progress)) error {
+func checkContent(ctx context.Context, dir string, m *format.Manifest, keys *format.Keys, cache *VerifyCache, progress func(Progress)) error {
 	encoding := ""
 	if m.Encrypted() && cache != nil {
 		// Which keys decrypt the files is part of what a content check
 		// found: in passphrase mode each backup has its own file
 		// identity, and a file that opened with one backup's need not
 		// open with another's.
-		ids, err := fileIdentities(dir, keys)
+		ids, err := format.FileIdentities(dir, keys)
 		if err != nil {
 			return err
 		}
-		encoding = EncodingAge + " " + identitiesTag(ids) + " "
+		encoding = format.EncodingAge + " " + identitiesTag(ids) + " "
 	}
 	for i, t := range m.Tables {
 		// Segment by segment, so that each one's facts (raw_size, keys,
 		// last_row_sha256) are checked against its own rows.
-		parts := []Table{t}
+		parts := []format.Table{t}
 		if len(t.Segments) > 1 {
 			parts = parts[:0]
 			for _, s := range t.Segments {
 				p := t
-				p.Segments, p.Rows, p.RawSize = []Segment{s}, s.Rows, s.RawSize
+				p.Segments, p.Rows, p.RawSize = []format.Segment{s}, s.Rows, s.RawSize
 				parts = append(parts, p)
 			}
 		}
@@ -411,23 +446,23 @@ func identitiesTag(ids []age.Identity) string {
 
 // decodedHash returns the SHA-256 and size of a backup file's decoded
 // content.
-func decodedHash(dir string, f File, keys *Keys) (string, int64, error) {
-	r, err := openContent(dir, f.Path, f.Encoding, keys)
+func decodedHash(dir string, f format.File, keys *format.Keys) (string, int64, error) {
+	r, err := format.OpenContent(dir, f.Path, f.Encoding, keys)
 	if err != nil {
 		return "", 0, &FileError{Op: "read", Path: f.Path, Err: err}
 	}
 	defer r.Close()
-	hw := newHashingWriter(io.Discard)
-	if _, err := copyBuf(hw, r, nil); err != nil {
+	hw := format.NewHashingWriter(io.Discard)
+	if _, err := format.CopyBuf(hw, r, nil); err != nil {
 		return "", 0, &FileError{Op: "decode", Path: f.Path, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
-	return hw.sum(), hw.n, nil
+	return hw.Sum(), hw.N, nil
 }
 
-// forEachRow decodes table t's file in dir (keys as for openContent: nil
+// forEachRow decodes table t's file in dir (keys as for [format.OpenContent]: nil
 // for a plain backup) and calls fn (if not nil) with
 // each row; it returns the number of rows.
-func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(row []any) error) (int64, error) {
+func forEachRow(ctx context.Context, dir string, t format.Table, keys *format.Keys, fn func(row []any) error) (int64, error) {
 	r, err := openTable(dir, t, keys)
 	if err != nil {
 		return 0, err
@@ -461,10 +496,3 @@ func forEachRow(ctx context.Context, dir string, t Table, keys *Keys, fn func(ro
 		}
 	}
 }
-
-// isShard reports whether name is two lowercase hex characters.
-func isShard(name string) bool {
-	return len(name) == 2 && isHex(name[0]) && isHex(name[1])
-}
-
-func isHex(c byte) bool { return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') }

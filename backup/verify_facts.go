@@ -22,28 +22,28 @@ import (
 // (first, last), every key inside the segment's range and the SHA-256
 // of the last line (last_row_sha256), and for the meta table that its
 // instance_id row is the manifest's instance_id. It returns the rows read.
-func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, keys *Keys) (int64, error) {
+func checkSegmentFacts(ctx context.Context, dir string, m *format.Manifest, p format.Table, keys *format.Keys) (int64, error) {
 	r, err := openTable(dir, p, keys)
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
 	ps := p.Parts()
-	var seg Segment
+	var seg format.Segment
 	if len(ps) == 1 {
 		seg = ps[0]
 	}
 	keyCol := -1
 	if seg.Keys != nil && len(p.PrimaryKey) == 1 {
-		keyCol = slices.IndexFunc(p.Columns, func(c store.Column) bool { return c.Name == p.PrimaryKey[0] })
+		keyCol = slices.IndexFunc(p.Columns, func(c format.Column) bool { return c.Name == p.PrimaryKey[0] })
 	}
 	metaKey, metaValue := -1, -1
 	if p.Name == "meta" {
-		metaKey = slices.IndexFunc(p.Columns, func(c store.Column) bool { return c.Name == "key" })
-		metaValue = slices.IndexFunc(p.Columns, func(c store.Column) bool { return c.Name == "value" })
+		metaKey = slices.IndexFunc(p.Columns, func(c format.Column) bool { return c.Name == "key" })
+		metaValue = slices.IndexFunc(p.Columns, func(c format.Column) bool { return c.Name == "value" })
 	}
 	fail := func(format string, args ...any) error {
-		return &FileError{Op: "verify", Path: p.where(), Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
+		return &FileError{Op: "verify", Path: p.Where(), Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
 	}
 	rr := format.NewRowReader(r, p.Columns)
 	var (
@@ -121,13 +121,13 @@ func checkSegmentFacts(ctx context.Context, dir string, m *Manifest, p Table, ke
 // m.SchemaVersion ([store.SchemaTables], built once per version):
 // a forged schema_version, primary_key, column list or table order does
 // not pass.
-func checkSchema(ctx context.Context, m *Manifest) error {
+func checkSchema(ctx context.Context, m *format.Manifest) error {
 	want, err := store.SchemaTables(ctx, m.SchemaVersion)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	bad := func(format string, args ...any) error {
-		return &FileError{Op: "verify", Path: ManifestName, Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))}
+	bad := func(msg string, args ...any) error {
+		return &FileError{Op: "verify", Path: format.ManifestName, Err: fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(msg, args...))}
 	}
 	if len(m.Tables) != len(want) {
 		return bad("%d tables, schema_version %d has %d", len(m.Tables), m.SchemaVersion, len(want))
@@ -137,7 +137,7 @@ func checkSchema(ctx context.Context, m *Manifest) error {
 		switch {
 		case t.Name != w.Name:
 			return bad("table %d is %s, schema_version %d's table order has %s there", i, t.Name, m.SchemaVersion, w.Name)
-		case !slices.Equal(t.Columns, w.Columns):
+		case !slices.Equal(t.Columns, formatColumns(w.Columns)):
 			return bad("table %s: columns %v, schema_version %d's are %v", t.Name, t.Columns, m.SchemaVersion, w.Columns)
 		case !slices.Equal(t.PrimaryKey, w.PrimaryKey):
 			return bad("table %s: primary_key %v, schema_version %d's is %v", t.Name, t.PrimaryKey, m.SchemaVersion, w.PrimaryKey)

@@ -11,13 +11,14 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
 
 // sharedBackups returns two backups of one seeded data directory with
 // nothing changed between them: every file of the second is a hard link
 // to the first's.
-func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Result) {
+func sharedBackups(t *testing.T, enc *format.EncryptOptions) (b1, b2 *backup.Result) {
 	t.Helper()
 	root := t.TempDir()
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
@@ -42,7 +43,7 @@ func sharedBackups(t *testing.T, enc *backup.EncryptOptions) (b1, b2 *backup.Res
 // file pass.
 func TestVerifyCache(t *testing.T) {
 	ctx := context.Background()
-	cases := append(encryptionCases(t), encryptionCase{"Passphrase", func() (*backup.EncryptOptions, *backup.Keys) {
+	cases := append(encryptionCases(t), encryptionCase{"Passphrase", func() (*format.EncryptOptions, *format.Keys) {
 		// Each backup's files are encrypted to a file identity in its
 		// sealed part, the same for both here (one series).
 		return withPassphrase("verify cache"), passphraseKeys(t, "verify cache")
@@ -54,13 +55,13 @@ func TestVerifyCache(t *testing.T) {
 				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					if _, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
-						t.Fatalf("VerifyWith %s: %v", b.Name, err)
+					if _, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
+						t.Fatalf("Verify %s: %v", b.Name, err)
 					}
 				}
 				var want, bytes int64
 				for _, f := range b2.Manifest.Public().Files {
-					if f.Path != backup.SealedName { // written anew by every backup
+					if f.Path != format.SealedName { // written anew by every backup
 						want++
 						bytes += f.Size
 					}
@@ -82,16 +83,16 @@ func TestVerifyCache(t *testing.T) {
 				flipByteAt(t, filepath.Join(b1.Path, filepath.FromSlash(blob)), -1)
 				cache := backup.NewVerifyCache()
 				for _, b := range []*backup.Result{b1, b2} {
-					_, err := backup.VerifyWith(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
+					_, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 					if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), blob) {
-						t.Fatalf("VerifyWith %s: %v, want a checksum mismatch naming %s", b.Name, err, blob)
+						t.Fatalf("Verify %s: %v, want a checksum mismatch naming %s", b.Name, err, blob)
 					}
 				}
 			})
 			t.Run("ChangedAfterPassing", func(t *testing.T) {
 				b1, b2 := sharedBackups(t, enc)
 				cache := backup.NewVerifyCache()
-				if _, err := backup.VerifyWith(ctx, b1.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
+				if _, err := backup.Verify(ctx, b1.Path, backup.VerifyOptions{Keys: keys, Cache: cache}); err != nil {
 					t.Fatal(err)
 				}
 				// Damaged after it passed: the modification time moves, so
@@ -109,9 +110,9 @@ func TestVerifyCache(t *testing.T) {
 				if err := os.Chtimes(p, later, later); err != nil {
 					t.Fatal(err)
 				}
-				_, err := backup.VerifyWith(ctx, b2.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
+				_, err := backup.Verify(ctx, b2.Path, backup.VerifyOptions{Keys: keys, Cache: cache})
 				if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), table) {
-					t.Fatalf("VerifyWith after damage: %v, want a checksum mismatch naming %s", err, table)
+					t.Fatalf("Verify after damage: %v, want a checksum mismatch naming %s", err, table)
 				}
 			})
 		})

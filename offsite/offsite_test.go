@@ -15,6 +15,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/offsite"
 	"github.com/bitnobi/bitnobi/offsite/s3test"
@@ -38,7 +39,7 @@ func newFixture(tb testing.TB) *fixture {
 }
 
 // backup writes a backup one hour after the previous one.
-func (f *fixture) backup(tb testing.TB, encrypt *backup.EncryptOptions) *backup.Result {
+func (f *fixture) backup(tb testing.TB, encrypt *format.EncryptOptions) *backup.Result {
 	tb.Helper()
 	f.clock = f.clock.Add(time.Hour)
 	now := f.clock
@@ -80,7 +81,7 @@ func randomBytes(n int) []byte {
 }
 
 // newSums returns the distinct SHA-256 sums of b's files that a lacks.
-func newSums(a, b *backup.Manifest) int64 {
+func newSums(a, b *format.Manifest) int64 {
 	have := map[string]bool{}
 	if a != nil {
 		for _, f := range a.Files {
@@ -161,11 +162,11 @@ func TestPushPull(t *testing.T) {
 	if got, want := pr.Name, b.Name; got != want {
 		t.Errorf("pulled as %s, want %s", got, want)
 	}
-	if _, err := backup.Verify(ctx, pr.Path, nil); err != nil {
+	if _, err := backup.Verify(ctx, pr.Path, backup.VerifyOptions{}); err != nil {
 		t.Fatalf("pulled backup does not verify: %v", err)
 	}
-	local, _ := os.ReadFile(filepath.Join(b.Path, backup.ManifestName))
-	pulled, _ := os.ReadFile(filepath.Join(pr.Path, backup.ManifestName))
+	local, _ := os.ReadFile(filepath.Join(b.Path, format.ManifestName))
+	pulled, _ := os.ReadFile(filepath.Join(pr.Path, format.ManifestName))
 	if !bytes.Equal(local, pulled) {
 		t.Error("pulled manifest.json differs from the local one")
 	}
@@ -322,7 +323,7 @@ func TestVerify_AlteredObject(t *testing.T) {
 	push(t, r, b.Path)
 	ctx := context.Background()
 
-	var victim backup.File
+	var victim format.File
 	for _, fl := range b.Manifest.Files {
 		if strings.HasPrefix(fl.Path, "tables/users.") {
 			victim = fl
@@ -397,7 +398,7 @@ func TestPush_DamagedLocalFile(t *testing.T) {
 	f := newFixture(t)
 	f.putBlobs(t, randomBytes(50_000))
 	b := f.backup(t, nil)
-	var victim backup.File
+	var victim format.File
 	for _, fl := range b.Manifest.Files {
 		if fl.Size == 50_000 {
 			victim = fl
@@ -450,7 +451,7 @@ func TestPush_Encrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := f.backup(t, &backup.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}})
+	b := f.backup(t, &format.EncryptOptions{Recipients: []age.Recipient{id.Recipient()}})
 	r := s.Open(t)
 	push(t, r, b.Path)
 	ctx := context.Background()
@@ -473,7 +474,7 @@ func TestPush_Encrypted(t *testing.T) {
 		}
 	}
 	// Pulled with the identity, it verifies completely.
-	pr, err := r.Pull(ctx, b.Name, backup.ImportOptions{Folder: t.TempDir(), UnpackOptions: backup.UnpackOptions{Keys: backup.NewKeys(id)}})
+	pr, err := r.Pull(ctx, b.Name, backup.ImportOptions{Folder: t.TempDir(), UnpackOptions: backup.UnpackOptions{Keys: format.NewKeys(id)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/minio/minio-go/v7"
 )
@@ -70,7 +71,7 @@ func (r *Remote) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, er
 	}
 	res := &PruneResult{}
 	var items []retention.Item
-	byName := map[string]*backup.Manifest{}
+	byName := map[string]*format.Manifest{}
 	for _, e := range entries {
 		switch {
 		case e.Complete && e.Manifest != nil:
@@ -110,7 +111,7 @@ func (r *Remote) Prune(ctx context.Context, opts PruneOptions) (*PruneResult, er
 		if err != nil {
 			return res, fmt.Errorf("prune: %w", err)
 		}
-		m, err := backup.ParseManifest(data)
+		m, err := format.ParseManifest(data)
 		if err != nil {
 			// A pending manifest that cannot be read protects nothing
 			// that we can know of: keep everything this time.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // WriteArchive writes the complete remote backup name to w as the tar
@@ -17,7 +18,7 @@ import (
 // object whose size is not the manifest's stops it with an error
 // matching [backup.ErrChecksumMismatch]; the SHA-256 of each file is for
 // the reader to check ([backup.Import] and [backup.Unpack] do).
-func (r *Remote) WriteArchive(ctx context.Context, name string, w io.Writer, progress func(backup.Progress)) (*backup.Manifest, error) {
+func (r *Remote) WriteArchive(ctx context.Context, name string, w io.Writer, progress func(backup.Progress)) (*format.Manifest, error) {
 	m, data, err := r.Manifest(ctx, name)
 	if err != nil {
 		return nil, err
@@ -39,7 +40,7 @@ func (r *Remote) WriteArchive(ctx context.Context, name string, w io.Writer, pro
 		}
 		prog.Items++
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: backup.ManifestName, Mode: 0o600, Size: int64(len(data)), ModTime: mtime, Format: tar.FormatPAX}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: format.ManifestName, Mode: 0o600, Size: int64(len(data)), ModTime: mtime, Format: tar.FormatPAX}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return m, err
 	}
@@ -55,7 +56,7 @@ func (r *Remote) WriteArchive(ctx context.Context, name string, w io.Writer, pro
 }
 
 // copyObject writes the object of f to tw as the entry f.Path.
-func (r *Remote) copyObject(ctx context.Context, tw *tar.Writer, f backup.File, mtime time.Time, progress func(int64)) error {
+func (r *Remote) copyObject(ctx context.Context, tw *tar.Writer, f format.File, mtime time.Time, progress func(int64)) error {
 	key := r.dataKey(f.SHA256)
 	obj, err := r.client.GetObject(ctx, r.t.Bucket, key, r.getOpts())
 	if err != nil {

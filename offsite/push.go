@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/minio/minio-go/v7"
 	"golang.org/x/sync/errgroup"
 )
@@ -39,7 +40,7 @@ type PushResult struct {
 	Name string
 	URL  string
 	// Manifest is the local backup's manifest (public, if encrypted).
-	Manifest *backup.Manifest
+	Manifest *format.Manifest
 	// UpToDate is set when the remote backup was complete already with
 	// the same manifest: nothing was sent.
 	UpToDate bool
@@ -64,16 +65,16 @@ type PushResult struct {
 // the manifest's SHA-256 instead, so a damaged local file is refused
 // (matching [backup.ErrChecksumMismatch]) and never stored as good.
 func (r *Remote) Push(ctx context.Context, dir string, opts PushOptions) (*PushResult, error) {
-	m, err := backup.ReadManifest(dir)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, backup.ManifestName))
+	data, err := os.ReadFile(filepath.Join(dir, format.ManifestName))
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	if again, err := backup.ParseManifest(data); err != nil || again.ManifestChecksum != m.ManifestChecksum {
-		return nil, fmt.Errorf("push: %s changed while being read", filepath.Join(dir, backup.ManifestName))
+	if again, err := format.ParseManifest(data); err != nil || again.ManifestChecksum != m.ManifestChecksum {
+		return nil, fmt.Errorf("push: %s changed while being read", filepath.Join(dir, format.ManifestName))
 	}
 	name := opts.Name
 	if name == "" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
@@ -23,12 +24,12 @@ import (
 
 // Names of the objects of one backup, under P/backups/<name>/.
 const (
-	manifestObject = backup.ManifestName     // written last: the backup is complete
+	manifestObject = format.ManifestName     // written last: the backup is complete
 	pendingObject  = "pending-manifest.json" // a push under way or interrupted
 )
 
 // maxManifest bounds how much of a remote manifest is read, as
-// backup.ParseManifest's readers bound a local one.
+// format.ParseManifest's readers bound a local one.
 const maxManifest = 256 << 20
 
 // Remote is an open [Target]. Its methods may be called concurrently.
@@ -163,7 +164,7 @@ func (r *Remote) readSmall(ctx context.Context, key string, limit int64) ([]byte
 // backup name (the public manifest of an encrypted backup), and returns
 // it with its bytes. A missing one gives an error matching
 // [ErrNotFound]; a damaged one, [backup.ErrVerify].
-func (r *Remote) Manifest(ctx context.Context, name string) (*backup.Manifest, []byte, error) {
+func (r *Remote) Manifest(ctx context.Context, name string) (*format.Manifest, []byte, error) {
 	if err := checkName(name); err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +178,7 @@ func (r *Remote) Manifest(ctx context.Context, name string) (*backup.Manifest, [
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := backup.ParseManifest(data)
+	m, err := format.ParseManifest(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("remote backup %s: %w", r.t.URL(name), err)
 	}
@@ -194,7 +195,7 @@ type Entry struct {
 	Complete bool
 	// Manifest is the complete backup's manifest (public, for an
 	// encrypted one), nil if incomplete or damaged.
-	Manifest *backup.Manifest
+	Manifest *format.Manifest
 	// Files and Size count the backup's files, manifest.json included.
 	Files int64
 	Size  int64
@@ -279,7 +280,7 @@ func (r *Remote) List(ctx context.Context) ([]Entry, error) {
 }
 
 // distinct returns the distinct SHA-256 sums of m's files, sorted.
-func distinct(m *backup.Manifest) []string {
+func distinct(m *format.Manifest) []string {
 	sums := make([]string, 0, len(m.Files))
 	for _, f := range m.Files {
 		sums = append(sums, f.SHA256)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // Problem is one object of a remote backup that does not verify.
@@ -18,7 +19,7 @@ type Problem struct {
 
 // VerifyResult is what [Remote.Verify] found.
 type VerifyResult struct {
-	Manifest *backup.Manifest
+	Manifest *format.Manifest
 	// Files and Bytes count what was read.
 	Files, Bytes int64
 	// Problems lists every object missing or altered; empty when the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
@@ -44,7 +45,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // restoreIn restores dir into the fixture's data directory in-process.
 func (f *fixture) restoreIn(dir string) error {
-	_, err := backup.Restore(context.Background(), dir, f.data, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
+	_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: f.data, Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet, DiscardPrevious: true})
 	return err
 }
 
@@ -68,7 +69,7 @@ func (f *fixture) checkUntouched(t testing.TB, what string) {
 func TestCorruption(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 2)
-	m, err := backup.ReadManifest(f.backup)
+	m, err := format.ReadManifest(f.backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestCorruption(t *testing.T) {
 			tables = append(tables, fl.Path)
 		}
 	}
-	kinds := map[string][]string{"manifest": {backup.ManifestName}, "table": tables, "blob": blobs}
+	kinds := map[string][]string{"manifest": {format.ManifestName}, "table": tables, "blob": blobs}
 	damages := []string{"flip", "truncate", "delete", "add"}
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
 	n, benign := 0, 0
@@ -98,7 +99,7 @@ func TestCorruption(t *testing.T) {
 			continue
 		}
 		n++
-		_, verr := backup.Verify(context.Background(), dir, nil)
+		_, verr := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 		if verr == nil {
 			t.Fatalf("%s: %s %s: verify passed", name, damage, named)
 		}
@@ -141,7 +142,7 @@ func corrupt(t testing.TB, rnd *rand.Rand, dir, file, damage string) (named stri
 			i := rnd.IntN(len(data))
 			old := data[i]
 			data[i] ^= byte(1 + rnd.IntN(255))
-			if file == backup.ManifestName && isSpace(old) && isSpace(data[i]) && bytes.LastIndex(data, []byte(`"manifest_checksum"`)) < i {
+			if file == format.ManifestName && isSpace(old) && isSpace(data[i]) && bytes.LastIndex(data, []byte(`"manifest_checksum"`)) < i {
 				return "", false
 			}
 		}

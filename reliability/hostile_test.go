@@ -17,6 +17,7 @@ import (
 	"maps"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 )
@@ -42,14 +43,14 @@ func writeSealed(t testing.TB, dir string, body []byte) {
 	body = append(bytes.TrimSuffix(body, []byte("}")), []byte(",\n  ")...)
 	sum := sha256.Sum256(body)
 	body = append(body, []byte(`"manifest_checksum": "`+hex.EncodeToString(sum[:])+"\"\n}\n")...)
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), body, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, format.ManifestName), body, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func readManifestMap(t testing.TB, dir string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, backup.ManifestName))
+	data, err := os.ReadFile(filepath.Join(dir, format.ManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +119,9 @@ var hostiles = []hostile{
 		must(t, os.Symlink(filepath.Join(outside, "tables"), filepath.Join(dir, "tables")))
 	}},
 	{"symlink-manifest", func(t testing.TB, dir, outside string) {
-		copyFile(t, filepath.Join(dir, backup.ManifestName), filepath.Join(outside, "manifest.json"))
-		os.Remove(filepath.Join(dir, backup.ManifestName))
-		must(t, os.Symlink(filepath.Join(outside, "manifest.json"), filepath.Join(dir, backup.ManifestName)))
+		copyFile(t, filepath.Join(dir, format.ManifestName), filepath.Join(outside, "manifest.json"))
+		os.Remove(filepath.Join(dir, format.ManifestName))
+		must(t, os.Symlink(filepath.Join(outside, "manifest.json"), filepath.Join(dir, format.ManifestName)))
 	}},
 	{"symlink-extra-outside", func(t testing.TB, dir, outside string) {
 		must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "tables", "extra.jsonl.zst")))
@@ -175,7 +176,7 @@ var hostiles = []hostile{
 		sealManifest(t, dir, m)
 	}},
 	{"invalid-utf8", func(t testing.TB, dir, outside string) {
-		data, err := os.ReadFile(filepath.Join(dir, backup.ManifestName))
+		data, err := os.ReadFile(filepath.Join(dir, format.ManifestName))
 		must(t, err)
 		body := data[:bytes.LastIndex(data, []byte(`,`))]
 		body = bytes.Replace(body, []byte(`"host": "`), []byte("\"host\": \"\xff\xfe"), 1)
@@ -197,11 +198,11 @@ var hostiles = []hostile{
 		sealManifest(t, dir, m)
 	}},
 	{"manifest-is-directory", func(t testing.TB, dir, outside string) {
-		os.Remove(filepath.Join(dir, backup.ManifestName))
-		must(t, os.Mkdir(filepath.Join(dir, backup.ManifestName), 0o700))
+		os.Remove(filepath.Join(dir, format.ManifestName))
+		must(t, os.Mkdir(filepath.Join(dir, format.ManifestName), 0o700))
 	}},
 	{"empty-manifest", func(t testing.TB, dir, outside string) {
-		write(t, filepath.Join(dir, backup.ManifestName), nil)
+		write(t, filepath.Join(dir, format.ManifestName), nil)
 	}},
 }
 
@@ -261,10 +262,10 @@ func TestHostileBackups(t *testing.T) {
 	t.Run("control", func(t *testing.T) {
 		dir := filepath.Join(root, "control", "backup-20990101_0000")
 		copyCorpus(t, good, dir)
-		if _, err := backup.Verify(context.Background(), dir, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), dir, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("verify of the good backup: %v (regenerate the corpus with -update?)", err)
 		}
-		if _, err := backup.Restore(context.Background(), dir, filepath.Join(root, "control", "data"), backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
+		if _, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: dir, DataDir: filepath.Join(root, "control", "data"), Local: sqlite.Local{}, KeyFile: f.key, Logger: quiet}); err != nil {
 			t.Fatalf("restore of the good backup: %v", err)
 		}
 	})
@@ -292,7 +293,7 @@ func TestHostileBackups(t *testing.T) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			alloc := ms.TotalAlloc
-			_, verr := backup.Verify(context.Background(), dir, nil)
+			_, verr := backup.Verify(context.Background(), dir, backup.VerifyOptions{})
 			rerr := f.restoreIn(dir)
 			runtime.ReadMemStats(&ms)
 			if verr == nil {

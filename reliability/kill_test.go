@@ -101,7 +101,7 @@ func checkListedVerify(t testing.TB, folder string) {
 		if in.Err != nil {
 			continue // shown as damaged, not as a backup
 		}
-		if _, err := backup.Verify(context.Background(), in.Path, nil); err != nil {
+		if _, err := backup.Verify(context.Background(), in.Path, backup.VerifyOptions{}); err != nil {
 			t.Fatalf("%s is listed as a backup but does not verify: %v", in.Name, err)
 		}
 	}

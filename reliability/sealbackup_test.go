@@ -15,6 +15,7 @@ import (
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -61,7 +62,7 @@ func segmentBlobFiles(t testing.TB, dir string) []string {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	col := slices.IndexFunc(rows.Table().Columns, func(c store.Column) bool { return c.Name == "blob_id" })
+	col := slices.IndexFunc(rows.Table().Columns, func(c format.Column) bool { return c.Name == "blob_id" })
 	ids := map[string]bool{}
 	for rows.Next() {
 		ids[rows.Row()[col].(string)] = true

@@ -68,3 +68,17 @@ func SegmentFile(name string, i int) string {
 // BlobFile is the path of a blob's file in a plain backup: the blob id,
 // in a shard named by its first two characters.
 func BlobFile(id string) string { return "blobs/" + id[:2] + "/" + id }
+
+// Modes of what a backup writes: only the operator reads a backup.
+const (
+	DirPerm  = 0o700 // a backup's directories
+	FilePerm = 0o600 // a backup's files
+)
+
+// IsShard reports whether name is two lowercase hex characters, the name
+// of a folder of blob files (blobs/xx).
+func IsShard(name string) bool {
+	return len(name) == 2 && isHex(name[0]) && isHex(name[1])
+}
+
+func isHex(c byte) bool { return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') }

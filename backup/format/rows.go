@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/bitnobi/bitnobi/store"
 )
 
 // The encoding of rows: docs/backup-format.md, "Tables".
@@ -29,7 +27,7 @@ const maxRowSize = 512 << 20
 //	TEXT                  a JSON string; text that is not valid UTF-8 as {"base64": "..."}
 //	INTEGER               a JSON integer
 //	REAL                  a JSON number in Go's shortest form; ±Inf as "Infinity"/"-Infinity"
-func AppendRow(buf []byte, cols []store.Column, row []any) ([]byte, error) {
+func AppendRow(buf []byte, cols []Column, row []any) ([]byte, error) {
 	if len(row) != len(cols) {
 		return buf, fmt.Errorf("row has %d values, table has %d columns", len(row), len(cols))
 	}
@@ -46,7 +44,7 @@ func AppendRow(buf []byte, cols []store.Column, row []any) ([]byte, error) {
 	return append(buf, ']', '\n'), nil
 }
 
-func appendValue(buf []byte, c store.Column, v any) ([]byte, error) {
+func appendValue(buf []byte, c Column, v any) ([]byte, error) {
 	if v == nil {
 		return append(buf, "null"...), nil
 	}
@@ -126,7 +124,7 @@ func appendString(buf []byte, s string) []byte {
 // RowReader reads the JSON lines written by [AppendRow], one row at a time.
 type RowReader struct {
 	r    *bufio.Reader
-	cols []store.Column
+	cols []Column
 	line []byte
 	row  []any
 	n    int64 // lines read
@@ -134,7 +132,7 @@ type RowReader struct {
 
 // NewRowReader returns a reader of the rows of a table with columns cols
 // from r, a table file's decoded content.
-func NewRowReader(r io.Reader, cols []store.Column) *RowReader {
+func NewRowReader(r io.Reader, cols []Column) *RowReader {
 	return &RowReader{r: bufio.NewReaderSize(r, 64<<10), cols: cols, row: make([]any, len(cols))}
 }
 
@@ -183,7 +181,7 @@ func (rr *RowReader) Next() ([]any, error) {
 // and text that is not valid UTF-8, is refused. It is a hand-written
 // replacement for decoding each line with encoding/json, which cost most
 // of a restore's parsing time; FuzzDecodeRowJSON checks the two agree.
-func decodeRow(line []byte, cols []store.Column, row []any) error {
+func decodeRow(line []byte, cols []Column, row []any) error {
 	p := rowParser{b: line}
 	p.space()
 	if !p.eat('[') {
@@ -259,7 +257,7 @@ func (p *rowParser) literal(s string) bool {
 var errBadJSON = errors.New("invalid JSON value")
 
 // value reads one value for column c.
-func (p *rowParser) value(c store.Column) (any, error) {
+func (p *rowParser) value(c Column) (any, error) {
 	if p.i >= len(p.b) {
 		return nil, errors.New("unexpected end of the row")
 	}
@@ -486,4 +484,12 @@ func hex4(b []byte, i int) (rune, bool) {
 		r = r<<4 | rune(c)
 	}
 	return r, true
+}
+
+// Column is a column of a table as the manifest lists it (the table's
+// "columns"): its name and its type, TEXT, INTEGER or REAL, which says how
+// a row's value for it is encoded.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // TEXT, INTEGER or REAL
 }

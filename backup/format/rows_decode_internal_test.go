@@ -9,14 +9,12 @@ import (
 	"math"
 	"strconv"
 	"testing"
-
-	"github.com/bitnobi/bitnobi/store"
 )
 
 // decodeRowJSON is the encoding/json decoder decodeRow replaced, kept as
 // FuzzDecodeRowJSON's reference. It parses one line into row, converting each value to its
 // column's type.
-func decodeRowJSON(line []byte, cols []store.Column, row []any) error {
+func decodeRowJSON(line []byte, cols []Column, row []any) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var vals []any
@@ -42,7 +40,7 @@ func decodeRowJSON(line []byte, cols []store.Column, row []any) error {
 	return nil
 }
 
-func decodeValueJSON(c store.Column, v any) (any, error) {
+func decodeValueJSON(c Column, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -3,8 +3,6 @@ package format
 import (
 	"strings"
 	"testing"
-
-	"github.com/bitnobi/bitnobi/store"
 )
 
 // appendStringReference is the plain definition of appendString: every
@@ -45,7 +43,7 @@ func FuzzAppendString(f *testing.F) {
 }
 
 // auditRow is a row of audit_log as the seeder writes them.
-var auditCols = []store.Column{
+var auditCols = []Column{
 	{Name: "seq", Type: "INTEGER"}, {Name: "at", Type: "TEXT"}, {Name: "actor_id", Type: "TEXT"},
 	{Name: "actor_name", Type: "TEXT"}, {Name: "action", Type: "TEXT"}, {Name: "target_type", Type: "TEXT"},
 	{Name: "target_id", Type: "TEXT"}, {Name: "detail", Type: "TEXT"}, {Name: "remote_addr", Type: "TEXT"},

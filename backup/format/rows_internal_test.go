@@ -7,11 +7,9 @@ import (
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/bitnobi/bitnobi/store"
 )
 
-var fuzzCols = []store.Column{{Name: "t", Type: "TEXT"}, {Name: "i", Type: "INTEGER"}, {Name: "r", Type: "REAL"}, {Name: "n", Type: "TEXT"}}
+var fuzzCols = []Column{{Name: "t", Type: "TEXT"}, {Name: "i", Type: "INTEGER"}, {Name: "r", Type: "REAL"}, {Name: "n", Type: "TEXT"}}
 
 func FuzzRowRoundTrip(f *testing.F) {
 	f.Add("plain", int64(1), 1.5)

@@ -18,7 +18,9 @@
 //
 // The second form prints the percentiles of the requests in -samples that
 // started within [from, to) (Unix nanoseconds): bench/run.sh passes the
-// time a backup ran.
+// time a backup ran. -kind writes keeps only the audited writes (create,
+// edit, delete, upload), -kind reads only the reads: bench/run.sh compares
+// the audited writes' latency between two builds.
 //
 // Only loopback addresses are accepted: this is a benchmark, not a load
 // test of someone else's server.
@@ -71,6 +73,7 @@ func run(args []string, stdout io.Writer) error {
 	summarize := fs.String("summarize", "", "instead of sending, summarize this samples file")
 	from := fs.Int64("from", 0, "with -summarize: only requests started at or after this Unix ns")
 	to := fs.Int64("to", 0, "with -summarize: only requests started before this Unix ns (0: no bound)")
+	kind := fs.String("kind", "all", "with -summarize: all requests, only reads or only writes (the audited ones)")
 	seed := fs.Uint64("seed", 1, "seed of the request mix")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,7 +83,11 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, summary(window(ss, *from, *to)))
+		ss, err = ofKind(window(ss, *from, *to), *kind)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, summary(ss))
 		return nil
 	}
 	if err := checkLoopback(*addr); err != nil {
@@ -210,8 +217,8 @@ func (c *client) drive(rate float64, d time.Duration, maxInflight int) []sample 
 			defer wg.Done()
 			defer func() { <-sem }()
 			st := time.Now()
-			status := c.request(op)
-			out[i] = sample{start: st.UnixNano(), latency: time.Since(st), status: status, op: op}
+			status, did := c.request(op)
+			out[i] = sample{start: st.UnixNano(), latency: time.Since(st), status: status, op: did}
 		}(i, op)
 	}
 	wg.Wait()
@@ -248,8 +255,9 @@ func (c *client) randInt(n int) int {
 }
 
 // request performs op and returns the HTTP status (0 for a transport
-// error).
-func (c *client) request(op string) int {
+// error) and the operation done: an edit or a deletion with no policy to
+// change lists the policies instead.
+func (c *client) request(op string) (int, string) {
 	var status int
 	var data []byte
 	var err error
@@ -293,6 +301,7 @@ func (c *client) request(op string) int {
 		}
 		c.mu.Unlock()
 		if id == "" {
+			op = "list-policies"
 			status, _, err = c.do("GET", "/api/policies", "", nil)
 			break
 		}
@@ -315,9 +324,29 @@ func (c *client) request(op string) int {
 		status, _, err = c.do("POST", "/api/datasources", mw.FormDataContentType(), body.Bytes())
 	}
 	if err != nil {
-		return 0
+		return 0, op
 	}
-	return status
+	return status, op
+}
+
+// writes are the operations that change state, each audited by the server.
+var writes = map[string]bool{"create-policy": true, "update-policy": true, "delete-policy": true, "upload-csv": true}
+
+// ofKind returns the samples of kind "all", "reads" or "writes".
+func ofKind(ss []sample, kind string) ([]sample, error) {
+	if kind == "all" {
+		return ss, nil
+	}
+	if kind != "reads" && kind != "writes" {
+		return nil, fmt.Errorf("-kind %q: want all, reads or writes", kind)
+	}
+	var out []sample
+	for _, s := range ss {
+		if writes[s.op] == (kind == "writes") {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func writeSamples(path string, ss []sample) error {

@@ -53,7 +53,7 @@ func run(op, dataDir, backupDir, from, keyFile, out string) error {
 		}
 		fmt.Printf("backup %s: %d rows, %d blobs in %v\n", res.Name, res.Manifest.Stats.Rows, res.Manifest.Stats.Blobs, time.Since(start))
 	case "restore":
-		res, err := backup.Restore(ctx, from, dataDir, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
+		res, err := backup.Restore(ctx, backup.RestoreOptions{Backup: from, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
 		if err != nil {
 			return err
 		}

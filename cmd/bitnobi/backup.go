@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/postgres"
@@ -162,7 +163,7 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 		}
 		if e := res.Manifest.Encryption; e != nil {
 			how := "identity (the private key of a recipient)"
-			if e.Mode == backup.EncryptPassphrase {
+			if e.Mode == format.EncryptPassphrase {
 				how = "passphrase"
 			}
 			fmt.Fprintf(m.Stderr, "Note: the backup is encrypted and carries the master key (fingerprint %s), sealed with it. Restoring needs only the %s: keep it safe and apart from the backups, as nothing can read the backup without it.\n",

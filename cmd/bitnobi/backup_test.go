@@ -13,6 +13,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/internal/testutil"
@@ -65,7 +66,7 @@ func TestBackupCommand(t *testing.T) {
 	if ok, _ := regexp.MatchString(`^backup-\d{8}_\d{4}$`, filepath.Base(path)); !ok {
 		t.Fatalf("last line %q is not a backup path", path)
 	}
-	if _, err := backup.ReadManifest(path); err != nil {
+	if _, err := format.ReadManifest(path); err != nil {
 		t.Fatalf("the printed backup: %v", err)
 	}
 	if n := strings.Count(errOut, "master key"); n != 1 {
@@ -305,7 +306,7 @@ func TestKeyFileMode(t *testing.T) {
 func TestRestoreCommand_KeyFileMessages(t *testing.T) {
 	root, dataDir := seededDataDir(t)
 	path := mustBackup(t, dataDir)
-	mf, err := backup.ReadManifest(path)
+	mf, err := format.ReadManifest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +368,7 @@ func TestBackupsCommand(t *testing.T) {
 	}
 	// Nothing changed between the two: every file of the second is the
 	// first's, read once by verify --all.
-	manifest, err := backup.ReadManifest(second)
+	manifest, err := format.ReadManifest(second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
@@ -93,7 +94,7 @@ func (m *Main) runBackupsExport(ctx context.Context, args []string) error {
 	dstExisted := err == nil
 	// The archive is written beside dst and renamed over it only once
 	// complete: an interrupted export leaves dst as it was.
-	var mf *backup.Manifest
+	var mf *format.Manifest
 	exported := false
 	err = fsutil.WriteFileAtomic(dst, 0o600, func(w io.Writer) error {
 		var err error

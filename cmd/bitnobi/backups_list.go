@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 const backupsListHelp = `Usage: bitnobi backups list [--backup-dir DIR | --remote] [--json]
@@ -43,7 +44,7 @@ type listEntry struct {
 	Files         int64                `json:"files"`
 	Size          int64                `json:"size"`
 	Unique        int64                `json:"unique"`
-	Stats         *backup.Stats        `json:"stats,omitempty"`
+	Stats         *format.Stats        `json:"stats,omitempty"`
 	Verified      *backup.Verification `json:"last_verified,omitempty"`
 	Error         string               `json:"error,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/backup/retention"
 	"github.com/bitnobi/bitnobi/offsite"
 )
@@ -196,7 +197,7 @@ type remoteListEntry struct {
 	Files         int64         `json:"files"`
 	Size          int64         `json:"size"`
 	Unique        int64         `json:"unique"`
-	Stats         *backup.Stats `json:"stats,omitempty"`
+	Stats         *format.Stats `json:"stats,omitempty"`
 	Error         string        `json:"error,omitempty"`
 }
 

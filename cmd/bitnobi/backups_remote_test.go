@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/offsite/s3test"
@@ -149,7 +149,7 @@ func TestBackupsRemote(t *testing.T) {
 	}
 
 	t.Run("VerifyAltered", func(t *testing.T) {
-		mf, err := backup.ReadManifest(second)
+		mf, err := format.ReadManifest(second)
 		if err != nil {
 			t.Fatal(err)
 		}

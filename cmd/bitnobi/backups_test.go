@@ -17,6 +17,7 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/backuptest/tamper"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/internal/testutil"
@@ -70,7 +71,7 @@ func fixedBackup(t *testing.T) (dataDir string, res *backup.Result) {
 }
 
 // normalize replaces what differs between runs with placeholders.
-func normalize(s string, m *backup.Manifest) string {
+func normalize(s string, m *format.Manifest) string {
 	return strings.NewReplacer(m.InstanceID, "INSTANCE", m.Host, "HOST", m.AppVersion, "VERSION").Replace(s)
 }
 
@@ -252,7 +253,7 @@ func TestBackupsVerify(t *testing.T) {
 		if err := os.CopyFS(dir, os.DirFS(good)); err != nil {
 			t.Fatal(err)
 		}
-		m, _ := backup.ReadManifest(dir)
+		m, _ := format.ReadManifest(dir)
 		var bad []string
 		for _, f := range m.Files {
 			if len(bad) < 3 && (f.Blob != "" || f.Path == "tables/users.0.jsonl.zst") {
@@ -338,7 +339,7 @@ func TestBackupsList(t *testing.T) {
 	}
 	// The second backup linked both blobs and the unchanged tables from
 	// the first: neither owns them alone.
-	m, _ := backup.ReadManifest(second)
+	m, _ := format.ReadManifest(second)
 	shared := m.Stats.BytesLinked
 	if m.Stats.FilesLinked < 2 {
 		t.Fatalf("second backup linked %d files, want at least both blobs", m.Stats.FilesLinked)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -117,7 +118,7 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 		}
 		paths = []string{p}
 	}
-	deepOpts := backup.DeepOptions{Local: sqlite.Local{}, Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
+	deepOpts := backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, Keys: keys, TempDir: *tmpDir, KeyFile: *keyFile}
 	if *deep && deepOpts.KeyFile == "" {
 		deepOpts.KeyFile = m.keyFile(datadir.Dir(*dataDir))
 	}
@@ -128,14 +129,14 @@ func (m *Main) runBackupsVerify(ctx context.Context, args []string) error {
 	for i, p := range paths {
 		prog := m.newProgress(*quiet)
 		reusedFiles, reusedBytes := cache.Reused()
-		var mf *backup.Manifest
+		var mf *format.Manifest
 		var err error
 		if *deep {
 			opts := deepOpts
 			opts.Progress = prog.update
-			mf, err = backup.VerifyDeep(ctx, p, opts)
+			mf, err = backup.Verify(ctx, p, opts)
 		} else {
-			mf, err = backup.VerifyWith(ctx, p, backup.VerifyOptions{Keys: keys, Progress: prog.update, Cache: cache})
+			mf, err = backup.Verify(ctx, p, backup.VerifyOptions{Keys: keys, Progress: prog.update, Cache: cache})
 		}
 		prog.done()
 		if interrupted(ctx, err) {
@@ -210,7 +211,7 @@ func verifyInterrupted(path string, i, n int) error {
 // for "backups list", when the backup is in a backup folder and the
 // outcome is about the backup: not when the key was missing or wrong, or
 // the disk full.
-func (m *Main) recordVerification(path string, mf *backup.Manifest, deep bool, err error) {
+func (m *Main) recordVerification(path string, mf *format.Manifest, deep bool, err error) {
 	name := filepath.Base(path)
 	if !strings.HasPrefix(name, backup.Prefix) {
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // Environment variables for encrypted backups. They name files: a
@@ -22,14 +23,14 @@ const (
 // unlock encrypted backups, and returns a function to call after parsing
 // that loads them: nil keys when neither is given (enough for plain
 // backups).
-func (m *Main) keysFlags(fs *flag.FlagSet) func() (*backup.Keys, error) {
+func (m *Main) keysFlags(fs *flag.FlagSet) func() (*format.Keys, error) {
 	identity := fs.String("identity", m.Getenv(EnvIdentityFile),
 		"age identity file (age-keygen output) that unlocks encrypted backups (env "+EnvIdentityFile+")")
 	passphrase := fs.String("passphrase-file", m.Getenv(EnvPassphraseFile),
 		"file whose first line is the passphrase of encrypted backups (env "+EnvPassphraseFile+")")
-	return func() (*backup.Keys, error) {
+	return func() (*format.Keys, error) {
 		m.warnLooseFile(*passphrase, "passphrase")
-		keys, err := backup.LoadKeys(*identity, *passphrase)
+		keys, err := format.LoadKeys(*identity, *passphrase)
 		if err != nil {
 			return nil, keysError(err, fs.Name())
 		}
@@ -76,7 +77,7 @@ func (m *Main) encryptFlags(fs *flag.FlagSet) *encryptFlags {
 
 // options returns the encryption the flags ask for, nil for a plain
 // backup.
-func (e *encryptFlags) options() (*backup.EncryptOptions, error) {
+func (e *encryptFlags) options() (*format.EncryptOptions, error) {
 	const hint = "bitnobi backup --encrypt --recipient age1... (or --recipients-file FILE, or --passphrase-file FILE)"
 	explicit := len(e.recipients) > 0 || *e.recipientsFile != "" || *e.passphraseFile != ""
 	if !*e.encrypt {
@@ -95,17 +96,17 @@ func (e *encryptFlags) options() (*backup.EncryptOptions, error) {
 		return nil, usagef(hint, "encrypt to recipients or under a passphrase, not both")
 	case passFile != "":
 		e.warn(passFile, "passphrase")
-		pass, err := backup.ReadPassphraseFile(passFile)
+		pass, err := format.ReadPassphraseFile(passFile)
 		if err != nil {
 			return nil, keysError(err, "backup")
 		}
-		return &backup.EncryptOptions{Passphrase: pass, ScryptWorkFactor: scryptWorkFactor}, nil
+		return &format.EncryptOptions{Passphrase: pass, ScryptWorkFactor: scryptWorkFactor}, nil
 	case haveRecipients:
-		rs, err := backup.LoadRecipients(e.recipients, *e.recipientsFile)
+		rs, err := format.LoadRecipients(e.recipients, *e.recipientsFile)
 		if err != nil {
 			return nil, keysError(err, "backup")
 		}
-		return &backup.EncryptOptions{Recipients: rs}, nil
+		return &format.EncryptOptions{Recipients: rs}, nil
 	}
 	return nil, usagef(hint, "--encrypt needs --recipient, --recipients-file or --passphrase-file (or $%s)", EnvPassphraseFile)
 }

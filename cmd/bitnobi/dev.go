@@ -20,7 +20,7 @@ Tools for developers; not for production data directories.
 Commands:
 `
 
-const devSeedHelp = `Usage: bitnobi dev seed --data-dir DIR --size S|M|L [--seed N] [--mutate]
+const devSeedHelp = `Usage: bitnobi dev seed --data-dir DIR --size S|M|L [--seed N] [--history N] [--mutate]
 
 Fills a new data directory with realistic state, deterministically from
 --seed, through the same store services the server uses: users with
@@ -32,6 +32,10 @@ audit log of a year of use. Sizes, roughly (data directory on disk):
   S   ~100 MB:  50 MiB of uploads,    100,000 audit entries
   M   ~2 GB:     1 GiB of uploads,  2,000,000 audit entries
   L   ~10 GB:    5 GiB of uploads, 10,000,000 audit entries
+
+--history N makes N times the audit history, over N years of use instead
+of one, with everything else the same (the same uploads, so the same
+blobs): an installation that has kept N years of audit log.
 
 --mutate instead changes about 1% of an already seeded directory the way a
 day of use does: a few uploads and new workflows, edits and deletions of
@@ -53,6 +57,7 @@ func (m *Main) runDevSeed(ctx context.Context, args []string) error {
 	dataDir := m.dataDirFlag(fs)
 	sizeName := fs.String("size", "S", "how much state: S, M or L")
 	seedN := fs.Uint64("seed", 1, "seed of the random streams")
+	history := fs.Int("history", 1, "years of audit history: N times the size's audit entries, the rest unchanged")
 	mutate := fs.Bool("mutate", false, "change about 1% of an already seeded data directory, as a day of use")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
@@ -65,6 +70,10 @@ func (m *Main) runDevSeed(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("bitnobi dev seed --size S", "unknown size %q: S, M or L", *sizeName)
 	}
+	if *history < 1 {
+		return usagef("bitnobi dev seed --history 1", "--history %d: want 1 or more years", *history)
+	}
+	size = size.WithHistory(*history)
 	dir := datadir.Dir(*dataDir)
 	if *mutate {
 		if _, err := os.Stat(dir.DB()); err != nil {
@@ -109,6 +118,10 @@ func (m *Main) runDevSeed(ctx context.Context, args []string) error {
 	if *mutate {
 		what = "mutated"
 	}
-	fmt.Fprintf(m.Stdout, "%s %s (size %s, seed %d)\n%s", what, dir.Path(), size.Name, *seedN, st.Summary())
+	hist := ""
+	if *history > 1 {
+		hist = fmt.Sprintf(", %d years of audit history", *history)
+	}
+	fmt.Fprintf(m.Stdout, "%s %s (size %s, seed %d%s)\n%s", what, dir.Path(), size.Name, *seedN, hist, st.Summary())
 	return nil
 }

@@ -17,6 +17,7 @@ func TestDevSeed_BadInput(t *testing.T) {
 	}{
 		{"UnknownSize", []string{"dev", "seed", "--data-dir", dir, "--size", "XL"}, `unknown size "XL"`},
 		{"MutateNothing", []string{"dev", "seed", "--data-dir", dir, "--mutate"}, "no Bitnobi database"},
+		{"NoHistory", []string{"dev", "seed", "--data-dir", dir, "--history", "0"}, "want 1 or more years"},
 		{"Argument", []string{"dev", "seed", "--data-dir", dir, "extra"}, "takes no arguments"},
 		{"UnknownCommand", []string{"dev", "grow"}, `unknown dev command "grow"`},
 	} {

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -35,7 +35,7 @@ func TestAPIDocVersionExample(t *testing.T) {
 		t.Errorf("docs/api.md: /api/version example shows schema_version %d, latest_schema %d; this binary's schema is %d",
 			ex.SchemaVersion, ex.LatestSchema, want)
 	}
-	if ex.BackupFormat != backup.FormatVersion {
-		t.Errorf("docs/api.md: /api/version example shows backup_format %d; this binary writes %d", ex.BackupFormat, backup.FormatVersion)
+	if ex.BackupFormat != format.FormatVersion {
+		t.Errorf("docs/api.md: /api/version example shows backup_format %d; this binary writes %d", ex.BackupFormat, format.FormatVersion)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/internal/testutil"
@@ -96,7 +96,7 @@ func testEndToEnd(t *testing.T, from, to string) {
 		t.Fatalf("backup name %q does not start with backup-", name)
 	}
 	srv.Stop(t)
-	m, err := backup.ReadManifest(name)
+	m, err := format.ReadManifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 )
@@ -86,7 +87,7 @@ func TestEncryptedBackupCommands(t *testing.T) {
 		t.Fatalf("verify with key exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	code, _, errOut = runMain(t, nil, "backups", "verify", "--backup-dir", folder, filepath.Base(path), "--identity", otherID)
-	if code != ExitUsage || !strings.Contains(errOut, backup.SealedName) {
+	if code != ExitUsage || !strings.Contains(errOut, format.SealedName) {
 		t.Fatalf("verify with another identity: exit %d, want %d\n%s", code, ExitUsage, errOut)
 	}
 
@@ -122,9 +123,12 @@ func TestEncryptedBackupCommands_Passphrase(t *testing.T) {
 		t.Fatalf("second backup, passphrase from the environment: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	second := testutil.LastLine(out)
-	mf, err := backup.OpenManifest(second, mustLoadKeys(t, "", pass))
-	if err != nil || mf.Stats.FilesLinked != int64(len(mf.Files)) || mf.Stats.FilesWritten != 0 {
-		t.Fatalf("second backup: %v, stats %+v", err, mf)
+	r, err := backup.OpenReader(second, mustLoadKeys(t, "", pass))
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	if mf := r.Manifest(); mf.Stats.FilesLinked != int64(len(mf.Files)) || mf.Stats.FilesWritten != 0 {
+		t.Fatalf("second backup: stats %+v", mf)
 	}
 	code, out, errOut = runMain(t, env, "restore", second, "--data-dir", filepath.Join(root, "restored"))
 	if code != ExitOK {
@@ -133,14 +137,14 @@ func TestEncryptedBackupCommands_Passphrase(t *testing.T) {
 	wrong := filepath.Join(root, "wrong.txt")
 	os.WriteFile(wrong, []byte("not the passphrase\n"), 0o600)
 	code, _, errOut = runMain(t, nil, "restore", second, "--data-dir", filepath.Join(root, "r2"), "--passphrase-file", wrong)
-	if code != ExitUsage || !strings.Contains(errOut, backup.SealedName) || !strings.Contains(errOut, "Try: ") {
+	if code != ExitUsage || !strings.Contains(errOut, format.SealedName) || !strings.Contains(errOut, "Try: ") {
 		t.Fatalf("wrong passphrase: exit %d\n%s", code, errOut)
 	}
 }
 
-func mustLoadKeys(t *testing.T, identity, passphrase string) *backup.Keys {
+func mustLoadKeys(t *testing.T, identity, passphrase string) *format.Keys {
 	t.Helper()
-	keys, err := backup.LoadKeys(identity, passphrase)
+	keys, err := format.LoadKeys(identity, passphrase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +156,7 @@ func TestEncryptedRestoreCommand_ExitCodes(t *testing.T) {
 	idFile, recipient := writeIdentity(t, root, "key.txt")
 	otherID, _ := writeIdentity(t, root, "other.txt")
 	path := mustBackup(t, dataDir, "--encrypt", "--recipient", recipient)
-	m, err := backup.ReadManifest(path)
+	m, err := format.ReadManifest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +187,7 @@ func TestEncryptedRestoreCommand_ExitCodes(t *testing.T) {
 		naming string
 	}{
 		{"MissingIdentity", []string{"restore", path}, ExitUsage, "--identity"},
-		{"WrongIdentity", []string{"restore", path, "--identity", otherID}, ExitUsage, backup.SealedName},
+		{"WrongIdentity", []string{"restore", path, "--identity", otherID}, ExitUsage, format.SealedName},
 		{"IdentityFileMissing", []string{"restore", path, "--identity", filepath.Join(root, "nope.txt")}, ExitUsage, "nope.txt"},
 		{"Tampered", []string{"restore", tampered, "--identity", idFile}, ExitVerify, victim},
 	} {
@@ -240,7 +244,7 @@ func TestBackupCommand_EncryptFlags(t *testing.T) {
 	rf := filepath.Join(root, "recipients.txt")
 	os.WriteFile(rf, []byte("# team\n"+recipient+"\n"), 0o600)
 	path := mustBackup(t, dataDir, "--encrypt", "--recipients-file", rf)
-	if _, err := backup.OpenManifest(path, mustLoadKeys(t, idFile, "")); err != nil {
+	if _, err := backup.OpenReader(path, mustLoadKeys(t, idFile, "")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/internal/fsutil"
 	"github.com/bitnobi/bitnobi/offsite"
@@ -153,7 +154,9 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 		key = m.Getenv(EnvKeyFile)
 	}
 	prog := m.newProgress(*quiet)
-	res, err := backup.Restore(ctx, src, dir.Path(), backup.RestoreOptions{
+	res, err := backup.Restore(ctx, backup.RestoreOptions{
+		Backup:          src,
+		DataDir:         dir.Path(),
 		Local:           sqlite.Local{},
 		Target:          target,
 		KeyFile:         key,
@@ -246,7 +249,7 @@ func (m *Main) resolveBackup(arg, backupDirFlag, dataDir string) (string, error)
 // backup.Restore makes both checks too, but reports an overlap as a plain
 // failure.
 func checkRestoreSource(src, dataDir string) error {
-	if _, err := backup.ReadManifest(src); err != nil {
+	if _, err := format.ReadManifest(src); err != nil {
 		return backupError(err)
 	}
 	absSrc, err := filepath.Abs(src)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/httpapi"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/mail"
@@ -434,7 +435,7 @@ func (r *childRunner) Backup(ctx context.Context) (string, int64, error) {
 		path = path[i+1:]
 	}
 	var size int64
-	if m, err := backup.ReadManifest(path); err == nil {
+	if m, err := format.ReadManifest(path); err == nil {
 		for _, f := range m.Files {
 			size += f.Size
 		}

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bitnobi/bitnobi"
-	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -37,7 +37,7 @@ func (m *Main) runVersion(ctx context.Context, args []string) error {
 		AppVersion:   bitnobi.Version,
 		LatestSchema: store.LatestSchemaVersion(),
 		Engine:       "sqlite",
-		BackupFormat: backup.FormatVersion,
+		BackupFormat: format.FormatVersion,
 	}
 	dir := datadir.Dir(*dataDir)
 	if _, err := os.Stat(dir.DB()); err == nil || dsn != "" {
@@ -85,6 +85,6 @@ func versionInfo(ctx context.Context, db *store.DB) (bitnobi.VersionInfo, error)
 		LatestSchema:  store.LatestSchemaVersion(),
 		Engine:        db.Dialect.Name(),
 		InstanceID:    id,
-		BackupFormat:  backup.FormatVersion,
+		BackupFormat:  format.FormatVersion,
 	}, nil
 }

@@ -88,6 +88,28 @@ type Size struct {
 	MedianUpload int64
 	// Audit is the number of audit entries at the end, all included.
 	Audit int
+	// History is how many years of use the audit log covers (0 counts as
+	// one): the sizes cover one, and [Size.WithHistory] makes more.
+	History int
+}
+
+// WithHistory returns s with n times its audit history: n times the audit
+// entries, spread over n years of use instead of one, and everything else
+// (users, uploads and so blobs, workflows, ...) unchanged. It models an
+// installation that has kept n years of audit log (bench/run.sh HISTORY=n).
+// n below 1 counts as 1.
+func (s Size) WithHistory(n int) Size {
+	n = max(n, 1)
+	s.Audit *= n
+	s.History = max(s.History, 1) * n
+	return s
+}
+
+// auditSpan is how long the bulk of the audit history spans: a year of
+// use after the first weeks of setting up, and whole years after that.
+func (s Size) auditSpan() time.Duration {
+	const day = 24 * time.Hour
+	return 330*day + time.Duration(max(s.History, 1)-1)*365*day
 }
 
 // Sizes are the sizes `bitnobi dev seed --size` knows. The data
@@ -278,7 +300,7 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 				return err
 			}
 			// A year of use after the first weeks of setting up.
-			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), 330*24*time.Hour, s.rng(9))
+			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), size.auditSpan(), s.rng(9))
 		}},
 		{"seal", func() error { return s.sealAudit(ctx) }},
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // Update is the -update flag of every package whose tests have golden
@@ -102,7 +102,7 @@ func CloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(target, 0o700)
-		case rel == backup.ManifestName:
+		case rel == format.ManifestName:
 			return nil
 		}
 		return os.Link(p, target)
@@ -110,7 +110,7 @@ func CloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := backup.ReadManifest(src)
+	m, err := format.ReadManifest(src)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func CloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dst, backup.ManifestName), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dst, format.ManifestName), data, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	return dst

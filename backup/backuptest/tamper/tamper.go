@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/bitnobi/bitnobi/backup"
 )
 
 // RewriteTable replaces the rows of a one-segment table of the plain backup in dir with rows
@@ -22,7 +21,7 @@ import (
 // backup whose checksums all agree but whose content need not.
 func RewriteTable(tb testing.TB, dir, table string, edit func(lines []string) []string) {
 	tb.Helper()
-	m, err := backup.ReadManifest(dir)
+	m, err := format.ReadManifest(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func RewriteTable(tb testing.TB, dir, table string, edit func(lines []string) []
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, backup.ManifestName), out, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, format.ManifestName), out, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 }

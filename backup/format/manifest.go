@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -12,16 +12,19 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/bitnobi/bitnobi"
-	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
-	"github.com/bitnobi/bitnobi/store"
 )
+
+// The manifest: docs/backup-format.md, "manifest.json" (with its "Size
+// limit" and "Checksum rule"), "Master key", "Engines" and "Versioning
+// rules".
 
 // FormatVersion is the newest version of the backup format this package
 // reads and the one it writes. A change that a reader of an earlier
@@ -36,13 +39,13 @@ import (
 // as blobs are), and audit_log holds only the live tail after them.
 const FormatVersion = 5
 
-// formatSegments is the first format whose tables list segments instead
+// FormatSegments is the first format whose tables list segments instead
 // of one file.
-const formatSegments = 3
+const FormatSegments = 3
 
-// formatLinks is the first format whose encrypted backups carry a link
+// FormatLinks is the first format whose encrypted backups carry a link
 // index.
-const formatLinks = 4
+const FormatLinks = 4
 
 // ManifestName is the name of the manifest file in a backup directory.
 const ManifestName = "manifest.json"
@@ -51,16 +54,6 @@ const ManifestName = "manifest.json"
 // manifest: the full manifest and the master key, age-encrypted to the
 // backup's recipients or passphrase.
 const SealedName = "manifest.age"
-
-// Encodings of a file in a backup ([format.EncodingNone]...).
-const (
-	EncodingNone = format.EncodingNone // the bytes as they are
-	EncodingZstd = format.EncodingZstd // one or more zstd frames
-	// EncodingAge marks, in the public manifest of an encrypted backup,
-	// a file encrypted with age; its encoding under the encryption is in
-	// the encrypted part.
-	EncodingAge = format.EncodingAge
-)
 
 // Master-key modes of a backup.
 const (
@@ -84,12 +77,12 @@ const (
 // EncryptionScheme is the only value of [Encryption.Scheme].
 const EncryptionScheme = "age-v1"
 
-// maxManifestSize bounds a manifest.json (docs/backup-format.md, "Size
+// MaxManifestSize bounds a manifest.json (docs/backup-format.md, "Size
 // limit"). A manifest lists every file of a backup in about 250 bytes, so
 // 10 GB of state in 100,000 blobs is a manifest of about 25 MB; 256 MiB
 // leaves ten times that and keeps a hostile manifest's cost (it is held in
 // memory and decoded twice) to about a GiB of allocation.
-const maxManifestSize = 256 << 20
+const MaxManifestSize = 256 << 20
 
 // Manifest describes a backup: what it was taken from, and every file in
 // it with its size and SHA-256. It is stored as manifest.json, written
@@ -155,9 +148,9 @@ func (m *Manifest) Public() *Manifest {
 	return m
 }
 
-// contentKeys returns the keys to give openContent for the files of the
+// ContentKeys returns the keys to give [OpenContent] for the files of the
 // backup m describes: nil for a plain backup.
-func (m *Manifest) contentKeys(keys *Keys) *Keys {
+func (m *Manifest) ContentKeys(keys *Keys) *Keys {
 	if m.Encryption == nil {
 		return nil
 	}
@@ -199,55 +192,11 @@ type Table struct {
 	// ChangeStamp is, in format 3, the table's change stamp in the
 	// snapshot (store.ChangeStamps), or empty if it had none. The next
 	// backup compares it to decide what it may hard-link.
-	ChangeStamp string         `json:"change_stamp,omitempty"`
-	Rows        int64          `json:"rows"`
-	RawSize     int64          `json:"raw_size"` // bytes of JSON lines, decoded
-	Columns     []store.Column `json:"columns"`
-	PrimaryKey  []string       `json:"primary_key"`
-}
-
-// Segment is one file of a table's rows (format 3). A table whose primary
-// key is one INTEGER column is split by key into ranges of
-// [SegmentKeys] keys, and its segments say which keys they hold; any other
-// table is one segment.
-type Segment struct {
-	File    string `json:"file"` // tables/<name>.<n>.jsonl.zst, n = 0, 1, 2...
-	Rows    int64  `json:"rows"`
-	RawSize int64  `json:"raw_size"` // bytes of JSON lines, decoded
-	// Keys is the segment's key range [from, to], for a table split by
-	// key: every row of the segment has its key in it, and no other
-	// segment's range overlaps it.
-	Keys *[2]int64 `json:"keys,omitempty"`
-	// First and Last are the smallest and largest key in the segment, and
-	// LastRowSHA256 the SHA-256 of the segment's last line (with its
-	// LF), for a table split by key; a backup compares them with the live
-	// table to decide whether the segment is unchanged.
-	First         int64  `json:"first,omitempty"`
-	Last          int64  `json:"last,omitempty"`
-	LastRowSHA256 string `json:"last_row_sha256,omitempty"`
-}
-
-// SegmentKeys is the number of keys in the key range of a segment of a
-// table split by key: segment ranges are [k*SegmentKeys, (k+1)*SegmentKeys-1].
-// Small enough that rewriting the last, growing segment of audit_log
-// costs little; large enough that 10 million entries are ~600 files.
-const SegmentKeys = 1 << 14
-
-// Parts returns the table's segments in order: Segments in format 3, the
-// one File in formats 1 and 2.
-func (t Table) Parts() []Segment {
-	if t.File != "" {
-		return []Segment{{File: t.File, Rows: t.Rows, RawSize: t.RawSize}}
-	}
-	return t.Segments
-}
-
-// where names the table's files in a message: the file, if it has one.
-func (t Table) where() string {
-	if ps := t.Parts(); len(ps) == 1 {
-		return ps[0].File
-	}
-	return "tables/" + t.Name + ".*.jsonl.zst"
+	ChangeStamp string   `json:"change_stamp,omitempty"`
+	Rows        int64    `json:"rows"`
+	RawSize     int64    `json:"raw_size"` // bytes of JSON lines, decoded
+	Columns     []Column `json:"columns"`
+	PrimaryKey  []string `json:"primary_key"`
 }
 
 // File describes one file of a backup other than manifest.json.
@@ -262,21 +211,6 @@ type File struct {
 	// an encrypted one, where only the encrypted part holds the id.
 	Blob string `json:"blob,omitempty"`
 }
-
-// Name returns the backup's directory name for a backup created at t
-// (UTC, to the minute): "backup-YYYYMMDD_HHMM". A second backup in the
-// same minute gets "-2", "-3"... appended. See [format.Name].
-func Name(t time.Time) string { return format.Name(t) }
-
-// Prefix starts the directory name of every backup in a folder.
-const Prefix = format.Prefix
-
-// tmpPrefix starts the name of a backup being written.
-const tmpPrefix = format.TempPrefix
-
-// IsTemp reports whether name is the directory of a backup being written
-// or interrupted. Restore and list never take one for a backup.
-func IsTemp(name string) bool { return format.IsTemp(name) }
 
 var (
 	checksumRE = regexp.MustCompile(`"manifest_checksum"\s*:\s*"([0-9a-f]{64})"\s*\}\s*\z`)
@@ -382,11 +316,11 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: not a regular file", ErrUnsafePath)}
 	}
-	tooLarge := &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxManifestSize)}
+	tooLarge := &FileError{Op: "read", Path: ManifestName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxManifestSize)}
 	// Refused on its declared size before any of it is read (a sparse
 	// file may declare terabytes); the limited read below catches a file
 	// that grows meanwhile.
-	if fi.Size() > maxManifestSize {
+	if fi.Size() > MaxManifestSize {
 		return nil, tooLarge
 	}
 	f, err := os.Open(p)
@@ -396,11 +330,11 @@ func ReadManifest(dir string) (*Manifest, error) {
 	defer f.Close()
 	var buf bytes.Buffer
 	buf.Grow(int(fi.Size()) + 1) // one allocation, not ReadAll's doublings
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxManifestSize+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxManifestSize+1)); err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	data := buf.Bytes()
-	if len(data) > maxManifestSize {
+	if len(data) > MaxManifestSize {
 		return nil, tooLarge
 	}
 	m, err := ParseManifest(data)
@@ -461,8 +395,8 @@ func (m *Manifest) validateHead() error {
 	case m.CreatedAt.IsZero():
 		return bad("created_at is missing")
 	}
-	if m.Links != "" && (m.Encryption == nil || m.Format < formatLinks) {
-		return bad("links in a plain backup or before format %d", formatLinks)
+	if m.Links != "" && (m.Encryption == nil || m.Format < FormatLinks) {
+		return bad("links in a plain backup or before format %d", FormatLinks)
 	}
 	if e := m.Encryption; e != nil {
 		switch {
@@ -501,7 +435,7 @@ func (m *Manifest) validatePublic() error {
 	for _, f := range m.Files {
 		if f.Path == SealedName {
 			sealed = true
-		} else if err := checkPath(f.Path); err != nil {
+		} else if err := CheckPath(f.Path); err != nil {
 			return err
 		}
 		if f.Path <= prev {
@@ -539,7 +473,7 @@ func (m *Manifest) validateFull(keyed bool) error {
 	prev := ""
 	for i := range m.Files {
 		f := &m.Files[i]
-		if err := checkPath(f.Path); err != nil {
+		if err := CheckPath(f.Path); err != nil {
 			return err
 		}
 		if f.Path <= prev {
@@ -574,7 +508,7 @@ func (m *Manifest) validateFull(keyed bool) error {
 	seen := map[string]bool{}
 	owner := map[string]string{} // table file -> table
 	for _, t := range m.Tables {
-		if !format.ValidTableName(t.Name) {
+		if !ValidTableName(t.Name) {
 			return bad("table name %q", t.Name)
 		}
 		if seen[t.Name] {
@@ -611,9 +545,9 @@ func (m *Manifest) validateFull(keyed bool) error {
 // segment claims (owner records the claims), with row and byte counts
 // that add up, and key ranges in order that do not overlap.
 func (m *Manifest) validateParts(t Table, files map[string]*File, owner map[string]string) error {
-	if m.Format < formatSegments {
-		if t.File != format.TableFile(t.Name) || t.Segments != nil || t.ChangeStamp != "" {
-			return bad("table %s: file %q, want %q and no segments", t.Name, t.File, format.TableFile(t.Name))
+	if m.Format < FormatSegments {
+		if t.File != TableFile(t.Name) || t.Segments != nil || t.ChangeStamp != "" {
+			return bad("table %s: file %q, want %q and no segments", t.Name, t.File, TableFile(t.Name))
 		}
 	} else if t.File != "" || len(t.Segments) == 0 {
 		return bad("table %s: format %d lists segments, not one file", t.Name, m.Format)
@@ -623,8 +557,8 @@ func (m *Manifest) validateParts(t Table, files map[string]*File, owner map[stri
 	var rows, raw int64
 	var prevTo int64
 	for i, s := range t.Parts() {
-		if m.Format >= formatSegments && s.File != format.SegmentFile(t.Name, i) {
-			return bad("table %s: segment %d is %q, want %q", t.Name, i, s.File, format.SegmentFile(t.Name, i))
+		if m.Format >= FormatSegments && s.File != SegmentFile(t.Name, i) {
+			return bad("table %s: segment %d is %q, want %q", t.Name, i, s.File, SegmentFile(t.Name, i))
 		}
 		f := files[s.File]
 		if f == nil {
@@ -670,13 +604,13 @@ func hexOnly(s string) bool {
 	return true
 }
 
-// checkPath accepts only the two shapes of file path a backup holds
+// CheckPath accepts only the two shapes of file path a backup holds
 // besides its manifest: tables/<name>.jsonl.zst (format 3:
 // tables/<name>.<n>.jsonl.zst) and blobs/<aa>/<name>,
 // name being 64 lowercase hex characters (the blob id, or in an encrypted
 // backup a keyed hash of it). Anything that could
 // leave the backup directory gives [ErrUnsafePath].
-func checkPath(p string) error {
+func CheckPath(p string) error {
 	if !fs.ValidPath(p) || strings.Contains(p, `\`) || strings.HasPrefix(p, "/") || p == "." {
 		return &FileError{Op: "check", Path: p, Err: fmt.Errorf("%w: path is absolute or leaves the backup", ErrUnsafePath)}
 	}
@@ -703,7 +637,7 @@ func isTableFileName(name string) bool {
 		}
 		base = t
 	}
-	return format.ValidTableName(base)
+	return ValidTableName(base)
 }
 
 func pathDir(p string) (dir, name string) {
@@ -712,4 +646,9 @@ func pathDir(p string) (dir, name string) {
 		return "", p
 	}
 	return p[:i], p[i+1:]
+}
+
+// SortFiles sorts manifest files by path, the order a manifest lists them.
+func SortFiles(files []File) {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 }

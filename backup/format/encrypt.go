@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -16,11 +16,14 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/secret"
 )
 
-// EncryptOptions says how [Create] encrypts a backup. Give Recipients or
+// Encryption: docs/backup-format.md, "Encryption (format 2)", "What stays
+// readable without the key", "The encrypted part", "Tampering" and
+// "Linking encrypted blobs".
+
+// EncryptOptions says how backup.Create encrypts a backup. Give Recipients or
 // Passphrase, not both (age never mixes a passphrase with other
 // recipients).
 type EncryptOptions struct {
@@ -117,12 +120,15 @@ type sealedPart struct {
 	FileIdentity string `json:"file_identity,omitempty"`
 }
 
-// maxSealedSize bounds how much of SealedName is read, decrypted and
+// MaxSealedSize bounds how much of SealedName is read, decrypted and
 // decoded: it holds two copies of the manifest.
-const maxSealedSize = 3 * maxManifestSize
+const MaxSealedSize = 3 * MaxManifestSize
 
-// cryptor encrypts the files of one backup being written.
-type cryptor struct {
+// Cryptor encrypts the files of one backup being written: it names blob
+// files ([Cryptor.BlobName]), encrypts files ([Cryptor.Encrypt]) and seals
+// the manifest ([Cryptor.Seal]) as docs/backup-format.md, "Encryption",
+// describes.
+type Cryptor struct {
 	mode string
 	// recipients the sealed part is encrypted to: the recipients, or a
 	// scrypt recipient of the passphrase.
@@ -135,25 +141,31 @@ type cryptor struct {
 	nameKey []byte
 	// linksKey seals the link index (see sealLinks).
 	linksKey []byte
-	// prevWarning, if set, tells why blobs could not be linked from the
+	// PrevWarning, if set, tells why blobs could not be linked from the
 	// previous backup.
-	prevWarning string
+	PrevWarning string
 }
+
+// Mode returns the encryption mode, [EncryptRecipients] or
+// [EncryptPassphrase].
+func (c *Cryptor) Mode() string { return c.mode }
 
 // nameContext separates the blob-naming key from other uses of the master
 // key.
 const nameContext = "bitnobi backup blob names v1\n"
 
-// newCryptor prepares the encryption of a backup under opts. In
-// passphrase mode it unlocks the previous backup prev (if encrypted under
-// a passphrase) to reuse its file identity, so that its blob files can be
-// linked; a wrong passphrase for prev only means nothing is linked.
-func newCryptor(opts *EncryptOptions, key secret.Key, prev *Info) (*cryptor, error) {
+// NewCryptor prepares the encryption of a backup under opts. In
+// passphrase mode it unlocks the previous backup, in directory prevDir
+// with manifest prev (nil if none), if encrypted under a passphrase, to
+// reuse its file identity, so that its blob files can be linked; a wrong
+// passphrase for prev only means nothing is linked ([Cryptor.PrevWarning]
+// says so).
+func NewCryptor(opts *EncryptOptions, key secret.Key, prevDir string, prev *Manifest) (*Cryptor, error) {
 	mode, err := opts.mode()
 	if err != nil {
 		return nil, err
 	}
-	c := &cryptor{mode: mode}
+	c := &Cryptor{mode: mode}
 	var series string
 	switch mode {
 	case EncryptRecipients:
@@ -173,12 +185,12 @@ func newCryptor(opts *EncryptOptions, key secret.Key, prev *Info) (*cryptor, err
 			sr.SetWorkFactor(opts.ScryptWorkFactor)
 		}
 		c.sealTo = []age.Recipient{sr}
-		if prev != nil && prev.Manifest.Encryption != nil && prev.Manifest.Encryption.Mode == EncryptPassphrase {
+		if prev != nil && prev.Encryption != nil && prev.Encryption.Mode == EncryptPassphrase {
 			id, err := age.NewScryptIdentity(opts.Passphrase)
 			if err != nil {
 				return nil, fmt.Errorf("backup: %w: %v", ErrKeyFile, err)
 			}
-			sp, err := readSealed(prev.Path, NewKeys(id))
+			sp, err := readSealed(prevDir, NewKeys(id))
 			if err == nil {
 				if c.fileID, err = age.ParseX25519Identity(sp.FileIdentity); err != nil {
 					c.fileID = nil
@@ -188,9 +200,9 @@ func newCryptor(opts *EncryptOptions, key secret.Key, prev *Info) (*cryptor, err
 			switch {
 			case err == nil:
 			case errors.Is(err, ErrWrongKey):
-				c.prevWarning = fmt.Sprintf("the previous backup %s has another passphrase: no blob is linked from it", prev.Name)
+				c.PrevWarning = fmt.Sprintf("the previous backup %s has another passphrase: no blob is linked from it", filepath.Base(prevDir))
 			default:
-				c.prevWarning = fmt.Sprintf("the previous backup %s cannot be unlocked (%v): no blob is linked from it", prev.Name, err)
+				c.PrevWarning = fmt.Sprintf("the previous backup %s cannot be unlocked (%v): no blob is linked from it", filepath.Base(prevDir), err)
 			}
 		}
 		if c.fileID == nil {
@@ -215,23 +227,23 @@ func deriveKey(masterKey []byte, context, series string) []byte {
 	return mac.Sum(nil)
 }
 
-// blobName is the name of the file of blob id, stored with encoding enc,
+// BlobName is the name of the file of blob id, stored with encoding enc,
 // in an encrypted backup: HMAC-SHA256 under nameKey of enc and id, in
 // hex. It reveals nothing of the id to whoever lacks the master key, and
 // two backups name a blob alike only when they share the master key, the
 // recipients (or passphrase series), and the encoding, which is what
 // linking needs: the file can then be read with the new backup's keys and
 // the encoding its encrypted part records.
-func (c *cryptor) blobName(id, enc string) string {
+func (c *Cryptor) BlobName(id, enc string) string {
 	mac := hmac.New(sha256.New, c.nameKey)
 	mac.Write([]byte(enc + "\n" + id))
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// encrypt returns a writer that encrypts into w for the files' recipients.
+// Encrypt returns a writer that encrypts into w for the files' recipients.
 // Close finishes the encryption; it does not close w. With c nil it
 // writes to w as it is.
-func (c *cryptor) encrypt(w io.Writer) (io.WriteCloser, error) {
+func (c *Cryptor) Encrypt(w io.Writer) (io.WriteCloser, error) {
 	if c == nil {
 		return nopWriteCloser{w}, nil
 	}
@@ -267,9 +279,9 @@ func publicManifest(m *Manifest) *Manifest {
 	return p
 }
 
-// seal writes SealedName into the backup directory dir for the full
+// Seal writes SealedName into the backup directory dir for the full
 // manifest m and returns the public manifest, whose files include it.
-func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, error) {
+func (c *Cryptor) Seal(dir string, m *Manifest, key secret.Key) (*Manifest, error) {
 	pub := publicManifest(m)
 	var err error
 	if pub.Links, err = c.sealLinks(m); err != nil {
@@ -283,17 +295,17 @@ func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, erro
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", SealedName, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, SealedName), os.O_CREATE|os.O_EXCL|os.O_WRONLY, filePerm)
+	f, err := os.OpenFile(filepath.Join(dir, SealedName), os.O_CREATE|os.O_EXCL|os.O_WRONLY, FilePerm)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	hw := newHashingWriter(f)
+	hw := NewHashingWriter(f)
 	aw, err := age.Encrypt(hw, c.sealTo...)
 	if err != nil {
 		return nil, fmt.Errorf("encrypt %s: %w", SealedName, err)
 	}
-	zw := format.NewZstdWriter(aw)
+	zw := NewZstdWriter(aw)
 	_, err = zw.Write(plain)
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -310,8 +322,8 @@ func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, erro
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", SealedName, err)
 	}
-	pub.Files = append(pub.Files, File{Path: SealedName, Size: hw.n, SHA256: hw.sum(), Encoding: EncodingAge})
-	sortFiles(pub.Files)
+	pub.Files = append(pub.Files, File{Path: SealedName, Size: hw.N, SHA256: hw.Sum(), Encoding: EncodingAge})
+	SortFiles(pub.Files)
 	m.public = pub
 	return pub, nil
 }
@@ -319,17 +331,17 @@ func (c *cryptor) seal(dir string, m *Manifest, key secret.Key) (*Manifest, erro
 // readSealed decrypts and decodes the sealed part of the backup in dir
 // with keys. It checks nothing against manifest.json; [Unlock] does.
 func readSealed(dir string, keys *Keys) (*sealedPart, error) {
-	r, err := openContent(dir, SealedName, EncodingZstd, keys)
+	r, err := OpenContent(dir, SealedName, EncodingZstd, keys)
 	if err != nil {
 		return nil, &FileError{Op: "unlock", Path: SealedName, Err: err, Hint: keyHint(err)}
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, maxSealedSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxSealedSize+1))
 	if err != nil {
 		return nil, &FileError{Op: "unlock", Path: SealedName, Err: asTampered(err)}
 	}
-	if len(data) > maxSealedSize {
-		return nil, &FileError{Op: "unlock", Path: SealedName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, maxSealedSize)}
+	if len(data) > MaxSealedSize {
+		return nil, &FileError{Op: "unlock", Path: SealedName, Err: fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxSealedSize)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -357,10 +369,10 @@ func keyHint(err error) string {
 	return ""
 }
 
-// unlockedBackup is an encrypted backup opened with its key.
-type unlockedBackup struct {
-	m   *Manifest  // the full manifest; m.Public() is manifest.json
-	key secret.Key // the master key it carries
+// Unlocked is an encrypted backup opened with its key.
+type Unlocked struct {
+	Manifest *Manifest  // the full manifest; Manifest.Public() is manifest.json
+	Key      secret.Key // the master key it carries (zero for a plain backup)
 }
 
 // Unlock returns the full manifest of the encrypted backup in dir, whose
@@ -372,29 +384,18 @@ type unlockedBackup struct {
 // nil or empty), [ErrWrongKey] (no identity or passphrase in keys opens
 // it), or [ErrVerify] (it was altered), and name the file.
 func Unlock(dir string, pub *Manifest, keys *Keys) (*Manifest, error) {
-	u, err := unlock(dir, pub, keys)
+	u, err := UnlockKey(dir, pub, keys)
 	if err != nil {
 		return nil, err
 	}
-	return u.m, nil
+	return u.Manifest, nil
 }
 
-// OpenManifest reads the manifest of the backup in dir with
-// [ReadManifest] and, for an encrypted backup, unlocks it with keys
-// ([Unlock]); for a plain backup keys are not needed. The files of an
-// encrypted backup are then read with keys (openContent), those of a
-// plain one without.
-func OpenManifest(dir string, keys *Keys) (*Manifest, error) {
-	m, err := ReadManifest(dir)
-	if err != nil {
-		return nil, err
-	}
-	return Unlock(dir, m, keys)
-}
-
-func unlock(dir string, pub *Manifest, keys *Keys) (*unlockedBackup, error) {
+// UnlockKey is [Unlock] that also returns the master key the encrypted
+// backup carries.
+func UnlockKey(dir string, pub *Manifest, keys *Keys) (*Unlocked, error) {
 	if pub.Encryption == nil {
-		return &unlockedBackup{m: pub}, nil
+		return &Unlocked{Manifest: pub}, nil
 	}
 	if pub.public != nil { // already the full manifest
 		pub = pub.public
@@ -408,7 +409,7 @@ func unlock(dir string, pub *Manifest, keys *Keys) (*unlockedBackup, error) {
 	if i < 0 {
 		return nil, &FileError{Op: "unlock", Path: ManifestName, Err: fmt.Errorf("%w: %s is not listed", ErrMalformed, SealedName)}
 	}
-	sum, n, err := hashFile(filepath.Join(dir, SealedName), nil)
+	sum, n, err := HashFile(filepath.Join(dir, SealedName), nil)
 	if err != nil {
 		return nil, &FileError{Op: "unlock", Path: SealedName, Err: fmt.Errorf("%w: %v", ErrMissingFile, err), Hint: keyHint(ErrVerify)}
 	}
@@ -474,7 +475,7 @@ func unlock(dir string, pub *Manifest, keys *Keys) (*unlockedBackup, error) {
 	if stamp := sealedStamp(dir); stamp != "" {
 		keys.remember(dir, &unlocked{sum: stamp, ids: ids})
 	}
-	return &unlockedBackup{m: m, key: key}, nil
+	return &Unlocked{Manifest: m, Key: key}, nil
 }
 
 // fileIdentities returns the identities that decrypt the files other
@@ -491,11 +492,11 @@ func (sp *sealedPart) fileIdentities(keys *Keys) ([]age.Identity, error) {
 	return []age.Identity{id}, nil
 }
 
-// fileIdentities returns the identities that decrypt the files (other
+// FileIdentities returns the identities that decrypt the files (other
 // than SealedName) of the encrypted backup in dir: in passphrase mode the
 // file identity from its sealed part, in recipients mode keys' own. Keys
 // made by [NewKeys] remember it per backup.
-func fileIdentities(dir string, keys *Keys) ([]age.Identity, error) {
+func FileIdentities(dir string, keys *Keys) ([]age.Identity, error) {
 	stamp := sealedStamp(dir)
 	if u := keys.cached(dir, stamp); u != nil {
 		return u.ids, nil
@@ -526,13 +527,13 @@ func sealedStamp(dir string) string {
 	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 }
 
-// decryptReader returns a reader of the age-encrypted content of r.
+// DecryptReader returns a reader of the age-encrypted content of r.
 // sealed says r is SealedName, which ids are the operator's keys for:
 // for it, no matching identity means the wrong key. For any other file
 // the key is known to be right (the sealed part opened), so any failure
 // means the file was altered or replaced. Read errors match
 // [ErrChecksumMismatch].
-func decryptReader(r io.Reader, ids []age.Identity, sealed bool) (io.Reader, error) {
+func DecryptReader(r io.Reader, ids []age.Identity, sealed bool) (io.Reader, error) {
 	if len(ids) == 0 {
 		return nil, ErrKeyRequired
 	}

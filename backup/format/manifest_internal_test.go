@@ -1,17 +1,12 @@
-package backup
+package format
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bitnobi/bitnobi/backup/format"
-	"github.com/bitnobi/bitnobi/store"
 )
 
 func sampleManifest() *Manifest {
@@ -22,11 +17,11 @@ func sampleManifest() *Manifest {
 		MasterKey: KeyInfo{Fingerprint: "0123456789abcdef", Mode: KeyExternal},
 		Tables: []Table{
 			{Name: "blobs", Segments: []Segment{{File: "tables/blobs.0.jsonl.zst", Rows: 1, RawSize: 10}}, ChangeStamp: "0f1e", Rows: 1, RawSize: 10,
-				Columns: []store.Column{{Name: "id", Type: "TEXT"}, {Name: "size", Type: "INTEGER"}}, PrimaryKey: []string{"id"}},
+				Columns: []Column{{Name: "id", Type: "TEXT"}, {Name: "size", Type: "INTEGER"}}, PrimaryKey: []string{"id"}},
 			{Name: "log", Segments: []Segment{
 				{File: "tables/log.0.jsonl.zst", Rows: 2, RawSize: 30, Keys: &[2]int64{0, SegmentKeys - 1}, First: 1, Last: 2, LastRowSHA256: id},
 				{File: "tables/log.1.jsonl.zst", Rows: 1, RawSize: 10, Keys: &[2]int64{SegmentKeys, 2*SegmentKeys - 1}, First: SegmentKeys + 5, Last: SegmentKeys + 5, LastRowSHA256: id},
-			}, Rows: 3, RawSize: 40, Columns: []store.Column{{Name: "seq", Type: "INTEGER"}}, PrimaryKey: []string{"seq"}},
+			}, Rows: 3, RawSize: 40, Columns: []Column{{Name: "seq", Type: "INTEGER"}}, PrimaryKey: []string{"seq"}},
 		},
 		Files: []File{
 			{Path: "blobs/ab/" + id, Size: 5, SHA256: id, Encoding: EncodingNone, RawSize: 5, Blob: id},
@@ -142,64 +137,4 @@ func FuzzParseManifest(f *testing.F) {
 			t.Fatalf("a parsed manifest does not parse once marshalled: %v", err)
 		}
 	})
-}
-
-// sampleCSV returns n bytes of CSV shaped like an uploaded data set.
-func sampleCSV(n int) []byte {
-	var b bytes.Buffer
-	r := mrand.New(mrand.NewPCG(1, 1))
-	orgs := []string{"Bitnobi", "Acme Corp", "University of Somewhere", "Hospital North", "Ministry"}
-	deps := []string{"IT", "Research", "Finance", "HR", "Operations", "Sales"}
-	first := []string{"Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy"}
-	b.WriteString("id,name,organization,department,age,salary,joined,score\n")
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%d,%s %c.,%s,%s,%d,%d.%02d,2018-%02d-%02d,%.4f\n", i+1, first[r.IntN(len(first))], 'A'+r.IntN(26),
-			orgs[r.IntN(len(orgs))], deps[r.IntN(len(deps))], 20+r.IntN(45), 30000+r.IntN(90000), r.IntN(100), 1+r.IntN(12), 1+r.IntN(28), r.Float64()*100)
-	}
-	return b.Bytes()[:n]
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-func TestCompressionChoice(t *testing.T) {
-	if !format.Compresses(sampleCSV(format.SampleSize)) {
-		t.Error("CSV is not stored compressed")
-	}
-	if format.Compresses(randomBytes(format.SampleSize)) {
-		t.Error("random data is stored compressed")
-	}
-	if format.Compresses(nil) {
-		t.Error("an empty blob is stored compressed")
-	}
-}
-
-// BenchmarkBlobEncoding measures what the blob encoding costs and saves
-// on CSV and on random data; the numbers are in docs/backup-format.md.
-// Run: go test -run '^$' -bench BlobEncoding ./backup/
-func BenchmarkBlobEncoding(b *testing.B) {
-	const size = 32 << 20
-	for _, in := range []struct {
-		name string
-		data []byte
-	}{{"csv", sampleCSV(size)}, {"random", randomBytes(size)}} {
-		b.Run(in.name, func(b *testing.B) {
-			b.SetBytes(size)
-			var out format.CountWriter
-			for b.Loop() {
-				out = 0
-				if !format.Compresses(in.data[:format.SampleSize]) {
-					out = format.CountWriter(len(in.data))
-					continue
-				}
-				z := format.NewZstdWriter(&out)
-				z.Write(in.data)
-				z.Close()
-			}
-			b.ReportMetric(float64(out)/float64(size), "ratio")
-		})
-	}
 }

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 
 	"filippo.io/age"
 )
+
+// What unlocks an encrypted backup: docs/backup-format.md, "Encryption
+// (format 2)" (identities and passphrases).
 
 // Keys is what unlocks encrypted backups: age identities, either X25519
 // identities (the private halves of the recipients a backup was encrypted

@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"bytes"
@@ -10,9 +10,11 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bitnobi/bitnobi/backup/format"
 	"golang.org/x/crypto/chacha20poly1305"
 )
+
+// The sealed link index: docs/backup-format.md, "Linking encrypted tables
+// (format 4)".
 
 // The link index lets the next encrypted backup link the tables of this
 // one without its age identity, which `bitnobi backup` does not have (it
@@ -34,8 +36,8 @@ const linksContext = "bitnobi backup links v1\n"
 // cannot make a backup allocate without limit.
 const maxLinksSize = 64 << 20
 
-// linkIndex is the sealed content of a manifest's "links".
-type linkIndex struct {
+// LinkIndex is the sealed content of a manifest's "links".
+type LinkIndex struct {
 	InstanceID    string  `json:"instance_id"`
 	Engine        string  `json:"engine"`
 	SchemaVersion int     `json:"schema_version"`
@@ -47,8 +49,8 @@ type linkIndex struct {
 
 // sealLinks returns the link index of the full manifest m, sealed and in
 // base64, for its public manifest.
-func (c *cryptor) sealLinks(m *Manifest) (string, error) {
-	idx := linkIndex{InstanceID: m.InstanceID, Engine: m.Engine, SchemaVersion: m.SchemaVersion, Tables: m.Tables}
+func (c *Cryptor) sealLinks(m *Manifest) (string, error) {
+	idx := LinkIndex{InstanceID: m.InstanceID, Engine: m.Engine, SchemaVersion: m.SchemaVersion, Tables: m.Tables}
 	for _, f := range m.Files {
 		if strings.HasPrefix(f.Path, "tables/") {
 			idx.Files = append(idx.Files, f)
@@ -59,7 +61,7 @@ func (c *cryptor) sealLinks(m *Manifest) (string, error) {
 		return "", fmt.Errorf("encode link index: %w", err)
 	}
 	var z bytes.Buffer
-	zw := format.NewZstdWriter(&z)
+	zw := NewZstdWriter(&z)
 	_, err = zw.Write(plain)
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -78,14 +80,14 @@ func (c *cryptor) sealLinks(m *Manifest) (string, error) {
 	return base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, z.Bytes(), []byte(linksContext))), nil
 }
 
-// errNoLinks says a previous backup's link index cannot be opened with
+// ErrNoLinks says a previous backup's link index cannot be opened with
 // this backup's key: another master key or series, or damage.
-var errNoLinks = errors.New("the link index does not open with this backup's key")
+var ErrNoLinks = errors.New("the link index does not open with this backup's key")
 
-// openLinks opens the sealed link index s of a previous backup. It
-// returns an error matching errNoLinks when s was sealed under another
+// OpenLinks opens the sealed link index s of a previous backup. It
+// returns an error matching ErrNoLinks when s was sealed under another
 // key (or altered), which only means nothing can be linked.
-func (c *cryptor) openLinks(s string) (*linkIndex, error) {
+func (c *Cryptor) OpenLinks(s string) (*LinkIndex, error) {
 	if len(s) > maxLinksSize {
 		return nil, fmt.Errorf("%w: link index larger than %d bytes", ErrMalformed, maxLinksSize)
 	}
@@ -103,9 +105,9 @@ func (c *cryptor) openLinks(s string) (*linkIndex, error) {
 	nonce, box := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
 	z, err := aead.Open(nil, nonce, box, []byte(linksContext))
 	if err != nil {
-		return nil, errNoLinks
+		return nil, ErrNoLinks
 	}
-	r, done, err := format.DecodeReader(bytes.NewReader(z), EncodingZstd)
+	r, done, err := DecodeReader(bytes.NewReader(z), EncodingZstd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: link index: %v", ErrMalformed, err)
 	}
@@ -116,7 +118,7 @@ func (c *cryptor) openLinks(s string) (*linkIndex, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
-	var idx linkIndex
+	var idx LinkIndex
 	if err := dec.Decode(&idx); err != nil {
 		return nil, fmt.Errorf("%w: link index: %v", ErrMalformed, err)
 	}

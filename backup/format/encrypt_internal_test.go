@@ -1,4 +1,4 @@
-package backup
+package format
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ func samplePublic() *Manifest {
 	m.Encryption = &Encryption{Scheme: EncryptionScheme, Mode: EncryptRecipients}
 	p := publicManifest(m)
 	p.Files = append(p.Files, File{Path: SealedName, Size: 100, SHA256: strings.Repeat("cd", 32), Encoding: EncodingAge})
-	sortFiles(p.Files)
+	SortFiles(p.Files)
 	return p
 }
 
@@ -50,7 +50,7 @@ func TestPublicManifest(t *testing.T) {
 		{"Mode", func(m *Manifest) { m.Encryption.Mode = "rot13" }},
 		{"SealedPathElsewhere", func(m *Manifest) { m.Files[1].Path = "tables/" + SealedName }},
 		{"LinksNotBase64", func(m *Manifest) { m.Links = "not base64!" }},
-		{"LinksFormat3", func(m *Manifest) { m.Format, m.Links = formatSegments, "AAAA" }},
+		{"LinksFormat3", func(m *Manifest) { m.Format, m.Links = FormatSegments, "AAAA" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := samplePublic()
@@ -72,17 +72,17 @@ func TestLinks(t *testing.T) {
 	m := sampleManifest()
 	var key, otherKey [32]byte
 	otherKey[0] = 1
-	newC := func(key [32]byte, series string) *cryptor {
-		return &cryptor{linksKey: deriveKey(key[:], linksContext, series)}
+	newC := func(key [32]byte, series string) *Cryptor {
+		return &Cryptor{linksKey: deriveKey(key[:], linksContext, series)}
 	}
 	c := newC(key, "recipients\nage1x")
 	sealed, err := c.sealLinks(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := c.openLinks(sealed)
+	idx, err := c.OpenLinks(sealed)
 	if err != nil {
-		t.Fatalf("openLinks: %v", err)
+		t.Fatalf("OpenLinks: %v", err)
 	}
 	if idx.InstanceID != m.InstanceID || idx.Engine != m.Engine || idx.SchemaVersion != m.SchemaVersion ||
 		len(idx.Tables) != len(m.Tables) || idx.Tables[0].Name != m.Tables[0].Name {
@@ -101,21 +101,21 @@ func TestLinks(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name    string
-		c       *cryptor
+		c       *Cryptor
 		sealed  string
 		wantErr error
 	}{
-		{"OtherSeries", newC(key, "recipients\nage1y"), sealed, errNoLinks},
-		{"OtherMasterKey", newC(otherKey, "recipients\nage1x"), sealed, errNoLinks},
-		{"NameKeyIsNotLinksKey", &cryptor{linksKey: deriveKey(key[:], nameContext, "recipients\nage1x")}, sealed, errNoLinks},
-		{"Altered", c, sealed[:40] + otherChar(sealed[40]) + sealed[41:], errNoLinks},
-		{"Truncated", c, sealed[:len(sealed)-8], errNoLinks},
+		{"OtherSeries", newC(key, "recipients\nage1y"), sealed, ErrNoLinks},
+		{"OtherMasterKey", newC(otherKey, "recipients\nage1x"), sealed, ErrNoLinks},
+		{"NameKeyIsNotLinksKey", &Cryptor{linksKey: deriveKey(key[:], nameContext, "recipients\nage1x")}, sealed, ErrNoLinks},
+		{"Altered", c, sealed[:40] + otherChar(sealed[40]) + sealed[41:], ErrNoLinks},
+		{"Truncated", c, sealed[:len(sealed)-8], ErrNoLinks},
 		{"Short", c, "AAAA", ErrMalformed},
 		{"NotBase64", c, "%%%", ErrMalformed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.c.openLinks(tt.sealed); !errors.Is(err, tt.wantErr) {
-				t.Fatalf("openLinks: %v, want %v", err, tt.wantErr)
+			if _, err := tt.c.OpenLinks(tt.sealed); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("OpenLinks: %v, want %v", err, tt.wantErr)
 			}
 		})
 	}
@@ -131,26 +131,26 @@ func otherChar(c byte) string {
 
 func TestBlobName(t *testing.T) {
 	var key [32]byte
-	newC := func(series string, key [32]byte) *cryptor {
-		return &cryptor{nameKey: deriveKey(key[:], nameContext, series)}
+	newC := func(series string, key [32]byte) *Cryptor {
+		return &Cryptor{nameKey: deriveKey(key[:], nameContext, series)}
 	}
 	id := strings.Repeat("ab", 32)
 	a := newC("recipients\nage1x", key)
-	if n := a.blobName(id, EncodingNone); n == id || !hexRE.MatchString(n) {
+	if n := a.BlobName(id, EncodingNone); n == id || !hexRE.MatchString(n) {
 		t.Fatalf("blobName=%q", n)
 	}
-	if a.blobName(id, EncodingNone) != newC("recipients\nage1x", key).blobName(id, EncodingNone) {
+	if a.BlobName(id, EncodingNone) != newC("recipients\nage1x", key).BlobName(id, EncodingNone) {
 		t.Fatal("blobName is not deterministic")
 	}
 	key2 := key
 	key2[0] = 1
 	for what, other := range map[string]string{
-		"encoding":   a.blobName(id, EncodingZstd),
-		"recipients": newC("recipients\nage1y", key).blobName(id, EncodingNone),
-		"master key": newC("recipients\nage1x", key2).blobName(id, EncodingNone),
-		"blob":       a.blobName(strings.Repeat("cd", 32), EncodingNone),
+		"encoding":   a.BlobName(id, EncodingZstd),
+		"recipients": newC("recipients\nage1y", key).BlobName(id, EncodingNone),
+		"master key": newC("recipients\nage1x", key2).BlobName(id, EncodingNone),
+		"blob":       a.BlobName(strings.Repeat("cd", 32), EncodingNone),
 	} {
-		if other == a.blobName(id, EncodingNone) {
+		if other == a.BlobName(id, EncodingNone) {
 			t.Errorf("another %s gives the same name", what)
 		}
 	}

@@ -1,4 +1,4 @@
-package backup_test
+package format_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/format"
 )
 
 // TestReadManifest_TooLarge checks that a manifest.json over the limit
@@ -16,7 +17,7 @@ import (
 func TestReadManifest_TooLarge(t *testing.T) {
 	for _, size := range []int64{256<<20 + 1, 1 << 40} {
 		dir := t.TempDir()
-		f, err := os.Create(filepath.Join(dir, backup.ManifestName))
+		f, err := os.Create(filepath.Join(dir, format.ManifestName))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +29,7 @@ func TestReadManifest_TooLarge(t *testing.T) {
 		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err = backup.ReadManifest(dir)
+		_, err = format.ReadManifest(dir)
 		runtime.ReadMemStats(&after)
 		if !errors.Is(err, backup.ErrMalformed) {
 			t.Fatalf("ReadManifest of a %d-byte manifest: %v, want ErrMalformed", size, err)
