@@ -82,7 +82,7 @@ func (q *auditQuery) where(after int64) (string, []any) {
 // the caller owns.
 func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEntry, error) {
 	entries := []*bitnobi.AuditEntry{}
-	segs, err := AuditSegments(ctx, tx.Tx)
+	segs, err := auditSegments(ctx, tx.Tx, &tx.db.sums)
 	if err != nil {
 		return nil, err
 	}
