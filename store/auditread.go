@@ -148,6 +148,9 @@ func (tx *Tx) auditLast(ctx context.Context) (int64, error) {
 	var seq int64
 	var hash string
 	err := tx.QueryRow(ctx, auditHeadSQL).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRow(ctx, sealedHeadSQL).Scan(&seq, &hash)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
 	}
