@@ -33,7 +33,10 @@ func TestSealLoop(t *testing.T) {
 	var logs syncBuffer
 	loopCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); sealLoop(loopCtx, d.DB, 20*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() {
+		defer close(done)
+		sealLoop(loopCtx, d.DB, 20*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	}()
 	waitSealed := func(upTo int64) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
