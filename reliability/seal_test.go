@@ -17,7 +17,7 @@ import (
 )
 
 // sealSegments is how many full segments the killed seals have to seal.
-const sealSegments = 6
+const sealSegments = 4
 
 // TestKillDuringSeal kills "bitnobi audit seal" with SIGKILL at random
 // moments while it seals several segments of the audit log. Afterwards

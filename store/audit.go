@@ -63,6 +63,10 @@ func (tx *Tx) auditHead(ctx context.Context) (seq int64, hash string, err error)
 		return 0, "", fmt.Errorf("lock audit log: %w", err)
 	}
 	err = tx.queryRowHot(ctx, auditHeadSQL).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Only on an empty audit_log, so appends pay nothing for it.
+		err = tx.QueryRow(ctx, sealedHeadSQL).Scan(&seq, &hash)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("read audit chain head: %w", err)
 	}
@@ -78,16 +82,15 @@ func chainAudit(e *bitnobi.AuditEntry, prevSeq int64, prevHash string) {
 	e.Hash = e.ComputeHash()
 }
 
-// auditHeadSQL reads the seq and hash of the last audit entry: the last of
-// audit_log, or, when audit_log is empty (a restore of only sealed
-// history, say), the last of the sealed segments, so that the chain never
-// restarts at seq 1. Sealing always leaves the head in audit_log, so the
-// second lookup is a formality: one index probe of a small table.
-const auditHeadSQL = `SELECT seq, hash FROM (
-	SELECT * FROM (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l
-	UNION ALL
-	SELECT * FROM (SELECT last_seq, last_hash FROM audit_segments ORDER BY first_seq DESC LIMIT 1) s
-) h ORDER BY seq DESC LIMIT 1`
+// auditHeadSQL reads the seq and hash of the last audit entry of
+// audit_log. Sealing always leaves the head there, so this is the chain's
+// head but when audit_log is empty: then [sealedHeadSQL] gives it.
+const auditHeadSQL = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+
+// sealedHeadSQL reads the seq and hash of the last sealed entry: the head
+// of the chain when audit_log is empty (after a restore of only sealed
+// history, say), so that the chain never restarts at seq 1.
+const sealedHeadSQL = `SELECT last_seq, last_hash FROM audit_segments ORDER BY first_seq DESC LIMIT 1`
 
 // insertAuditSQL inserts one audit entry; its arguments are [auditArgs].
 const insertAuditSQL = `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)

@@ -82,7 +82,7 @@ func (q *auditQuery) where(after int64) (string, []any) {
 // the caller owns.
 func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEntry, error) {
 	entries := []*bitnobi.AuditEntry{}
-	segs, err := AuditSegments(ctx, tx.Tx)
+	segs, err := auditSegments(ctx, tx.Tx, &tx.db.sums)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +148,9 @@ func (tx *Tx) auditLast(ctx context.Context) (int64, error) {
 	var seq int64
 	var hash string
 	err := tx.QueryRow(ctx, auditHeadSQL).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRow(ctx, sealedHeadSQL).Scan(&seq, &hash)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read audit chain head: %w", err)
 	}

@@ -268,23 +268,29 @@ func (tx *Tx) insertSegment(ctx context.Context, seg *AuditSegment) error {
 	return nil
 }
 
-// segmentColumns are the columns [scanSegments] reads.
-const segmentColumns = `first_seq, last_seq, entries, first_at, last_at, prev_hash, last_hash, blob_id, size, actors, actions, target_types`
-
 // AuditSegments returns the sealed segments of the audit log as q sees
 // them, in seq order.
 func AuditSegments(ctx context.Context, q Querier) ([]AuditSegment, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+segmentColumns+` FROM audit_segments ORDER BY first_seq`)
+	return auditSegments(ctx, q, nil)
+}
+
+// auditSegments returns the sealed segments as q sees them, in seq order.
+// With sums, a segment's summaries (Actors, Actions, TargetTypes) are
+// taken from it when it holds them, by blob id, and added to it when not:
+// a long history has hundreds of segments whose summaries would otherwise
+// be parsed again at every query.
+func auditSegments(ctx context.Context, q Querier, sums *summaryCache) ([]AuditSegment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT first_seq, last_seq, entries, first_at, last_at, prev_hash, last_hash, blob_id, size, actors, actions, target_types FROM audit_segments ORDER BY first_seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read sealed audit segments: %w", err)
 	}
 	defer rows.Close()
 	var out []AuditSegment
+	var texts [3]sql.RawBytes
 	for rows.Next() {
 		var s AuditSegment
 		var firstAt, lastAt string
-		var sums [3]string
-		if err := rows.Scan(&s.FirstSeq, &s.LastSeq, &s.Entries, &firstAt, &lastAt, &s.PrevHash, &s.LastHash, &s.BlobID, &s.Size, &sums[0], &sums[1], &sums[2]); err != nil {
+		if err := rows.Scan(&s.FirstSeq, &s.LastSeq, &s.Entries, &firstAt, &lastAt, &s.PrevHash, &s.LastHash, &s.BlobID, &s.Size, &texts[0], &texts[1], &texts[2]); err != nil {
 			return nil, fmt.Errorf("read sealed audit segments: %w", err)
 		}
 		if s.FirstAt, err = parseTS(firstAt); err != nil {
@@ -293,10 +299,13 @@ func AuditSegments(ctx context.Context, q Querier) ([]AuditSegment, error) {
 		if s.LastAt, err = parseTS(lastAt); err != nil {
 			return nil, err
 		}
-		for i, p := range [...]*[]string{&s.Actors, &s.Actions, &s.TargetTypes} {
-			if err := json.Unmarshal([]byte(sums[i]), p); err != nil {
-				return nil, fmt.Errorf("audit segment seq %d-%d: summary: %w", s.FirstSeq, s.LastSeq, err)
+		if !sums.get(&s) {
+			for i, p := range [...]*[]string{&s.Actors, &s.Actions, &s.TargetTypes} {
+				if err := json.Unmarshal(texts[i], p); err != nil {
+					return nil, fmt.Errorf("audit segment seq %d-%d: summary: %w", s.FirstSeq, s.LastSeq, err)
+				}
 			}
+			sums.put(&s)
 		}
 		out = append(out, s)
 	}
@@ -304,6 +313,38 @@ func AuditSegments(ctx context.Context, q Querier) ([]AuditSegment, error) {
 		return nil, fmt.Errorf("read sealed audit segments: %w", err)
 	}
 	return out, nil
+}
+
+// summaryCache keeps the parsed summaries of segments by blob id. The
+// summaries are derived from the content, which the id names, so an entry
+// is never stale (audit verify checks the rows against the files). A nil
+// cache keeps nothing. The zero value is ready.
+type summaryCache struct {
+	mu sync.Mutex
+	m  map[string][3][]string
+}
+
+func (c *summaryCache) get(s *AuditSegment) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[s.BlobID]
+	s.Actors, s.Actions, s.TargetTypes = v[0], v[1], v[2]
+	return ok
+}
+
+func (c *summaryCache) put(s *AuditSegment) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][3][]string{}
+	}
+	c.m[s.BlobID] = [3][]string{s.Actors, s.Actions, s.TargetTypes}
 }
 
 // has reports whether the sorted list holds v.

@@ -100,6 +100,7 @@ type DB struct {
 	prepared preparedStmts // the hot statements, once migrated
 	sealMu   sync.Mutex    // sealers take turns (see SealAudit)
 	segs     segmentCache  // recently decoded sealed segments
+	sums     summaryCache  // their summaries, parsed
 }
 
 // Session lifetimes of a new [DB].
