@@ -771,7 +771,7 @@ func TestRestore_KeyFileMessages(t *testing.T) {
 // left beside it.
 func TestRestore_Interrupted(t *testing.T) {
 	f := newFixture(t)
-	for _, phase := range []string{"start", "verify", "load"} {
+	for _, phase := range []string{"start", "verify", "load", "seal"} {
 		for _, inPlace := range []bool{true, false} {
 			t.Run(phase+map[bool]string{true: "/InPlace", false: "/NewDirectory"}[inPlace], func(t *testing.T) {
 				target := filepath.Join(t.TempDir(), "data")

@@ -303,3 +303,65 @@ func benchBlobInputs(b *testing.B) []struct {
 		data func() []byte
 	}{{"csv", func() []byte { return benchCSV(b, benchBlobSize) }}, {"random", func() []byte { return benchRandom(benchBlobSize) }}}
 }
+
+// benchSealedEntries is the audit history of BenchmarkSealed.
+const benchSealedEntries = 500_000
+
+// BenchmarkSealed measures a full backup and a restore of one state (an
+// audit log of benchSealedEntries entries) twice: with the history in
+// audit_log's rows, as before sealing, and then sealed into segments
+// (store.DB.SealAudit, default size) with a short live tail. It reports
+// the seconds of each and the ratios sealed/unsealed, from one run:
+//
+//	go test -run '^$' -bench BenchmarkSealed -benchtime 1x ./backup/
+//
+// The restore of the unsealed backup includes the seal that every
+// restore of a history held as rows now does before its switch.
+func BenchmarkSealed(b *testing.B) {
+	ctx := context.Background()
+	d := benchAuditDataDir(b, benchSealedEntries)
+	appendAudit(b, d.DB, 100) // a live tail after the last full segment
+	root := b.TempDir()
+	run := func(name string) (create, restore time.Duration, written int64) {
+		start := time.Now()
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: filepath.Join(root, name)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		create = time.Since(start)
+		start = time.Now()
+		if _, err := backup.Restore(ctx, backup.RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, name+"-restored"), Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
+			b.Fatal(err)
+		}
+		restore = time.Since(start)
+		os.RemoveAll(filepath.Join(root, name+"-restored"))
+		return create, restore, res.Manifest.Stats.BytesWritten
+	}
+	var cu, ru, cs, rs, seal time.Duration
+	var wu, ws int64
+	i := 0
+	for b.Loop() {
+		if i > 0 {
+			b.Fatal("run with -benchtime 1x: the state is sealed after the first iteration")
+		}
+		i++
+		cu, ru, wu = run("unsealed")
+		b.StopTimer()
+		sr, err := d.DB.SealAudit(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seal = sr.Duration
+		b.StartTimer()
+		cs, rs, ws = run("sealed")
+	}
+	b.ReportMetric(cu.Seconds(), "create-unsealed-s")
+	b.ReportMetric(cs.Seconds(), "create-sealed-s")
+	b.ReportMetric(ru.Seconds(), "restore-unsealed-s")
+	b.ReportMetric(rs.Seconds(), "restore-sealed-s")
+	b.ReportMetric(cs.Seconds()/cu.Seconds(), "create-ratio")
+	b.ReportMetric(rs.Seconds()/ru.Seconds(), "restore-ratio")
+	b.ReportMetric(seal.Seconds(), "seal-s") // what the unsealed restore also does
+	b.ReportMetric(float64(wu)/1e6, "written-unsealed-MB")
+	b.ReportMetric(float64(ws)/1e6, "written-sealed-MB")
+}

@@ -30,7 +30,7 @@ import (
 // Progress tells how far a long operation has come. Totals are 0 when
 // not known in advance.
 type Progress struct {
-	Phase      string // "tables", "blobs", "verify", "load"
+	Phase      string // "tables", "blobs", "verify", "load", "seal" (restore: the audit log's full segments)
 	Items      int64  // tables, blobs or files done
 	ItemsTotal int64
 	Bytes      int64 // bytes done, decoded

@@ -32,7 +32,7 @@ type Difference struct {
 // Changed reports whether the two states differ at all.
 func (d *Difference) Changed() bool {
 	for _, t := range d.Tables {
-		if t.Added+t.Removed+t.Changed > 0 || t.Note != "" {
+		if t.Added+t.Removed+t.Changed+t.Sealed > 0 || t.Note != "" {
 			return true
 		}
 	}
@@ -48,6 +48,11 @@ type TableDiff struct {
 	Added   int64  `json:"added"`
 	Removed int64  `json:"removed"`
 	Changed int64  `json:"changed"`
+	// Sealed counts, for audit_log, the rows of A that B holds no more
+	// because it sealed them into a segment (B's audit_segments covers
+	// their seq): moved, not removed, so neither counted nor listed as
+	// removed.
+	Sealed int64 `json:"sealed,omitempty"`
 	// Note says why the table was not compared column by column, or that
 	// its columns differ (different schema versions).
 	Note string `json:"note,omitempty"`
@@ -128,13 +133,17 @@ func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, e
 	for _, t := range bTables {
 		inB[t.Name] = t
 	}
+	sealedB, err := sealedUpTo(inB, eachB)
+	if err != nil {
+		return nil, err
+	}
 	for _, ta := range a.Manifest().Tables {
 		tb, ok := inB[ta.Name]
 		delete(inB, ta.Name)
 		td := TableDiff{Table: ta.Name, Entity: store.Entity(ta.Name)}
 		var err error
 		if ok {
-			err = diffTable(ctx, a, ta, tb, eachB, &td, opts)
+			err = diffTable(ctx, a, ta, tb, eachB, &td, opts, sealedB)
 		} else {
 			td.Note = "only in " + a.Name()
 			err = onlyA(ctx, a, ta, &td, opts)
@@ -184,7 +193,9 @@ func onlyA(ctx context.Context, a *Reader, ta format.Table, td *TableDiff, opts 
 }
 
 // diffTable merge-joins the rows of one table of A and B by primary key.
-func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions) error {
+// Rows of audit_log that A has and B lacks, up to seq sealedB, were
+// sealed on B's side: counted as td.Sealed.
+func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions, sealedB int64) error {
 	if !slices.Equal(ta.PrimaryKey, tb.PrimaryKey) {
 		td.Note = fmt.Sprintf("primary key (%s) differs from (%s): rows not compared",
 			strings.Join(ta.PrimaryKey, ", "), strings.Join(tb.PrimaryKey, ", "))
@@ -227,6 +238,10 @@ func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, 
 	}
 	defer rows.Close()
 	removed := func(ra []any) {
+		if seq, ok := ra[pkA[0]].(int64); ok && ta.Name == "audit_log" && seq <= sealedB {
+			td.Sealed++
+			return
+		}
 		td.Removed++
 		td.list(ChangeRemoved, rowKey(pkA, ra), rowName(nameA, ra), nil, opts.Limit)
 	}
@@ -283,6 +298,30 @@ func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, 
 		return fmt.Errorf("diff table %s: %w", ta.Name, err)
 	}
 	return nil
+}
+
+// sealedUpTo returns the last seq that B's sealed audit segments hold (0
+// when B has none, or no audit_segments table).
+func sealedUpTo(inB map[string]store.Table, eachB func(store.Table, func([]any) error) error) (int64, error) {
+	tb, ok := inB["audit_segments"]
+	if !ok {
+		return 0, nil
+	}
+	col := slices.IndexFunc(tb.Columns, func(c store.Column) bool { return c.Name == "last_seq" })
+	if col < 0 {
+		return 0, nil
+	}
+	var last int64
+	err := eachB(tb, func(row []any) error {
+		if v, ok := row[col].(int64); ok && v > last {
+			last = v
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("diff table audit_segments: %w", err)
+	}
+	return last, nil
 }
 
 func (td *TableDiff) list(change, key, name string, cols []string, limit int) {

@@ -133,9 +133,14 @@
 //     blob file checked against its size and SHA-256 as it is read, then the
 //     migrations of this binary; verify the audit chain (as its rows
 //     load, and again on the loaded table unless that check passed and
-//     no migration ran since) and append a restore entry; mark a copy
-//     (--as-copy); install the key; fsync everything (the blobs too,
-//     which are put without their own fsyncs, blob.Store.NoSync). The
+//     no migration ran since; a sealed log by its index, the live tail
+//     and the presence of each segment's file, whose content was checked
+//     against its id as it was copied) and append a restore entry; seal
+//     the audit log's full segments into the staging blob store
+//     ([store.DB.SealAudit]: all of a format 1-4 backup's history, little
+//     or nothing of a format 5 one's); mark a copy (--as-copy); install
+//     the key; fsync everything (the blobs too, which are put without
+//     their own fsyncs, blob.Store.NoSync). The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a
 //     crash during the load leaves only the staging directory to remove.
@@ -170,6 +175,15 @@
 // but removing the journal. So the data
 // directory holds the old state or the new one, never a mix, and is never
 // missing once recovery has run.
+//
+// # Sealed audit log (format 5)
+//
+// Sealed audit segments are blobs (audit_segments.blob_id refers to
+// blobs), so Create copies, checks and links them as it does any blob,
+// and exports only audit_segments (the index) and audit_log's live tail
+// as rows: a full backup never re-encodes sealed entries, and a second
+// backup hard-links their files from the first. Restore copies them as
+// blobs and loads the index; it never inserts sealed entries.
 //
 // # Managing a backup folder
 //

@@ -35,7 +35,10 @@ import (
 // nothing) instead of a master key file. What a golden backup holds is
 // in <dir>.expect.json (see [goldenExpect]): the IDs of its records,
 // which the seeder of its day chose, and the number of its audit
-// entries.
+// entries. From format 5 the golden state has a sealed audit log
+// (segments of sealSize entries) and a live tail; every golden backup,
+// older ones included, restores to such a state, which reads back whole
+// and verifies across the seal boundary.
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", format.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
@@ -68,6 +71,13 @@ func writeGolden(t *testing.T, dir string, encrypted bool) {
 	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
 	seeded := backuptest.Seed(t, d)
 	audit := verifyAudit(t, d.DB)
+	// From format 5, a state with sealed history and a live tail: the
+	// seeded entries in segments of sealSize (seq 1-3, 4-7, 8-11, ...),
+	// each full one followed by a newer entry sealed.
+	sealState(t, d)
+	if n, want := liveRows(t, d.DB), audit-lastSealed(audit); n != want {
+		t.Fatalf("golden state has %d live audit rows, want %d", n, want)
+	}
 	opts := backup.CreateOptions{
 		Local:   sqlite.Local{},
 		DataDir: d.Dir.Path(), Folder: filepath.Join(root, "backup"),
@@ -148,6 +158,11 @@ func readGoldenExpect(t *testing.T, dir string) goldenExpect {
 // directory's SQLite database, and a PostgreSQL database
 // (postgres.RestoreTarget), which skips without PostgreSQL as
 // dbtest.PostgresDSN says.
+// lastSealed returns the last seq that sealing a log of n entries in
+// segments of sealSize seals: segments end at k*sealSize-1, and only one
+// followed by a newer entry is sealed.
+func lastSealed(n int64) int64 { return max(n/sealSize*sealSize-1, 0) }
+
 func checkGolden(t *testing.T, dir string) {
 	for _, engine := range []string{dbtest.SQLite, dbtest.Postgres} {
 		t.Run(engine, func(t *testing.T) { checkGoldenOn(t, dir, engine) })
@@ -158,7 +173,9 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 	ctx := context.Background()
 	want := readGoldenExpect(t, dir)
 	tmp := t.TempDir()
-	opts := backup.RestoreOptions{Local: sqlite.Local{}}
+	// Segments of sealSize: whatever the format, the restored history
+	// lands sealed, with a live tail.
+	opts := backup.RestoreOptions{Local: sqlite.Local{}, AuditSegmentSize: sealSize}
 	dsn := ""
 	if engine == dbtest.Postgres {
 		dsn = dbtest.NewPostgresDatabase(t)
@@ -233,8 +250,16 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 	if got, err := r.DB.RevealSecret(ctx, secretID); err != nil || got != "s3cret-db-password" {
 		t.Fatalf("data source password after restore: %q, %v", got, err)
 	}
-	if n := verifyAudit(t, r.DB); n != want.AuditEntries+1 {
-		t.Fatalf("audit log has %d entries, want %d seeded + 1 restore", n, want.AuditEntries)
+	total := want.AuditEntries + 1 // the seeded entries and the restore's
+	if n := int64(len(allEntries(t, r.DB))); n != total {
+		t.Fatalf("audit log reads %d entries across sealed and live, want %d seeded + 1 restore", n, want.AuditEntries)
+	}
+	last := lastSealed(total)
+	if segs := segments(t, r.DB); int64(len(segs)) != total/sealSize || segs[len(segs)-1].LastSeq != last {
+		t.Fatalf("restored sealed segments %+v, want seq 1-%d in %d", segs, last, total/sealSize)
+	}
+	if n := liveRows(t, r.DB); n != total-last {
+		t.Fatalf("restored audit_log holds %d rows, want the live tail of %d (seq %d-%d)", n, total-last, last+1, total)
 	}
 	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
 		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -63,6 +64,8 @@ type Inspection struct {
 	// Counts has the number of rows of every table, in the manifest's
 	// order.
 	Counts []Count `json:"counts"`
+	// Audit counts the audit log's entries, sealed and live.
+	Audit AuditCount `json:"audit"`
 
 	// The entities asked for, each sorted by name; nil when not asked.
 	Users         []InspectedUser       `json:"users,omitzero"`
@@ -78,6 +81,16 @@ type Count struct {
 	Table  string `json:"table"`
 	Entity string `json:"entity"` // see [store.Entity]
 	Rows   int64  `json:"rows"`
+}
+
+// AuditCount counts the entries of a backup's audit log: those sealed in
+// segments (format 5; by their index, audit_segments, without reading the
+// segment files) and the live ones (audit_log's rows).
+type AuditCount struct {
+	Entries  int64 `json:"entries"`  // Sealed + Live
+	Sealed   int64 `json:"sealed"`   // entries in sealed segments
+	Segments int64 `json:"segments"` // sealed segments
+	Live     int64 `json:"live"`     // rows of audit_log
 }
 
 // InspectedUser is a user as a backup holds it, without the password hash.
@@ -162,7 +175,8 @@ type InspectedRemote struct {
 // [InspectEntities]; none means all), with the row counts of every table.
 // It reads only the tables it needs, one row at a time; what it returns
 // is as long as the lists of those entities. Secrets, password hashes and
-// the audit log are never read.
+// the audit log's entries are never read (its sealed segments are counted
+// from their index, one row a segment).
 func Inspect(ctx context.Context, r *Reader, entities ...string) (*Inspection, error) {
 	m := r.Manifest()
 	in := &Inspection{
@@ -171,7 +185,14 @@ func Inspect(ctx context.Context, r *Reader, entities ...string) (*Inspection, e
 	}
 	for _, t := range m.Tables {
 		in.Counts = append(in.Counts, Count{Table: t.Name, Entity: store.Entity(t.Name), Rows: t.Rows})
+		if t.Name == "audit_log" {
+			in.Audit.Live = t.Rows
+		}
 	}
+	if err := countSealed(ctx, r, &in.Audit); err != nil {
+		return nil, err
+	}
+	in.Audit.Entries = in.Audit.Sealed + in.Audit.Live
 	if len(entities) == 0 {
 		entities = InspectEntities
 	}
@@ -487,4 +508,30 @@ func orEmpty(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// countSealed adds the sealed segments of r's audit_segments table, if it
+// has one, to c.
+func countSealed(ctx context.Context, r *Reader, c *AuditCount) error {
+	if _, ok := r.Table("audit_segments"); !ok {
+		return nil
+	}
+	rows, err := r.Rows(ctx, "audit_segments")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	col := slices.IndexFunc(rows.Table().Columns, func(c format.Column) bool { return c.Name == "entries" })
+	if col < 0 {
+		return fmt.Errorf("inspect: %w: audit_segments has no column entries", ErrMalformed)
+	}
+	for rows.Next() {
+		n, ok := rows.Row()[col].(int64)
+		if !ok {
+			return fmt.Errorf("inspect: %w: audit_segments.entries holds %T", ErrMalformed, rows.Row()[col])
+		}
+		c.Segments++
+		c.Sealed += n
+	}
+	return rows.Err()
 }

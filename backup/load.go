@@ -2,11 +2,13 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"sync"
 
 	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -318,19 +320,37 @@ func newAuditStream(tables []store.Table) *auditStream {
 }
 
 // checkAudit makes sure that the restored audit log's hash chain is
-// intact, refusing the backup otherwise. The rows were checked as they
-// were loaded (audit); reading them all back would repeat that check,
-// which at 2 million rows costs seconds. It is skipped only when that
-// check passed, no migration has run since the load (migrated), and
-// audit_log holds exactly the rows checked: seq 1 to their count, which,
-// with seq unique, leaves no room for any other row. In every other case,
-// a chain the load refused included, [store.VerifyAudit] reads the table
-// and decides, as it always did, so a broken chain is refused with its
-// error.
+// intact, refusing the backup otherwise, before the switch.
+//
+// A sealed log (format 5) is the index audit_segments and the live tail
+// in audit_log. The index must be contiguous: the first segment starts at
+// seq 1 with an empty prev_hash, each next one starts the seq after the
+// previous one's last and its prev_hash is that one's last_hash, and the
+// live tail's first entry follows the last segment the same way; each
+// segment's file must be in the restored blob store with the size the
+// index gives. The segments' entries are not read again: each file was
+// checked against its SHA-256 (its blob id, which the index names) as it
+// was copied, the index came from a table file the manifest's checksum
+// covers, and the entries were checked when they were sealed.
+// [store.VerifyAudit] checks the index and the live tail (a few thousand
+// rows at most on a server that seals).
+//
+// An unsealed log (formats 1 to 4) was checked as its rows were loaded
+// (audit); reading them all back would repeat that check, which at 2
+// million rows costs seconds. It is skipped only when that check passed,
+// no migration has run since the load (migrated), and audit_log holds
+// exactly the rows checked: seq 1 to their count, which, with seq unique,
+// leaves no room for any other row. In every other case, a chain the load
+// refused included, [store.VerifyAudit] reads the table and decides, as
+// it always did, so a broken chain is refused with its error.
 func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) error {
 	ctx := b.ctx
 	err := db.ReadTx(ctx, func(tx *store.Tx) error {
-		if audit.verified() && !migrated {
+		segs, err := store.AuditSegments(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if len(segs) == 0 && audit.verified() && !migrated {
 			var lo, hi *int64
 			err := tx.QueryRow(ctx, `SELECT (SELECT MIN(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log)`).Scan(&lo, &hi)
 			if err != nil {
@@ -341,11 +361,32 @@ func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) er
 				return nil
 			}
 		}
-		_, _, err := store.VerifyAudit(ctx, tx)
+		for i := range segs {
+			if err := checkSegmentFile(db, &segs[i]); err != nil {
+				return err
+			}
+		}
+		_, _, err = store.VerifyAudit(ctx, tx)
 		return err
 	})
 	if err != nil {
 		return &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
+	}
+	return nil
+}
+
+// checkSegmentFile checks that the sealed segment seg has its file in
+// db's blob store, with the size its index row gives. Its content was
+// checked against its id as it was copied.
+func checkSegmentFile(db *store.DB, seg *store.AuditSegment) error {
+	size, err := db.Blobs.Stat(seg.BlobID)
+	if errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrInvalidID) {
+		return fmt.Errorf("%w: sealed segment seq %d-%d: its file (blob %s) is not in the backup", store.ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID)
+	} else if err != nil {
+		return fmt.Errorf("sealed segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	if size != seg.Size {
+		return fmt.Errorf("%w: sealed segment seq %d-%d: its file (blob %s) has %d bytes, the index says %d", store.ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, size, seg.Size)
 	}
 	return nil
 }

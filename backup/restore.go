@@ -94,6 +94,11 @@ type RestoreOptions struct {
 	Progress func(Progress)
 	// Logger receives warnings (default slog.Default()).
 	Logger *slog.Logger
+	// AuditSegmentSize is the number of audit entries per sealed segment
+	// when the restored state's full segments are sealed before the
+	// switch (0: [store.DefaultAuditSegmentSize], what a server seals
+	// with). Tests make it small.
+	AuditSegmentSize int64
 }
 
 // RestoreResult describes a finished restore.
@@ -930,7 +935,27 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 	if err := b.checkAudit(db, audit, m.SchemaVersion != store.LatestSchemaVersion()); err != nil {
 		return "", "", err
 	}
-	return b.record(db)
+	if instanceID, cloneOf, err = b.record(db); err != nil {
+		return "", "", err
+	}
+	return instanceID, cloneOf, b.seal(db)
+}
+
+// seal seals the restored audit log's full segments into db.Blobs, as a
+// server does (store.DB.SealAudit), before the switch: a backup of
+// formats 1 to 4 holds the whole history as rows, which then land as
+// sealed segments, so that the restored state looks like a long-running
+// server's and the next backup copies segments instead of rows. A format
+// 5 backup holds at most a segment or two of live tail, so this seals
+// little or nothing.
+func (b *builder) seal(db *store.DB) error {
+	db.AuditSegmentSize = b.opts.AuditSegmentSize
+	b.progress(Progress{Phase: "seal", ItemsTotal: 1})
+	if _, err := db.SealAudit(b.ctx); err != nil {
+		return fmt.Errorf("restore: seal the audit log: %w", err)
+	}
+	b.progress(Progress{Phase: "seal", Items: 1, ItemsTotal: 1})
+	return nil
 }
 
 // rows returns the rows of the backup's table t as a sequence; a read

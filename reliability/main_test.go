@@ -27,11 +27,12 @@ type profile struct {
 	BlobMiB       int // MiB of blobs in the killed data directory
 	ConcurrentRun int // rounds of each concurrency scenario
 	HugeJSONMiB   int // size of the huge manifest (slow to parse under -race)
+	SealKills     int // kill -9 during audit seal
 }
 
 var (
-	fast = profile{Name: "fast", BackupKills: 5, RestoreKills: 5, ServerKills: 2, Corruptions: 24, BlobMiB: 24, ConcurrentRun: 1, HugeJSONMiB: 4}
-	long = profile{Name: "long", BackupKills: 30, RestoreKills: 30, ServerKills: 10, Corruptions: 120, BlobMiB: 48, ConcurrentRun: 5, HugeJSONMiB: 64}
+	fast = profile{Name: "fast", BackupKills: 5, RestoreKills: 5, ServerKills: 2, Corruptions: 24, BlobMiB: 24, ConcurrentRun: 1, HugeJSONMiB: 4, SealKills: 3}
+	long = profile{Name: "long", BackupKills: 30, RestoreKills: 30, ServerKills: 10, Corruptions: 120, BlobMiB: 48, ConcurrentRun: 5, HugeJSONMiB: 64, SealKills: 20}
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		prof = long
 	}
 	if testing.Short() {
-		prof.BackupKills, prof.RestoreKills, prof.ServerKills, prof.Corruptions = 2, 2, 1, 8
+		prof.BackupKills, prof.RestoreKills, prof.ServerKills, prof.Corruptions, prof.SealKills = 2, 2, 1, 8, 1
 	}
 	os.Exit(run(m))
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
 )
 
 // Audit appends an entry to the audit log within tx, so that the entry
@@ -61,6 +63,10 @@ func (tx *Tx) auditHead(ctx context.Context) (seq int64, hash string, err error)
 		return 0, "", fmt.Errorf("lock audit log: %w", err)
 	}
 	err = tx.queryRowHot(ctx, auditHeadSQL).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Only on an empty audit_log, so appends pay nothing for it.
+		err = tx.QueryRow(ctx, sealedHeadSQL).Scan(&seq, &hash)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("read audit chain head: %w", err)
 	}
@@ -76,8 +82,15 @@ func chainAudit(e *bitnobi.AuditEntry, prevSeq int64, prevHash string) {
 	e.Hash = e.ComputeHash()
 }
 
-// auditHeadSQL reads the seq and hash of the last audit entry.
+// auditHeadSQL reads the seq and hash of the last audit entry of
+// audit_log. Sealing always leaves the head there, so this is the chain's
+// head but when audit_log is empty: then [sealedHeadSQL] gives it.
 const auditHeadSQL = `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`
+
+// sealedHeadSQL reads the seq and hash of the last sealed entry: the head
+// of the chain when audit_log is empty (after a restore of only sealed
+// history, say), so that the chain never restarts at seq 1.
+const sealedHeadSQL = `SELECT last_seq, last_hash FROM audit_segments ORDER BY first_seq DESC LIMIT 1`
 
 // insertAuditSQL inserts one audit entry; its arguments are [auditArgs].
 const insertAuditSQL = `INSERT INTO audit_log (seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash)
@@ -95,15 +108,52 @@ var ErrAuditChain = errors.New("audit chain broken")
 // hash and its link to the previous one. It returns the number of entries
 // and the last hash; a broken chain gives an error wrapping [ErrAuditChain]
 // that names the first bad entry.
+//
+// Sealed segments are checked by their index only: that they follow each
+// other and the live entries without a gap, prev_hash to last hash. Their
+// files are read by [DB.VerifyAudit], which needs the blob store.
 func VerifyAudit(ctx context.Context, q Querier) (n int64, last string, err error) {
+	return verifyAudit(ctx, q, nil, true, false)
+}
+
+// VerifyAudit is the package's [VerifyAudit] that also reads every sealed
+// segment from db.Blobs: its file must hash to its blob id, decode, hold
+// the entries its index row names, and each entry must check as a live
+// one does. An error names the segment. A database of a schema without
+// sealed segments (one not migrated yet) is checked too.
+func (db *DB) VerifyAudit(ctx context.Context, q Querier) (n int64, last string, err error) {
+	tables, err := db.Dialect.Tables(ctx, q)
+	if err != nil {
+		return 0, "", fmt.Errorf("verify audit log: %w", err)
+	}
+	return verifyAudit(ctx, q, db.Blobs, slices.Contains(tables, "audit_segments"), true)
+}
+
+// verifyAudit checks the chain of the sealed segments, if sealed, reading
+// their files from blobs if readFiles, then of audit_log.
+func verifyAudit(ctx context.Context, q Querier, blobs *blob.Store, sealed, readFiles bool) (n int64, last string, err error) {
+	var chain AuditChain
+	if sealed {
+		segs, err := AuditSegments(ctx, q)
+		if err != nil {
+			return 0, "", err
+		}
+		if len(segs) > 0 && readFiles && blobs == nil {
+			return 0, "", errors.New("verify audit log: sealed segments but no blob store to read them from")
+		}
+		for i := range segs {
+			if err := chain.segment(ctx, &segs[i], blobs); err != nil {
+				return chain.Count(), chain.Last(), err
+			}
+		}
+	}
 	rows, err := q.QueryContext(ctx, `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash FROM audit_log ORDER BY seq`)
 	if err != nil {
-		return 0, "", fmt.Errorf("read audit log: %w", err)
+		return chain.Count(), chain.Last(), fmt.Errorf("read audit log: %w", err)
 	}
 	defer rows.Close()
 	var e bitnobi.AuditEntry
 	var at string
-	var chain AuditChain
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash); err != nil {
 			return chain.Count(), chain.Last(), fmt.Errorf("read audit log: %w", err)

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
 )
 
 // AuditChain checks the audit log's hash chain one entry at a time, in seq
@@ -38,6 +41,48 @@ func (c *AuditChain) Next(e *bitnobi.AuditEntry, at string) error {
 	}
 	c.seq, c.last = e.Seq, e.Hash
 	c.n++
+	return nil
+}
+
+// segment checks the sealed segment seg as the next entries: by its
+// index row (it follows the entries before, and its row is consistent),
+// and, when blobs is not nil, by its file too, entry by entry, with the
+// row's summaries. An error names the segment.
+func (c *AuditChain) segment(ctx context.Context, seg *AuditSegment, blobs *blob.Store) error {
+	switch {
+	case seg.FirstSeq != c.seq+1:
+		return segmentError(seg, "expected it to start at seq %d (entries missing)", c.seq+1)
+	case seg.PrevHash != c.last:
+		return segmentError(seg, "its prev_hash does not match entry %d", c.seq)
+	case seg.LastSeq < seg.FirstSeq || seg.Entries != seg.LastSeq-seg.FirstSeq+1:
+		return segmentError(seg, "its index row says %d entries", seg.Entries)
+	}
+	if blobs == nil {
+		c.seq, c.last = seg.LastSeq, seg.LastHash
+		c.n += seg.Entries
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := readSegment(blobs, seg)
+	if err != nil {
+		return err
+	}
+	for i := range entries {
+		e := &entries[i]
+		if err := c.Next(e, bitnobi.FormatTime(e.At)); err != nil {
+			return fmt.Errorf("%w (in sealed segment seq %d-%d, blob %s)", err, seg.FirstSeq, seg.LastSeq, seg.BlobID)
+		}
+	}
+	if c.last != seg.LastHash {
+		return segmentError(seg, "its index row's last_hash is not its last entry's hash")
+	}
+	sum := summarize(entries)
+	if !slices.Equal(sum.Actors, seg.Actors) || !slices.Equal(sum.Actions, seg.Actions) || !slices.Equal(sum.TargetTypes, seg.TargetTypes) ||
+		!sum.FirstAt.Equal(seg.FirstAt) || !sum.LastAt.Equal(seg.LastAt) {
+		return segmentError(seg, "its index row's times or summaries do not match its entries")
+	}
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/bitnobi/bitnobi"
 )
@@ -26,7 +25,9 @@ var _ bitnobi.AuditService = (*AuditService)(nil)
 
 // FindAuditEntries returns entries matching f in Seq order, at most
 // f.Limit of them (DefaultAuditLimit when 0, capped at MaxAuditLimit).
-// Page by passing the last Seq seen as f.AfterSeq.
+// Page by passing the last Seq seen as f.AfterSeq. The sealed segments
+// and audit_log are read as one log, in one snapshot; segments that their
+// index shows cannot match are not read.
 func (s *AuditService) FindAuditEntries(ctx context.Context, f bitnobi.AuditFilter) ([]*bitnobi.AuditEntry, error) {
 	if _, err := adminActor(ctx); err != nil {
 		return nil, err
@@ -40,43 +41,12 @@ func (s *AuditService) FindAuditEntries(ctx context.Context, f bitnobi.AuditFilt
 	} else if limit > MaxAuditLimit {
 		limit = MaxAuditLimit
 	}
-	conds := []string{"seq > ?"}
-	args := []any{f.AfterSeq}
-	if f.ActorID != "" {
-		conds, args = append(conds, "actor_id = ?"), append(args, f.ActorID)
-	}
-	if f.Action != "" {
-		conds, args = append(conds, "action = ?"), append(args, f.Action)
-	}
-	// Stored times are fixed-width UTC text, so text order is time order.
-	if !f.Since.IsZero() {
-		conds, args = append(conds, "at >= ?"), append(args, ts(f.Since))
-	}
-	if !f.Until.IsZero() {
-		conds, args = append(conds, "at < ?"), append(args, ts(f.Until))
-	}
-	args = append(args, limit)
-	q := `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash
-		FROM audit_log WHERE ` + strings.Join(conds, " AND ") + ` ORDER BY seq LIMIT ?`
-	entries := []*bitnobi.AuditEntry{}
+	q := &auditQuery{after: f.AfterSeq, actorID: f.ActorID, action: f.Action, since: f.Since, until: f.Until, limit: limit}
+	var entries []*bitnobi.AuditEntry
 	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("read audit log: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e := &bitnobi.AuditEntry{}
-			var at string
-			if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash); err != nil {
-				return fmt.Errorf("read audit log: %w", err)
-			}
-			if e.At, err = parseTS(at); err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return rows.Err()
+		var err error
+		entries, err = tx.findAudit(ctx, q)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -95,7 +65,7 @@ func (s *AuditService) VerifyAuditChain(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.DB.ReadTx(ctx, func(tx *Tx) error {
 		var err error
-		n, _, err = VerifyAudit(ctx, tx.Tx)
+		n, _, err = s.DB.VerifyAudit(ctx, tx.Tx)
 		return err
 	})
 	if errors.Is(err, ErrAuditChain) {

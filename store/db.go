@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/bitnobi/bitnobi"
@@ -91,8 +92,15 @@ type DB struct {
 	SessionTTL time.Duration
 	// SessionIdle ends a session unused for this long (0: never).
 	SessionIdle time.Duration
+	// AuditSegmentSize is the number of entries [DB.SealAudit] seals into
+	// one segment (0: [DefaultAuditSegmentSize]). Readers go by the
+	// segments' index, never by this size; tests make it small.
+	AuditSegmentSize int64
 
 	prepared preparedStmts // the hot statements, once migrated
+	sealMu   sync.Mutex    // sealers take turns (see SealAudit)
+	segs     segmentCache  // recently decoded sealed segments
+	sums     summaryCache  // their summaries, parsed
 }
 
 // Session lifetimes of a new [DB].

@@ -41,7 +41,8 @@ func (in *runInputs) OpenAuditLog(ctx context.Context, c bitnobi.AuditLogConfig)
 		if !in.reader.IsAdmin || !bitnobi.ActorFromContext(ctx).IsAdmin {
 			return bitnobi.Errorf(bitnobi.EFORBIDDEN, "Only the administrator's workflows may read the audit log: workflow %q is not owned by an administrator.", w.Name)
 		}
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&last); err != nil {
+		var err error
+		if last, err = tx.auditLast(ctx); err != nil {
 			return fmt.Errorf("audit log element: %w", err)
 		}
 		detail := map[string]any{"workflow_id": w.ID, "name": w.Name}
@@ -53,39 +54,21 @@ func (in *runInputs) OpenAuditLog(ctx context.Context, c bitnobi.AuditLogConfig)
 	if err != nil {
 		return nil, err
 	}
-	conds := []string{"seq > ?", "seq <= ?"}
-	var args []any
-	if c.Actor != "" {
-		conds, args = append(conds, "(actor_name = ? OR actor_id = ?)"), append(args, c.Actor, c.Actor)
+	q := auditQuery{upto: last, actor: c.Actor, action: c.Action, targetType: c.TargetType, since: c.Since, until: c.Until, limit: auditPage}
+	if last == 0 {
+		return &auditRows{ctx: ctx, db: in.s.DB, done: true}, nil
 	}
-	if c.Action != "" {
-		conds, args = append(conds, "action = ?"), append(args, c.Action)
-	}
-	if c.TargetType != "" {
-		conds, args = append(conds, "target_type = ?"), append(args, c.TargetType)
-	}
-	// Stored times are fixed-width UTC text, so text order is time order.
-	if !c.Since.IsZero() {
-		conds, args = append(conds, "at >= ?"), append(args, ts(c.Since))
-	}
-	if !c.Until.IsZero() {
-		conds, args = append(conds, "at < ?"), append(args, ts(c.Until))
-	}
-	q := `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user FROM audit_log WHERE ` +
-		strings.Join(conds, " AND ") + ` ORDER BY seq LIMIT ?`
-	return &auditRows{ctx: ctx, db: in.s.DB, q: q, args: args, last: last}, nil
+	return &auditRows{ctx: ctx, db: in.s.DB, q: q}, nil
 }
 
-// auditRows pages through the audit log up to seq last.
+// auditRows pages through the audit log, sealed segments and audit_log,
+// up to seq q.upto.
 type auditRows struct {
-	ctx   context.Context
-	db    *DB
-	q     string
-	args  []any
-	after int64 // the last seq read
-	last  int64
-	page  [][]any
-	done  bool
+	ctx  context.Context
+	db   *DB
+	q    auditQuery // q.after: the last seq read
+	page [][]any
+	done bool
 }
 
 func (r *auditRows) Columns() []string { return bitnobi.AuditLogColumns }
@@ -107,31 +90,16 @@ func (r *auditRows) Next() ([]any, error) {
 
 // fill reads the next page.
 func (r *auditRows) fill() error {
-	args := append([]any{r.after, r.last}, r.args...)
-	args = append(args, auditPage)
 	return r.db.ReadTx(r.ctx, func(tx *Tx) error {
-		rows, err := tx.Query(r.ctx, r.q, args...)
+		entries, err := tx.findAudit(r.ctx, &r.q)
 		if err != nil {
-			return fmt.Errorf("read audit log: %w", err)
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var seq int64
-			var at, actorID, actorName, action, targetType, targetID, detail, remoteAddr, remoteUser string
-			if err := rows.Scan(&seq, &at, &actorID, &actorName, &action, &targetType, &targetID, &detail, &remoteAddr, &remoteUser); err != nil {
-				return fmt.Errorf("read audit log: %w", err)
-			}
-			t, err := parseTS(at)
-			if err != nil {
-				return err
-			}
-			r.page = append(r.page, []any{seq, t.UTC().Format(bitnobi.TimeFormat), actorID, actorName, action, targetType, targetID, detail, remoteAddr, remoteUser})
-			r.after = seq
+		for _, e := range entries {
+			r.page = append(r.page, []any{e.Seq, e.At.UTC().Format(bitnobi.TimeFormat), e.ActorID, e.ActorName, e.Action, e.TargetType, e.TargetID, e.Detail, e.RemoteAddr, e.RemoteUser})
+			r.q.after = e.Seq
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read audit log: %w", err)
-		}
-		r.done = len(r.page) < auditPage
+		r.done = len(entries) < auditPage
 		return nil
 	})
 }

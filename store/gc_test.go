@@ -60,7 +60,7 @@ func testBlobReferences(t *testing.T, engine string) {
 	for _, r := range refs {
 		got = append(got, r.Table+"."+strings.Join(r.Columns, ","))
 	}
-	want := []string{"datasources.blob_id", "workflow_runs.result_blob_id"}
+	want := []string{"audit_segments.blob_id", "datasources.blob_id", "workflow_runs.result_blob_id"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("BlobReferences=%v, want %v", got, want)
 	}

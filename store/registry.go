@@ -485,6 +485,7 @@ var entities = map[string]string{
 	"backup_settings":   "backup settings",
 	"python_settings":   "python settings",
 	"audit_log":         "audit log entries",
+	"audit_segments":    "sealed audit log segments",
 }
 
 // Entity describes for an operator what the table called table holds:

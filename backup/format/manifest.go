@@ -33,8 +33,11 @@ import (
 // format 3 stores a table as one or more segments ([Segment]), so that a
 // backup can hard-link the unchanged ones from the previous backup, and
 // format 4 gives an encrypted backup a sealed link index
-// ([Manifest.Links]), so that the next one can link its tables too.
-const FormatVersion = 4
+// ([Manifest.Links]), so that the next one can link its tables too, and
+// format 5 carries the sealed audit log: the table audit_segments indexes
+// segment files that are blobs like any other (copied, checked and linked
+// as blobs are), and audit_log holds only the live tail after them.
+const FormatVersion = 5
 
 // FormatSegments is the first format whose tables list segments instead
 // of one file.

@@ -6,37 +6,120 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
 	"github.com/bitnobi/bitnobi/store"
 )
 
 const auditHelp = `Usage: bitnobi audit COMMAND [flags]
 
-Checks the audit log, which records every action with each entry's hash
-chained to the one before it.
+Checks and seals the audit log, which records every action with each
+entry's hash chained to the one before it.
 
 Commands:
 `
 
 // auditFooter follows the list of commands in the help of "bitnobi audit".
 const auditFooter = `
-Run "bitnobi audit verify --help" for details.
+Run "bitnobi audit verify --help" or "bitnobi audit seal --help" for details.
 Exit codes: 0 the chain is whole, 2 bad input, 4 the chain is broken,
-130 interrupted (SIGINT or SIGTERM; it only reads).
+130 interrupted (SIGINT or SIGTERM; verify only reads, and an interrupted
+seal leaves every entry either sealed or in the database).
 
-Flags of audit verify:
+Flags of both commands:
 `
 
 const auditVerifyHelp = `Usage: bitnobi audit verify [flags]
 
 Checks the audit log's hash chain: every entry's hash over its content and
 the previous entry's hash. A changed, removed or reordered entry is reported
-with its sequence number. Safe while the server runs (it only reads).
+with its sequence number. Sealed segments (see "bitnobi audit seal --help")
+are read from the blob folder of the data directory, each checked against
+its content hash, and the chain followed across them into the live entries:
+an altered or missing segment file is reported with its range of sequence
+numbers. Safe while the server runs (it only reads).
 With --db (or BITNOBI_DB), the log of that PostgreSQL database.
 Exit code 0 when the chain is whole, 4 when it is broken, 130 when
 interrupted.
 `
+
+const auditSealHelp = `Usage: bitnobi audit seal [flags]
+
+Seals the audit log's closed history: each full segment of 16384 entries
+(sequence numbers 16384-32767, 32768-49151, ..., and 1-16383 first) that
+has at least one newer entry is written, hash chain checked, as one compressed, immutable file to
+the blob folder of the data directory, and its entries are then removed
+from the database in one transaction. Sealed entries are still read by the
+API, the pages, the Audit Log element and "audit verify" as before; backups
+copy the files rather than the rows.
+
+"bitnobi serve" seals by itself at start-up and then every minute, so this
+command is for an installation whose server is not running, or to see what
+is left to seal. It is safe while the server runs: sealers take turns, and
+a crash or ^C at any point leaves each entry either in the database or in a
+sealed file, never neither. It prints what it sealed.
+Exit code 0 when done, 4 when the chain is broken (nothing broken is
+sealed), 130 when interrupted.
+`
+
+// auditSealFlags returns the flags of "audit seal": the flag set,
+// --data-dir and --db.
+func (m *Main) auditSealFlags() (*flag.FlagSet, *string, *string) {
+	fs := m.newFlagSet("audit seal", auditSealHelp)
+	return fs, m.dataDirFlag(fs), m.dbFlag(fs)
+}
+
+func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
+	fs, dataDir, dbFlag := m.auditSealFlags()
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bitnobi audit seal --help", "audit seal takes no arguments, got %q", fs.Args())
+	}
+	dsn, err := m.dbURL(*dbFlag)
+	if err != nil {
+		return err
+	}
+	dir := datadir.Dir(*dataDir)
+	if err := recoverInterruptedRestore(dir.Path()); err != nil {
+		return err
+	}
+	// Migrated, as the server would: an installation of an earlier
+	// version gets the table of sealed segments here.
+	a, err := m.openApp(ctx, dir, dsn, false)
+	if interrupted(ctx, err) {
+		return sealInterrupted()
+	} else if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.DB.SealAudit(ctx)
+	if interrupted(ctx, err) {
+		return sealInterrupted()
+	}
+	if errors.Is(err, store.ErrAuditChain) {
+		return &ExitError{Code: ExitVerify, Err: fmt.Errorf("audit log of %s: %w", dir.Path(), err),
+			Hint: "run bitnobi audit verify; restore the audit log from a backup that verifies: bitnobi backups verify --all"}
+	} else if err != nil {
+		return err
+	}
+	if res.Segments == 0 {
+		fmt.Fprintf(m.Stdout, "nothing to seal: sealed up to seq %d\n", res.SealedUpTo)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "sealed %s (%s, %s) in %s: sealed up to seq %d\n",
+		count(res.Segments, "segment", "segments"), count(res.Entries, "entry", "entries"), humanBytes(res.Bytes),
+		res.Duration.Round(time.Millisecond), res.SealedUpTo)
+	return nil
+}
+
+// sealInterrupted is the error of an interrupted "audit seal".
+func sealInterrupted() error {
+	return interruptedf("audit seal interrupted: the segments sealed so far are sealed, the other entries are still in the database")
+}
 
 // printAuditHelp writes the help of "bitnobi audit", with the flags of
 // its one command, to w.
@@ -79,10 +162,13 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Sealed segments are blobs of the data directory, whatever the
+	// engine.
+	db.Blobs = blob.NewStore(dir.Blobs())
 	var n int64
 	var last string
 	err = db.ReadTx(ctx, func(tx *store.Tx) error {
-		n, last, err = store.VerifyAudit(ctx, tx)
+		n, last, err = db.VerifyAudit(ctx, tx)
 		return err
 	})
 	if interrupted(ctx, err) {

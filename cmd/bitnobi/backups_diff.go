@@ -129,10 +129,14 @@ func writeDifference(w io.Writer, d *backup.Difference) error {
 	}
 	marks := map[string]string{backup.ChangeAdded: "+", backup.ChangeRemoved: "-", backup.ChangeChanged: "~"}
 	for _, t := range d.Tables {
-		if t.Added+t.Removed+t.Changed == 0 && t.Note == "" {
+		if t.Added+t.Removed+t.Changed+t.Sealed == 0 && t.Note == "" {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (%s): %d added, %d removed, %d changed\n", t.Entity, t.Table, t.Added, t.Removed, t.Changed)
+		sealed := ""
+		if t.Sealed > 0 {
+			sealed = fmt.Sprintf(", %d sealed into segments", t.Sealed)
+		}
+		fmt.Fprintf(w, "\n%s (%s): %d added, %d removed, %d changed%s\n", t.Entity, t.Table, t.Added, t.Removed, t.Changed, sealed)
 		if t.Note != "" {
 			fmt.Fprintf(w, "  note: %s\n", t.Note)
 		}

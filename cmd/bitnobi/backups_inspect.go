@@ -94,6 +94,8 @@ func writeInspection(w io.Writer, in *backup.Inspection, counts bool) error {
 		for _, c := range in.Counts {
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", c.Table, c.Rows, c.Entity)
 		}
+		tw.Flush()
+		fmt.Fprintf(w, "audit log: %d entries (%d sealed in %d segments, %d live)\n", in.Audit.Entries, in.Audit.Sealed, in.Audit.Segments, in.Audit.Live)
 	}
 	if in.Users != nil {
 		section("USERS", len(in.Users), "USERNAME\tEMAIL\tADMIN\tATTRIBUTES\tCREATED\tUPDATED")

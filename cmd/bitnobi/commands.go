@@ -27,7 +27,7 @@ type command struct {
 	// list"); "" means "bitnobi GROUP --help".
 	needs string
 	// printHelp, if set, prints a group's help instead of the help, list
-	// and footer (audit adds the flags of its one command).
+	// and footer (audit adds the flags its commands share).
 	printHelp func(m *Main, w io.Writer)
 }
 
@@ -42,7 +42,7 @@ var commands = []command{
 		subs: backupsCommands,
 	},
 	{
-		name: "audit", summary: "verify the audit log's hash chain",
+		name: "audit", summary: "verify the audit log's hash chain; seal its closed history",
 		help: auditHelp, footer: auditFooter, needs: "bitnobi audit verify", printHelp: (*Main).printAuditHelp,
 		subs: auditCommands,
 	},
@@ -72,6 +72,7 @@ var backupsCommands = []command{
 // auditCommands are the commands of "bitnobi audit".
 var auditCommands = []command{
 	{name: "verify", summary: "check the hash chain; safe while the server runs", help: auditVerifyHelp, run: (*Main).runAuditVerify},
+	{name: "seal", summary: "seal full segments of the log into immutable files\n(serve does it by itself)", help: auditSealHelp, run: (*Main).runAuditSeal},
 }
 
 // devCommands are the commands of "bitnobi dev".

@@ -166,6 +166,11 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if *gcEvery > 0 {
 		go m.gcLoop(gcCtx, a, *gcEvery, logger)
 	}
+	// The audit sealer stops with the server, before the database closes.
+	sealCtx, stopSeal := context.WithCancel(ctx)
+	sealDone := make(chan struct{})
+	go func() { defer close(sealDone); sealLoop(sealCtx, a.DB, sealEvery, logger) }()
+	defer func() { stopSeal(); <-sealDone }()
 	// The schedule stops with the server: a scheduled command running
 	// then gets SIGTERM and cleans up as after ^C.
 	schedCtx, stopSched := context.WithCancel(context.Background())

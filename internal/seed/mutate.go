@@ -92,6 +92,7 @@ func (s *Seeder) Mutate(ctx context.Context) (*Stats, error) {
 		{"audit", func() error {
 			return s.appendAudit(ctx, w, int64(size.Audit/100), s.clock.peek(), 10*time.Hour, r)
 		}},
+		{"seal", func() error { return s.sealAudit(ctx) }},
 	}
 	for _, st := range steps {
 		if err := s.phase(st.name, st.fn); err != nil {

@@ -305,6 +305,7 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 			// A year of use after the first weeks of setting up.
 			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), size.auditSpan(), s.rng(9))
 		}},
+		{"seal", func() error { return s.sealAudit(ctx) }},
 	}
 	for _, st := range steps {
 		if err := s.phase(st.name, st.fn); err != nil {
@@ -315,11 +316,27 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 	return s.stats, nil
 }
 
-// auditHead returns the number of audit entries and the time of the last.
+// sealAudit seals the audit log's full segments, as a long-running
+// server would have (store.DB.SealAudit), so that the state seeded looks
+// like a server's.
+func (s *Seeder) sealAudit(ctx context.Context) error {
+	res, err := s.DB.SealAudit(ctx)
+	if err != nil {
+		return err
+	}
+	s.logf("sealed %d audit segments (%d entries, %d bytes) in %s", res.Segments, res.Entries, res.Bytes, res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// auditHead returns the number of audit entries and the time of the last,
+// sealed or not.
 func (s *Seeder) auditHead(ctx context.Context) (int64, time.Time, error) {
 	var n int64
 	var at string
-	err := s.DB.Read.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(at), '') FROM audit_log`).Scan(&n, &at)
+	// Sealed entries count too: the log is its segments and audit_log.
+	err := s.DB.Read.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM audit_log) + (SELECT COALESCE(SUM(entries), 0) FROM audit_segments),
+		COALESCE((SELECT MAX(at) FROM audit_log), (SELECT MAX(last_at) FROM audit_segments), '')`).Scan(&n, &at)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("read audit log head: %w", err)
 	}

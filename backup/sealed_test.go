@@ -1,0 +1,424 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
+	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/postgres"
+	"github.com/bitnobi/bitnobi/sqlite"
+	"github.com/bitnobi/bitnobi/store"
+)
+
+// sealSize is the segment size of the sealed states of these tests: a
+// few entries, so that a seeded state has several segments.
+const sealSize = 4
+
+// sealState seals d's audit log in segments of sealSize entries and
+// returns how many segments it holds afterwards.
+func sealState(tb testing.TB, d *backuptest.DataDir) int {
+	tb.Helper()
+	d.DB.AuditSegmentSize = sealSize
+	if _, err := d.DB.SealAudit(context.Background()); err != nil {
+		tb.Fatalf("SealAudit: %v", err)
+	}
+	return len(segments(tb, d.DB))
+}
+
+// segments returns db's sealed segments.
+func segments(tb testing.TB, db *store.DB) []store.AuditSegment {
+	tb.Helper()
+	segs, err := store.AuditSegments(context.Background(), db.Read)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return segs
+}
+
+// liveRows returns the number of rows of db's audit_log.
+func liveRows(tb testing.TB, db *store.DB) int64 {
+	tb.Helper()
+	var n int64
+	if err := db.Read.QueryRow(`SELECT COUNT(*) FROM audit_log`).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// allEntries reads db's whole audit log, sealed and live, as the audit
+// API does, and checks its chain, segment files included; it returns the
+// entries as "seq hash" lines.
+func allEntries(tb testing.TB, db *store.DB) []string {
+	tb.Helper()
+	ctx := bitnobi.NewContextWithActor(context.Background(), &bitnobi.Actor{UserID: "u-test", Username: "test", IsAdmin: true})
+	s := &store.AuditService{DB: db}
+	var out []string
+	var after int64
+	for {
+		page, err := s.FindAuditEntries(ctx, bitnobi.AuditFilter{AfterSeq: after, Limit: store.MaxAuditLimit})
+		if err != nil {
+			tb.Fatalf("FindAuditEntries: %v", err)
+		}
+		for _, e := range page {
+			out = append(out, e.Hash)
+			after = e.Seq
+		}
+		if len(page) < store.MaxAuditLimit {
+			break
+		}
+	}
+	n, err := s.VerifyAuditChain(ctx)
+	if err != nil {
+		tb.Fatalf("VerifyAuditChain: %v", err)
+	}
+	if n != int64(len(out)) {
+		tb.Fatalf("VerifyAuditChain counts %d entries, the API reads %d", n, len(out))
+	}
+	return out
+}
+
+// segmentFiles returns the paths, in backup b, of the files of the
+// sealed segments segs.
+func segmentFiles(tb testing.TB, b *backup.Result, segs []store.AuditSegment) []string {
+	tb.Helper()
+	var out []string
+	for _, s := range segs {
+		i := slices.IndexFunc(b.Manifest.Files, func(f format.File) bool { return f.Blob == s.BlobID })
+		if i < 0 {
+			tb.Fatalf("sealed segment seq %d-%d: its blob %s is not in %s", s.FirstSeq, s.LastSeq, s.BlobID, b.Name)
+		}
+		out = append(out, b.Manifest.Files[i].Path)
+	}
+	return out
+}
+
+// TestSealed_RoundTrip backs up a sealed audit log on each engine and
+// restores it into each: the backup holds the index and the live tail's
+// rows only (the sealed entries are never re-exported), the segment files
+// as blobs; the restore copies the same segments, and the whole log
+// reads back and verifies across the seal boundary. A second backup links
+// the segment files from the first instead of writing them.
+func TestSealed_RoundTrip(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, from string) {
+		ctx := context.Background()
+		root := t.TempDir()
+		d, dsn := backuptest.NewDataDirOn(t, filepath.Join(root, "data"), from)
+		backuptest.Seed(t, d)
+		appendAudit(t, d.DB, 30)
+		nsegs := sealState(t, d)
+		live := liveRows(t, d.DB)
+		want := allEntries(t, d.DB)
+		if nsegs < 5 || live >= sealSize*2 {
+			t.Fatalf("%d segments and %d live rows: the test needs a sealed log", nsegs, live)
+		}
+		folder := filepath.Join(root, "backup")
+		create := func() *backup.Result {
+			t.Helper()
+			res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(), Folder: folder, OpenDB: backuptest.OpenDB(dsn)})
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			return res
+		}
+		b1 := create()
+		if got := b1.Manifest.Format; got != 5 {
+			t.Fatalf("format %d, want 5", got)
+		}
+		if got := table(t, b1.Manifest, "audit_log").Rows; got != live {
+			t.Fatalf("audit_log in the backup: %d rows, want the live tail's %d (sealed entries re-exported?)", got, live)
+		}
+		if got := table(t, b1.Manifest, "audit_segments").Rows; got != int64(nsegs) {
+			t.Fatalf("audit_segments in the backup: %d rows, want %d", got, nsegs)
+		}
+		files := segmentFiles(t, b1, segments(t, d.DB))
+
+		// More history, sealed, then a second backup: the segments of
+		// the first are linked, not written again.
+		appendAudit(t, d.DB, 2*sealSize)
+		if n := sealState(t, d); n <= nsegs {
+			t.Fatalf("%d segments after appends, want more than %d", n, nsegs)
+		}
+		b2 := create()
+		for _, f := range files {
+			if !sameFile(t, b1, b2, f) {
+				t.Fatalf("sealed segment file %s was written again, not linked from the previous backup", f)
+			}
+		}
+		if s := b2.Manifest.Stats; s.FilesLinked < int64(len(files)) {
+			t.Fatalf("second backup linked %d files, want at least the %d segment files", s.FilesLinked, len(files))
+		}
+		want2 := allEntries(t, d.DB)
+
+		for _, into := range dbtest.Engines(t) {
+			t.Run("Into"+into, func(t *testing.T) {
+				for i, c := range []struct {
+					b    *backup.Result
+					want []string
+				}{{b1, want}, {b2, want2}} {
+					r := restoreOn(t, c.b, d, into)
+					got := allEntries(t, r.DB)
+					if len(got) != len(c.want)+1 || !slices.Equal(got[:len(c.want)], c.want) {
+						t.Fatalf("backup %d restored: %d entries, want the %d backed up + the restore's", i+1, len(got), len(c.want))
+					}
+					// The segments came over as files, the same blobs.
+					gotSegs, srcSegs := segments(t, r.DB), segments(t, d.DB)
+					for j := range gotSegs[:min(len(gotSegs), int(table(t, c.b.Manifest, "audit_segments").Rows))] {
+						if gotSegs[j].BlobID != srcSegs[j].BlobID {
+							t.Fatalf("restored segment %d is blob %s, want %s", j, gotSegs[j].BlobID, srcSegs[j].BlobID)
+						}
+					}
+					if n := liveRows(t, r.DB); n > 2*sealSize {
+						t.Fatalf("restored audit_log holds %d rows: the sealed entries were inserted as rows", n)
+					}
+				}
+			})
+		}
+	})
+}
+
+// restoreOn restores backup b of d into a new data directory whose
+// database is on engine into, and opens it.
+func restoreOn(tb testing.TB, b *backup.Result, d *backuptest.DataDir, into string) *backuptest.DataDir {
+	tb.Helper()
+	target := filepath.Join(tb.TempDir(), "data")
+	opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key(), AuditSegmentSize: sealSize}
+	dsn := ""
+	if into == dbtest.Postgres {
+		dsn = dbtest.NewPostgresDatabase(tb)
+		opts.Target = &postgres.RestoreTarget{DSN: dsn}
+	}
+	mustRestore(tb, b.Path, target, opts)
+	r := backuptest.OpenOn(tb, target, dsn)
+	r.DB.AuditSegmentSize = sealSize
+	return r
+}
+
+// TestSealed_BackupBeforeAndAfterSeal: the incremental backup of
+// audit_log by key range copes with the rows sealing deletes. A backup
+// before the seal and one after restore to the same log, which verifies.
+func TestSealed_BackupBeforeAndAfterSeal(t *testing.T) {
+	t.Cleanup(backup.SetSegmentKeys(16))
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 60)
+	folder := filepath.Join(root, "backup")
+	want := allEntries(t, d.DB)
+	before := mustCreate(t, d.Dir.Path(), folder, nil)
+	if n := len(table(t, before.Manifest, "audit_log").Segments); n < 3 {
+		t.Fatalf("audit_log in %d segments, want several", n)
+	}
+	sealState(t, d)
+	if got := allEntries(t, d.DB); !slices.Equal(got, want) {
+		t.Fatal("sealing changed the log")
+	}
+	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	if got := table(t, after.Manifest, "audit_log").Rows; got != liveRows(t, d.DB) {
+		t.Fatalf("audit_log after the seal: %d rows in the backup, %d live", got, liveRows(t, d.DB))
+	}
+	for _, b := range []*backup.Result{before, after} {
+		r := restoreOn(t, b, d, dbtest.SQLite)
+		got := allEntries(t, r.DB)
+		if len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+			t.Fatalf("%s restored: %d entries, want the %d backed up + the restore's", b.Name, len(got), len(want))
+		}
+		if len(segments(t, r.DB)) == 0 {
+			t.Fatalf("%s restored with no sealed segment", b.Name)
+		}
+	}
+	// And the backup after the seal restores with segments of the
+	// default size: nothing to seal then, the index is the backup's.
+	target := filepath.Join(root, "default")
+	mustRestore(t, after.Path, target, backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	r := backuptest.Open(t, target)
+	if got := allEntries(t, r.DB); len(got) != len(want)+1 {
+		t.Fatalf("restored with the default segment size: %d entries, want %d", len(got), len(want)+1)
+	}
+}
+
+// TestSealed_RestoreRefusesBrokenIndex: a sealed log whose index has a
+// gap, a link that does not match, or a live tail that does not follow
+// the last segment is refused before the switch, naming the segment.
+func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
+	for _, c := range []struct {
+		name, sql, want string
+	}{
+		{"Gap", `DELETE FROM audit_segments WHERE first_seq = 4`, "expected it to start at seq 4"},
+		{"FirstNotAtOne", `DELETE FROM audit_segments WHERE first_seq = 1`, "expected it to start at seq 1"},
+		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4`, "prev_hash does not match"},
+		{"Tail", `DELETE FROM audit_segments WHERE first_seq = (SELECT MAX(first_seq) FROM audit_segments)`, "seq"},
+		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 4`, "the index says"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+			backuptest.Seed(t, d)
+			appendAudit(t, d.DB, 20)
+			sealState(t, d)
+			if _, err := d.DB.Write.Exec(c.sql); err != nil {
+				t.Fatal(err)
+			}
+			b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+			target := filepath.Join(root, "restored")
+			_, err := backup.Restore(context.Background(), backup.RestoreOptions{Backup: b.Path, DataDir: target, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+			if !errors.Is(err, store.ErrAuditChain) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("restore of a broken index: %v, want %v naming %q", err, store.ErrAuditChain, c.want)
+			}
+			if _, err := os.Stat(target); !os.IsNotExist(err) {
+				t.Fatalf("refused restore left %s (%v)", target, err)
+			}
+		})
+	}
+}
+
+// TestSealed_Verify: backups verify finds a sealed segment file altered
+// in a backup, and verify --deep of an intact one checks the chain across
+// the seal boundary, reading every segment file.
+func TestSealed_Verify(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	segs := segments(t, d.DB)
+	if len(segs) != 0 {
+		t.Fatal("sealed before sealState")
+	}
+	sealState(t, d)
+	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+	if _, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()}); err != nil {
+		t.Fatalf("VerifyDeep of a sealed backup: %v", err)
+	}
+	file := segmentFiles(t, b, segments(t, d.DB)[1:2])[0]
+	flipByte(t, filepath.Join(b.Path, file))
+	_, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{})
+	if !errors.Is(err, backup.ErrChecksumMismatch) || !strings.Contains(err.Error(), file) {
+		t.Fatalf("Verify with an altered segment file: %v, want %v naming %s", err, backup.ErrChecksumMismatch, file)
+	}
+}
+
+// TestSealed_InspectDiff: inspect counts the sealed entries with the
+// live ones, and a diff from a backup before a seal to one after it (or
+// to the live database) shows the sealed rows as sealed, not removed.
+func TestSealed_InspectDiff(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	total := int64(len(allEntries(t, d.DB)))
+	folder := filepath.Join(root, "backup")
+	before := mustCreate(t, d.Dir.Path(), folder, nil)
+	nsegs := sealState(t, d)
+	live := liveRows(t, d.DB)
+	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	open := func(b *backup.Result) *backup.Reader {
+		t.Helper()
+		r, err := backup.OpenReader(b.Path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ra, rb := open(before), open(after)
+
+	for _, c := range []struct {
+		r    *backup.Reader
+		want backup.AuditCount
+	}{
+		{ra, backup.AuditCount{Entries: total, Live: total}},
+		{rb, backup.AuditCount{Entries: total, Sealed: total - live, Segments: int64(nsegs), Live: live}},
+	} {
+		in, err := backup.Inspect(ctx, c.r, backup.EntityUsers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Audit != c.want {
+			t.Fatalf("Inspect(%s).Audit = %+v, want %+v", c.r.Name(), in.Audit, c.want)
+		}
+	}
+
+	check := func(d *backup.Difference) {
+		t.Helper()
+		for _, td := range d.Tables {
+			switch td.Table {
+			case "audit_log":
+				if td.Sealed != total-live || td.Removed != 0 || td.Added != 0 {
+					t.Fatalf("%s to %s: audit_log %+v, want %d sealed, none removed or added", d.A, d.B, td, total-live)
+				}
+			case "audit_segments":
+				if td.Added != int64(nsegs) {
+					t.Fatalf("%s to %s: audit_segments %+v, want %d added", d.A, d.B, td, nsegs)
+				}
+			}
+		}
+	}
+	diff, err := backup.Diff(ctx, ra, rb, backup.DiffOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(diff)
+	diff, err = backup.DiffLive(ctx, ra, d.DB, backup.DiffOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(diff)
+}
+
+// TestSealed_OlderFormatLandsSealed restores the golden format-4 backup
+// into each engine: its history, rows in the backup, lands as sealed
+// segments with a live tail, and reads back whole.
+func TestSealed_OlderFormatLandsSealed(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, into string) {
+		dir := filepath.Join("testdata", "v4-schema5")
+		tmp := t.TempDir()
+		key := filepath.Join(tmp, "master.key")
+		backuptest.CopyKey(t, dir+".master.key", key)
+		target := filepath.Join(tmp, "data")
+		opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
+		dsn := ""
+		if into == dbtest.Postgres {
+			dsn = dbtest.NewPostgresDatabase(t)
+			opts.Target = &postgres.RestoreTarget{DSN: dsn}
+		}
+		mustRestore(t, dir, target, opts)
+		r := backuptest.OpenOn(t, target, dsn)
+		if n := len(allEntries(t, r.DB)); n != 14 {
+			t.Fatalf("restored log reads %d entries, want 13 + the restore's", n)
+		}
+		if segs := segments(t, r.DB); len(segs) != 3 {
+			t.Fatalf("%d sealed segments, want 3", len(segs))
+		}
+		if n := liveRows(t, r.DB); n != 3 {
+			t.Fatalf("%d live rows, want 3 (seq 12-14)", n)
+		}
+	})
+}
+
+// TestSealed_DeepVerifyReadsSegments: a segment whose index row does not
+// describe its file (a summary changed, the file intact) passes a
+// restore, which checks the index's chain and the file's hash only, but
+// not verify --deep, which reads every segment file.
+func TestSealed_DeepVerifyReadsSegments(t *testing.T) {
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	sealState(t, d)
+	if _, err := d.DB.Write.Exec(`UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+	_, err := backup.Verify(context.Background(), b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	if !errors.Is(err, backup.ErrTrialRestore) || !strings.Contains(err.Error(), "summaries do not match") {
+		t.Fatalf("VerifyDeep of a segment whose index does not match its file: %v, want %v naming the summaries", err, backup.ErrTrialRestore)
+	}
+}

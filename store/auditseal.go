@@ -1,0 +1,452 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bitnobi/bitnobi"
+	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/store/auditseg"
+)
+
+// DefaultAuditSegmentSize is the number of audit entries in a sealed
+// segment: the key range backups already split audit_log by, so that a
+// backup of the live tail stays aligned with the segments.
+const DefaultAuditSegmentSize = 16384
+
+// AuditSegment is one sealed segment of the audit log, as the
+// audit_segments table indexes it (see migration 0006): the entries with
+// seq FirstSeq to LastSeq, stored in the blob BlobID in the format of
+// package auditseg.
+type AuditSegment struct {
+	FirstSeq, LastSeq int64
+	Entries           int64
+	// FirstAt and LastAt are the smallest and the largest time of its
+	// entries.
+	FirstAt, LastAt time.Time
+	// PrevHash is the first entry's PrevHash, LastHash the last entry's
+	// Hash.
+	PrevHash, LastHash string
+	BlobID             string
+	Size               int64 // of the blob
+	// Actors are the distinct ActorID and ActorName values of its
+	// entries; Actions and TargetTypes the distinct actions and target
+	// types. Each is sorted. Queries skip a segment that cannot match.
+	Actors, Actions, TargetTypes []string
+}
+
+// SealResult tells what [DB.SealAudit] did.
+type SealResult struct {
+	Segments int           // segments sealed
+	Entries  int64         // entries moved from audit_log into them
+	Bytes    int64         // size of the segment files written
+	Duration time.Duration // time taken
+	// SealedUpTo is the last seq held by a sealed segment after the
+	// call (0 when none is).
+	SealedUpTo int64
+}
+
+// segmentSize returns the segment size to seal with.
+func (db *DB) segmentSize() int64 {
+	if db.AuditSegmentSize > 0 {
+		return db.AuditSegmentSize
+	}
+	return DefaultAuditSegmentSize
+}
+
+// errSealRaced means another sealer sealed the segment first.
+var errSealRaced = errors.New("segment sealed by another sealer")
+
+// SealAudit seals every segment of the audit log that can be sealed:
+// segment k holds seq k*N to (k+1)*N-1 (N = db.AuditSegmentSize; the
+// first, k = 0, holds seq 1 to N-1), the key ranges a backup splits
+// audit_log by, and it
+// is sealed once audit_log holds all its entries and at least one newer
+// entry, so that the chain's head always stays in audit_log. For each, in
+// order, it reads the entries and checks their chain, writes them as one
+// blob (package auditseg) to db.Blobs, durably, and then in one write
+// transaction records the blob and the segment and deletes the entries
+// from audit_log, checking that it deleted exactly the entries sealed.
+//
+// A crash at any point leaves either the rows or the sealed segment: the
+// blob is written before the transaction, and a blob that no committed
+// segment refers to is removed by the blob collector after its grace
+// period. Sealing the same entries again gives the same blob.
+//
+// It is safe to call concurrently with audited writes (appends go above
+// the segment being sealed) and with other sealers: in one process they
+// take turns; across processes, the write transaction checks that no one
+// sealed the segment in the meantime, and the count of deleted rows
+// catches anything else. A broken chain is not sealed: it gives an error
+// wrapping [ErrAuditChain]. db.Blobs must be set.
+func (db *DB) SealAudit(ctx context.Context) (SealResult, error) {
+	start := time.Now()
+	var res SealResult
+	if db.Blobs == nil {
+		return res, errors.New("seal audit log: no blob store")
+	}
+	db.sealMu.Lock()
+	defer db.sealMu.Unlock()
+	n := db.segmentSize()
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("seal audit log: %w", err)
+		}
+		var done, liveMax int64
+		var lastHash string
+		err := db.ReadTx(ctx, func(tx *Tx) error {
+			err := tx.QueryRow(ctx, `SELECT last_seq, last_hash FROM audit_segments ORDER BY first_seq DESC LIMIT 1`).Scan(&done, &lastHash)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read sealed segments: %w", err)
+			}
+			return tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&liveMax)
+		})
+		if err != nil {
+			return res, fmt.Errorf("seal audit log: %w", err)
+		}
+		res.SealedUpTo = done
+		// Segments are the key ranges backups split audit_log by,
+		// [k·n, (k+1)·n-1], so that a backup's ranges of the live tail
+		// stay whole: the first holds seq 1 to n-1.
+		first := done + 1
+		last := (first/n+1)*n - 1
+		if liveMax <= last {
+			res.Duration = time.Since(start)
+			return res, nil // not a full segment with a newer entry yet
+		}
+		seg, size, err := db.sealSegment(ctx, first, last, lastHash)
+		if errors.Is(err, errSealRaced) {
+			continue
+		} else if err != nil {
+			res.Duration = time.Since(start)
+			return res, fmt.Errorf("seal audit log seq %d-%d: %w", first, last, err)
+		}
+		res.Segments++
+		res.Entries += seg.Entries
+		res.Bytes += size
+		res.SealedUpTo = seg.LastSeq
+	}
+}
+
+// sealSegment seals the entries first to last, whose first entry's
+// PrevHash must be prevHash.
+func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash string) (*AuditSegment, int64, error) {
+	entries := make([]bitnobi.AuditEntry, 0, last-first+1)
+	chain := AuditChain{n: first - 1, seq: first - 1, last: prevHash}
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash
+			FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq`, first, last)
+		if err != nil {
+			return fmt.Errorf("read entries: %w", err)
+		}
+		defer rows.Close()
+		var at string
+		for rows.Next() {
+			entries = append(entries, bitnobi.AuditEntry{})
+			e := &entries[len(entries)-1]
+			if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorName, &e.Action, &e.TargetType, &e.TargetID, &e.Detail, &e.RemoteAddr, &e.RemoteUser, &e.PrevHash, &e.Hash); err != nil {
+				return fmt.Errorf("read entries: %w", err)
+			}
+			if err := chain.Next(e, at); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if int64(len(entries)) != last-first+1 {
+		if len(entries) == 0 {
+			// Sealed by another process since we looked.
+			return nil, 0, errSealRaced
+		}
+		return nil, 0, fmt.Errorf("%w: %d of %d entries in audit_log", ErrAuditChain, len(entries), last-first+1)
+	}
+	data, err := auditseg.Encode(entries)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, size, err := db.Blobs.Put(ctx, bytes.NewReader(data), 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	seg := summarize(entries)
+	seg.BlobID, seg.Size = id, size
+	err = db.WriteTx(ctx, func(tx *Tx) error {
+		var done int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments`).Scan(&done); err != nil {
+			return fmt.Errorf("read sealed segments: %w", err)
+		}
+		if done != first-1 {
+			return errSealRaced
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
+			return fmt.Errorf("record segment blob: %w", err)
+		}
+		if err := tx.insertSegment(ctx, seg); err != nil {
+			return err
+		}
+		r, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq >= ? AND seq <= ?`, first, last)
+		if err != nil {
+			return fmt.Errorf("delete sealed entries: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("delete sealed entries: %w", err)
+		} else if n != seg.Entries {
+			return fmt.Errorf("delete sealed entries: deleted %d rows, sealed %d: rolled back", n, seg.Entries)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	db.Logger.Debug("sealed audit segment", "first_seq", seg.FirstSeq, "last_seq", seg.LastSeq, "blob", seg.BlobID, "bytes", size)
+	return seg, size, nil
+}
+
+// summarize returns the index row of entries, but for the blob.
+func summarize(entries []bitnobi.AuditEntry) *AuditSegment {
+	f, l := &entries[0], &entries[len(entries)-1]
+	seg := &AuditSegment{
+		FirstSeq: f.Seq, LastSeq: l.Seq, Entries: int64(len(entries)),
+		FirstAt: f.At, LastAt: f.At, PrevHash: f.PrevHash, LastHash: l.Hash,
+	}
+	actors, actions, types := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.At.Before(seg.FirstAt) {
+			seg.FirstAt = e.At
+		}
+		if e.At.After(seg.LastAt) {
+			seg.LastAt = e.At
+		}
+		actors[e.ActorID], actors[e.ActorName] = true, true
+		actions[e.Action] = true
+		types[e.TargetType] = true
+	}
+	seg.Actors, seg.Actions, seg.TargetTypes = sortedKeys(actors), sortedKeys(actions), sortedKeys(types)
+	return seg
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// insertSegment records seg in audit_segments.
+func (tx *Tx) insertSegment(ctx context.Context, seg *AuditSegment) error {
+	var sums [3]string
+	for i, v := range [...][]string{seg.Actors, seg.Actions, seg.TargetTypes} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("record segment: %w", err)
+		}
+		sums[i] = string(b)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_segments (first_seq, last_seq, entries, first_at, last_at, prev_hash, last_hash, blob_id, size, actors, actions, target_types)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seg.FirstSeq, seg.LastSeq, seg.Entries, ts(seg.FirstAt), ts(seg.LastAt), seg.PrevHash, seg.LastHash, seg.BlobID, seg.Size, sums[0], sums[1], sums[2])
+	if err != nil {
+		return fmt.Errorf("record segment: %w", err)
+	}
+	return nil
+}
+
+// AuditSegments returns the sealed segments of the audit log as q sees
+// them, in seq order.
+func AuditSegments(ctx context.Context, q Querier) ([]AuditSegment, error) {
+	return auditSegments(ctx, q, nil)
+}
+
+// auditSegments returns the sealed segments as q sees them, in seq order.
+// With sums, a segment's summaries (Actors, Actions, TargetTypes) are
+// taken from it when it holds them, by blob id, and added to it when not:
+// a long history has hundreds of segments whose summaries would otherwise
+// be parsed again at every query.
+func auditSegments(ctx context.Context, q Querier, sums *summaryCache) ([]AuditSegment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT first_seq, last_seq, entries, first_at, last_at, prev_hash, last_hash, blob_id, size, actors, actions, target_types FROM audit_segments ORDER BY first_seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read sealed audit segments: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditSegment
+	var texts [3]sql.RawBytes
+	for rows.Next() {
+		var s AuditSegment
+		var firstAt, lastAt string
+		if err := rows.Scan(&s.FirstSeq, &s.LastSeq, &s.Entries, &firstAt, &lastAt, &s.PrevHash, &s.LastHash, &s.BlobID, &s.Size, &texts[0], &texts[1], &texts[2]); err != nil {
+			return nil, fmt.Errorf("read sealed audit segments: %w", err)
+		}
+		if s.FirstAt, err = parseTS(firstAt); err != nil {
+			return nil, err
+		}
+		if s.LastAt, err = parseTS(lastAt); err != nil {
+			return nil, err
+		}
+		if !sums.get(&s) {
+			for i, p := range [...]*[]string{&s.Actors, &s.Actions, &s.TargetTypes} {
+				if err := json.Unmarshal(texts[i], p); err != nil {
+					return nil, fmt.Errorf("audit segment seq %d-%d: summary: %w", s.FirstSeq, s.LastSeq, err)
+				}
+			}
+			sums.put(&s)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sealed audit segments: %w", err)
+	}
+	return out, nil
+}
+
+// summaryCache keeps the parsed summaries of segments by blob id. The
+// summaries are derived from the content, which the id names, so an entry
+// is never stale (audit verify checks the rows against the files). A nil
+// cache keeps nothing. The zero value is ready.
+type summaryCache struct {
+	mu sync.Mutex
+	m  map[string][3][]string
+}
+
+func (c *summaryCache) get(s *AuditSegment) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[s.BlobID]
+	s.Actors, s.Actions, s.TargetTypes = v[0], v[1], v[2]
+	return ok
+}
+
+func (c *summaryCache) put(s *AuditSegment) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][3][]string{}
+	}
+	c.m[s.BlobID] = [3][]string{s.Actors, s.Actions, s.TargetTypes}
+}
+
+// has reports whether the sorted list holds v.
+func has(sorted []string, v string) bool {
+	_, ok := slices.BinarySearch(sorted, v)
+	return ok
+}
+
+// segmentError is the error of a segment that cannot be read as indexed:
+// it wraps [ErrAuditChain], since the log it is part of is not whole.
+func segmentError(seg *AuditSegment, format string, args ...any) error {
+	return fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %s", ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, fmt.Sprintf(format, args...))
+}
+
+// readSegment reads and decodes the segment's blob from blobs, checking
+// that its content hashes to its id and that it holds the entries the
+// index says, without checking their chain.
+func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
+	f, err := blobs.Open(seg.BlobID)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, segmentError(seg, "the segment file is missing from the blob store")
+	} else if err != nil {
+		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	defer f.Close()
+	// The file is read whole, in one buffer of the size the index gives
+	// (refused beyond the decoder's own bound); a file of another size is
+	// caught by its hash.
+	if seg.Size < 0 || seg.Size > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "its index row gives a size of %d bytes", seg.Size)
+	}
+	data := make([]byte, seg.Size, seg.Size+1)
+	n, err := io.ReadFull(f, data)
+	if err == nil {
+		// One byte more tells a longer file.
+		var one [1]byte
+		if m, _ := f.Read(one[:]); m > 0 {
+			data = append(data, one[0])
+		}
+	} else if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		data = data[:n]
+	} else {
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
+		return nil, segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
+	}
+	entries, err := auditseg.Decode(data)
+	if err != nil {
+		return nil, segmentError(seg, "%v", err)
+	}
+	if int64(len(entries)) != seg.Entries || len(entries) == 0 || entries[0].Seq != seg.FirstSeq || entries[len(entries)-1].Seq != seg.LastSeq {
+		return nil, segmentError(seg, "the file holds %d entries, not those indexed", len(entries))
+	}
+	return entries, nil
+}
+
+// segmentCacheSize is how many decoded segments a [DB] keeps: a page of
+// a query, or the Audit Log element's pass, reads one segment after
+// another, so a few are enough.
+const segmentCacheSize = 4
+
+// segmentCache keeps recently decoded segments, by blob id (content
+// addressed, so an entry can never be stale). The zero value is ready.
+type segmentCache struct {
+	mu   sync.Mutex
+	ids  []string // most recent last
+	segs map[string][]bitnobi.AuditEntry
+}
+
+// segment returns the entries of seg, decoded from db.Blobs or cached.
+// The entries are shared: callers must not change them.
+func (db *DB) segment(seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
+	c := &db.segs
+	c.mu.Lock()
+	if es, ok := c.segs[seg.BlobID]; ok {
+		i := slices.Index(c.ids, seg.BlobID)
+		c.ids = append(slices.Delete(c.ids, i, i+1), seg.BlobID)
+		c.mu.Unlock()
+		return es, nil
+	}
+	c.mu.Unlock()
+	if db.Blobs == nil {
+		return nil, errors.New("read sealed audit segment: no blob store")
+	}
+	es, err := readSegment(db.Blobs, seg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.segs == nil {
+		c.segs = map[string][]bitnobi.AuditEntry{}
+	}
+	if _, ok := c.segs[seg.BlobID]; !ok {
+		if len(c.ids) == segmentCacheSize {
+			delete(c.segs, c.ids[0])
+			c.ids = c.ids[1:]
+		}
+		c.segs[seg.BlobID] = es
+		c.ids = append(c.ids, seg.BlobID)
+	}
+	return es, nil
+}
