@@ -182,6 +182,9 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	if err != nil {
 		return nil, 0, err
 	}
+	if db.afterSegmentPut != nil {
+		db.afterSegmentPut(id)
+	}
 	seg := summarize(entries)
 	seg.BlobID, seg.Size = id, size
 	err = db.WriteTx(ctx, func(tx *Tx) error {
@@ -191,6 +194,9 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		}
 		if done != first-1 {
 			return errSealRaced
+		}
+		if err := db.keepSegmentBlob(ctx, id, size, data); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
 			return fmt.Errorf("record segment blob: %w", err)
@@ -214,6 +220,39 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	}
 	db.Logger.Debug("sealed audit segment", "first_seq", seg.FirstSeq, "last_seq", seg.LastSeq, "blob", seg.BlobID, "bytes", size)
 	return seg, size, nil
+}
+
+// keepSegmentBlob makes sure, inside the seal's write transaction, that
+// the segment's blob is stored with its size, putting data again if it is
+// gone. The blob was put before the transaction, and the blob collector
+// may have removed it since: a seal that crashed after its put leaves the
+// same content unreferenced and old, the collector lists it, and removes
+// it after the next seal's put found it there. The collector removes a
+// file only inside a write transaction, after checking that no blobs row
+// names it; write transactions run one at a time on both engines and
+// across processes (SQLite's single writer, taken at BEGIN; PostgreSQL's
+// advisory lock, see [Dialect.LockAudit]). So a file present now stays
+// until this transaction commits the row that names it, and the seal
+// never indexes a missing file.
+func (db *DB) keepSegmentBlob(ctx context.Context, id string, size int64, data []byte) error {
+	got, err := db.Blobs.Stat(id)
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		pid, psize, err := db.Blobs.Put(ctx, bytes.NewReader(data), 0)
+		if err != nil {
+			return fmt.Errorf("put segment blob again: %w", err)
+		}
+		if pid != id || psize != size {
+			return fmt.Errorf("put segment blob again: got %s (%d bytes), want %s (%d bytes)", pid, psize, id, size)
+		}
+		db.Logger.Warn("segment blob removed before its seal committed: put again", "blob", id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("check segment blob: %w", err)
+	case got != size:
+		return fmt.Errorf("check segment blob %s: %d bytes on disk, %d written", id, got, size)
+	}
+	return nil
 }
 
 // summarize returns the index row of entries, but for the blob.
