@@ -22,7 +22,10 @@ import (
 
 // DefaultAuditSegmentSize is the number of audit entries in a sealed
 // segment: the key range backups already split audit_log by, so that a
-// backup of the live tail stays aligned with the segments.
+// backup of the live tail stays aligned with the segments. It must equal
+// the backup format's SegmentKeys (package backup/format), or a sealed
+// segment would split a backup's key range: TestSegmentSizesAgree in
+// package backup fails if they differ.
 const DefaultAuditSegmentSize = 16384
 
 // AuditSegment is one sealed segment of the audit log, as the
