@@ -407,7 +407,8 @@ func segmentError(seg *AuditSegment, format string, args ...any) error {
 func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
 	f, err := blobs.Open(seg.BlobID)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, segmentError(seg, "the segment file is missing from the blob store")
+		return nil, fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %w from the blob store %s",
+			ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, ErrSegmentMissing, blobs.Dir)
 	} else if err != nil {
 		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
