@@ -413,30 +413,30 @@ func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, er
 		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
 	defer f.Close()
-	// The file is read whole, in one buffer of the size the index gives
-	// (refused beyond the decoder's own bound); a file of another size is
-	// caught by its hash.
-	if seg.Size < 0 || seg.Size > auditseg.MaxDecodedSize {
-		return nil, segmentError(seg, "its index row gives a size of %d bytes", seg.Size)
-	}
-	data := make([]byte, seg.Size, seg.Size+1)
-	n, err := io.ReadFull(f, data)
-	if err == nil {
-		// One byte more tells a longer file.
-		var one [1]byte
-		if m, _ := f.Read(one[:]); m > 0 {
-			data = append(data, one[0])
-		}
-	} else if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		data = data[:n]
-	} else {
+	// The file is read whole, in a buffer of its size on disk, not the
+	// size the index gives (a damaged row must not make a reader allocate
+	// it), up to the decoder's own bound; a file of another size than
+	// indexed is caught by its hash.
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	if fi.Size() > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "the segment file has %d bytes, more than a segment may", fi.Size())
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, auditseg.MaxDecodedSize+1)); err != nil {
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	data := buf.Bytes()
+	if len(data) > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "the segment file has more than %d bytes", auditseg.MaxDecodedSize)
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
 		return nil, segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
 	}
-	entries, err := auditseg.Decode(data)
+	entries, err := auditseg.Decode(data, seg.Entries)
 	if err != nil {
 		return nil, segmentError(seg, "%v", err)
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,32 @@ func testCollectGarbage_PutAgainAfterListing(t *testing.T, engine string) {
 	}
 	if _, err := db.Blobs.Stat(id); err != nil {
 		t.Fatalf("the blob put again was removed: %v", err)
+	}
+}
+
+// A reader allocates a segment file by its size on disk, not by the size
+// its index row gives: a damaged row must not make every read allocate
+// hundreds of MiB. (SQLite only, and not in parallel, so that the
+// allocation count is this test's.)
+func TestSealAudit_IndexSizeNotAllocated(t *testing.T) {
+	ctx := context.Background()
+	db := openSealDB(t, dbtest.SQLite)
+	appendAll(t, db, variedAudit(15, time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)))
+	if _, err := db.SealAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const claimed = 200 << 20
+	if _, err := db.Write.Exec(`UPDATE audit_segments SET size = ?`, claimed); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n, _, err := sameDB(db).VerifyAudit(ctx, db.Read)
+	runtime.ReadMemStats(&after)
+	if err != nil || n != 15 {
+		t.Fatalf("VerifyAudit()=%d, %v; want 15 entries (the file is whole)", n, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > claimed/4 {
+		t.Fatalf("reading a segment of a few KiB allocated %d bytes: the index's size (%d)", got, claimed)
 	}
 }
