@@ -22,7 +22,10 @@ import (
 
 // DefaultAuditSegmentSize is the number of audit entries in a sealed
 // segment: the key range backups already split audit_log by, so that a
-// backup of the live tail stays aligned with the segments.
+// backup of the live tail stays aligned with the segments. It must equal
+// the backup format's SegmentKeys (package backup/format), or a sealed
+// segment would split a backup's key range: TestSegmentSizesAgree in
+// package backup fails if they differ.
 const DefaultAuditSegmentSize = 16384
 
 // AuditSegment is one sealed segment of the audit log, as the
@@ -182,6 +185,9 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	if err != nil {
 		return nil, 0, err
 	}
+	if db.afterSegmentPut != nil {
+		db.afterSegmentPut(id)
+	}
 	seg := summarize(entries)
 	seg.BlobID, seg.Size = id, size
 	err = db.WriteTx(ctx, func(tx *Tx) error {
@@ -191,6 +197,9 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		}
 		if done != first-1 {
 			return errSealRaced
+		}
+		if err := db.keepSegmentBlob(ctx, id, size, data); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
 			return fmt.Errorf("record segment blob: %w", err)
@@ -214,6 +223,39 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	}
 	db.Logger.Debug("sealed audit segment", "first_seq", seg.FirstSeq, "last_seq", seg.LastSeq, "blob", seg.BlobID, "bytes", size)
 	return seg, size, nil
+}
+
+// keepSegmentBlob makes sure, inside the seal's write transaction, that
+// the segment's blob is stored with its size, putting data again if it is
+// gone. The blob was put before the transaction, and the blob collector
+// may have removed it since: a seal that crashed after its put leaves the
+// same content unreferenced and old, the collector lists it, and removes
+// it after the next seal's put found it there. The collector removes a
+// file only inside a write transaction, after checking that no blobs row
+// names it; write transactions run one at a time on both engines and
+// across processes (SQLite's single writer, taken at BEGIN; PostgreSQL's
+// advisory lock, see [Dialect.LockAudit]). So a file present now stays
+// until this transaction commits the row that names it, and the seal
+// never indexes a missing file.
+func (db *DB) keepSegmentBlob(ctx context.Context, id string, size int64, data []byte) error {
+	got, err := db.Blobs.Stat(id)
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		pid, psize, err := db.Blobs.Put(ctx, bytes.NewReader(data), 0)
+		if err != nil {
+			return fmt.Errorf("put segment blob again: %w", err)
+		}
+		if pid != id || psize != size {
+			return fmt.Errorf("put segment blob again: got %s (%d bytes), want %s (%d bytes)", pid, psize, id, size)
+		}
+		db.Logger.Warn("segment blob removed before its seal committed: put again", "blob", id)
+		return nil
+	case err != nil:
+		return fmt.Errorf("check segment blob: %w", err)
+	case got != size:
+		return fmt.Errorf("check segment blob %s: %d bytes on disk, %d written", id, got, size)
+	}
+	return nil
 }
 
 // summarize returns the index row of entries, but for the blob.
@@ -365,35 +407,36 @@ func segmentError(seg *AuditSegment, format string, args ...any) error {
 func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
 	f, err := blobs.Open(seg.BlobID)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, segmentError(seg, "the segment file is missing from the blob store")
+		return nil, fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %w from the blob store %s",
+			ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, ErrSegmentMissing, blobs.Dir)
 	} else if err != nil {
 		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
 	defer f.Close()
-	// The file is read whole, in one buffer of the size the index gives
-	// (refused beyond the decoder's own bound); a file of another size is
-	// caught by its hash.
-	if seg.Size < 0 || seg.Size > auditseg.MaxDecodedSize {
-		return nil, segmentError(seg, "its index row gives a size of %d bytes", seg.Size)
-	}
-	data := make([]byte, seg.Size, seg.Size+1)
-	n, err := io.ReadFull(f, data)
-	if err == nil {
-		// One byte more tells a longer file.
-		var one [1]byte
-		if m, _ := f.Read(one[:]); m > 0 {
-			data = append(data, one[0])
-		}
-	} else if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		data = data[:n]
-	} else {
+	// The file is read whole, in a buffer of its size on disk, not the
+	// size the index gives (a damaged row must not make a reader allocate
+	// it), up to the decoder's own bound; a file of another size than
+	// indexed is caught by its hash.
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	if fi.Size() > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "the segment file has %d bytes, more than a segment may", fi.Size())
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, auditseg.MaxDecodedSize+1)); err != nil {
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	data := buf.Bytes()
+	if len(data) > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "the segment file has more than %d bytes", auditseg.MaxDecodedSize)
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
 		return nil, segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
 	}
-	entries, err := auditseg.Decode(data)
+	entries, err := auditseg.Decode(data, seg.Entries)
 	if err != nil {
 		return nil, segmentError(seg, "%v", err)
 	}

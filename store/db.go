@@ -100,7 +100,13 @@ type DB struct {
 	prepared preparedStmts // the hot statements, once migrated
 	sealMu   sync.Mutex    // sealers take turns (see SealAudit)
 	segs     segmentCache  // recently decoded sealed segments
-	sums     summaryCache  // their summaries, parsed
+
+	// Test hooks (export_test.go): afterSegmentPut runs in SealAudit
+	// between a segment's blob put and its transaction, afterGCList in
+	// CollectGarbage between listing the blob files and removing them.
+	afterSegmentPut func(id string)
+	afterGCList     func()
+	sums            summaryCache // their summaries, parsed
 }
 
 // Session lifetimes of a new [DB].

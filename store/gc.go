@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -135,18 +137,28 @@ func (db *DB) CollectGarbage(ctx context.Context, lockPath string, grace time.Du
 	if err != nil {
 		return res, fmt.Errorf("collect garbage: list blob files: %w", err)
 	}
+	if db.afterGCList != nil {
+		db.afterGCList()
+	}
 	for _, id := range candidates {
 		err := db.WriteTx(ctx, func(tx *Tx) error {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM blobs WHERE id = ?`, id).Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			size, err := db.Blobs.Stat(id)
-			if errors.Is(err, blob.ErrNotFound) {
+			// Its time again, right before removing it: content put
+			// again since the listing (a seal or an upload of the same
+			// bytes, whose row is not committed yet) refreshed it.
+			fi, err := os.Stat(db.Blobs.Path(id))
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			} else if err != nil {
 				return err
 			}
+			if !fi.ModTime().Before(cutoff) || !fi.Mode().IsRegular() {
+				return nil
+			}
+			size := fi.Size()
 			if err := db.Blobs.Remove(id); err != nil && !errors.Is(err, blob.ErrNotFound) {
 				return err
 			}

@@ -31,6 +31,9 @@ type Segment struct {
 // table split by key: segment ranges are [k*SegmentKeys, (k+1)*SegmentKeys-1].
 // Small enough that rewriting the last, growing segment of audit_log
 // costs little; large enough that 10 million entries are ~600 files.
+// It must equal store.DefaultAuditSegmentSize, the size of a sealed
+// audit segment, so that a sealed segment never splits a backup's key
+// range (TestSegmentSizesAgree in package backup fails otherwise).
 const SegmentKeys = 1 << 14
 
 // Parts returns the table's segments in order: Segments in format 3, the

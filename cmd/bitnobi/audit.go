@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/bitnobi/bitnobi/blob"
@@ -40,7 +41,9 @@ are read from the blob folder of the data directory, each checked against
 its content hash, and the chain followed across them into the live entries:
 an altered or missing segment file is reported with its range of sequence
 numbers. Safe while the server runs (it only reads).
-With --db (or BITNOBI_DB), the log of that PostgreSQL database.
+With --db (or BITNOBI_DB), the log of that PostgreSQL database: give the
+server's --data-dir too, where its sealed segments are (a data directory
+that holds none of the database's files is a usage error, exit 2).
 Exit code 0 when the chain is whole, 4 when it is broken, 130 when
 interrupted.
 `
@@ -59,7 +62,10 @@ copy the files rather than the rows.
 command is for an installation whose server is not running, or to see what
 is left to seal. It is safe while the server runs: sealers take turns, and
 a crash or ^C at any point leaves each entry either in the database or in a
-sealed file, never neither. It prints what it sealed.
+sealed file, never neither. It prints what it sealed. With --db, the
+--data-dir must be the server's and exist: one whose blob folder lacks a
+segment already sealed, or holds none of the database's files, is refused
+(exit 2), since its segments would be where the server never reads them.
 Exit code 0 when done, 4 when the chain is broken (nothing broken is
 sealed), 130 when interrupted.
 `
@@ -87,6 +93,16 @@ func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
 	if err := recoverInterruptedRestore(dir.Path()); err != nil {
 		return err
 	}
+	if dsn != "" {
+		// With PostgreSQL the data directory is given apart from the
+		// database: sealing into another one would put the segments
+		// where the server never reads them and delete their rows.
+		// (openApp creates a missing one: look before.)
+		if fi, err := os.Stat(dir.Path()); err != nil || !fi.IsDir() {
+			return usagef("bitnobi audit seal --db ... --data-dir SERVER_DATA_DIR (the server's --data-dir or "+EnvDataDir+")",
+				"data directory %s does not exist: sealing puts the audit log's segments in the server's data directory, give it with --data-dir", dir.Path())
+		}
+	}
 	// Migrated, as the server would: an installation of an earlier
 	// version gets the table of sealed segments here.
 	a, err := m.openApp(ctx, dir, dsn, false)
@@ -96,6 +112,11 @@ func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if dsn != "" {
+		if err := sealDataDirMatches(ctx, a.DB, dir); err != nil {
+			return err
+		}
+	}
 	res, err := a.DB.SealAudit(ctx)
 	if interrupted(ctx, err) {
 		return sealInterrupted()
@@ -174,6 +195,14 @@ func (m *Main) runAuditVerify(ctx context.Context, args []string) error {
 	if interrupted(ctx, err) {
 		return auditInterrupted()
 	}
+	if errors.Is(err, store.ErrSegmentMissing) && dsn != "" {
+		// A segment file that is missing, not altered: with PostgreSQL
+		// the data directory is given apart from the database, so first
+		// tell a wrong --data-dir from a loss.
+		if uerr := wrongDataDir(ctx, db, dir, "verify"); uerr != nil {
+			return uerr
+		}
+	}
 	if errors.Is(err, store.ErrAuditChain) {
 		where := dir.Path()
 		if dsn != "" {
@@ -202,4 +231,47 @@ func short(h string) string {
 // auditInterrupted is the error of an interrupted "audit verify".
 func auditInterrupted() error {
 	return interruptedf("audit verify interrupted: the audit log was not checked to the end (it only reads, and changed nothing)")
+}
+
+// dataDirHint is the "Try:" line of a data directory that is not the
+// server's.
+func dataDirHint(command string) string {
+	return "bitnobi audit " + command + " --db ... --data-dir SERVER_DATA_DIR (the server's --data-dir or " + EnvDataDir + ")"
+}
+
+// wrongDataDir returns a usage error when the blob folder of dir holds
+// none of the blob files db records (or is missing): dir is then not the
+// server's data directory, rather than one that lost files. It returns
+// nil when dir holds some of them, or db records none.
+func wrongDataDir(ctx context.Context, db *store.DB, dir datadir.Dir, command string) error {
+	recorded, holds, err := store.BlobStoreHolds(ctx, db.Read, blob.NewStore(dir.Blobs()))
+	if err != nil {
+		return err
+	}
+	if recorded == 0 || holds {
+		return nil
+	}
+	return usagef(dataDirHint(command),
+		"%s holds none of the %s the database records (sealed audit segments among them): %s is not the server's data directory, pass the server's --data-dir",
+		dir.Blobs(), count(recorded, "blob file", "blob files"), dir.Path())
+}
+
+// sealDataDirMatches refuses to seal into a data directory whose blob
+// folder does not hold every segment already sealed, or none of the blob
+// files the database records: it is not the server's data directory (or
+// has lost files, which "audit verify" tells).
+func sealDataDirMatches(ctx context.Context, db *store.DB, dir datadir.Dir) error {
+	if err := wrongDataDir(ctx, db, dir, "seal"); err != nil {
+		return err
+	}
+	indexed, missing, err := store.MissingAuditSegments(ctx, db.Read, db.Blobs)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return usagef(dataDirHint("seal")+"; if it is the server's, run bitnobi audit verify",
+			"%s lacks %d of the %s the database indexes (the first: seq %d-%d): sealing there would put new segments where the server does not read them; pass the server's --data-dir",
+			dir.Blobs(), len(missing), count(int64(indexed), "sealed audit segment", "sealed audit segments"), missing[0].FirstSeq, missing[0].LastSeq)
+	}
+	return nil
 }

@@ -27,18 +27,22 @@
 // same bytes, hence the same blob.
 //
 // A reader refuses, with an error wrapping [ErrFormat], a file of another
-// magic or version, a frame that does not decompress, more than
-// [MaxEntries] entries, more than [MaxDecodedSize] decompressed bytes, a
+// magic or version, a frame that declares (or decompresses to) more than
+// [MaxRatio] times the file's size, a frame that does not decompress, another
+// count of entries than its index gives, more than [MaxEntries] entries,
+// more than [MaxDecodedSize] decompressed bytes, a
 // field running past the end, bytes after the last entry, or a time not
 // in [bitnobi.TimeFormat]. It checks nothing about the chain: that is the
 // reader's job (store.VerifyAudit).
 package auditseg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -61,9 +65,23 @@ const (
 	// MaxEntries is the most entries one segment may hold (segments hold
 	// 16384 by default).
 	MaxEntries = 1 << 20
-	// MaxDecodedSize is the most bytes a segment may decompress to.
+	// MaxDecodedSize is the most bytes a segment may decompress to, and
+	// the largest segment file a reader reads.
 	MaxDecodedSize = 256 << 20
+	// MaxRatio bounds the size a segment may decompress to by a multiple
+	// of the file's size, so that a small hostile file cannot declare a
+	// large size and have it allocated. Every entry holds its 32-byte
+	// hash, which does not compress, so only entries of more than 32 KiB
+	// of repeated text come near it: [Encode] refuses those rather than
+	// write a file [Decode] would refuse.
+	MaxRatio = 1024
 )
+
+// maxDecoded returns the most bytes a segment file of n bytes may
+// decompress to.
+func maxDecoded(n int) int {
+	return int(min(int64(MaxDecodedSize), int64(MaxRatio)*int64(n)))
+}
 
 // headerLen is the length of the magic and version byte.
 const headerLen = len(Magic) + 1
@@ -132,7 +150,11 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 	out := make([]byte, 0, headerLen+len(raw)/4)
 	out = append(out, Magic...)
 	out = append(out, Version)
-	return encoder.EncodeAll(raw, out), nil
+	out = encoder.EncodeAll(raw, out)
+	if len(raw) > maxDecoded(len(out)) {
+		return nil, fmt.Errorf("encode audit segment: %d bytes compress to %d, more than %d times less", len(raw), len(out), MaxRatio)
+	}
+	return out, nil
 }
 
 func appendField(b []byte, s string) []byte {
@@ -140,21 +162,44 @@ func appendField(b []byte, s string) []byte {
 }
 
 // Decode returns the entries of the segment file data, in the order they
-// were encoded. Errors wrap [ErrFormat]. The entries' strings share
-// memory with each other: a few large allocations, not one per field.
-func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
+// were encoded. want is the number of entries the file must hold (the
+// segment's index row says), or -1 for any number: a file that declares
+// another count is refused before anything is allocated for it, as is
+// one whose frame declares more than [MaxRatio] times its own size or
+// [MaxDecodedSize] decompressed bytes (a frame that declares no size is
+// read as a stream, up to that bound). Errors wrap
+// [ErrFormat]. The entries' strings share memory with each other: a few
+// large allocations, not one per field.
+func Decode(data []byte, want int64) ([]bitnobi.AuditEntry, error) {
 	if len(data) < headerLen || string(data[:len(Magic)]) != Magic {
 		return nil, fmt.Errorf("%w: no segment header", ErrFormat)
 	}
 	if v := data[len(Magic)]; v != Version {
 		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrFormat, v, Version)
 	}
-	raw, err := decoder.DecodeAll(data[headerLen:], nil)
+	// The decoder allocates the size the frame declares: check it first.
+	limit := maxDecoded(len(data))
+	var h zstd.Header
+	if err := h.Decode(data[headerLen:]); err != nil {
+		return nil, fmt.Errorf("%w: frame header: %v", ErrFormat, err)
+	}
+	var raw []byte
+	var err error
+	if h.HasFCS {
+		if h.FrameContentSize > uint64(limit) {
+			return nil, fmt.Errorf("%w: declares %d bytes in a file of %d, more than %d", ErrFormat, h.FrameContentSize, len(data), limit)
+		}
+		raw, err = decoder.DecodeAll(data[headerLen:], make([]byte, 0, h.FrameContentSize))
+	} else {
+		// No size declared (the encoder leaves it out of small frames):
+		// read it as a stream, stopping past the limit.
+		raw, err = decodeStream(data[headerLen:], limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompress: %v", ErrFormat, err)
 	}
-	if len(raw) > MaxDecodedSize {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrFormat, MaxDecodedSize)
+	if len(raw) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrFormat, limit)
 	}
 	// One string holds every field: each is a slice of it, not an
 	// allocation of its own. raw is not used otherwise, nor changed, so
@@ -167,6 +212,9 @@ func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 	}
 	if n > MaxEntries {
 		return nil, fmt.Errorf("%w: %d entries, more than %d", ErrFormat, n, MaxEntries)
+	}
+	if want >= 0 && n != uint64(want) {
+		return nil, fmt.Errorf("%w: holds %d entries, not the %d indexed", ErrFormat, n, want)
 	}
 	// A count the bytes cannot hold is refused before anything is
 	// allocated for it.
@@ -204,6 +252,17 @@ func Decode(data []byte) ([]bitnobi.AuditEntry, error) {
 		return nil, fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
 	return entries, nil
+}
+
+// decodeStream decompresses frame, reading at most limit+1 bytes of it.
+func decodeStream(frame []byte, limit int) ([]byte, error) {
+	d, err := zstd.NewReader(bytes.NewReader(frame), zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(limit)+1), zstd.WithDecoderMaxWindow(8<<20))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return io.ReadAll(io.LimitReader(d, int64(limit)+1))
 }
 
 // parseTime parses s, which must be in [bitnobi.TimeFormat] exactly, a

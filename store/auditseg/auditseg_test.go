@@ -3,11 +3,14 @@ package auditseg_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/store/auditseg"
@@ -43,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := auditseg.Decode(b)
+			out, err := auditseg.Decode(b, int64(n))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,11 +91,61 @@ func TestDecodeRefuses(t *testing.T) {
 		"Header":    good[:9],
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := auditseg.Decode(b); !errors.Is(err, auditseg.ErrFormat) {
+			if _, err := auditseg.Decode(b, 10); !errors.Is(err, auditseg.ErrFormat) {
 				t.Fatalf("Decode()=%v, want ErrFormat", err)
 			}
 		})
 	}
+	// Refused before anything is allocated for what they declare: the
+	// error names the declaration, not a later parse failure.
+	for name, tt := range map[string]struct {
+		b    []byte
+		want int64
+		msg  string
+	}{
+		"OtherCount": {good, 11, "not the 11 indexed"},
+		"FewerCount": {good, 9, "not the 9 indexed"},
+		"Bomb":       {bomb(t), -1, "declares"},
+		"StreamBomb": {noSize(t, make([]byte, 64<<20)), -1, "more than"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := auditseg.Decode(tt.b, tt.want)
+			if !errors.Is(err, auditseg.ErrFormat) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Decode()=%v, want ErrFormat saying %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// bomb returns a segment file whose frame declares far more bytes than
+// MaxRatio times its size: 64 MiB of zeros, a few KiB compressed.
+func bomb(tb testing.TB) []byte {
+	tb.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(make([]byte, 64<<20), []byte(auditseg.Magic+"\x01"))
+}
+
+// noSize returns a segment file of raw whose frame does not declare its
+// size (a streaming writer's of more than one block).
+func noSize(tb testing.TB, raw []byte) []byte {
+	tb.Helper()
+	var out bytes.Buffer
+	out.WriteString(auditseg.Magic + "\x01")
+	w, err := zstd.NewWriter(&out, zstd.WithWindowSize(1<<20))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(w, bytes.NewReader(raw)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // FuzzDecode feeds hostile bytes to Decode: it must return entries or an
@@ -103,23 +156,30 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b)
+		f.Add(b, int64(n))
+		f.Add(b, int64(n+1)) // a count the index disagrees with
+		f.Add(b, int64(-1))
 	}
-	f.Add([]byte(auditseg.Magic + "\x01"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		es, err := auditseg.Decode(b)
+	f.Add([]byte(auditseg.Magic+"\x01"), int64(0))
+	f.Add(bomb(f), int64(-1))
+	f.Add(noSize(f, make([]byte, 1<<20)), int64(-1))
+	f.Fuzz(func(t *testing.T, b []byte, want int64) {
+		es, err := auditseg.Decode(b, want)
 		if err != nil {
 			if !errors.Is(err, auditseg.ErrFormat) {
 				t.Fatalf("Decode error %v does not wrap ErrFormat", err)
 			}
 			return
 		}
+		if want >= 0 && int64(len(es)) != want {
+			t.Fatalf("Decode(want %d) returned %d entries", want, len(es))
+		}
 		// What decodes encodes back to what decodes the same.
 		b2, err := auditseg.Encode(es)
 		if err != nil {
 			t.Fatal(err)
 		}
-		es2, err := auditseg.Decode(b2)
+		es2, err := auditseg.Decode(b2, int64(len(es)))
 		if err != nil {
 			t.Fatal(err)
 		}
