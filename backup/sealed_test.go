@@ -246,8 +246,10 @@ func TestSealed_BackupBeforeAndAfterSeal(t *testing.T) {
 }
 
 // TestSealed_RestoreRefusesBrokenIndex: a sealed log whose index has a
-// gap, a link that does not match, or a live tail that does not follow
-// the last segment is refused before the switch, naming the segment.
+// gap, a link that does not match, a live tail that does not follow the
+// last segment, or a row that does not describe its segment's file
+// (summaries, times, hashes) is refused before the switch, naming the
+// segment.
 func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
@@ -257,6 +259,11 @@ func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4`, "prev_hash does not match"},
 		{"Tail", `DELETE FROM audit_segments WHERE first_seq = (SELECT MAX(first_seq) FROM audit_segments)`, "seq"},
 		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 4`, "the index says"},
+		// A contiguous index whose rows do not describe their files: only
+		// reading each file finds it.
+		{"ForgedSummary", `UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = 4`, "sealed segment seq 4-7"},
+		{"ForgedTime", `UPDATE audit_segments SET last_at = '2001-01-01T00:00:00.000000000Z' WHERE first_seq = 4`, "times or summaries"},
+		{"ForgedHashes", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4; UPDATE audit_segments SET prev_hash = 'x' WHERE first_seq = 8`, "sealed segment seq 4-7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
