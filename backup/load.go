@@ -87,7 +87,7 @@ func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader
 			mt := byName[t.Name]
 			n, err := loader.LoadRows(ctx, t, b.tableRows(t, mt, audit))
 			if err != nil {
-				return fmt.Errorf("restore: restore table %s: %w", t.Name, err)
+				return fmt.Errorf("restore: restore table %s: %w", t.Name, fromBackup{err})
 			}
 			if n != mt.Rows {
 				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
@@ -105,7 +105,7 @@ func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader
 			mt := byName[t.Name]
 			n, err := b.insertRows(ctx, db, tx, t, b.tableRows(t, mt, audit))
 			if err != nil {
-				return fmt.Errorf("restore table %s: %w", t.Name, err)
+				return fmt.Errorf("restore table %s: %w", t.Name, fromBackup{err})
 			}
 			if n != mt.Rows {
 				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
