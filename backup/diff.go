@@ -48,10 +48,14 @@ type TableDiff struct {
 	Added   int64  `json:"added"`
 	Removed int64  `json:"removed"`
 	Changed int64  `json:"changed"`
-	// Sealed counts, for audit_log, the rows of A that B holds no more
-	// because it sealed them into a segment (B's audit_segments covers
-	// their seq): moved, not removed, so neither counted nor listed as
-	// removed.
+	// Sealed counts, for audit_log, the rows that one side holds live and
+	// the other no more because it sealed them into a segment (its
+	// audit_segments covers their seq): A's rows that B sealed, and B's
+	// rows that A had sealed. They moved, so they are neither counted nor
+	// listed as removed or added. A row that ends one of the other side's
+	// segments is compared with it: if its hash is not the segment's
+	// last_hash, the histories differ, and it is counted and listed as
+	// changed (column hash).
 	Sealed int64 `json:"sealed,omitempty"`
 	// Note says why the table was not compared column by column, or that
 	// its columns differ (different schema versions).
@@ -129,13 +133,35 @@ func DiffLive(ctx context.Context, a *Reader, db *store.DB, opts DiffOptions) (*
 // callback in primary-key order.
 func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, eachB func(store.Table, func([]any) error) error, opts DiffOptions) (*Difference, error) {
 	d := &Difference{A: a.Name(), B: bName}
+	var err error
 	inB := map[string]store.Table{}
 	for _, t := range bTables {
 		inB[t.Name] = t
 	}
-	sealedB, err := sealedUpTo(inB, eachB)
-	if err != nil {
-		return nil, err
+	var sealedA, sealedB sealedLog
+	if tb, ok := inB["audit_segments"]; ok {
+		if sealedB, err = readSealed(tb.Columns, func(fn func([]any) error) error { return eachB(tb, fn) }); err != nil {
+			return nil, err
+		}
+	}
+	if i := slices.IndexFunc(a.Manifest().Tables, func(t format.Table) bool { return t.Name == "audit_segments" }); i >= 0 {
+		ta := a.Manifest().Tables[i]
+		sealedA, err = readSealed(storeColumns(ta.Columns), func(fn func([]any) error) error {
+			rows, err := a.Rows(ctx, ta.Name)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := fn(rows.Row()); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	for _, ta := range a.Manifest().Tables {
 		tb, ok := inB[ta.Name]
@@ -143,7 +169,7 @@ func diff(ctx context.Context, a *Reader, bName string, bTables []store.Table, e
 		td := TableDiff{Table: ta.Name, Entity: store.Entity(ta.Name)}
 		var err error
 		if ok {
-			err = diffTable(ctx, a, ta, tb, eachB, &td, opts, sealedB)
+			err = diffTable(ctx, a, ta, tb, eachB, &td, opts, sealedA, sealedB)
 		} else {
 			td.Note = "only in " + a.Name()
 			err = onlyA(ctx, a, ta, &td, opts)
@@ -193,9 +219,11 @@ func onlyA(ctx context.Context, a *Reader, ta format.Table, td *TableDiff, opts 
 }
 
 // diffTable merge-joins the rows of one table of A and B by primary key.
-// Rows of audit_log that A has and B lacks, up to seq sealedB, were
-// sealed on B's side: counted as td.Sealed.
-func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions, sealedB int64) error {
+// Rows of audit_log that one side has and the other lacks, where the
+// other's sealed segments (sealedA, sealedB) cover their seq, were sealed
+// on that side: counted as td.Sealed, unless one ends a segment whose
+// last_hash is not its hash (see [TableDiff.Sealed]).
+func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, eachB func(store.Table, func([]any) error) error, td *TableDiff, opts DiffOptions, sealedA, sealedB sealedLog) error {
 	if !slices.Equal(ta.PrimaryKey, tb.PrimaryKey) {
 		td.Note = fmt.Sprintf("primary key (%s) differs from (%s): rows not compared",
 			strings.Join(ta.PrimaryKey, ", "), strings.Join(tb.PrimaryKey, ", "))
@@ -237,9 +265,30 @@ func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, 
 		return err
 	}
 	defer rows.Close()
+	hashA := slices.IndexFunc(ta.Columns, func(c format.Column) bool { return c.Name == "hash" })
+	hashB := slices.IndexFunc(tb.Columns, func(c store.Column) bool { return c.Name == "hash" })
+	// sealed reports whether the audit_log row r (key pk, hash column h),
+	// which one side lacks, is in that side's sealed segments (other),
+	// and counts it: as sealed, or as changed when it ends one of them
+	// with another hash.
+	sealed := func(other sealedLog, r []any, pk []int, h int, name int) bool {
+		if ta.Name != "audit_log" || len(pk) != 1 || h < 0 {
+			return false
+		}
+		seq, ok := r[pk[0]].(int64)
+		if !ok || seq > other.upTo {
+			return false
+		}
+		if hash, _ := r[h].(string); !other.matches(seq, hash) {
+			td.Changed++
+			td.list(ChangeChanged, rowKey(pk, r), rowName(name, r), []string{"hash"}, opts.Limit)
+			return true
+		}
+		td.Sealed++
+		return true
+	}
 	removed := func(ra []any) {
-		if seq, ok := ra[pkA[0]].(int64); ok && ta.Name == "audit_log" && seq <= sealedB {
-			td.Sealed++
+		if sealed(sealedB, ra, pkA, hashA, nameA) {
 			return
 		}
 		td.Removed++
@@ -283,6 +332,9 @@ func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, 
 			haveA = rows.Next()
 			return nil
 		}
+		if sealed(sealedA, rb, pkB, hashB, nameB) {
+			return nil
+		}
 		td.Added++
 		td.list(ChangeAdded, rowKey(pkB, rb), rowName(nameB, rb), nil, opts.Limit)
 		return nil
@@ -300,28 +352,47 @@ func diffTable(ctx context.Context, a *Reader, ta format.Table, tb store.Table, 
 	return nil
 }
 
-// sealedUpTo returns the last seq that B's sealed audit segments hold (0
-// when B has none, or no audit_segments table).
-func sealedUpTo(inB map[string]store.Table, eachB func(store.Table, func([]any) error) error) (int64, error) {
-	tb, ok := inB["audit_segments"]
-	if !ok {
-		return 0, nil
+// sealedLog is one side's sealed audit history, as its audit_segments
+// index gives it.
+type sealedLog struct {
+	upTo int64            // the last seq sealed (0 for none)
+	last map[int64]string // each segment's last_seq and last_hash
+}
+
+// matches reports whether the entry seq, whose hash is hash, agrees with
+// the segments: when seq ends a segment, hash must be its last_hash; the
+// entries inside a segment are not in the index, so they agree.
+func (s sealedLog) matches(seq int64, hash string) bool {
+	h, ok := s.last[seq]
+	return !ok || h == hash
+}
+
+// readSealed reads the sealed history from the rows of audit_segments
+// (of columns cols) that each passes to its callback; an index of
+// another shape (no last_seq) is read as none.
+func readSealed(cols []store.Column, each func(func([]any) error) error) (sealedLog, error) {
+	seqCol := slices.IndexFunc(cols, func(c store.Column) bool { return c.Name == "last_seq" })
+	hashCol := slices.IndexFunc(cols, func(c store.Column) bool { return c.Name == "last_hash" })
+	s := sealedLog{last: map[int64]string{}}
+	if seqCol < 0 {
+		return s, nil
 	}
-	col := slices.IndexFunc(tb.Columns, func(c store.Column) bool { return c.Name == "last_seq" })
-	if col < 0 {
-		return 0, nil
-	}
-	var last int64
-	err := eachB(tb, func(row []any) error {
-		if v, ok := row[col].(int64); ok && v > last {
-			last = v
+	err := each(func(row []any) error {
+		v, ok := row[seqCol].(int64)
+		if !ok {
+			return nil
+		}
+		s.upTo = max(s.upTo, v)
+		if hashCol >= 0 {
+			h, _ := row[hashCol].(string)
+			s.last[v] = h
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("diff table audit_segments: %w", err)
+		return sealedLog{}, fmt.Errorf("diff table audit_segments: %w", err)
 	}
-	return last, nil
+	return s, nil
 }
 
 func (td *TableDiff) list(change, key, name string, cols []string, limit int) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"sync"
 
 	"github.com/bitnobi/bitnobi/backup/format"
@@ -86,7 +87,7 @@ func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader
 			mt := byName[t.Name]
 			n, err := loader.LoadRows(ctx, t, b.tableRows(t, mt, audit))
 			if err != nil {
-				return fmt.Errorf("restore: restore table %s: %w", t.Name, err)
+				return fmt.Errorf("restore: restore table %s: %w", t.Name, fromBackup{err})
 			}
 			if n != mt.Rows {
 				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
@@ -104,7 +105,7 @@ func (b *builder) loadTables(ctx context.Context, db *store.DB, loader RowLoader
 			mt := byName[t.Name]
 			n, err := b.insertRows(ctx, db, tx, t, b.tableRows(t, mt, audit))
 			if err != nil {
-				return fmt.Errorf("restore table %s: %w", t.Name, err)
+				return fmt.Errorf("restore table %s: %w", t.Name, fromBackup{err})
 			}
 			if n != mt.Rows {
 				return &FileError{Op: "restore", Path: mt.File, Err: fmt.Errorf("%w: %d rows, manifest says %d", ErrMalformed, n, mt.Rows)}
@@ -328,12 +329,13 @@ func newAuditStream(tables []store.Table) *auditStream {
 // previous one's last and its prev_hash is that one's last_hash, and the
 // live tail's first entry follows the last segment the same way; each
 // segment's file must be in the restored blob store with the size the
-// index gives. The segments' entries are not read again: each file was
-// checked against its SHA-256 (its blob id, which the index names) as it
-// was copied, the index came from a table file the manifest's checksum
-// covers, and the entries were checked when they were sealed.
-// [store.VerifyAudit] checks the index and the live tail (a few thousand
-// rows at most on a server that seals).
+// index gives. [store.VerifyAudit] checks the index and the live tail (a
+// few thousand rows at most on a server that seals). Then each segment's
+// file is decoded and checked against its index row, as `audit verify`
+// checks it (checkSegments, in parallel): the manifest's checksums only
+// say the files are the ones the backup wrote, not that the index row
+// written beside a file describes it, and the reader trusts the row's
+// summaries to skip segments.
 //
 // An unsealed log (formats 1 to 4) was checked as its rows were loaded
 // (audit); reading them all back would repeat that check, which at 2
@@ -366,13 +368,67 @@ func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) er
 				return err
 			}
 		}
-		_, _, err = store.VerifyAudit(ctx, tx)
-		return err
+		if _, _, err = store.VerifyAudit(ctx, tx); err != nil {
+			return err
+		}
+		return checkSegments(ctx, db, segs)
 	})
 	if err != nil {
 		return &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
 	}
 	return nil
+}
+
+// checkSegments checks each sealed segment's file in db's blob store
+// against its index row and the chain ([store.CheckAuditSegment]: the
+// checks of `audit verify`), on GOMAXPROCS workers, since each segment
+// decodes on its own. A forged or buggy index row (first or last seq,
+// hashes, entry count, times, summaries) is refused here, before the
+// switch, rather than restored to fail `audit verify` later or to make a
+// filtered query skip entries its summaries leave out. The error is the
+// first segment's in seq order that fails.
+func checkSegments(ctx context.Context, db *store.DB, segs []store.AuditSegment) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(segs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(segs)) {
+		wg.Go(func() {
+			for i := range next {
+				if errs[i] = store.CheckAuditSegment(ctx, &segs[i], db.Blobs); errs[i] != nil {
+					cancel()
+				}
+			}
+		})
+	}
+feed:
+	for i := range segs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	// The first failure in seq order, not a cancelled one after it.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
 }
 
 // checkSegmentFile checks that the sealed segment seg has its file in

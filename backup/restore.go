@@ -3,12 +3,14 @@ package backup
 import (
 	"cmp"
 	"context"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
 	"log/slog"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -413,18 +415,49 @@ func (r *restorer) checkBackup(ctx context.Context) error {
 // make its reading fail first in other words (an undecodable row, a
 // constraint it breaks), or make another part fail; the operator is told
 // of the damage, as before restore checked the files in a pass of its
-// own. An error that is not the backup's (a key, the space, a lock, the
-// context) is returned as it is, without reading the backup again.
+// own. Only an error that a damaged file can cause (mayBeDamage) leads to
+// that check, which reads the whole backup again; any other (a key, the
+// space, a lock, the context, a lost database connection, the seal) is
+// returned as it is, at once.
 func (r *restorer) damaged(ctx context.Context, err error) error {
-	if r.check == nil || r.switching || ctx.Err() != nil ||
-		errors.Is(err, ErrKeyMissing) || errors.Is(err, ErrKeyMismatch) || errors.Is(err, ErrKeyUnusable) ||
-		errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, lockfile.ErrLocked) {
+	if r.check == nil || r.switching || ctx.Err() != nil || !mayBeDamage(err) {
 		return err
 	}
 	if derr := checkFiles(ctx, r.backupDir, r.m.Public(), nil, nil); derr != nil && ctx.Err() == nil {
 		return fmt.Errorf("restore: backup %s: %w", r.name, derr)
 	}
 	return err
+}
+
+// fromBackup marks an error of loading the backup's rows into the new
+// database: a row the file gave that does not decode, or that the
+// database refuses (a type, a constraint). A damaged table file can cause
+// it, and its error does not say so; see mayBeDamage.
+type fromBackup struct{ err error }
+
+func (e fromBackup) Error() string { return e.err.Error() }
+func (e fromBackup) Unwrap() error { return e.err }
+
+// mayBeDamage reports whether err, which ended a restore before the
+// switch, may come from a damaged backup file: a file that does not
+// match the manifest or cannot be read as the format defines
+// ([ErrVerify]), an error naming a backup file ([FileError]: a table
+// file's rows, a blob file that does not decode), an audit chain the
+// backup's rows or segments break, or a row the database refused as it
+// was loaded (fromBackup). Even then, a lost database connection, the
+// space, a lock or a key is not damage.
+func mayBeDamage(err error) bool {
+	var fe *FileError
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrKeyMissing), errors.Is(err, ErrKeyMismatch), errors.Is(err, ErrKeyUnusable),
+		errors.Is(err, ErrNoSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, lockfile.ErrLocked):
+		return false
+	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return false // the database's connection, not the backup
+	}
+	return errors.Is(err, ErrVerify) || errors.As(err, &fe) || errors.Is(err, store.ErrAuditChain) || errors.As(err, new(fromBackup))
 }
 
 // checkSpace checks, under the data directory's lock, that the file
@@ -735,7 +768,7 @@ func checkSecretKeys(ctx context.Context, dir string, m *format.Manifest, key se
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("restore: %w", err)
+			return fmt.Errorf("restore: %w", fromBackup{err})
 		}
 		for fp, n := range others {
 			return &HintError{

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -246,8 +247,10 @@ func TestSealed_BackupBeforeAndAfterSeal(t *testing.T) {
 }
 
 // TestSealed_RestoreRefusesBrokenIndex: a sealed log whose index has a
-// gap, a link that does not match, or a live tail that does not follow
-// the last segment is refused before the switch, naming the segment.
+// gap, a link that does not match, a live tail that does not follow the
+// last segment, or a row that does not describe its segment's file
+// (summaries, times, hashes) is refused before the switch, naming the
+// segment.
 func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
@@ -257,6 +260,11 @@ func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4`, "prev_hash does not match"},
 		{"Tail", `DELETE FROM audit_segments WHERE first_seq = (SELECT MAX(first_seq) FROM audit_segments)`, "seq"},
 		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 4`, "the index says"},
+		// A contiguous index whose rows do not describe their files: only
+		// reading each file finds it.
+		{"ForgedSummary", `UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = 4`, "sealed segment seq 4-7"},
+		{"ForgedTime", `UPDATE audit_segments SET last_at = '2001-01-01T00:00:00.000000000Z' WHERE first_seq = 4`, "times or summaries"},
+		{"ForgedHashes", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4; UPDATE audit_segments SET prev_hash = 'x' WHERE first_seq = 8`, "sealed segment seq 4-7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -420,5 +428,93 @@ func TestSealed_DeepVerifyReadsSegments(t *testing.T) {
 	_, err := backup.Verify(context.Background(), b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
 	if !errors.Is(err, backup.ErrTrialRestore) || !strings.Contains(err.Error(), "summaries do not match") {
 		t.Fatalf("VerifyDeep of a segment whose index does not match its file: %v, want %v naming the summaries", err, backup.ErrTrialRestore)
+	}
+}
+
+// TestSealed_DiffSealedEitherSide: a diff treats the sealed history of
+// either side alike. From a backup after a seal to one before it, the
+// rows B holds live that A had sealed show as sealed, not added. And
+// history that was rewritten is not hidden as "sealed": a row that ends
+// one of the other side's segments with another hash shows as changed,
+// in both directions.
+func TestSealed_DiffSealedEitherSide(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	total := int64(len(allEntries(t, d.DB)))
+	folder := filepath.Join(root, "backup")
+	before := mustCreate(t, d.Dir.Path(), folder, nil)
+	nsegs := sealState(t, d)
+	live := liveRows(t, d.DB)
+	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	// Another history of the same length: another installation's.
+	other := backuptest.NewDataDir(t, filepath.Join(root, "other"))
+	backuptest.Seed(t, other)
+	appendAudit(t, other.DB, 20)
+	first := segments(t, d.DB)[0] // the first segment's end
+	end := strconv.FormatInt(first.LastSeq, 10)
+	var h string
+	if err := other.DB.Read.QueryRow(`SELECT hash FROM audit_log WHERE seq = ?`, first.LastSeq).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	if h == first.LastHash {
+		t.Fatalf("the two histories agree at seq %s: the test compares nothing", end)
+	}
+	rewritten := mustCreate(t, other.Dir.Path(), filepath.Join(root, "backup-other"), nil)
+	open := func(b *backup.Result) *backup.Reader {
+		t.Helper()
+		r, err := backup.OpenReader(b.Path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	auditDiff := func(a, b *backup.Result) backup.TableDiff {
+		t.Helper()
+		diff, err := backup.Diff(ctx, open(a), open(b), backup.DiffOptions{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, td := range diff.Tables {
+			if td.Table == "audit_log" {
+				return td
+			}
+		}
+		t.Fatal("no audit_log in the diff")
+		return backup.TableDiff{}
+	}
+
+	t.Run("ASealedFurther", func(t *testing.T) {
+		td := auditDiff(after, before)
+		if td.Sealed != total-live || td.Added != 0 || td.Removed != 0 || td.Changed != 0 {
+			t.Fatalf("%s to %s: audit_log %+v, want %d sealed, none added, removed or changed", after.Name, before.Name, td, total-live)
+		}
+	})
+	for _, c := range []struct {
+		name string
+		a, b *backup.Result
+	}{{"RewrittenSealedInB", rewritten, after}, {"RewrittenSealedInA", after, rewritten}} {
+		t.Run(c.name, func(t *testing.T) {
+			td := auditDiff(c.a, c.b)
+			var boundaries int
+			for _, r := range td.Rows {
+				if r.Change == backup.ChangeChanged && slices.Equal(r.Columns, []string{"hash"}) {
+					boundaries++
+				}
+			}
+			if !slices.ContainsFunc(td.Rows, func(r backup.RowChange) bool {
+				return r.Key == end && r.Change == backup.ChangeChanged && slices.Equal(r.Columns, []string{"hash"})
+			}) {
+				t.Fatalf("%s to %s: audit_log %+v, want seq %s (the end of the first segment) changed in hash", c.a.Name, c.b.Name, td, end)
+			}
+			if boundaries != nsegs {
+				t.Fatalf("%s to %s: %d segment ends changed in hash, want %d (every segment's)", c.a.Name, c.b.Name, boundaries, nsegs)
+			}
+			if td.Sealed != total-live-int64(nsegs) || td.Added != 0 || td.Removed != 0 {
+				t.Fatalf("%s to %s: audit_log %+v, want %d sealed, none added or removed", c.a.Name, c.b.Name, td, total-live-int64(nsegs))
+			}
+		})
 	}
 }

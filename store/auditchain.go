@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -84,6 +85,24 @@ func (c *AuditChain) segment(ctx context.Context, seg *AuditSegment, blobs *blob
 		return segmentError(seg, "its index row's times or summaries do not match its entries")
 	}
 	return nil
+}
+
+// CheckAuditSegment checks the file of the sealed segment seg, read from
+// blobs, against its index row, with the checks [DB.VerifyAudit] makes
+// of it: the file hashes to its blob id and decodes, its entries are
+// seg.FirstSeq to seg.LastSeq, the first one's prev_hash is the row's,
+// each entry checks as a live one does, the last one's hash is the row's
+// last_hash, and the row's times and summaries are its entries'. It does
+// not check that seg follows the segments before it ([VerifyAudit] checks
+// the index), so segments may be checked one apart from another, on
+// goroutines of their own. An error wraps [ErrAuditChain] and names the
+// segment.
+func CheckAuditSegment(ctx context.Context, seg *AuditSegment, blobs *blob.Store) error {
+	if blobs == nil {
+		return errors.New("check sealed audit segment: no blob store to read it from")
+	}
+	c := AuditChain{n: seg.FirstSeq - 1, seq: seg.FirstSeq - 1, last: seg.PrevHash}
+	return c.segment(ctx, seg, blobs)
 }
 
 // Count returns the number of entries accepted, which is also the last
