@@ -158,6 +158,15 @@ func (Dialect) LockAudit(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// ReclaimSpace does nothing: PostgreSQL's autovacuum makes the space of
+// deleted rows reusable.
+func (Dialect) ReclaimSpace(context.Context, *sql.DB) error { return nil }
+
+// Compact does nothing: PostgreSQL's autovacuum makes the space of
+// deleted rows reusable, and VACUUM FULL, which would give it back to the
+// file system, locks tables for long: the administrator's call.
+func (Dialect) Compact(context.Context, *sql.DB) error { return nil }
+
 // Tables lists the tables of the current schema, sorted by name.
 func (Dialect) Tables(ctx context.Context, q store.Querier) ([]string, error) {
 	names, err := store.QueryStrings(ctx, q, `SELECT table_name FROM information_schema.tables

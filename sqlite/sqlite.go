@@ -113,6 +113,16 @@ func openDB(ctx context.Context, path string, staging bool) (*store.DB, error) {
 
 func open(ctx context.Context, path string, readOnly, staging bool) (*sql.DB, error) {
 	q := url.Values{}
+	if !readOnly {
+		// Incremental auto-vacuum lets the database file give back the
+		// pages that sealing the audit log frees (see
+		// [Dialect.ReclaimSpace]). It takes effect only when set before
+		// the first table is created, and before journal_mode(WAL),
+		// which writes the file's header: so first thing, on the write
+		// connection. On a database created without it, it is a no-op
+		// until a VACUUM on this connection, which converts the file.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
+	}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	if staging {
@@ -189,6 +199,38 @@ func (Dialect) Rebind(query string) string { return query }
 
 // LockAudit does nothing: SQLite has one writer at a time.
 func (Dialect) LockAudit(context.Context, *sql.Tx) error { return nil }
+
+// ReclaimSpace gives the database file's free pages back to the file
+// system (PRAGMA incremental_vacuum), on db's connection outside any
+// transaction. It does nothing on a database created without incremental
+// auto-vacuum: [Compact] converts one.
+func (Dialect) ReclaimSpace(ctx context.Context, db *sql.DB) error {
+	// The pragma frees one page per result row: read them all, or it
+	// stops after the first.
+	rows, err := db.QueryContext(ctx, `PRAGMA incremental_vacuum`)
+	if err != nil {
+		return fmt.Errorf("incremental vacuum: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("incremental vacuum: %w", err)
+	}
+	return nil
+}
+
+// Compact rebuilds the database file without its free pages (VACUUM), on
+// db's connection outside any transaction. The write connection asks for
+// incremental auto-vacuum (see [Open]), so this also converts a database
+// created without it. It needs free disk space for a copy of the database
+// and blocks writers while it runs.
+func (Dialect) Compact(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return nil
+}
 
 // Tables lists the user tables, sorted by name.
 func (Dialect) Tables(ctx context.Context, q store.Querier) ([]string, error) {

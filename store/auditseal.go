@@ -125,8 +125,12 @@ func (db *DB) SealAudit(ctx context.Context) (SealResult, error) {
 		first := done + 1
 		last := (first/n+1)*n - 1
 		if liveMax <= last {
+			// Not a full segment with a newer entry yet.
+			if res.Segments > 0 {
+				db.reclaimSpace(ctx)
+			}
 			res.Duration = time.Since(start)
-			return res, nil // not a full segment with a newer entry yet
+			return res, nil
 		}
 		seg, size, err := db.sealSegment(ctx, first, last, lastHash)
 		if errors.Is(err, errSealRaced) {
@@ -140,6 +144,30 @@ func (db *DB) SealAudit(ctx context.Context) (SealResult, error) {
 		res.Bytes += size
 		res.SealedUpTo = seg.LastSeq
 	}
+}
+
+// reclaimSpace gives the pages of the sealed rows back to the file system
+// where the engine does that cheaply ([Dialect.ReclaimSpace]: SQLite with
+// incremental auto-vacuum), outside the seal's transactions. A failure
+// only leaves the space unreturned until the next seal: it is logged.
+func (db *DB) reclaimSpace(ctx context.Context) {
+	start := time.Now()
+	if err := db.Dialect.ReclaimSpace(ctx, db.Write); err != nil {
+		db.Logger.Warn("seal audit log: give back free space", "err", err)
+		return
+	}
+	db.Logger.Debug("seal audit log: gave back free space", "took", time.Since(start))
+}
+
+// Compact rebuilds the database without its free space where the engine
+// needs that done ([Dialect.Compact]: SQLite's VACUUM, which also turns on
+// incremental auto-vacuum in a database created without it), and
+// otherwise does nothing. It blocks writers while it runs.
+func (db *DB) Compact(ctx context.Context) error {
+	if err := db.Dialect.Compact(ctx, db.Write); err != nil {
+		return fmt.Errorf("compact database: %w", err)
+	}
+	return nil
 }
 
 // sealSegment seals the entries first to last, whose first entry's

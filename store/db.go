@@ -36,6 +36,15 @@ type Dialect interface {
 	// first thing, so write transactions run one at a time on every
 	// engine.
 	LockAudit(ctx context.Context, tx *sql.Tx) error
+	// ReclaimSpace gives the free space of deleted rows back to the file
+	// system where that is cheap (SQLite with incremental auto-vacuum),
+	// and otherwise does nothing. It runs on db outside any transaction.
+	ReclaimSpace(ctx context.Context, db *sql.DB) error
+	// Compact rebuilds the database without its free space where the
+	// engine's own maintenance does not (SQLite's VACUUM), and otherwise
+	// does nothing. It runs on db outside any transaction and may block
+	// writers for as long as a copy of the database takes.
+	Compact(ctx context.Context, db *sql.DB) error
 	// Tables lists the user tables of the schema, sorted by name.
 	Tables(ctx context.Context, q Querier) ([]string, error)
 	// Columns lists a table's columns in declaration order, with their

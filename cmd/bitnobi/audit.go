@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/datadir"
+	"github.com/bitnobi/bitnobi/internal/lockfile"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -68,17 +69,29 @@ segment already sealed, or holds none of the database's files, is refused
 (exit 2), since its segments would be where the server never reads them.
 Exit code 0 when done, 4 when the chain is broken (nothing broken is
 sealed), 130 when interrupted.
+
+With --vacuum (SQLite only), it then gives the space of the removed
+entries back to the file system: the database file shrinks. The server
+must be stopped (the command takes the data directory's lock, exit 11 if
+the server holds it), and the disk needs free space for a copy of the
+database while it runs. A database created by an earlier version keeps
+the free space after sealing; --vacuum converts it once (to SQLite's
+incremental auto-vacuum), after which the server gives the space back
+after each seal by itself. With --db, PostgreSQL's own autovacuum reuses
+the space: --vacuum is refused.
 `
 
 // auditSealFlags returns the flags of "audit seal": the flag set,
-// --data-dir and --db.
-func (m *Main) auditSealFlags() (*flag.FlagSet, *string, *string) {
+// --data-dir, --db and --vacuum.
+func (m *Main) auditSealFlags() (*flag.FlagSet, *string, *string, *bool) {
 	fs := m.newFlagSet("audit seal", auditSealHelp)
-	return fs, m.dataDirFlag(fs), m.dbFlag(fs)
+	dataDir, db := m.dataDirFlag(fs), m.dbFlag(fs)
+	vacuum := fs.Bool("vacuum", false, "after sealing, shrink the SQLite database file to its data (server stopped; needs free disk space for a copy of the database)")
+	return fs, dataDir, db, vacuum
 }
 
 func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
-	fs, dataDir, dbFlag := m.auditSealFlags()
+	fs, dataDir, dbFlag, vacuum := m.auditSealFlags()
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -89,9 +102,25 @@ func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *vacuum && dsn != "" {
+		return usagef("bitnobi audit seal --db ... (without --vacuum)",
+			"--vacuum shrinks a SQLite database file; PostgreSQL's autovacuum reuses the space of sealed entries by itself")
+	}
 	dir := datadir.Dir(*dataDir)
 	if err := recoverInterruptedRestore(dir.Path()); err != nil {
 		return err
+	}
+	if *vacuum {
+		if _, err := os.Stat(dir.DB()); err != nil {
+			return usagef("bitnobi audit seal --vacuum --data-dir DATA_DIR", "no Bitnobi database in %s", dir.Path())
+		}
+		// VACUUM rewrites the whole file and blocks every writer while
+		// it runs: only with the server stopped.
+		lock, err := lockfile.Acquire(dir.Lock(), "audit seal --vacuum")
+		if err != nil {
+			return lockError(err)
+		}
+		defer lock.Release()
 	}
 	if dsn != "" {
 		// With PostgreSQL the data directory is given apart from the
@@ -129,12 +158,51 @@ func (m *Main) runAuditSeal(ctx context.Context, args []string) error {
 	}
 	if res.Segments == 0 {
 		fmt.Fprintf(m.Stdout, "nothing to seal: sealed up to seq %d\n", res.SealedUpTo)
-		return nil
+	} else {
+		fmt.Fprintf(m.Stdout, "sealed %s (%s, %s) in %s: sealed up to seq %d\n",
+			count(res.Segments, "segment", "segments"), count(res.Entries, "entry", "entries"), humanBytes(res.Bytes),
+			res.Duration.Round(time.Millisecond), res.SealedUpTo)
 	}
-	fmt.Fprintf(m.Stdout, "sealed %s (%s, %s) in %s: sealed up to seq %d\n",
-		count(res.Segments, "segment", "segments"), count(res.Entries, "entry", "entries"), humanBytes(res.Bytes),
-		res.Duration.Round(time.Millisecond), res.SealedUpTo)
+	if *vacuum {
+		return m.vacuumDB(ctx, a.DB)
+	}
 	return nil
+}
+
+// vacuumDB rebuilds the SQLite database without its free pages
+// ([store.DB.Compact], which also turns on incremental auto-vacuum in a
+// database created without it) and prints the file's size before and
+// after.
+func (m *Main) vacuumDB(ctx context.Context, db *store.DB) error {
+	start := time.Now()
+	before, _, err := sqliteSpace(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := db.Compact(ctx); interrupted(ctx, err) {
+		return interruptedf("audit seal --vacuum interrupted: the database is as it was before the vacuum")
+	} else if err != nil {
+		return err
+	}
+	after, _, err := sqliteSpace(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "vacuumed the database in %s: %s, was %s\n",
+		time.Since(start).Round(time.Millisecond), humanBytes(after), humanBytes(before))
+	return nil
+}
+
+// sqliteSpace returns the size of db's SQLite database, in pages' bytes,
+// and how much of it is free pages.
+func sqliteSpace(ctx context.Context, db *store.DB) (size, free int64, err error) {
+	var pages, freePages, pageSize int64
+	err = db.Write.QueryRowContext(ctx, `SELECT p.page_count, f.freelist_count, s.page_size
+		FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s`).Scan(&pages, &freePages, &pageSize)
+	if err != nil {
+		return 0, 0, fmt.Errorf("database size: %w", err)
+	}
+	return pages * pageSize, freePages * pageSize, nil
 }
 
 // sealInterrupted is the error of an interrupted "audit seal".
