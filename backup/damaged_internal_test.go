@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
-	"github.com/bitnobi/bitnobi/backup/backuptest"
-	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
@@ -25,13 +21,7 @@ import (
 // for a damaged file that could not have caused it. Only the files
 // restore reads before it connects (the secrets table's) are opened.
 func TestRestore_NoDamageCheckForOtherErrors(t *testing.T) {
-	root := t.TempDir()
-	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
-	backuptest.Seed(t, src)
-	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, src, res := seededBackup(t)
 	// A port nothing listens on: taken, then freed.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,17 +29,7 @@ func TestRestore_NoDamageCheckForOtherErrors(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	var mu sync.Mutex
-	opened := map[string]int{}
-	defer func(old func(string) (*os.File, error)) { format.OpenFile = old }(format.OpenFile)
-	format.OpenFile = func(name string) (*os.File, error) {
-		if rel, err := filepath.Rel(res.Path, name); err == nil && !strings.HasPrefix(rel, "..") {
-			mu.Lock()
-			opened[filepath.ToSlash(rel)]++
-			mu.Unlock()
-		}
-		return os.Open(name)
-	}
+	opened := countOpens(t, res.Path)
 	target := &postgres.RestoreTarget{DSN: "postgres://bitnobi@" + addr + "/bitnobi?sslmode=disable&connect_timeout=5"}
 	_, err = Restore(context.Background(), RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, "data"), Local: sqlite.Local{}, KeyFile: src.Dir.Key(), Target: target})
 	if err == nil || errors.Is(err, ErrVerify) {

@@ -18,24 +18,8 @@ import (
 // is restored, but for the secrets table's, which the key check reads
 // first (a few hundred bytes).
 func TestRestore_ReadsEachFileOnce(t *testing.T) {
-	root := t.TempDir()
-	src := backuptest.NewDataDir(t, filepath.Join(root, "src"))
-	backuptest.Seed(t, src)
-	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	opened := map[string]int{}
-	defer func(old func(string) (*os.File, error)) { format.OpenFile = old }(format.OpenFile)
-	format.OpenFile = func(name string) (*os.File, error) {
-		if rel, err := filepath.Rel(res.Path, name); err == nil && !strings.HasPrefix(rel, "..") {
-			mu.Lock()
-			opened[filepath.ToSlash(rel)]++
-			mu.Unlock()
-		}
-		return os.Open(name)
-	}
+	root, src, res := seededBackup(t)
+	opened := countOpens(t, res.Path)
 	if _, err := Restore(context.Background(), RestoreOptions{Backup: res.Path, DataDir: filepath.Join(root, "data"), Local: sqlite.Local{}, KeyFile: src.Dir.Key()}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,4 +39,37 @@ func TestRestore_ReadsEachFileOnce(t *testing.T) {
 	if blobs == 0 {
 		t.Fatal("the backup has no blob file: the test checks nothing of blobs")
 	}
+}
+
+// seededBackup returns a temporary root folder, a seeded data directory
+// in it and a backup of it.
+func seededBackup(t *testing.T) (root string, src *backuptest.DataDir, res *Result) {
+	t.Helper()
+	root = t.TempDir()
+	src = backuptest.NewDataDir(t, filepath.Join(root, "src"))
+	backuptest.Seed(t, src)
+	res, err := Create(context.Background(), CreateOptions{Local: sqlite.Local{}, DataDir: src.Dir.Path(), Folder: filepath.Join(root, "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, src, res
+}
+
+// countOpens counts, until the test ends, the opens of the files of the
+// backup in dir through format.OpenFile, by slash path relative to dir.
+// Read the map after the work whose opens it counts has returned.
+func countOpens(t *testing.T, dir string) map[string]int {
+	var mu sync.Mutex
+	opened := map[string]int{}
+	old := format.OpenFile
+	t.Cleanup(func() { format.OpenFile = old })
+	format.OpenFile = func(name string) (*os.File, error) {
+		if rel, err := filepath.Rel(dir, name); err == nil && !strings.HasPrefix(rel, "..") {
+			mu.Lock()
+			opened[filepath.ToSlash(rel)]++
+			mu.Unlock()
+		}
+		return os.Open(name)
+	}
+	return opened
 }
