@@ -72,7 +72,7 @@ sealed), 130 when interrupted.
 
 With --vacuum (SQLite only), it then gives the space of the removed
 entries back to the file system: the database file shrinks. The server
-must be stopped (the command takes the data directory's lock, exit 11 if
+must be stopped (the command takes the data directory's lock, exit 3 if
 the server holds it), and the disk needs free space for a copy of the
 database while it runs. A database created by an earlier version keeps
 the free space after sealing; --vacuum converts it once (to SQLite's
