@@ -7,6 +7,7 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bitnobi/bitnobi/backup/format"
 	"github.com/bitnobi/bitnobi/blob"
@@ -386,27 +387,36 @@ func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) er
 // hashes, entry count, times, summaries) is refused here, before the
 // switch, rather than restored to fail `audit verify` later or to make a
 // filtered query skip entries its summaries leave out. The error is the
-// first segment's in seq order that fails.
+// first segment's in seq order that fails, whichever worker finds a
+// failure first: a failure stops the feeding of later segments but never
+// cancels the check of an earlier one.
 func checkSegments(ctx context.Context, db *store.DB, segs []store.AuditSegment) error {
 	if len(segs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	errs := make([]error, len(segs))
+	var failed atomic.Int64 // lowest failing index + 1; 0 while none has failed
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(segs)) {
 		wg.Go(func() {
 			for i := range next {
 				if errs[i] = store.CheckAuditSegment(ctx, &segs[i], db.Blobs); errs[i] != nil {
-					cancel()
+					for {
+						f := failed.Load()
+						if (f != 0 && f <= int64(i)+1) || failed.CompareAndSwap(f, int64(i)+1) {
+							break
+						}
+					}
 				}
 			}
 		})
 	}
 feed:
 	for i := range segs {
+		if failed.Load() != 0 {
+			break
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -415,20 +425,12 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	// The first failure in seq order, not a cancelled one after it.
-	var first error
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil {
 			return err
 		}
-		if err != nil && first == nil {
-			first = err
-		}
 	}
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
+	return ctx.Err()
 }
 
 // checkSegmentFile checks that the sealed segment seg has its file in
