@@ -62,9 +62,10 @@
 // magic or version, a frame table that does not check, does not add up to
 // the file's size or its count of entries, declares another count of
 // entries than its index gives, more than [MaxEntries] entries, a frame
-// of more than [MaxFrameSize] decompressed bytes, more than
-// [MaxDecodedSize] decompressed bytes in all or more than [MaxRatio] times
-// the file's size, a frame that does not decompress to its declared size,
+// of more than [MaxFrameSize] decompressed bytes or [MaxFrameEntries]
+// entries, more than [MaxDecodedSize] decompressed bytes in all, a frame
+// that does not declare (zstd's frame content size) and decompress to the
+// size its table gives,
 // a field running past the end, bytes after the last entry of a frame, or
 // a time out of range. It checks nothing about the chain beyond
 // recomputing the hashes: that is the checker's job.
@@ -110,19 +111,12 @@ const (
 	// reader of one frame allocates at most. [Encode] refuses an entry
 	// larger than that.
 	MaxFrameSize = 4 << 20
-	// MaxRatio bounds the size a segment may decompress to by a multiple
-	// of the file's size, so that a small hostile file cannot declare a
-	// large size and have it allocated. Only entries of many KiB of
-	// repeated text come near it: [Encode] refuses those rather than
-	// write a file [Decode] would refuse.
-	MaxRatio = 1024
+	// MaxFrameEntries is the most entries one frame may hold. With
+	// MaxFrameSize it bounds what decoding one frame allocates, however
+	// well a hostile frame compresses (4 MiB of zeros are 419,430 empty
+	// entries in a few hundred bytes).
+	MaxFrameEntries = 8 * FrameEntries
 )
-
-// maxDecoded returns the most bytes a segment file of n bytes may
-// decompress to.
-func maxDecoded(n int64) int64 {
-	return min(int64(MaxDecodedSize), int64(MaxRatio)*n)
-}
 
 const (
 	// prefixLen is the length of the magic, the version byte and the
@@ -260,9 +254,6 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 	}
 	if total > MaxDecodedSize {
 		return nil, fmt.Errorf("encode audit segment: %d bytes, more than %d", total, MaxDecodedSize)
-	}
-	if total > maxDecoded(int64(len(out))) {
-		return nil, fmt.Errorf("encode audit segment: %d bytes compress to %d, more than %d times less", total, len(out), MaxRatio)
 	}
 	return out, nil
 }
@@ -410,7 +401,7 @@ func parseTable(table []byte, size, start, want int64) (*Index, error) {
 			return nil, rd.err
 		}
 		switch {
-		case k == 0 || k > entries-uint64(seq-int64(first)):
+		case k == 0 || k > MaxFrameEntries || k > entries-uint64(seq-int64(first)):
 			return nil, fmt.Errorf("%w: frame %d: %d entries", ErrFormat, i, k)
 		case rs > MaxFrameSize || rs < k*minEntry:
 			return nil, fmt.Errorf("%w: frame %d: %d entries in %d bytes", ErrFormat, i, k, rs)
@@ -432,8 +423,8 @@ func parseTable(table []byte, size, start, want int64) (*Index, error) {
 		return nil, fmt.Errorf("%w: frames hold %d entries, not %d", ErrFormat, seq-int64(first), entries)
 	case off != size:
 		return nil, fmt.Errorf("%w: frames end at byte %d of %d", ErrFormat, off, size)
-	case raw > maxDecoded(size):
-		return nil, fmt.Errorf("%w: declares %d bytes in a file of %d, more than %d", ErrFormat, raw, size, maxDecoded(size))
+	case raw > MaxDecodedSize:
+		return nil, fmt.Errorf("%w: declares %d bytes, more than %d", ErrFormat, raw, MaxDecodedSize)
 	}
 	return x, nil
 }
@@ -546,22 +537,58 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 // frame's first entry has the PrevHash the frame table gives, which a
 // checker compares with the hash of the entry before it. want is the
 // number of entries the file must hold, or -1 for any number, as for
-// [ReadIndex]. Errors wrap [ErrFormat].
+// [ReadIndex]. It holds every entry at once: [Scan] holds one frame at
+// a time. Errors wrap [ErrFormat].
 func Decode(data []byte, want int64) ([]bitnobi.AuditEntry, error) {
 	x, err := ReadIndex(sliceReader(data), int64(len(data)), want)
 	if err != nil {
 		return nil, err
 	}
-	es := make([]bitnobi.AuditEntry, x.Entries)
-	n := 0
+	var es []bitnobi.AuditEntry
 	for i := range x.Frames {
 		f := &x.Frames[i]
-		if err := decodeFrame(f, data[f.Offset:f.Offset+int64(f.Size)], es[n:n+f.Entries]); err != nil {
+		fes := make([]bitnobi.AuditEntry, f.Entries)
+		if err := decodeFrame(f, data[f.Offset:f.Offset+int64(f.Size)], fes); err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
 		}
-		n += f.Entries
+		if es == nil {
+			es = make([]bitnobi.AuditEntry, 0, x.Entries)
+		}
+		es = append(es, fes...)
+	}
+	if es == nil {
+		es = []bitnobi.AuditEntry{}
 	}
 	return es, nil
+}
+
+// Scan decodes the segment file data frame after frame, as [Decode]
+// does, and calls fn with each frame's entries in order; it stops at
+// fn's first error and returns it. The slice given to fn is valid until
+// fn returns (Scan reuses it; the strings in it stay valid), so Scan
+// holds one frame at a time: at most [MaxFrameSize] bytes and
+// [MaxFrameEntries] entries, whatever the file declares.
+func Scan(data []byte, want int64, fn func(es []bitnobi.AuditEntry) error) error {
+	x, err := ReadIndex(sliceReader(data), int64(len(data)), want)
+	if err != nil {
+		return err
+	}
+	var buf []bitnobi.AuditEntry
+	for i := range x.Frames {
+		f := &x.Frames[i]
+		if cap(buf) < f.Entries {
+			buf = make([]bitnobi.AuditEntry, f.Entries)
+		}
+		es := buf[:f.Entries]
+		clear(es)
+		if err := decodeFrame(f, data[f.Offset:f.Offset+int64(f.Size)], es); err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
+		}
+		if err := fn(es); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sliceReader reads a byte slice at offsets, without copying it as a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,8 +156,10 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		"OtherCount": {good, 11, "not the 11 indexed"},
 		"FewerCount": {good, 9, "not the 9 indexed"},
-		// A frame that declares a size the file is too small for.
-		"Bomb": {craft(1, []craftFrame{{1, auditseg.MaxFrameSize, []byte("tiny")}}), -1, "declares"},
+		// Frames that declare more than a segment may hold, in a tiny file.
+		"Bomb": {craft(70, slices.Repeat([]craftFrame{{1, auditseg.MaxFrameSize, []byte("tiny")}}, 70)), -1, "declares"},
+		// A frame of more entries than a frame may hold (as zeros are).
+		"FrameEntries": {craft(auditseg.MaxFrameEntries+1, []craftFrame{{auditseg.MaxFrameEntries + 1, 1 << 20, zstdFrame(t, make([]byte, 1<<20))}}), -1, "entries"},
 		// A frame larger than a frame may be.
 		"BigFrame": {craft(1, []craftFrame{{1, 64 << 20, zeros}}), -1, "in 67108864 bytes"},
 		// A frame whose zstd header declares more than the table.
@@ -194,11 +197,16 @@ func craft(entries uint64, frames []craftFrame) []byte {
 		nf = entries
 	}
 	table = binary.AppendUvarint(table, nf)
-	for _, f := range frames {
+	for i, f := range frames {
 		table = binary.AppendUvarint(table, f.entries)
 		table = binary.AppendUvarint(table, f.raw)
 		table = binary.AppendUvarint(table, uint64(len(f.data)))
-		table = append(table, 0)
+		if i == 0 {
+			table = append(table, 0)
+		} else {
+			table = append(table, 32)
+			table = append(table, make([]byte, 32)...)
+		}
 	}
 	out := []byte(auditseg.Magic + "\x02")
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(table)))
