@@ -120,29 +120,40 @@ func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
 	if len(data) > auditseg.MaxDecodedSize {
 		return segmentError(seg, "the segment file has %d bytes, more than a segment may", len(data))
 	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
+	digest := sha256.Sum256(data)
+	if got := hex.EncodeToString(digest[:]); got != seg.BlobID {
 		return segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
 	}
-	entries, err := auditseg.Decode(data, seg.Entries)
-	if err != nil {
+	// Frame by frame: a check holds one frame's entries at a time, and
+	// restores run one per core.
+	var sum summarizer
+	next, prev := seg.FirstSeq, seg.PrevHash
+	err := auditseg.Scan(data, seg.Entries, func(es []bitnobi.AuditEntry) error {
+		switch f := &es[0]; {
+		case f.Seq != next:
+			return segmentError(seg, "the file holds entries from seq %d, not those indexed", f.Seq)
+		case f.PrevHash != prev && f.Seq == seg.FirstSeq:
+			return segmentError(seg, "its first entry's prev_hash is not its index row's (seq %d: prev_hash does not match entry %d)", f.Seq, f.Seq-1)
+		case f.PrevHash != prev:
+			return segmentError(seg, "a frame's prev_hash does not match the entry before it (seq %d: prev_hash does not match entry %d)", f.Seq, f.Seq-1)
+		}
+		l := &es[len(es)-1]
+		next, prev = l.Seq+1, l.Hash
+		sum.add(es)
+		return nil
+	})
+	if errors.Is(err, ErrAuditChain) {
+		return err
+	} else if err != nil {
 		return segmentError(seg, "%v", err)
 	}
-	if int64(len(entries)) != seg.Entries || entries[0].Seq != seg.FirstSeq {
-		return segmentError(seg, "the file holds %d entries from seq %d, not those indexed", len(entries), entries[0].Seq)
+	if next != seg.LastSeq+1 {
+		return segmentError(seg, "the file holds %d entries, not those indexed", next-seg.FirstSeq)
 	}
-	if entries[0].PrevHash != seg.PrevHash {
-		return segmentError(seg, "its first entry's prev_hash is not its index row's (seq %d: prev_hash does not match entry %d)", seg.FirstSeq, seg.FirstSeq-1)
-	}
-	for i := 1; i < len(entries); i++ {
-		if entries[i].PrevHash != entries[i-1].Hash {
-			return segmentError(seg, "a frame's prev_hash does not match the entry before it (seq %d: prev_hash does not match entry %d)", entries[i].Seq, entries[i-1].Seq)
-		}
-	}
-	if entries[len(entries)-1].Hash != seg.LastHash {
+	if prev != seg.LastHash {
 		return segmentError(seg, "its index row's last_hash is not its last entry's hash")
 	}
-	s := summarize(entries)
+	s := sum.done()
 	if !slices.Equal(s.Actors, seg.Actors) || !slices.Equal(s.Actions, seg.Actions) || !slices.Equal(s.TargetTypes, seg.TargetTypes) ||
 		!s.FirstAt.Equal(seg.FirstAt) || !s.LastAt.Equal(seg.LastAt) {
 		return segmentError(seg, "its index row's times or summaries do not match its entries")

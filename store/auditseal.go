@@ -287,26 +287,62 @@ func (db *DB) keepSegmentBlob(ctx context.Context, id string, size int64, data [
 
 // summarize returns the index row of entries, but for the blob.
 func summarize(entries []bitnobi.AuditEntry) *AuditSegment {
-	f, l := &entries[0], &entries[len(entries)-1]
-	seg := &AuditSegment{
-		FirstSeq: f.Seq, LastSeq: l.Seq, Entries: int64(len(entries)),
-		FirstAt: f.At, LastAt: f.At, PrevHash: f.PrevHash, LastHash: l.Hash,
+	var s summarizer
+	s.add(entries)
+	return s.done()
+}
+
+// summarizer builds the index row of entries given a run at a time, in
+// seq order, but for the blob. The zero value is ready.
+type summarizer struct {
+	seg                    AuditSegment
+	actors, actions, types map[string]bool
+}
+
+func (s *summarizer) add(entries []bitnobi.AuditEntry) {
+	if len(entries) == 0 {
+		return
 	}
-	actors, actions, types := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if s.seg.Entries == 0 {
+		f := &entries[0]
+		s.seg = AuditSegment{FirstSeq: f.Seq, FirstAt: f.At, LastAt: f.At, PrevHash: f.PrevHash}
+		s.actors, s.actions, s.types = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	l := &entries[len(entries)-1]
+	s.seg.LastSeq, s.seg.LastHash = l.Seq, l.Hash
+	s.seg.Entries += int64(len(entries))
+	// Neighbouring entries often share values: a map is touched only
+	// when a value differs from the entry before's.
+	var prev *bitnobi.AuditEntry
 	for i := range entries {
 		e := &entries[i]
-		if e.At.Before(seg.FirstAt) {
-			seg.FirstAt = e.At
+		if e.At.Before(s.seg.FirstAt) {
+			s.seg.FirstAt = e.At
 		}
-		if e.At.After(seg.LastAt) {
-			seg.LastAt = e.At
+		if e.At.After(s.seg.LastAt) {
+			s.seg.LastAt = e.At
 		}
-		actors[e.ActorID], actors[e.ActorName] = true, true
-		actions[e.Action] = true
-		types[e.TargetType] = true
+		if prev == nil || e.ActorID != prev.ActorID {
+			s.actors[e.ActorID] = true
+		}
+		if prev == nil || e.ActorName != prev.ActorName {
+			s.actors[e.ActorName] = true
+		}
+		if prev == nil || e.Action != prev.Action {
+			s.actions[e.Action] = true
+		}
+		if prev == nil || e.TargetType != prev.TargetType {
+			s.types[e.TargetType] = true
+		}
+		prev = e
 	}
-	seg.Actors, seg.Actions, seg.TargetTypes = sortedKeys(actors), sortedKeys(actions), sortedKeys(types)
-	return seg
+}
+
+// done returns the index row of the entries added.
+func (s *summarizer) done() *AuditSegment {
+	seg := s.seg
+	seg.Actors, seg.Actions, seg.TargetTypes = sortedKeys(s.actors), sortedKeys(s.actions), sortedKeys(s.types)
+	return &seg
 }
 
 func sortedKeys(m map[string]bool) []string {
