@@ -99,6 +99,14 @@ type AuditService interface {
 // its length so that no two different entries hash alike. Times are hashed
 // in [TimeFormat], the form they are stored in.
 func (e *AuditEntry) ComputeHash() string {
+	var h [2 * sha256.Size]byte
+	return string(e.AppendHash(h[:0]))
+}
+
+// AppendHash appends [AuditEntry.ComputeHash] of e to dst, without
+// allocating when dst has room: a reader that recomputes a run of hashes
+// keeps them in one buffer.
+func (e *AuditEntry) AppendHash(dst []byte) []byte {
 	// The hashed bytes are assembled in one buffer, on the stack for most
 	// entries, and hashed at once: a restore or a check of the chain
 	// hashes millions of entries, and a hash.Hash written field by field
@@ -113,7 +121,7 @@ func (e *AuditEntry) ComputeHash() string {
 		b = hashField(b, s)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // appendTime appends t in [TimeFormat] after converting it to UTC, as

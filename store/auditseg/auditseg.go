@@ -521,12 +521,16 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if r.off != len(r.s) {
 		return fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
+	// The hashes share one buffer, as the fields share raw.
+	hexes := make([]byte, 0, 2*hashLen*len(es))
 	prev := f.PrevHash
 	for i := range es {
 		e := &es[i]
 		e.Seq = f.FirstSeq + int64(i)
 		e.PrevHash = prev
-		e.Hash = e.ComputeHash()
+		n := len(hexes)
+		hexes = e.AppendHash(hexes)
+		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
 		prev = e.Hash
 	}
 	return nil
