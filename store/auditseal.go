@@ -205,6 +205,29 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		}
 		return nil, 0, fmt.Errorf("%w: %d of %d entries in audit_log", ErrAuditChain, len(entries), last-first+1)
 	}
+	return db.writeSegment(ctx, entries, func(tx *Tx, seg *AuditSegment) error {
+		r, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq >= ? AND seq <= ?`, first, last)
+		if err != nil {
+			return fmt.Errorf("delete sealed entries: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("delete sealed entries: %w", err)
+		} else if n != seg.Entries {
+			return fmt.Errorf("delete sealed entries: deleted %d rows, sealed %d: rolled back", n, seg.Entries)
+		}
+		return nil
+	})
+}
+
+// writeSegment writes entries, a checked piece of the chain that is one
+// whole segment range and follows the last sealed segment, as a sealed
+// segment: it encodes them (package auditseg) and puts the blob durably,
+// and then in one write transaction checks that no one sealed that range
+// in the meantime ([errSealRaced]), runs step, which moves or checks what
+// audit_log holds of them ([DB.SealAudit] deletes the rows it seals,
+// [DB.ImportSealedSegment] checks that there are none), and records the
+// blob and the index row.
+func (db *DB) writeSegment(ctx context.Context, entries []bitnobi.AuditEntry, step func(tx *Tx, seg *AuditSegment) error) (*AuditSegment, int64, error) {
 	data, err := auditseg.Encode(entries)
 	if err != nil {
 		return nil, 0, err
@@ -223,8 +246,11 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments`).Scan(&done); err != nil {
 			return fmt.Errorf("read sealed segments: %w", err)
 		}
-		if done != first-1 {
+		if done != seg.FirstSeq-1 {
 			return errSealRaced
+		}
+		if err := step(tx, seg); err != nil {
+			return err
 		}
 		if err := db.keepSegmentBlob(ctx, id, size, data); err != nil {
 			return err
@@ -232,19 +258,7 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
 			return fmt.Errorf("record segment blob: %w", err)
 		}
-		if err := tx.insertSegment(ctx, seg); err != nil {
-			return err
-		}
-		r, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq >= ? AND seq <= ?`, first, last)
-		if err != nil {
-			return fmt.Errorf("delete sealed entries: %w", err)
-		}
-		if n, err := r.RowsAffected(); err != nil {
-			return fmt.Errorf("delete sealed entries: %w", err)
-		} else if n != seg.Entries {
-			return fmt.Errorf("delete sealed entries: deleted %d rows, sealed %d: rolled back", n, seg.Entries)
-		}
-		return nil
+		return tx.insertSegment(ctx, seg)
 	})
 	if err != nil {
 		return nil, 0, err
