@@ -38,24 +38,101 @@ import (
 // transaction checks the chain's state again, so an import racing
 // another process's seal or append is refused rather than forking the
 // chain. db.Blobs must be set. The entries are not changed.
+//
+// It is [DB.PrepareSealedSegment] then [DB.ImportPreparedSegment], with
+// the segment's place checked before its blob is written too; those two
+// let an importer encode many segments at once.
 func (db *DB) ImportSealedSegment(ctx context.Context, entries []bitnobi.AuditEntry) (*AuditSegment, error) {
+	if err := db.checkSegmentEntries(entries); err != nil {
+		return nil, err
+	}
+	first, last := entries[0].Seq, entries[len(entries)-1].Seq
+	// Checked before writing the blob, so that a refused import leaves
+	// nothing behind, and again in the write transaction, which decides.
+	err := db.ReadTx(ctx, func(tx *Tx) error {
+		return tx.checkImport(ctx, first, last, entries[0].PrevHash, entries[len(entries)-1].Hash)
+	})
+	if err != nil {
+		return nil, importError(first, last, err)
+	}
+	p, err := db.PrepareSealedSegment(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	return db.ImportPreparedSegment(ctx, p)
+}
+
+// PreparedSegment is a segment of the audit log encoded and stored in the
+// blob store by [DB.PrepareSealedSegment], for [DB.ImportPreparedSegment]
+// to record.
+type PreparedSegment struct {
+	seg  *AuditSegment
+	data []byte // the file, put again if the blob collector removed it
+}
+
+// PrepareSealedSegment does the part of [DB.ImportSealedSegment] that
+// does not depend on the rest of the log: it checks that entries are one
+// whole segment range and chained, encodes them and puts the segment
+// file in db.Blobs. It is safe for concurrent use, so that an importer
+// encodes many segments at once and then imports them in order. Until it
+// is imported, the file is an unreferenced blob, which the blob collector
+// removes after its grace period.
+func (db *DB) PrepareSealedSegment(ctx context.Context, entries []bitnobi.AuditEntry) (*PreparedSegment, error) {
+	if err := db.checkSegmentEntries(entries); err != nil {
+		return nil, err
+	}
+	seg, data, err := db.putSegment(ctx, entries)
+	if err != nil {
+		return nil, fmt.Errorf("import audit segment seq %d-%d: %w", entries[0].Seq, entries[len(entries)-1].Seq, err)
+	}
+	return &PreparedSegment{seg: seg, data: data}, nil
+}
+
+// ImportPreparedSegment records p as the next sealed segment of the audit
+// log, as [DB.ImportSealedSegment] does, refusing it as that does when it
+// is not the next segment.
+func (db *DB) ImportPreparedSegment(ctx context.Context, p *PreparedSegment) (*AuditSegment, error) {
+	seg := *p.seg
+	db.sealMu.Lock()
+	defer db.sealMu.Unlock()
+	err := db.commitSegment(ctx, &seg, p.data, func(tx *Tx) error {
+		return tx.checkImport(ctx, seg.FirstSeq, seg.LastSeq, seg.PrevHash, seg.LastHash)
+	})
+	if err != nil {
+		return nil, importError(seg.FirstSeq, seg.LastSeq, err)
+	}
+	return &seg, nil
+}
+
+// importError returns the error of an import of seq first to last that
+// failed with err.
+func importError(first, last int64, err error) error {
+	switch {
+	case errors.Is(err, errSealRaced):
+		return fmt.Errorf("import audit segment seq %d-%d: %w: another process sealed segments meanwhile", first, last, ErrAuditChain)
+	case errors.Is(err, errImportPlace):
+		return fmt.Errorf("import audit segment seq %d-%d: %w: %v", first, last, ErrAuditChain, err)
+	}
+	return fmt.Errorf("import audit segment seq %d-%d: %w", first, last, err)
+}
+
+// checkSegmentEntries checks that entries are one whole segment range, as
+// SealAudit seals them, and chained.
+func (db *DB) checkSegmentEntries(entries []bitnobi.AuditEntry) error {
 	if db.Blobs == nil {
-		return nil, errors.New("import audit segment: no blob store")
+		return errors.New("import audit segment: no blob store")
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("import audit segment: %w: no entries", ErrAuditChain)
+		return fmt.Errorf("import audit segment: %w: no entries", ErrAuditChain)
 	}
 	n := db.segmentSize()
 	first := entries[0].Seq
 	last := (first/n+1)*n - 1
-	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("import audit segment seq %d-%d: %w: %s", first, last, ErrAuditChain, fmt.Sprintf(format, args...))
-	}
 	if first < 1 || (first != 1 && first%n != 0) {
-		return nil, fmt.Errorf("import audit segment: %w: seq %d does not start a segment of %d entries", ErrAuditChain, first, n)
+		return fmt.Errorf("import audit segment: %w: seq %d does not start a segment of %d entries", ErrAuditChain, first, n)
 	}
 	if int64(len(entries)) != last-first+1 {
-		return nil, refuse("%d entries, not the %d of the whole segment", len(entries), last-first+1)
+		return fmt.Errorf("import audit segment seq %d-%d: %w: %d entries, not the %d of the whole segment", first, last, ErrAuditChain, len(entries), last-first+1)
 	}
 	// The chain within the segment, as VerifyAudit checks a sealed one:
 	// on copies, since Next sets At from its text.
@@ -63,30 +140,10 @@ func (db *DB) ImportSealedSegment(ctx context.Context, entries []bitnobi.AuditEn
 	for i := range entries {
 		e := entries[i]
 		if err := chain.Next(&e, bitnobi.FormatTime(e.At)); err != nil {
-			return nil, fmt.Errorf("import audit segment seq %d-%d: %w", first, last, err)
+			return fmt.Errorf("import audit segment seq %d-%d: %w", first, last, err)
 		}
 	}
-	prevHash, lastHash := entries[0].PrevHash, chain.Last()
-	db.sealMu.Lock()
-	defer db.sealMu.Unlock()
-	// Checked before writing the blob, so that a refused import leaves
-	// nothing behind, and again in the write transaction, which decides.
-	err := db.ReadTx(ctx, func(tx *Tx) error { return tx.checkImport(ctx, first, last, prevHash, lastHash) })
-	if err != nil {
-		return nil, refuse("%v", err)
-	}
-	seg, _, err := db.writeSegment(ctx, entries, func(tx *Tx, _ *AuditSegment) error {
-		return tx.checkImport(ctx, first, last, prevHash, lastHash)
-	})
-	switch {
-	case errors.Is(err, errSealRaced):
-		return nil, refuse("another process sealed segments meanwhile")
-	case errors.Is(err, errImportPlace):
-		return nil, refuse("%v", err)
-	case err != nil:
-		return nil, fmt.Errorf("import audit segment seq %d-%d: %w", first, last, err)
-	}
-	return seg, nil
+	return nil
 }
 
 // errImportPlace means the chain has no place for an imported segment.

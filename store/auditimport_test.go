@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,6 +235,70 @@ func testImportSealedSegment_Refuses(t *testing.T, engine string) {
 			}
 		})
 	}
+}
+
+// TestImportPreparedSegment checks that segments prepared at once, on
+// goroutines of their own, import in order, and only in order, into the
+// log sealing them gives.
+func TestImportPreparedSegment(t *testing.T) { dbtest.Run(t, testImportPreparedSegment) }
+
+func testImportPreparedSegment(t *testing.T, engine string) {
+	ctx := context.Background()
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	sealed := openSealDB(t, engine)
+	appendAll(t, sealed, auditEntries(30, start))
+	if _, err := sealed.SealAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	db := openSealDB(t, engine)
+	es := chained(auditEntries(30, start), 1, "")
+	bounds := [][2]int{{0, 9}, {9, 19}, {19, 29}}
+	ps := make([]*store.PreparedSegment, len(bounds))
+	var wg sync.WaitGroup
+	for i, b := range bounds {
+		wg.Go(func() {
+			p, err := db.PrepareSealedSegment(ctx, es[b[0]:b[1]])
+			if err != nil {
+				t.Errorf("PrepareSealedSegment(seq %d-%d): %v", b[0]+1, b[1], err)
+			}
+			ps[i] = p
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if _, err := db.ImportPreparedSegment(ctx, ps[1]); !errors.Is(err, store.ErrAuditChain) {
+		t.Fatalf("ImportPreparedSegment(seq 10-19) first = %v, want ErrAuditChain", err)
+	}
+	for i, p := range ps {
+		if _, err := db.ImportPreparedSegment(ctx, p); err != nil {
+			t.Fatalf("ImportPreparedSegment(%d): %v", i, err)
+		}
+	}
+	if _, err := db.ImportPreparedSegment(ctx, ps[2]); !errors.Is(err, store.ErrAuditChain) {
+		t.Fatalf("ImportPreparedSegment(seq 20-29) again = %v, want ErrAuditChain", err)
+	}
+	appendAll(t, db, derefPtrs(es[29:]))
+	if diff := cmp.Diff(dumpAudit(t, sealed), dumpAudit(t, db)); diff != "" {
+		t.Errorf("imported differs from sealed (-sealed +imported):\n%s", diff)
+	}
+	if n, _, err := db.VerifyAudit(ctx, db.Read); err != nil || n != 30 {
+		t.Fatalf("VerifyAudit()=%d, %v; want 30", n, err)
+	}
+}
+
+// derefPtrs returns pointers to copies of es, with their seq and hashes
+// cleared, for appending again.
+func derefPtrs(es []bitnobi.AuditEntry) []*bitnobi.AuditEntry {
+	out := make([]*bitnobi.AuditEntry, len(es))
+	for i := range es {
+		e := es[i]
+		e.Seq, e.PrevHash, e.Hash = 0, "", ""
+		out[i] = &e
+	}
+	return out
 }
 
 // TestImportSealedSegment_Raced checks that an import refuses when
