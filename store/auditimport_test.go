@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/store"
 )
 
@@ -37,40 +37,11 @@ func chained(es []*bitnobi.AuditEntry, first int64, prevHash string) []bitnobi.A
 // sealed log (blobs.created_at aside, the clock's).
 func dumpAudit(t *testing.T, db *store.DB) map[string][]string {
 	t.Helper()
-	out := map[string][]string{}
-	for name, query := range map[string]string{
-		"audit_segments": `SELECT first_seq, last_seq, entries, first_at, last_at, prev_hash, last_hash, blob_id, size, actors, actions, target_types FROM audit_segments ORDER BY first_seq`,
-		"blobs":          `SELECT id, size FROM blobs ORDER BY id`,
-		"audit_log":      `SELECT seq, at, actor_id, actor_name, action, target_type, target_id, detail, remote_addr, remote_user, prev_hash, hash FROM audit_log ORDER BY seq`,
-	} {
-		rows, err := db.Read.Query(query)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vals {
-				if b, ok := v.([]byte); ok {
-					vals[i] = string(b)
-				}
-			}
-			b, _ := json.Marshal(vals)
-			out[name] = append(out[name], string(b))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
+	return map[string][]string{
+		"audit_segments": testutil.Rows(t, db.Read, `SELECT * FROM audit_segments ORDER BY first_seq`),
+		"blobs":          testutil.Rows(t, db.Read, `SELECT id, size FROM blobs ORDER BY id`),
+		"audit_log":      testutil.Rows(t, db.Read, `SELECT * FROM audit_log ORDER BY seq`),
 	}
-	return out
 }
 
 // TestImportSealedSegment checks that importing whole segments and

@@ -3,7 +3,6 @@ package seed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
 )
@@ -119,37 +119,9 @@ func TestAppendAudit_Sealed(t *testing.T) {
 // with every column, as JSON lines (the blobs' times aside: the clock's).
 func dumpTables(t *testing.T, db *store.DB) map[string][]string {
 	t.Helper()
-	out := map[string][]string{}
-	for name, query := range map[string]string{
-		"audit_segments": `SELECT * FROM audit_segments ORDER BY first_seq`,
-		"blobs":          `SELECT id, size FROM blobs ORDER BY id`,
-		"audit_log":      `SELECT * FROM audit_log ORDER BY seq`,
-	} {
-		rows, err := db.Read.Query(query)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			m := map[string]any{}
-			for i, c := range cols {
-				m[c] = vals[i]
-			}
-			b, _ := json.Marshal(m)
-			out[name] = append(out[name], string(b))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
+	return map[string][]string{
+		"audit_segments": testutil.Rows(t, db.Read, `SELECT * FROM audit_segments ORDER BY first_seq`),
+		"blobs":          testutil.Rows(t, db.Read, `SELECT id, size FROM blobs ORDER BY id`),
+		"audit_log":      testutil.Rows(t, db.Read, `SELECT * FROM audit_log ORDER BY seq`),
 	}
-	return out
 }
