@@ -11,11 +11,11 @@ import (
 	"github.com/bitnobi/bitnobi/store"
 )
 
-// TestFindAudit_CachedIndexRow damages an index row so that it names
-// another segment's file after a page has read (and cached) that file's
-// frame table: the reader must refuse the row as it does with a cold
-// cache, not skip the segment's entries because the cached table's seqs
-// are below the page.
+// TestFindAudit_CachedIndexRow damages an index row after a page has
+// read (and cached) the segments' frame tables: the reader must refuse
+// the row, not skip entries silently. OtherFile: a row names another
+// segment's file, whose cached table was not checked against it.
+// LastSeq: a row's last_seq disagrees with its count of entries.
 func TestFindAudit_CachedIndexRow(t *testing.T) { dbtest.Run(t, testFindAudit_CachedIndexRow) }
 
 func testFindAudit_CachedIndexRow(t *testing.T, engine string) {
@@ -35,15 +35,36 @@ func testFindAudit_CachedIndexRow(t *testing.T, engine string) {
 	if es, err := s.FindAuditEntries(adminCtx, bitnobi.AuditFilter{}); err != nil || len(es) != 35 {
 		t.Fatalf("FindAuditEntries()=%d entries, %v; want 35", len(es), err)
 	}
-	if _, err := db.Write.Exec(db.Dialect.Rebind(`UPDATE audit_segments SET blob_id = ? WHERE first_seq = 20`), segs[1].BlobID); err != nil {
-		t.Fatal(err)
-	}
-	es, err := s.FindAuditEntries(adminCtx, bitnobi.AuditFilter{AfterSeq: 19})
-	if !errors.Is(err, store.ErrAuditChain) {
-		seqs := make([]int64, len(es))
-		for i, e := range es {
-			seqs[i] = e.Seq
-		}
-		t.Fatalf("FindAuditEntries(after 19) over a row naming another segment's file: seqs %v, err %v; want ErrAuditChain", seqs, err)
+	for name, damage := range map[string]struct {
+		sql  string
+		args []any
+	}{
+		// The row of 20-29 names 10-19's file, whose table is cached.
+		"OtherFile": {`UPDATE audit_segments SET blob_id = ? WHERE first_seq = 20`, []any{segs[1].BlobID}},
+		// The row of 10-19 says it ends at 25: the reader went on after
+		// 25, skipping 20-25 of the next segment.
+		"LastSeq": {`UPDATE audit_segments SET last_seq = 25 WHERE first_seq = 10`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := db.Write.Exec(db.Dialect.Rebind(damage.sql), damage.args...); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				// Undo, for the next damage.
+				for _, seg := range segs {
+					if _, err := db.Write.Exec(db.Dialect.Rebind(`UPDATE audit_segments SET blob_id = ?, last_seq = ? WHERE first_seq = ?`), seg.BlobID, seg.LastSeq, seg.FirstSeq); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}()
+			es, err := s.FindAuditEntries(adminCtx, bitnobi.AuditFilter{AfterSeq: 5})
+			if !errors.Is(err, store.ErrAuditChain) {
+				seqs := make([]int64, len(es))
+				for i, e := range es {
+					seqs[i] = e.Seq
+				}
+				t.Fatalf("FindAuditEntries(after 5) over a damaged index row: seqs %v, err %v; want ErrAuditChain", seqs, err)
+			}
+		})
 	}
 }

@@ -602,9 +602,13 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 	return x, nil
 }
 
-// checkSegmentIndex checks that the frame table x holds the entries seg's
-// index row names.
+// checkSegmentIndex checks that seg's index row counts its seq range and
+// that the frame table x holds the entries it names: a reader goes on
+// after the row's last_seq.
 func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
+	if err := checkSegmentRow(seg); err != nil {
+		return err
+	}
 	if int64(x.Entries) != seg.Entries || x.FirstSeq != seg.FirstSeq {
 		return segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
 	}
