@@ -3,8 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
@@ -66,5 +70,61 @@ func testFindAudit_CachedIndexRow(t *testing.T, engine string) {
 				t.Fatalf("FindAuditEntries(after 5) over a damaged index row: seqs %v, err %v; want ErrAuditChain", seqs, err)
 			}
 		})
+	}
+}
+
+// TestFindAudit_ConcurrentPages reads pages of a sealed log of more
+// segments than the frame cache holds from many goroutines at once, while
+// a sealer seals more (run with -race): each page is the entries it must
+// be, whichever goroutine decoded and cached its frames.
+func TestFindAudit_ConcurrentPages(t *testing.T) {
+	ctx := context.Background()
+	db := openSealDB(t, "sqlite")
+	const n = 1200
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	appendAll(t, db, variedAudit(n/2, start))
+	if _, err := db.SealAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := findAll(t, db, bitnobi.AuditFilter{})
+	s := &store.AuditService{DB: db}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 200 {
+				after := int64((g*131 + i*37) % (n/2 - 20))
+				es, err := s.FindAuditEntries(adminCtx, bitnobi.AuditFilter{AfterSeq: after, Limit: 15})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(es) != 15 {
+					errs <- fmt.Errorf("page after %d: %d entries", after, len(es))
+					return
+				}
+				for j, e := range es {
+					if diff := cmp.Diff(want[after+int64(j)], *e); diff != "" {
+						errs <- fmt.Errorf("page after %d, entry %d:\n%s", after, j, diff)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		es := variedAudit(n/2, start.Add(24*time.Hour))
+		if err := db.WriteTx(ctx, func(tx *store.Tx) error { return tx.AppendAuditBatch(ctx, es) }); err != nil {
+			errs <- err
+			return
+		}
+		if _, err := db.SealAudit(ctx); err != nil {
+			errs <- err
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
