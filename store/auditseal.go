@@ -152,11 +152,22 @@ func (db *DB) SealAudit(ctx context.Context) (SealResult, error) {
 // only leaves the space unreturned until the next seal: it is logged.
 func (db *DB) reclaimSpace(ctx context.Context) {
 	start := time.Now()
-	if err := db.Dialect.ReclaimSpace(ctx, db.Write); err != nil {
+	err := db.Dialect.ReclaimSpace(ctx, db.Write)
+	db.lockHeld("reclaim", start)
+	if err != nil {
 		db.Logger.Warn("seal audit log: give back free space", "err", err)
 		return
 	}
 	db.Logger.Debug("seal audit log: gave back free space", "took", time.Since(start))
+}
+
+// lockHeld reports to the test hook how long a write step of sealing,
+// begun at since (zero: it never got the connection), held the write
+// connection.
+func (db *DB) lockHeld(step string, since time.Time) {
+	if db.sealLockHeld != nil && !since.IsZero() {
+		db.sealLockHeld(step, time.Since(since))
+	}
 }
 
 // Compact rebuilds the database without its free space where the engine
@@ -218,7 +229,9 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	}
 	seg := summarize(entries)
 	seg.BlobID, seg.Size = id, size
+	var held time.Time
 	err = db.WriteTx(ctx, func(tx *Tx) error {
+		held = time.Now()
 		var done int64
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments`).Scan(&done); err != nil {
 			return fmt.Errorf("read sealed segments: %w", err)
@@ -246,6 +259,7 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		}
 		return nil
 	})
+	db.lockHeld("seal", held)
 	if err != nil {
 		return nil, 0, err
 	}

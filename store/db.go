@@ -115,6 +115,10 @@ type DB struct {
 	// CollectGarbage between listing the blob files and removing them.
 	afterSegmentPut func(id string)
 	afterGCList     func()
+	// sealLockHeld, when set, gets how long each of SealAudit's write
+	// steps (a segment's transaction, a step of giving back space) held
+	// the write connection: what an audited write may wait behind.
+	sealLockHeld func(step string, held time.Duration)
 	sums            summaryCache // their summaries, parsed
 }
 
