@@ -128,3 +128,38 @@ func TestFindAudit_ConcurrentPages(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFindAudit_FramePages reads pages of segments of several frames each
+// (auditseg.FrameEntries entries a frame), on a cold cache and a warm
+// one: every entry, its Hash and PrevHash included, is the one audit_log
+// held before the seal, across frame and segment boundaries, as each
+// frame's hashes are recomputed from the prev_hash its table gives.
+func TestFindAudit_FramePages(t *testing.T) {
+	ctx := context.Background()
+	const n = 3000
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	plain := openSealDB(t, "sqlite")
+	appendAll(t, plain, variedAudit(n, start))
+	want := findAll(t, plain, bitnobi.AuditFilter{})
+	for _, size := range []int64{1200, 2048} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			db := openSealDB(t, "sqlite")
+			db.AuditSegmentSize = size
+			appendAll(t, db, variedAudit(n, start))
+			if res, err := db.SealAudit(ctx); err != nil || res.Segments == 0 {
+				t.Fatalf("SealAudit()=%+v, %v", res, err)
+			}
+			for _, pass := range []string{"cold", "warm"} {
+				for _, after := range []int64{0, 510, 511, 512, 1023, 1198, 1199, 1200, 2046, 2047, 2900} {
+					es, err := (&store.AuditService{DB: db}).FindAuditEntries(adminCtx, bitnobi.AuditFilter{AfterSeq: after, Limit: 40})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(want[after:after+40], derefAudit(es)); diff != "" {
+						t.Fatalf("%s page after %d (-rows +sealed):\n%s", pass, after, diff)
+					}
+				}
+			}
+		})
+	}
+}
