@@ -70,6 +70,12 @@ func (c *AuditChain) segment(ctx context.Context, seg *AuditSegment, blobs *blob
 	if err != nil {
 		return err
 	}
+	return c.segmentEntries(seg, entries)
+}
+
+// segmentEntries checks entries, the decoded file of the sealed segment
+// seg, as the next entries, with the row's last hash and summaries.
+func (c *AuditChain) segmentEntries(seg *AuditSegment, entries []bitnobi.AuditEntry) error {
 	for i := range entries {
 		e := &entries[i]
 		if err := c.Next(e, bitnobi.FormatTime(e.At)); err != nil {
@@ -103,6 +109,22 @@ func CheckAuditSegment(ctx context.Context, seg *AuditSegment, blobs *blob.Store
 	}
 	c := AuditChain{n: seg.FirstSeq - 1, seq: seg.FirstSeq - 1, last: seg.PrevHash}
 	return c.segment(ctx, seg, blobs)
+}
+
+// CheckAuditSegmentData is [CheckAuditSegment] for a segment file already
+// in memory: data, the bytes of seg's file, which it does not keep. A
+// restore checks each segment with it as it copies the file, rather than
+// reading the file again afterwards.
+func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
+	c := AuditChain{n: seg.FirstSeq - 1, seq: seg.FirstSeq - 1, last: seg.PrevHash}
+	if seg.LastSeq < seg.FirstSeq || seg.Entries != seg.LastSeq-seg.FirstSeq+1 {
+		return segmentError(seg, "its index row says %d entries", seg.Entries)
+	}
+	entries, err := decodeSegment(seg, data)
+	if err != nil {
+		return err
+	}
+	return c.segmentEntries(seg, entries)
 }
 
 // Count returns the number of entries accepted, which is also the last

@@ -456,7 +456,12 @@ func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, er
 	if _, err := buf.ReadFrom(io.LimitReader(f, auditseg.MaxDecodedSize+1)); err != nil {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	data := buf.Bytes()
+	return decodeSegment(seg, buf.Bytes())
+}
+
+// decodeSegment decodes data, the file of the sealed segment seg,
+// checking that it hashes to seg.BlobID and holds the entries indexed.
+func decodeSegment(seg *AuditSegment, data []byte) ([]bitnobi.AuditEntry, error) {
 	if len(data) > auditseg.MaxDecodedSize {
 		return nil, segmentError(seg, "the segment file has more than %d bytes", auditseg.MaxDecodedSize)
 	}
