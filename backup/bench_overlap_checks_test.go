@@ -9,22 +9,20 @@ import (
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
+	"github.com/bitnobi/bitnobi/backup/backuptest"
 )
 
-// BenchmarkRestore_SealedSegmentsChecks restores the backup of
-// BenchmarkRestore_SealedSegments twice an iteration, in turns: with each
-// sealed segment checked as its file is copied (as restores do), and with
-// every segment checked from the restored blob store after the copy (as
-// restores did before; backup.SetMaxSegmentInMemory(0)). Taking turns
-// within one run keeps the comparison fair on a machine whose load
+// benchChecksCopyingOrAfter restores res, the backup of d of
+// BenchmarkRestore_SealedSegments, twice an iteration, in turns: with
+// each sealed segment checked as its file is copied (as restores do),
+// and with every segment checked from the restored blob store after the
+// copy (as restores did before; backup.SetMaxSegmentInMemory(0)). Taking
+// turns within one run keeps the comparison fair on a machine whose load
 // changes. It reports the median time of each ("copying-ms",
 // "after-ms"), their ratio, the time of the phase after the load in each
 // ("copying-after-load-ms", "after-after-load-ms") and the CPU time of
-// each ("copying-cpu-ms", "after-cpu-ms"):
-//
-//	nice go test -run '^$' -bench Restore_SealedSegmentsChecks -benchtime 4x ./backup/
-func BenchmarkRestore_SealedSegmentsChecks(b *testing.B) {
-	d, res, check := sealedBenchState(b)
+// each ("copying-cpu-ms", "after-cpu-ms").
+func benchChecksCopyingOrAfter(b *testing.B, d *backuptest.DataDir, res *backup.Result) {
 	root := b.TempDir()
 	var copying, after, copyingAL, afterAL, copyingCPU, afterCPU []time.Duration
 	i := 0
@@ -63,5 +61,4 @@ func BenchmarkRestore_SealedSegmentsChecks(b *testing.B) {
 	b.ReportMetric(median(afterAL), "after-after-load-ms")
 	b.ReportMetric(median(copyingCPU), "copying-cpu-ms")
 	b.ReportMetric(median(afterCPU), "after-cpu-ms")
-	b.ReportMetric(float64(check.Milliseconds()), "check-ms")
 }

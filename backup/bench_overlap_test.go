@@ -20,14 +20,16 @@ import (
 // sealed audit segments of the default size (about 1 MB each) beside
 // benchOverlapUploads uploads of benchOverlapUploadSize bytes of CSV.
 const (
-	benchOverlapSegments   = 40
+	benchOverlapSegments   = 32
 	benchOverlapUploads    = 4
 	benchOverlapUploadSize = 16 << 20
 )
 
 // BenchmarkRestore_SealedSegments restores a backup of a sealed audit
 // history beside some uploads ("restore"), and, for scale, copies the
-// data directory it was made from with cp -a and fsyncs the copy ("cp").
+// data directory it was made from with cp -a and fsyncs the copy ("cp");
+// "checks" compares where the segments are checked
+// (benchChecksCopyingOrAfter).
 // Every restore checks each sealed segment against its index row
 // (store.CheckAuditSegment's checks); issue 15 asks that this add little
 // to the time of copying the bytes. Besides the time, it reports:
@@ -66,6 +68,7 @@ func BenchmarkRestore_SealedSegments(b *testing.B) {
 		b.ReportMetric(float64(afterLoad.Milliseconds())/float64(b.N), "after-load-ms/op")
 		b.ReportMetric(float64(check.Milliseconds()), "check-ms")
 	})
+	b.Run("checks", func(b *testing.B) { benchChecksCopyingOrAfter(b, d, res) })
 	b.Run("cp", func(b *testing.B) {
 		defer reportCPU(b)()
 		root := b.TempDir()
