@@ -33,3 +33,11 @@ func CountSegmentRereads() (count func() int64, restore func()) {
 	segmentReread = func(*store.AuditSegment) { n.Add(1) }
 	return n.Load, func() { segmentReread = nil }
 }
+
+// SetWriteback turns the early write-back of restored blobs on or off
+// until the returned function is called.
+func SetWriteback(on bool) (restore func()) {
+	old := writeback
+	writeback = on
+	return func() { writeback = old }
+}

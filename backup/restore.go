@@ -1118,11 +1118,18 @@ func (b *builder) copyBlobFile(ctx context.Context, st *blob.Store, f format.Fil
 	if same && b.check != nil {
 		b.check.pass(f.Path)
 	}
+	if st.NoSync && writeback {
+		startWriteback(st.Path(id))
+	}
 	if kept != nil && !kept.over {
 		b.segments.check(segs, kept.b)
 	}
 	return nil
 }
+
+// writeback makes copyBlobFile start the write-back of each blob it puts
+// without an fsync ([startWriteback]). Tests turn it off to compare.
+var writeback = true
 
 // keptBytes keeps the bytes written to it, up to max; beyond, it keeps
 // none and sets over. It never fails.
