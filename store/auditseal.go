@@ -205,36 +205,11 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 		}
 		return nil, 0, fmt.Errorf("%w: %d of %d entries in audit_log", ErrAuditChain, len(entries), last-first+1)
 	}
-	data, err := auditseg.Encode(entries)
+	seg, data, err := db.putSegment(ctx, entries)
 	if err != nil {
 		return nil, 0, err
 	}
-	id, size, err := db.Blobs.Put(ctx, bytes.NewReader(data), 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	if db.afterSegmentPut != nil {
-		db.afterSegmentPut(id)
-	}
-	seg := summarize(entries)
-	seg.BlobID, seg.Size = id, size
-	err = db.WriteTx(ctx, func(tx *Tx) error {
-		var done int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments`).Scan(&done); err != nil {
-			return fmt.Errorf("read sealed segments: %w", err)
-		}
-		if done != first-1 {
-			return errSealRaced
-		}
-		if err := db.keepSegmentBlob(ctx, id, size, data); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
-			return fmt.Errorf("record segment blob: %w", err)
-		}
-		if err := tx.insertSegment(ctx, seg); err != nil {
-			return err
-		}
+	err = db.commitSegment(ctx, seg, data, func(tx *Tx) error {
 		r, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq >= ? AND seq <= ?`, first, last)
 		if err != nil {
 			return fmt.Errorf("delete sealed entries: %w", err)
@@ -249,8 +224,62 @@ func (db *DB) sealSegment(ctx context.Context, first, last int64, prevHash strin
 	if err != nil {
 		return nil, 0, err
 	}
+	return seg, seg.Size, nil
+}
+
+// putSegment encodes entries, a checked piece of the chain that is one
+// whole segment range, as a segment file (package auditseg) and puts it
+// in db.Blobs, durably. It returns the segment's index row and the file.
+func (db *DB) putSegment(ctx context.Context, entries []bitnobi.AuditEntry) (*AuditSegment, []byte, error) {
+	data, err := auditseg.Encode(entries)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, size, err := db.Blobs.Put(ctx, bytes.NewReader(data), 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if db.afterSegmentPut != nil {
+		db.afterSegmentPut(id)
+	}
+	seg := summarize(entries)
+	seg.BlobID, seg.Size = id, size
+	return seg, data, nil
+}
+
+// commitSegment records seg, put by [DB.putSegment] with the file data,
+// in one write transaction: it checks that seg follows the last sealed
+// segment, which another sealer may have sealed in the meantime
+// ([errSealRaced]), runs step, which moves or checks what audit_log holds
+// of its entries ([DB.SealAudit] deletes the rows it seals,
+// [DB.ImportSealedSegment] checks that there are none), and records the
+// blob and the index row.
+func (db *DB) commitSegment(ctx context.Context, seg *AuditSegment, data []byte, step func(tx *Tx) error) error {
+	id, size := seg.BlobID, seg.Size
+	err := db.WriteTx(ctx, func(tx *Tx) error {
+		var done int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments`).Scan(&done); err != nil {
+			return fmt.Errorf("read sealed segments: %w", err)
+		}
+		if done != seg.FirstSeq-1 {
+			return errSealRaced
+		}
+		if err := step(tx); err != nil {
+			return err
+		}
+		if err := db.keepSegmentBlob(ctx, id, size, data); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, size, ts(tx.Now())); err != nil {
+			return fmt.Errorf("record segment blob: %w", err)
+		}
+		return tx.insertSegment(ctx, seg)
+	})
+	if err != nil {
+		return err
+	}
 	db.Logger.Debug("sealed audit segment", "first_seq", seg.FirstSeq, "last_seq", seg.LastSeq, "blob", seg.BlobID, "bytes", size)
-	return seg, size, nil
+	return nil
 }
 
 // keepSegmentBlob makes sure, inside the seal's write transaction, that

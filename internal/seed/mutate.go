@@ -90,7 +90,7 @@ func (s *Seeder) Mutate(ctx context.Context) (*Stats, error) {
 		{"edits", func() error { return s.editDay(ctx, w, r, pct) }},
 		{"runs", func() error { return s.seedRuns(ctx, w, 2, r) }},
 		{"audit", func() error {
-			return s.appendAudit(ctx, w, int64(size.Audit/100), s.clock.peek(), 10*time.Hour, r)
+			return s.appendAudit(ctx, w, int64(size.Audit/100), s.clock.peek(), 10*time.Hour, r, false)
 		}},
 		{"seal", func() error { return s.sealAudit(ctx) }},
 	}

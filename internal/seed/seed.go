@@ -17,10 +17,15 @@
 //
 // Everything goes through the services of package store with an actor in
 // the context, as an HTTP request would, except the bulk of the audit
-// history, which is appended with [store.Tx.AppendAuditBatch] in
-// transactions of [AuditBatch] entries (it chains entries with the same
-// code as [store.Tx.AppendAudit], which every service's audit entry goes
-// through, so the hash chain is the real one).
+// history. Its closed part, every whole segment that
+// [store.DB.SealAudit] would seal, is written directly as sealed
+// segments with the seal's own code ([store.DB.ImportSealedSegment]), so
+// that the state is the one a server has after sealing without writing
+// and deleting millions of rows; the rest is appended with
+// [store.Tx.AppendAuditBatch] in transactions of [AuditBatch] entries.
+// Both chain entries with [bitnobi.AuditEntry.ComputeHash], as
+// [store.Tx.AppendAudit], which every service's audit entry goes
+// through, does, so the hash chain is the real one.
 //
 // Determinism: the same seed and size give the same logical content: the
 // same users, names, attributes, file contents (so the same blob IDs),
@@ -303,7 +308,7 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 				return err
 			}
 			// A year of use after the first weeks of setting up.
-			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), size.auditSpan(), s.rng(9))
+			return s.appendAudit(ctx, w, int64(size.Audit)-have, s.clock.peek().Add(8*time.Hour), size.auditSpan(), s.rng(9), true)
 		}},
 		{"seal", func() error { return s.sealAudit(ctx) }},
 	}
@@ -318,7 +323,9 @@ func (s *Seeder) Fill(ctx context.Context) (*Stats, error) {
 
 // sealAudit seals the audit log's full segments, as a long-running
 // server would have (store.DB.SealAudit), so that the state seeded looks
-// like a server's.
+// like a server's. A Fill writes its closed history as sealed segments
+// already, so this seals something only when that history is too short
+// to import a segment; a Mutate appends the day's entries as rows.
 func (s *Seeder) sealAudit(ctx context.Context) error {
 	res, err := s.DB.SealAudit(ctx)
 	if err != nil {

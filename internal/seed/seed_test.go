@@ -223,11 +223,12 @@ func TestMutate_NotSeeded(t *testing.T) {
 	}
 }
 
-// BenchmarkAppendAudit measures how fast the seed appends audit entries
-// (the bulk of seeding M and L).
+// BenchmarkAppendAudit measures how fast the seed writes audit entries
+// and seals them (the bulk of seeding M and L): 100,000 entries, as S, of
+// which all but the head's segment and the last one are sealed segments.
 func BenchmarkAppendAudit(b *testing.B) {
 	size := tiny
-	size.Audit = 20000
+	size.Audit = 100_000
 	for b.Loop() {
 		b.StopTimer()
 		db := openDB(b, b.TempDir())

@@ -6,7 +6,9 @@ package testutil
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"io"
 	"io/fs"
@@ -123,4 +125,47 @@ func CloneBackup(tb testing.TB, src, folder, name string, t time.Time) string {
 		tb.Fatal(err)
 	}
 	return dst
+}
+
+// Rows runs query on q and returns each row as a JSON object of its
+// columns (text as strings, whichever way the driver returns it), in the
+// query's order: rows to compare between two databases with go-cmp.
+func Rows(tb testing.TB, q *sql.DB, query string) []string {
+	tb.Helper()
+	rows, err := q.Query(query)
+	if err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			tb.Fatal(err)
+		}
+		m := make(map[string]any, len(cols))
+		for i, c := range cols {
+			if b, ok := vals[i].([]byte); ok {
+				vals[i] = string(b)
+			}
+			m[c] = vals[i]
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return out
 }
