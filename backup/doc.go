@@ -146,7 +146,9 @@
 //     ([store.DB.SealAudit]: all of a format 1-4 backup's history, little
 //     or nothing of a format 5 one's); mark a copy (--as-copy); install
 //     the key; fsync everything (the blobs too, which are put without
-//     their own fsyncs, blob.Store.NoSync). The
+//     their own fsyncs, blob.Store.NoSync, but each has its write-back
+//     started as it is put, so that the disk writes while the CPU copies
+//     and checks the rest). The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a
 //     crash during the load leaves only the staging directory to remove.

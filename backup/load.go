@@ -333,7 +333,8 @@ func newAuditStream(tables []store.Table) *auditStream {
 // index gives. [store.VerifyAudit] checks the index and the live tail (a
 // few thousand rows at most on a server that seals). Then each segment's
 // file is decoded and checked against its index row, as `audit verify`
-// checks it (checkSegments, in parallel): the manifest's checksums only
+// checks it (checkSegments: mostly as the file was copied, see
+// segcheck.go; in parallel from the blob store otherwise): the manifest's checksums only
 // say the files are the ones the backup wrote, not that the index row
 // written beside a file describes it, and the reader trusts the row's
 // summaries to skip segments.
