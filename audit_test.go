@@ -44,3 +44,11 @@ func BenchmarkAuditEntry_ComputeHash(b *testing.B) {
 		e.ComputeHash()
 	}
 }
+
+// TestAuditEntry_AppendHash: AppendHash appends what ComputeHash returns.
+func TestAuditEntry_AppendHash(t *testing.T) {
+	e := bitnobi.AuditEntry{Seq: 3, At: time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC), Action: bitnobi.ActionSignIn}
+	if got, want := string(e.AppendHash([]byte("x"))), "x"+e.ComputeHash(); got != want {
+		t.Fatalf("AppendHash()=%s, want %s", got, want)
+	}
+}

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/blob"
+	"github.com/bitnobi/bitnobi/store/auditseg"
 )
 
 // AuditChain checks the audit log's hash chain one entry at a time, in seq
@@ -47,58 +50,41 @@ func (c *AuditChain) Next(e *bitnobi.AuditEntry, at string) error {
 
 // segment checks the sealed segment seg as the next entries: by its
 // index row (it follows the entries before, and its row is consistent),
-// and, when blobs is not nil, by its file too, entry by entry, with the
-// row's summaries. An error names the segment.
+// and, when blobs is not nil, by its file too ([CheckAuditSegment]). An
+// error names the segment.
 func (c *AuditChain) segment(ctx context.Context, seg *AuditSegment, blobs *blob.Store) error {
 	switch {
 	case seg.FirstSeq != c.seq+1:
 		return segmentError(seg, "expected it to start at seq %d (entries missing)", c.seq+1)
 	case seg.PrevHash != c.last:
 		return segmentError(seg, "its prev_hash does not match entry %d", c.seq)
-	case seg.LastSeq < seg.FirstSeq || seg.Entries != seg.LastSeq-seg.FirstSeq+1:
-		return segmentError(seg, "its index row says %d entries", seg.Entries)
 	}
-	if blobs == nil {
-		c.seq, c.last = seg.LastSeq, seg.LastHash
-		c.n += seg.Entries
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkSegmentRow(seg); err != nil {
 		return err
 	}
-	entries, err := readSegment(blobs, seg)
-	if err != nil {
-		return err
-	}
-	return c.segmentEntries(seg, entries)
-}
-
-// segmentEntries checks entries, the decoded file of the sealed segment
-// seg, as the next entries, with the row's last hash and summaries.
-func (c *AuditChain) segmentEntries(seg *AuditSegment, entries []bitnobi.AuditEntry) error {
-	for i := range entries {
-		e := &entries[i]
-		if err := c.Next(e, bitnobi.FormatTime(e.At)); err != nil {
-			return fmt.Errorf("%w (in sealed segment seq %d-%d, blob %s)", err, seg.FirstSeq, seg.LastSeq, seg.BlobID)
+	if blobs != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := CheckAuditSegment(ctx, seg, blobs); err != nil {
+			return err
 		}
 	}
-	if c.last != seg.LastHash {
-		return segmentError(seg, "its index row's last_hash is not its last entry's hash")
-	}
-	sum := summarize(entries)
-	if !slices.Equal(sum.Actors, seg.Actors) || !slices.Equal(sum.Actions, seg.Actions) || !slices.Equal(sum.TargetTypes, seg.TargetTypes) ||
-		!sum.FirstAt.Equal(seg.FirstAt) || !sum.LastAt.Equal(seg.LastAt) {
-		return segmentError(seg, "its index row's times or summaries do not match its entries")
+	c.seq, c.last = seg.LastSeq, seg.LastHash
+	c.n += seg.Entries
+	return nil
+}
+
+// checkSegmentRow checks that seg's index row counts its seq range.
+func checkSegmentRow(seg *AuditSegment) error {
+	if seg.LastSeq < seg.FirstSeq || seg.Entries != seg.LastSeq-seg.FirstSeq+1 {
+		return segmentError(seg, "its index row says %d entries", seg.Entries)
 	}
 	return nil
 }
 
 // CheckAuditSegment checks the file of the sealed segment seg, read from
-// blobs, against its index row, with the checks [DB.VerifyAudit] makes
-// of it: the file hashes to its blob id and decodes, its entries are
-// seg.FirstSeq to seg.LastSeq, the first one's prev_hash is the row's,
-// each entry checks as a live one does, the last one's hash is the row's
-// last_hash, and the row's times and summaries are its entries'. It does
+// blobs, against its index row, as [CheckAuditSegmentData] does. It does
 // not check that seg follows the segments before it ([VerifyAudit] checks
 // the index), so segments may be checked one apart from another, on
 // goroutines of their own. An error wraps [ErrAuditChain] and names the
@@ -107,24 +93,72 @@ func CheckAuditSegment(ctx context.Context, seg *AuditSegment, blobs *blob.Store
 	if blobs == nil {
 		return errors.New("check sealed audit segment: no blob store to read it from")
 	}
-	c := AuditChain{n: seg.FirstSeq - 1, seq: seg.FirstSeq - 1, last: seg.PrevHash}
-	return c.segment(ctx, seg, blobs)
-}
-
-// CheckAuditSegmentData is [CheckAuditSegment] for a segment file already
-// in memory: data, the bytes of seg's file, which it does not keep. A
-// restore checks each segment with it as it copies the file, rather than
-// reading the file again afterwards.
-func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
-	c := AuditChain{n: seg.FirstSeq - 1, seq: seg.FirstSeq - 1, last: seg.PrevHash}
-	if seg.LastSeq < seg.FirstSeq || seg.Entries != seg.LastSeq-seg.FirstSeq+1 {
-		return segmentError(seg, "its index row says %d entries", seg.Entries)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	entries, err := decodeSegment(seg, data)
+	data, err := readSegmentFile(blobs, seg)
 	if err != nil {
 		return err
 	}
-	return c.segmentEntries(seg, entries)
+	return CheckAuditSegmentData(seg, data)
+}
+
+// CheckAuditSegmentData checks data, the bytes of the file of the sealed
+// segment seg, against its index row, with the checks [DB.VerifyAudit]
+// makes of it: the bytes hash to its blob id and decode, its entries are
+// seg.FirstSeq to seg.LastSeq, the first one's prev_hash is the row's,
+// each frame's prev_hash is the hash of the entry before it (within a
+// frame the hashes are recomputed from it, so the chain holds there by
+// construction), the last entry's hash is the row's last_hash, and the
+// row's times and summaries are its entries'. A restore checks the bytes
+// it holds in memory with it rather than read them again. It is safe for
+// concurrent use. An error wraps [ErrAuditChain] and names the segment.
+func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
+	if err := checkSegmentRow(seg); err != nil {
+		return err
+	}
+	if len(data) > auditseg.MaxDecodedSize {
+		return segmentError(seg, "the segment file has %d bytes, more than a segment may", len(data))
+	}
+	digest := sha256.Sum256(data)
+	if got := hex.EncodeToString(digest[:]); got != seg.BlobID {
+		return segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
+	}
+	// Frame by frame: a check holds one frame's entries at a time, and
+	// restores run one per core.
+	var sum summarizer
+	next, prev := seg.FirstSeq, seg.PrevHash
+	err := auditseg.Scan(data, seg.Entries, func(es []bitnobi.AuditEntry) error {
+		switch f := &es[0]; {
+		case f.Seq != next:
+			return segmentError(seg, "the file holds entries from seq %d, not those indexed", f.Seq)
+		case f.PrevHash != prev && f.Seq == seg.FirstSeq:
+			return segmentError(seg, "its first entry's prev_hash is not its index row's (seq %d: prev_hash does not match entry %d)", f.Seq, f.Seq-1)
+		case f.PrevHash != prev:
+			return segmentError(seg, "a frame's prev_hash does not match the entry before it (seq %d: prev_hash does not match entry %d)", f.Seq, f.Seq-1)
+		}
+		l := &es[len(es)-1]
+		next, prev = l.Seq+1, l.Hash
+		sum.add(es)
+		return nil
+	})
+	if errors.Is(err, ErrAuditChain) {
+		return err
+	} else if err != nil {
+		return segmentError(seg, "%v", err)
+	}
+	if next != seg.LastSeq+1 {
+		return segmentError(seg, "the file holds %d entries, not those indexed", next-seg.FirstSeq)
+	}
+	if prev != seg.LastHash {
+		return segmentError(seg, "its index row's last_hash is not its last entry's hash")
+	}
+	s := sum.done()
+	if !slices.Equal(s.Actors, seg.Actors) || !slices.Equal(s.Actions, seg.Actions) || !slices.Equal(s.TargetTypes, seg.TargetTypes) ||
+		!s.FirstAt.Equal(seg.FirstAt) || !s.LastAt.Equal(seg.LastAt) {
+		return segmentError(seg, "its index row's times or summaries do not match its entries")
+	}
+	return nil
 }
 
 // Count returns the number of entries accepted, which is also the last

@@ -96,22 +96,33 @@ func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEnt
 			return entries, nil
 		}
 		if !q.skip(seg) {
-			es, err := tx.db.segment(seg)
+			// Only the frames from the first entry after after on are
+			// decoded, one at a time, until the page is full.
+			x, err := tx.db.segmentIndex(seg)
 			if err != nil {
 				return nil, err
 			}
-			for j := range es {
-				e := &es[j]
-				if e.Seq <= after || !q.match(e) {
-					continue
-				}
-				if q.upto > 0 && e.Seq > q.upto {
+			for fi := x.Find(after + 1); fi < len(x.Frames); fi++ {
+				if q.upto > 0 && x.Frames[fi].FirstSeq > q.upto {
 					return entries, nil
 				}
-				c := *e
-				entries = append(entries, &c)
-				if len(entries) == q.limit {
-					return entries, nil
+				es, err := tx.db.segmentFrame(seg, x, fi)
+				if err != nil {
+					return nil, err
+				}
+				for j := range es {
+					e := &es[j]
+					if e.Seq <= after || !q.match(e) {
+						continue
+					}
+					if q.upto > 0 && e.Seq > q.upto {
+						return entries, nil
+					}
+					c := *e
+					entries = append(entries, &c)
+					if len(entries) == q.limit {
+						return entries, nil
+					}
 				}
 			}
 		}

@@ -3,13 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -317,26 +316,62 @@ func (db *DB) keepSegmentBlob(ctx context.Context, id string, size int64, data [
 
 // summarize returns the index row of entries, but for the blob.
 func summarize(entries []bitnobi.AuditEntry) *AuditSegment {
-	f, l := &entries[0], &entries[len(entries)-1]
-	seg := &AuditSegment{
-		FirstSeq: f.Seq, LastSeq: l.Seq, Entries: int64(len(entries)),
-		FirstAt: f.At, LastAt: f.At, PrevHash: f.PrevHash, LastHash: l.Hash,
+	var s summarizer
+	s.add(entries)
+	return s.done()
+}
+
+// summarizer builds the index row of entries given a run at a time, in
+// seq order, but for the blob. The zero value is ready.
+type summarizer struct {
+	seg                    AuditSegment
+	actors, actions, types map[string]bool
+}
+
+func (s *summarizer) add(entries []bitnobi.AuditEntry) {
+	if len(entries) == 0 {
+		return
 	}
-	actors, actions, types := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if s.seg.Entries == 0 {
+		f := &entries[0]
+		s.seg = AuditSegment{FirstSeq: f.Seq, FirstAt: f.At, LastAt: f.At, PrevHash: f.PrevHash}
+		s.actors, s.actions, s.types = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	l := &entries[len(entries)-1]
+	s.seg.LastSeq, s.seg.LastHash = l.Seq, l.Hash
+	s.seg.Entries += int64(len(entries))
+	// Neighbouring entries often share values: a map is touched only
+	// when a value differs from the entry before's.
+	var prev *bitnobi.AuditEntry
 	for i := range entries {
 		e := &entries[i]
-		if e.At.Before(seg.FirstAt) {
-			seg.FirstAt = e.At
+		if e.At.Before(s.seg.FirstAt) {
+			s.seg.FirstAt = e.At
 		}
-		if e.At.After(seg.LastAt) {
-			seg.LastAt = e.At
+		if e.At.After(s.seg.LastAt) {
+			s.seg.LastAt = e.At
 		}
-		actors[e.ActorID], actors[e.ActorName] = true, true
-		actions[e.Action] = true
-		types[e.TargetType] = true
+		if prev == nil || e.ActorID != prev.ActorID {
+			s.actors[e.ActorID] = true
+		}
+		if prev == nil || e.ActorName != prev.ActorName {
+			s.actors[e.ActorName] = true
+		}
+		if prev == nil || e.Action != prev.Action {
+			s.actions[e.Action] = true
+		}
+		if prev == nil || e.TargetType != prev.TargetType {
+			s.types[e.TargetType] = true
+		}
+		prev = e
 	}
-	seg.Actors, seg.Actions, seg.TargetTypes = sortedKeys(actors), sortedKeys(actions), sortedKeys(types)
-	return seg
+}
+
+// done returns the index row of the entries added.
+func (s *summarizer) done() *AuditSegment {
+	seg := s.seg
+	seg.Actors, seg.Actions, seg.TargetTypes = sortedKeys(s.actors), sortedKeys(s.actions), sortedKeys(s.types)
+	return &seg
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -458,100 +493,146 @@ func segmentError(seg *AuditSegment, format string, args ...any) error {
 	return fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %s", ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, fmt.Sprintf(format, args...))
 }
 
-// readSegment reads and decodes the segment's blob from blobs, checking
-// that its content hashes to its id and that it holds the entries the
-// index says, without checking their chain.
-func readSegment(blobs *blob.Store, seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
+// openSegment opens the file of the sealed segment seg in blobs, and
+// returns it with its size.
+func openSegment(blobs *blob.Store, seg *AuditSegment) (*os.File, int64, error) {
 	f, err := blobs.Open(seg.BlobID)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %w from the blob store %s",
+		return nil, 0, fmt.Errorf("%w: sealed segment seq %d-%d (blob %s): %w from the blob store %s",
 			ErrAuditChain, seg.FirstSeq, seg.LastSeq, seg.BlobID, ErrSegmentMissing, blobs.Dir)
 	} else if err != nil {
-		return nil, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+		return nil, 0, fmt.Errorf("open sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	defer f.Close()
-	// The file is read whole, in a buffer of its size on disk, not the
-	// size the index gives (a damaged row must not make a reader allocate
-	// it), up to the decoder's own bound; a file of another size than
-	// indexed is caught by its hash.
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+		f.Close()
+		return nil, 0, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	if fi.Size() > auditseg.MaxDecodedSize {
-		return nil, segmentError(seg, "the segment file has %d bytes, more than a segment may", fi.Size())
+	return f, fi.Size(), nil
+}
+
+// readSegmentFile reads the file of the sealed segment seg from blobs,
+// whole, in a buffer of its size on disk, not the size the index gives (a
+// damaged row must not make a reader allocate it), up to the decoder's
+// own bound; a file of another size than indexed is caught by its hash.
+func readSegmentFile(blobs *blob.Store, seg *AuditSegment) ([]byte, error) {
+	f, size, err := openSegment(blobs, seg)
+	if err != nil {
+		return nil, err
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	defer f.Close()
+	if size > auditseg.MaxDecodedSize {
+		return nil, segmentError(seg, "the segment file has %d bytes, more than a segment may", size)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	if _, err := buf.ReadFrom(io.LimitReader(f, auditseg.MaxDecodedSize+1)); err != nil {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	return decodeSegment(seg, buf.Bytes())
+	return buf.Bytes(), nil
 }
 
-// decodeSegment decodes data, the file of the sealed segment seg,
-// checking that it hashes to seg.BlobID and holds the entries indexed.
-func decodeSegment(seg *AuditSegment, data []byte) ([]bitnobi.AuditEntry, error) {
-	if len(data) > auditseg.MaxDecodedSize {
-		return nil, segmentError(seg, "the segment file has more than %d bytes", auditseg.MaxDecodedSize)
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != seg.BlobID {
-		return nil, segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
-	}
-	entries, err := auditseg.Decode(data, seg.Entries)
-	if err != nil {
-		return nil, segmentError(seg, "%v", err)
-	}
-	if int64(len(entries)) != seg.Entries || len(entries) == 0 || entries[0].Seq != seg.FirstSeq || entries[len(entries)-1].Seq != seg.LastSeq {
-		return nil, segmentError(seg, "the file holds %d entries, not those indexed", len(entries))
-	}
-	return entries, nil
+// Sizes of a [DB]'s cache of sealed segments. A page of a query, or the
+// Audit Log element's pass, reads one frame after another (a frame holds
+// up to [auditseg.FrameEntries] entries), so a few dozen frames are
+// enough; the frame tables are small (a few KiB a segment) and kept for
+// many more segments, so that a page of a segment read before costs one
+// read of one frame.
+const (
+	frameCacheSize = 64
+	indexCacheSize = 1024
+)
+
+// frameKey names frame i of the segment file blob.
+type frameKey struct {
+	blob string
+	i    int
 }
 
-// segmentCacheSize is how many decoded segments a [DB] keeps: a page of
-// a query, or the Audit Log element's pass, reads one segment after
-// another, so a few are enough.
-const segmentCacheSize = 4
-
-// segmentCache keeps recently decoded segments, by blob id (content
-// addressed, so an entry can never be stale). The zero value is ready.
+// segmentCache keeps the frame tables of sealed segments and recently
+// decoded frames, by blob id (content addressed, so an entry can never be
+// stale). The zero value is ready.
 type segmentCache struct {
-	mu   sync.Mutex
-	ids  []string // most recent last
-	segs map[string][]bitnobi.AuditEntry
+	mu      sync.Mutex
+	indexes map[string]*auditseg.Index
+	keys    []frameKey // most recent last
+	frames  map[frameKey][]bitnobi.AuditEntry
 }
 
-// segment returns the entries of seg, decoded from db.Blobs or cached.
-// The entries are shared: callers must not change them.
-func (db *DB) segment(seg *AuditSegment) ([]bitnobi.AuditEntry, error) {
+// segmentIndex returns the frame table of seg's file, read from db.Blobs
+// or cached. A page reader trusts the file, whose name is its SHA-256
+// (a checker hashes it): the frame table's checksum and each frame's
+// catch damage. The index is shared: callers must not change it.
+func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 	c := &db.segs
 	c.mu.Lock()
-	if es, ok := c.segs[seg.BlobID]; ok {
-		i := slices.Index(c.ids, seg.BlobID)
-		c.ids = append(slices.Delete(c.ids, i, i+1), seg.BlobID)
+	x, ok := c.indexes[seg.BlobID]
+	c.mu.Unlock()
+	if ok {
+		return x, nil
+	}
+	if db.Blobs == nil {
+		return nil, errors.New("read sealed audit segment: no blob store")
+	}
+	f, size, err := openSegment(db.Blobs, seg)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	x, err = auditseg.ReadIndex(f, size, seg.Entries)
+	if errors.Is(err, auditseg.ErrFormat) {
+		return nil, segmentError(seg, "%v", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	if x.FirstSeq != seg.FirstSeq {
+		return nil, segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.indexes == nil || len(c.indexes) >= indexCacheSize {
+		c.indexes = map[string]*auditseg.Index{}
+	}
+	c.indexes[seg.BlobID] = x
+	return x, nil
+}
+
+// segmentFrame returns the entries of frame i of seg, whose frame table
+// is x, decoded from db.Blobs or cached. The entries are shared: callers
+// must not change them.
+func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) ([]bitnobi.AuditEntry, error) {
+	c := &db.segs
+	k := frameKey{seg.BlobID, i}
+	c.mu.Lock()
+	if es, ok := c.frames[k]; ok {
+		j := slices.Index(c.keys, k)
+		c.keys = append(slices.Delete(c.keys, j, j+1), k)
 		c.mu.Unlock()
 		return es, nil
 	}
 	c.mu.Unlock()
-	if db.Blobs == nil {
-		return nil, errors.New("read sealed audit segment: no blob store")
-	}
-	es, err := readSegment(db.Blobs, seg)
+	f, _, err := openSegment(db.Blobs, seg)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	es, err := x.ReadFrame(f, i)
+	if errors.Is(err, auditseg.ErrFormat) {
+		return nil, segmentError(seg, "%v", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.segs == nil {
-		c.segs = map[string][]bitnobi.AuditEntry{}
+	if c.frames == nil {
+		c.frames = map[frameKey][]bitnobi.AuditEntry{}
 	}
-	if _, ok := c.segs[seg.BlobID]; !ok {
-		if len(c.ids) == segmentCacheSize {
-			delete(c.segs, c.ids[0])
-			c.ids = c.ids[1:]
+	if _, ok := c.frames[k]; !ok {
+		if len(c.keys) == frameCacheSize {
+			delete(c.frames, c.keys[0])
+			c.keys = c.keys[1:]
 		}
-		c.segs[seg.BlobID] = es
-		c.ids = append(c.ids, seg.BlobID)
+		c.frames[k] = es
+		c.keys = append(c.keys, k)
 	}
 	return es, nil
 }

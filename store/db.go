@@ -108,7 +108,7 @@ type DB struct {
 
 	prepared preparedStmts // the hot statements, once migrated
 	sealMu   sync.Mutex    // sealers take turns (see SealAudit)
-	segs     segmentCache  // recently decoded sealed segments
+	segs     segmentCache  // frame tables and recently decoded frames of sealed segments
 
 	// Test hooks (export_test.go): afterSegmentPut runs in SealAudit
 	// between a segment's blob put and its transaction, afterGCList in
