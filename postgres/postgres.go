@@ -158,9 +158,9 @@ func (Dialect) LockAudit(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// ReclaimSpace does nothing: PostgreSQL's autovacuum makes the space of
-// deleted rows reusable.
-func (Dialect) ReclaimSpace(context.Context, *sql.DB) error { return nil }
+// ReclaimSpace does nothing and leaves nothing to give back: PostgreSQL's
+// autovacuum makes the space of deleted rows reusable.
+func (Dialect) ReclaimSpace(context.Context, *sql.DB, int) (int64, error) { return 0, nil }
 
 // Compact does nothing: PostgreSQL's autovacuum makes the space of
 // deleted rows reusable, and VACUUM FULL, which would give it back to the

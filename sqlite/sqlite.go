@@ -8,6 +8,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -200,24 +201,78 @@ func (Dialect) Rebind(query string) string { return query }
 // LockAudit does nothing: SQLite has one writer at a time.
 func (Dialect) LockAudit(context.Context, *sql.Tx) error { return nil }
 
-// ReclaimSpace gives the database file's free pages back to the file
-// system (PRAGMA incremental_vacuum), on db's connection outside any
-// transaction. It does nothing on a database created without incremental
-// auto-vacuum: [Compact] converts one.
-func (Dialect) ReclaimSpace(ctx context.Context, db *sql.DB) error {
+// ReclaimSpace gives at most pages of the database file's free pages
+// back to the file system (PRAGMA incremental_vacuum), in one transaction
+// on one of db's connections, and returns how many free pages are left.
+// On a database created without incremental auto-vacuum the pragma does
+// nothing, so as many are left as before ([Compact] converts one).
+func (Dialect) ReclaimSpace(ctx context.Context, db *sql.DB, pages int) (left int64, err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("incremental vacuum: %w", err)
+	}
+	defer conn.Close()
 	// The pragma frees one page per result row: read them all, or it
 	// stops after the first.
-	rows, err := db.QueryContext(ctx, `PRAGMA incremental_vacuum`)
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, max(pages, 1)))
 	if err != nil {
-		return fmt.Errorf("incremental vacuum: %w", err)
+		return 0, fmt.Errorf("incremental vacuum: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("incremental vacuum: %w", err)
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("incremental vacuum: %w", err)
 	}
-	return nil
+	if err := conn.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&left); err != nil {
+		return 0, fmt.Errorf("incremental vacuum: free pages: %w", err)
+	}
+	return left, nil
+}
+
+var _ store.SealedDeleter = Dialect{}
+
+// stampTrigger is the trigger of migration 0002 that replaces audit_log's
+// change stamp for each row deleted.
+const stampTrigger = "audit_log_stamp_delete"
+
+// DeleteSealed deletes the rows of audit_log with seq first to last in
+// tx, as a seal does, and replaces audit_log's change stamp once, which
+// is all a backup needs to know (store/migrations/0002_table_changes.sql)
+// and what the row trigger stampTrigger would have done 16,384 times,
+// doubling the time the seal holds the write lock. So the trigger is
+// dropped for the DELETE and created again from its own text in the
+// schema, all in tx: SQLite's schema changes are transactional, so a
+// rollback or a crash leaves it as it was, and no other writer runs
+// while tx holds the write lock. Other connections prepare their
+// statements again once, when they see the new schema.
+func (Dialect) DeleteSealed(ctx context.Context, tx *sql.Tx, first, last int64) (int64, error) {
+	var trigger string
+	err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?`, stampTrigger).Scan(&trigger)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("read trigger %s: %w", stampTrigger, err)
+	}
+	if trigger != "" {
+		if _, err := tx.ExecContext(ctx, `DROP TRIGGER `+stampTrigger); err != nil {
+			return 0, fmt.Errorf("drop trigger %s for the delete: %w", stampTrigger, err)
+		}
+	}
+	r, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE seq >= ? AND seq <= ?`, first, last)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if trigger != "" {
+		if _, err := tx.ExecContext(ctx, trigger); err != nil {
+			return 0, fmt.Errorf("create trigger %s again: %w", stampTrigger, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO table_changes (name, stamp) VALUES ('audit_log', lower(hex(randomblob(16))))`); err != nil {
+			return 0, fmt.Errorf("replace audit_log's change stamp: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // Compact rebuilds the database file without its free pages (VACUUM), on

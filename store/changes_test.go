@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
@@ -178,5 +179,98 @@ func testEveryStateTableHasEntity(t *testing.T, engine string) {
 	}
 	if got, want := store.Entity("user_attributes"), "user attributes"; got != want {
 		t.Errorf("Entity(user_attributes)=%q, want %q", got, want)
+	}
+}
+
+// TestChangeStamps_Seal checks that sealing replaces audit_log's stamp
+// (its rows moved to a segment: a backup must not link their old export)
+// and audit_segments', and that appends after it still leave audit_log's
+// alone while any other delete replaces it.
+func TestChangeStamps_Seal(t *testing.T) { dbtest.Run(t, testChangeStampsSeal) }
+
+func testChangeStampsSeal(t *testing.T, engine string) {
+	ctx := context.Background()
+	db := openSealDB(t, engine)
+	read := func() map[string]string {
+		t.Helper()
+		s, err := store.ChangeStamps(ctx, db.Read, db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	appendAll(t, db, variedAudit(25, start))
+	s0 := read()
+	res, err := db.SealAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Segments, 2; got != want {
+		t.Fatalf("Segments=%d, want %d", got, want)
+	}
+	s1 := read()
+	if s1["audit_log"] == s0["audit_log"] || s1["audit_segments"] == s0["audit_segments"] {
+		t.Fatalf("after sealing, audit_log %q -> %q, audit_segments %q -> %q: want both replaced",
+			s0["audit_log"], s1["audit_log"], s0["audit_segments"], s1["audit_segments"])
+	}
+	appendAll(t, db, variedAudit(3, start.Add(time.Hour)))
+	if s2 := read(); s2["audit_log"] != s1["audit_log"] {
+		t.Fatalf("after appending to a sealed log, audit_log %q -> %q: want it kept", s1["audit_log"], s2["audit_log"])
+	}
+	// The live tail (seq 20 on) is above every sealed entry: deleting
+	// from it is a change.
+	if _, err := db.Write.ExecContext(ctx, `DELETE FROM audit_log WHERE seq = 28`); err != nil {
+		t.Fatal(err)
+	}
+	if s3 := read(); s3["audit_log"] == s1["audit_log"] {
+		t.Fatalf("after deleting a live entry, audit_log's stamp is still %q", s3["audit_log"])
+	}
+}
+
+// TestSealAudit_StampsOnce checks, on SQLite, whose triggers fire for
+// each row, that a seal's transaction changes the rows it moves and a
+// few more, not also a stamp for each row it deletes (sqlite.Dialect's
+// DeleteSealed): those stamps held SQLite's write lock, which every
+// audited write waits for, for half of the seal's transaction. The
+// stamp trigger it sets aside for the delete is back as it was.
+func TestSealAudit_StampsOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openSealDB(t, dbtest.SQLite)
+	appendAll(t, db, variedAudit(95, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)))
+	trigger := func() string {
+		t.Helper()
+		var sql string
+		if err := db.Read.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_log_stamp_delete'`).Scan(&sql); err != nil {
+			t.Fatal(err)
+		}
+		return sql
+	}
+	want := trigger()
+	// The write pool has one connection: total_changes() counts every
+	// row its statements and their triggers inserted, updated or deleted.
+	changes := func() int64 {
+		t.Helper()
+		var n int64
+		if err := db.Write.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := changes()
+	res, err := db.SealAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Segments, 9; got != want {
+		t.Fatalf("Segments=%d, want %d", got, want)
+	}
+	// Per segment: its rows deleted, its index row and its blob's row,
+	// and the stamps of audit_segments, blobs and audit_log.
+	if got, most := changes()-before, res.Entries+int64(res.Segments)*6; got > most {
+		t.Fatalf("sealing %d entries changed %d rows, want at most %d", res.Entries, got, most)
+	}
+	if got := trigger(); got != want {
+		t.Fatalf("after sealing, trigger audit_log_stamp_delete is\n%s\nwant\n%s", got, want)
 	}
 }

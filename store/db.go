@@ -36,10 +36,14 @@ type Dialect interface {
 	// first thing, so write transactions run one at a time on every
 	// engine.
 	LockAudit(ctx context.Context, tx *sql.Tx) error
-	// ReclaimSpace gives the free space of deleted rows back to the file
-	// system where that is cheap (SQLite with incremental auto-vacuum),
-	// and otherwise does nothing. It runs on db outside any transaction.
-	ReclaimSpace(ctx context.Context, db *sql.DB) error
+	// ReclaimSpace gives up to pages pages of the free space of deleted
+	// rows back to the file system where that is cheap (SQLite with
+	// incremental auto-vacuum), in one short transaction on db, and
+	// returns how many free pages are left; elsewhere it does nothing and
+	// returns 0. It runs outside any transaction. Callers give back much
+	// space in several calls, so that writers waiting for the write lock
+	// get it in between.
+	ReclaimSpace(ctx context.Context, db *sql.DB, pages int) (left int64, err error)
 	// Compact rebuilds the database without its free space where the
 	// engine's own maintenance does not (SQLite's VACUUM), and otherwise
 	// does nothing. It runs on db outside any transaction and may block
@@ -115,7 +119,11 @@ type DB struct {
 	// CollectGarbage between listing the blob files and removing them.
 	afterSegmentPut func(id string)
 	afterGCList     func()
-	sums            summaryCache // their summaries, parsed
+	// sealLockHeld, when set, gets how long each of SealAudit's write
+	// steps (a segment's transaction, a step of giving back space) held
+	// the write connection: what an audited write may wait behind.
+	sealLockHeld func(step string, held time.Duration)
+	sums         summaryCache // their summaries, parsed
 }
 
 // Session lifetimes of a new [DB].
