@@ -115,8 +115,10 @@
 //     the SHA-256 of the files step 7 does not read (an encrypted
 //     backup's manifest.age). The table and blob files are not read
 //     here: step 7 hashes each as it restores it, so that every file is
-//     read once, and a restore that fails for whatever reason before the
-//     switch hashes them all, so that a damaged file is named as
+//     read once (but for the secrets table, which step 5 reads, and the
+//     small audit_segments index, which step 7 reads before it copies
+//     the blobs), and a restore that fails for whatever reason before
+//     the switch hashes them all, so that a damaged file is named as
 //     "backups verify" names it.
 //  5. Check that the backup's secrets were sealed with that key. Steps 3
 //     to 5 come before the data directory's lock, so that a refusal
@@ -134,13 +136,19 @@
 //     migrations of this binary; verify the audit chain (as its rows
 //     load, and again on the loaded table unless that check passed and
 //     no migration ran since; a sealed log by its index, the live tail
-//     and the presence of each segment's file, whose content was checked
-//     against its id as it was copied) and append a restore entry; seal
+//     and each segment's file against its index row: the rows of the
+//     backup's audit_segments are read before the copy, so that each
+//     segment file is decoded and checked while the copy holds its bytes,
+//     and a loaded row identical to the one checked takes that result,
+//     any other being checked from the restored blob store) and append a
+//     restore entry; seal
 //     the audit log's full segments into the staging blob store
 //     ([store.DB.SealAudit]: all of a format 1-4 backup's history, little
 //     or nothing of a format 5 one's); mark a copy (--as-copy); install
 //     the key; fsync everything (the blobs too, which are put without
-//     their own fsyncs, blob.Store.NoSync). The
+//     their own fsyncs, blob.Store.NoSync, but each has its write-back
+//     started as it is put, so that the disk writes while the CPU copies
+//     and checks the rest). The
 //     SQLite database is loaded without fsyncs and with its rollback
 //     journal in memory, then closed in WAL mode before the fsync: a
 //     crash during the load leaves only the staging directory to remove.

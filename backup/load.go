@@ -333,7 +333,8 @@ func newAuditStream(tables []store.Table) *auditStream {
 // index gives. [store.VerifyAudit] checks the index and the live tail (a
 // few thousand rows at most on a server that seals). Then each segment's
 // file is decoded and checked against its index row, as `audit verify`
-// checks it (checkSegments, in parallel): the manifest's checksums only
+// checks it (checkSegments: mostly as the file was copied, see
+// segcheck.go; in parallel from the blob store otherwise): the manifest's checksums only
 // say the files are the ones the backup wrote, not that the index row
 // written beside a file describes it, and the reader trusts the row's
 // summaries to skip segments.
@@ -372,7 +373,7 @@ func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) er
 		if _, _, err = store.VerifyAudit(ctx, tx); err != nil {
 			return err
 		}
-		return checkSegments(ctx, db, segs)
+		return checkSegments(ctx, db, segs, b.segments)
 	})
 	if err != nil {
 		return &HintError{Err: fmt.Errorf("restore: the backup's audit log: %w", err), Hint: "pick another backup"}
@@ -386,36 +387,53 @@ func (b *builder) checkAudit(db *store.DB, audit *auditStream, migrated bool) er
 // decodes on its own. A forged or buggy index row (first or last seq,
 // hashes, entry count, times, summaries) is refused here, before the
 // switch, rather than restored to fail `audit verify` later or to make a
-// filtered query skip entries its summaries leave out. The error is the
+// filtered query skip entries its summaries leave out. A segment checked
+// as its file was copied, against exactly its row, is not read again:
+// that check's result is its (segcheck.go). The error is the
 // first segment's in seq order that fails, whichever worker finds a
 // failure first: a failure stops the feeding of later segments but never
 // cancels the check of an earlier one.
-func checkSegments(ctx context.Context, db *store.DB, segs []store.AuditSegment) error {
+func checkSegments(ctx context.Context, db *store.DB, segs []store.AuditSegment, early *segmentChecks) error {
 	if len(segs) == 0 {
 		return nil
 	}
 	errs := make([]error, len(segs))
 	var failed atomic.Int64 // lowest failing index + 1; 0 while none has failed
+	fail := func(i int) {
+		for {
+			f := failed.Load()
+			if (f != 0 && f <= int64(i)+1) || failed.CompareAndSwap(f, int64(i)+1) {
+				return
+			}
+		}
+	}
+	var rest []int // the segments to check here, in seq order
+	for i := range segs {
+		ok, err := early.result(&segs[i])
+		if !ok {
+			rest = append(rest, i)
+		} else if errs[i] = err; err != nil {
+			fail(i)
+		}
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(segs)) {
+	for range min(runtime.GOMAXPROCS(0), len(rest)) {
 		wg.Go(func() {
 			for i := range next {
+				if segmentReread != nil {
+					segmentReread(&segs[i])
+				}
 				if errs[i] = store.CheckAuditSegment(ctx, &segs[i], db.Blobs); errs[i] != nil {
-					for {
-						f := failed.Load()
-						if (f != 0 && f <= int64(i)+1) || failed.CompareAndSwap(f, int64(i)+1) {
-							break
-						}
-					}
+					fail(i)
 				}
 			}
 		})
 	}
 feed:
-	for i := range segs {
-		if failed.Load() != 0 {
-			break
+	for _, i := range rest {
+		if f := failed.Load(); f != 0 && int64(i)+1 > f {
+			break // a failure comes before it
 		}
 		select {
 		case next <- i:

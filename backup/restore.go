@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"log/slog"
@@ -823,6 +824,9 @@ type builder struct {
 	// change the data directory and the database: the master key, then
 	// the target's Commit.
 	beginSwitch func()
+	// segments checks the sealed audit segments as their files are
+	// copied (segcheck.go); nil when the backup has none.
+	segments *segmentChecks
 }
 
 func (b *builder) progress(p Progress) {
@@ -956,6 +960,7 @@ func (b *builder) fill(db *store.DB, loader RowLoader) (instanceID, cloneOf stri
 		return "", "", err
 	}
 	audit := newAuditStream(tables)
+	b.segments = b.segmentIndex(tables)
 	if err := b.load(db, loader, tables, audit); err != nil {
 		return "", "", err
 	}
@@ -1093,7 +1098,16 @@ func (b *builder) copyBlobFile(ctx context.Context, st *blob.Store, f format.Fil
 	if err != nil {
 		return &FileError{Op: "restore", Path: f.Path, Err: err}
 	}
-	id, size, err := st.Put(ctx, r, 0)
+	// A sealed segment's bytes are kept as Put reads them, to be checked
+	// against its index row once they are known to be the blob's.
+	src := io.Reader(r)
+	segs := b.segments.segmentRows(f.Blob)
+	var kept *keptBytes
+	if segs != nil && f.RawSize >= 0 && f.RawSize <= maxSegmentInMemory {
+		kept = &keptBytes{b: make([]byte, 0, f.RawSize), max: f.RawSize}
+		src = io.TeeReader(r, kept)
+	}
+	id, size, err := st.Put(ctx, src, 0)
 	r.Close()
 	if err != nil {
 		return &FileError{Op: "restore", Path: f.Path, Err: err}
@@ -1104,7 +1118,34 @@ func (b *builder) copyBlobFile(ctx context.Context, st *blob.Store, f format.Fil
 	if same && b.check != nil {
 		b.check.pass(f.Path)
 	}
+	if st.NoSync && writeback {
+		startWriteback(st.Path(id))
+	}
+	if kept != nil && !kept.over {
+		b.segments.check(segs, kept.b)
+	}
 	return nil
+}
+
+// writeback makes copyBlobFile start the write-back of each blob it puts
+// without an fsync ([startWriteback]). Tests turn it off to compare.
+var writeback = true
+
+// keptBytes keeps the bytes written to it, up to max; beyond, it keeps
+// none and sets over. It never fails.
+type keptBytes struct {
+	b    []byte
+	max  int64
+	over bool
+}
+
+func (k *keptBytes) Write(p []byte) (int, error) {
+	if !k.over && int64(len(k.b)+len(p)) <= k.max {
+		k.b = append(k.b, p...)
+	} else {
+		k.over, k.b = true, nil
+	}
+	return len(p), nil
 }
 
 // checkUnread checks the files that b.check was to check as they were

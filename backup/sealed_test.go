@@ -250,8 +250,18 @@ func TestSealed_BackupBeforeAndAfterSeal(t *testing.T) {
 // gap, a link that does not match, a live tail that does not follow the
 // last segment, or a row that does not describe its segment's file
 // (summaries, times, hashes) is refused before the switch, naming the
-// segment.
+// segment: with the same error whether the restore checks each segment
+// as it copies its file (Copying) or reads the files back afterwards
+// (Afterwards, for files too large to hold).
 func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
+	t.Run("Copying", testRestoreRefusesBrokenIndex)
+	t.Run("Afterwards", func(t *testing.T) {
+		t.Cleanup(backup.SetMaxSegmentInMemory(0))
+		testRestoreRefusesBrokenIndex(t)
+	})
+}
+
+func testRestoreRefusesBrokenIndex(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, want string
 	}{
@@ -283,6 +293,46 @@ func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 			}
 			if _, err := os.Stat(target); !os.IsNotExist(err) {
 				t.Fatalf("refused restore left %s (%v)", target, err)
+			}
+		})
+	}
+}
+
+// TestSealed_RestoreChecksSegmentsAsItCopies: a restore checks each
+// sealed segment's file against its index row while it copies the file,
+// and never reads it back from the restored blob store; a file too large
+// to hold is read back and checked after the copy, as before. Either way
+// the restored log reads back whole and verifies.
+func TestSealed_RestoreChecksSegmentsAsItCopies(t *testing.T) {
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	n := sealState(t, d)
+	if n < 3 {
+		t.Fatalf("%d sealed segments, want several", n)
+	}
+	want := allEntries(t, d.DB)
+	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+	for _, c := range []struct {
+		name    string
+		max     int64
+		rereads int64
+	}{
+		{"InMemory", 16 << 20, 0},
+		{"TooLarge", 0, int64(n)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Cleanup(backup.SetMaxSegmentInMemory(c.max))
+			rereads, stop := backup.CountSegmentRereads()
+			t.Cleanup(stop)
+			r := restoreOn(t, b, d, dbtest.SQLite)
+			if got := rereads(); got != c.rereads {
+				t.Fatalf("%d of %d segment files read back after the copy, want %d", got, n, c.rereads)
+			}
+			got := allEntries(t, r.DB)
+			if len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+				t.Fatalf("restored %d entries, want the %d backed up + the restore's", len(got), len(want))
 			}
 		})
 	}
