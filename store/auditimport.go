@@ -90,9 +90,13 @@ func (db *DB) PrepareSealedSegment(ctx context.Context, entries []bitnobi.AuditE
 
 // ImportPreparedSegment records p as the next sealed segment of the audit
 // log, as [DB.ImportSealedSegment] does, refusing it as that does when it
-// is not the next segment.
+// is not the next segment. db.Blobs must be set.
 func (db *DB) ImportPreparedSegment(ctx context.Context, p *PreparedSegment) (*AuditSegment, error) {
 	seg := *p.seg
+	if db.Blobs == nil {
+		// p may come from another database's PrepareSealedSegment.
+		return nil, fmt.Errorf("import audit segment seq %d-%d: no blob store", seg.FirstSeq, seg.LastSeq)
+	}
 	db.sealMu.Lock()
 	defer db.sealMu.Unlock()
 	err := db.commitSegment(ctx, &seg, p.data, func(tx *Tx) error {

@@ -352,3 +352,22 @@ func testSealAuditFull(t *testing.T, engine string) {
 		t.Fatalf("VerifyAudit()=%d, %v; want 29", n, err)
 	}
 }
+
+// TestImportPreparedSegment_NoBlobs imports a segment prepared on a
+// database with a blob store into one without: an error, not a panic.
+func TestImportPreparedSegment_NoBlobs(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	p, err := openSealDB(t, "sqlite").PrepareSealedSegment(ctx, chained(auditEntries(9, start), 1, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dbtest.Open(t, "sqlite")
+	db.AuditSegmentSize = sealSize
+	if _, err := db.ImportPreparedSegment(ctx, p); err == nil || !strings.Contains(err.Error(), "no blob store") {
+		t.Fatalf("ImportPreparedSegment without a blob store = %v, want an error saying so", err)
+	}
+	if segs, err := store.AuditSegments(ctx, db.Read); err != nil || len(segs) != 0 {
+		t.Fatalf("segments %v, %v; want none", segs, err)
+	}
+}

@@ -628,6 +628,12 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 	x, ok := c.indexes[seg.BlobID]
 	c.mu.Unlock()
 	if ok {
+		// The table is cached by blob id, but checked against each row
+		// that names it: a damaged row naming another segment's file
+		// must be refused as with a cold cache.
+		if err := checkSegmentIndex(seg, x); err != nil {
+			return nil, err
+		}
 		return x, nil
 	}
 	if db.Blobs == nil {
@@ -644,8 +650,8 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	if x.FirstSeq != seg.FirstSeq {
-		return nil, segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
+	if err := checkSegmentIndex(seg, x); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -654,6 +660,19 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 	}
 	c.indexes[seg.BlobID] = x
 	return x, nil
+}
+
+// checkSegmentIndex checks that seg's index row counts its seq range and
+// that the frame table x holds the entries it names: a reader goes on
+// after the row's last_seq.
+func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
+	if err := checkSegmentRow(seg); err != nil {
+		return err
+	}
+	if int64(x.Entries) != seg.Entries || x.FirstSeq != seg.FirstSeq {
+		return segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
+	}
+	return nil
 }
 
 // segmentFrame returns the entries of frame i of seg, whose frame table
