@@ -78,6 +78,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -152,11 +153,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var (
 	// encoder and decoder are safe for concurrent use by EncodeAll and
-	// DecodeAll. One goroutine per encode keeps the output the same
-	// whatever the machine. The decoder's memory bound is a frame's:
+	// DecodeAll. EncodeAll runs each call on one of the encoder's
+	// GOMAXPROCS pooled states, on the calling goroutine alone, so the
+	// output is the same whatever the machine, and concurrent sealers
+	// (the seeder's) do not wait for one another. The decoder's memory bound is a frame's:
 	// whatever a hostile frame declares, one DecodeAll allocates no more.
 	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(MaxFrameSize), zstd.WithZeroFrames(true),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithWindowSize(MaxFrameSize), zstd.WithZeroFrames(true),
 		// A single segment always declares its size, which decodeFrame
 		// checks before it allocates.
 		zstd.WithSingleSegment(true))
