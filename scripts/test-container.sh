@@ -90,17 +90,22 @@ newroot() {
   mkdir -p "$root/keys" "$root/proc"
   echo "$root"
 }
+# run ROOT ARGS...: bitnobi ARGS in ROOT. With exec=exec set, the shell
+# running it becomes the server (unshare, sh, env and chroot each exec the
+# next), so that a backgrounded `(exec=exec; run ...) &` leaves in $! the
+# server's own pid: killing a subshell that merely waits for it would leave
+# the server running after the test.
 run() {
   local root=$1
   shift
-  unshare -m sh -c 'mount --bind "$1" "$2/backup" && mount --bind "$3" "$2/keys" && mount --rbind /proc "$2/proc" && shift 3 && exec env -i "$@"' \
+  ${exec:-} unshare -m sh -c 'mount --bind "$1" "$2/backup" && mount --bind "$3" "$2/keys" && mount --rbind /proc "$2/proc" && shift 3 && exec env -i "$@"' \
     sh "$hostbackup" "$root" "$keys" "${envs[@]}" chroot --userspec=65532:65532 "$root" bitnobi "$@"
 }
 
 first=$(newroot c1)
 port=18$((RANDOM % 900 + 100))
 log "serving from the image's root on 127.0.0.1:$port"
-run "$first" serve --listen "127.0.0.1:$port" --log-level warn --backup-schedule off >"$work/serve1.log" 2>&1 &
+(exec=exec; run "$first" serve --listen "127.0.0.1:$port" --log-level warn --backup-schedule off) >"$work/serve1.log" 2>&1 &
 serve_pid=$!
 for i in $(seq 1 100); do
   run "$first" health --url "http://127.0.0.1:$port" >/dev/null 2>&1 && break
@@ -120,7 +125,7 @@ kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 log "restoring $name into a new container's empty /data"
 second=$(newroot c2)
 run "$second" restore "$name" --key-file /keys/master.key >"$work/restore.log" 2>&1 || { cat "$work/restore.log" >&2; fail "restore failed"; }
-run "$second" serve --listen "127.0.0.1:$port" --log-level warn --backup-schedule off >"$work/serve2.log" 2>&1 &
+(exec=exec; run "$second" serve --listen "127.0.0.1:$port" --log-level warn --backup-schedule off) >"$work/serve2.log" 2>&1 &
 serve_pid=$!
 for i in $(seq 1 100); do
   run "$second" health --url "http://127.0.0.1:$port" >/dev/null 2>&1 && break
