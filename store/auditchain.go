@@ -187,9 +187,10 @@ func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
 // of size bytes that r holds, for a caller that has checked those bytes
 // are the blob seg.BlobID (a restore hashes each file as it copies it):
 // it does not hash them, and reads only the header, the frame table and
-// the first and last frames. The header and frame table must parse (the
-// table's CRC-32C included) and count seg.Entries entries from
-// seg.FirstSeq; the first frame's prev_hash must be seg.PrevHash. The
+// the first and last frames. size must be seg.Size; the header and
+// frame table must parse (the table's CRC-32C included) and count
+// seg.Entries entries from seg.FirstSeq; the first frame's prev_hash must
+// be seg.PrevHash. The
 // first and last frames are decoded, their hashes recomputed from the
 // prev_hash the table gives each: the first entry must be seg.FirstSeq,
 // the last seg.LastSeq with the hash seg.LastHash, and no entry of either
@@ -217,6 +218,9 @@ func CheckAuditSegmentEndsAt(seg *AuditSegment, r io.ReaderAt, size int64) error
 			return segmentError(seg, "%v", err)
 		}
 		return fmt.Errorf("check sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
+	}
+	if size != seg.Size {
+		return segmentError(seg, "the segment file has %d bytes, its index row says %d", size, seg.Size)
 	}
 	x, err := auditseg.ReadIndex(r, size, seg.Entries)
 	if err != nil {
