@@ -190,9 +190,9 @@ func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
 // the first and last frames. size must be seg.Size; the header and
 // frame table must parse (the table's CRC-32C included) and count
 // seg.Entries entries from seg.FirstSeq; the first frame's prev_hash must
-// be seg.PrevHash. The
-// first and last frames are decoded, their hashes recomputed from the
-// prev_hash the table gives each: the first entry must be seg.FirstSeq,
+// be seg.PrevHash. The first and last frames are decoded, their hashes
+// recomputed from the prev_hash the table gives each: the first entry
+// must be seg.FirstSeq,
 // the last seg.LastSeq with the hash seg.LastHash, and no entry of either
 // frame may lie outside seg.FirstAt to seg.LastAt (the row's times are
 // the least and greatest of all its entries', which a clock set back can
@@ -207,8 +207,8 @@ func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
 // checking every entry at restore only guarded against a bug in the
 // sealing writer, which checks the chain before it seals, at a cost
 // that grew with the history. It is safe for concurrent use if r is. An
-// error wraps [ErrAuditChain] and names the segment, but for one of r's
-// that is not the file's end.
+// error wraps [ErrAuditChain] and names the segment, unless r fails to
+// read for another reason than the file's end.
 func CheckAuditSegmentEndsAt(seg *AuditSegment, r io.ReaderAt, size int64) error {
 	if err := checkSegmentRow(seg); err != nil {
 		return err
