@@ -136,9 +136,13 @@
 //     migrations of this binary; verify the audit chain (as its rows
 //     load, and again on the loaded table unless that check passed and
 //     no migration ran since; a sealed log by its index, the live tail
-//     and each segment's file against its index row: the rows of the
-//     backup's audit_segments are read before the copy, so that each
-//     segment file is decoded and checked while the copy holds its bytes,
+//     and each segment's file against its index row at its ends, the
+//     first and last frames decoded ("audit verify" and "backups verify
+//     --deep" decode every entry; the chain has no key, so the full check
+//     at restore guarded only against a bug in the writer's seal, at a
+//     cost that grew with the history): the rows of the backup's
+//     audit_segments are read before the copy, so that each segment
+//     file is checked while the copy holds its bytes,
 //     and a loaded row identical to the one checked takes that result,
 //     any other being checked from the restored blob store) and append a
 //     restore entry; seal

@@ -248,11 +248,13 @@ func TestSealed_BackupBeforeAndAfterSeal(t *testing.T) {
 
 // TestSealed_RestoreRefusesBrokenIndex: a sealed log whose index has a
 // gap, a link that does not match, a live tail that does not follow the
-// last segment, or a row that does not describe its segment's file
-// (summaries, times, hashes) is refused before the switch, naming the
+// last segment, or a row that does not describe its segment's file at
+// its ends (times, hashes) is refused before the switch, naming the
 // segment: with the same error whether the restore checks each segment
 // as it copies its file (Copying) or reads the files back afterwards
-// (Afterwards, for files too large to hold).
+// (Afterwards, for files too large to hold). A row whose summaries do
+// not describe its file is not refused (TestSealed_DeepVerifyRefuses
+// ForgedSummary).
 func TestSealed_RestoreRefusesBrokenIndex(t *testing.T) {
 	t.Run("Copying", testRestoreRefusesBrokenIndex)
 	t.Run("Afterwards", func(t *testing.T) {
@@ -270,10 +272,9 @@ func testRestoreRefusesBrokenIndex(t *testing.T) {
 		{"Link", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4`, "prev_hash does not match"},
 		{"Tail", `DELETE FROM audit_segments WHERE first_seq = (SELECT MAX(first_seq) FROM audit_segments)`, "seq"},
 		{"MissingFile", `UPDATE audit_segments SET size = size + 1 WHERE first_seq = 4`, "the index says"},
-		// A contiguous index whose rows do not describe their files: only
-		// reading each file finds it.
-		{"ForgedSummary", `UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = 4`, "sealed segment seq 4-7"},
-		{"ForgedTime", `UPDATE audit_segments SET last_at = '2001-01-01T00:00:00.000000000Z' WHERE first_seq = 4`, "times or summaries"},
+		// A contiguous index whose rows do not describe their files at
+		// their ends: only reading each file's ends finds it.
+		{"ForgedTime", `UPDATE audit_segments SET last_at = '2001-01-01T00:00:00.000000000Z' WHERE first_seq = 4`, "index row's times"},
 		{"ForgedHashes", `UPDATE audit_segments SET last_hash = 'x' WHERE first_seq = 4; UPDATE audit_segments SET prev_hash = 'x' WHERE first_seq = 8`, "sealed segment seq 4-7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -295,6 +296,42 @@ func testRestoreRefusesBrokenIndex(t *testing.T) {
 				t.Fatalf("refused restore left %s (%v)", target, err)
 			}
 		})
+	}
+}
+
+// TestSealed_DeepVerifyRefusesForgedSummary: a segment's index row whose
+// summaries do not describe its file (an action none of its entries
+// has, so that a filtered query would skip entries) is restored: a
+// restore checks each file at its ends only, since the chain has no key
+// (whoever can forge a backup can forge a file and its row alike) and
+// decoding every entry made restore time grow with the history. `backups
+// verify --deep` refuses it, as `audit verify` does on the restored
+// state: both decode every entry.
+func TestSealed_DeepVerifyRefusesForgedSummary(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	sealState(t, d)
+	if _, err := d.DB.Write.Exec(`UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = 4`); err != nil {
+		t.Fatal(err)
+	}
+	b := mustCreate(t, d.Dir.Path(), filepath.Join(root, "backup"), nil)
+	const want = "sealed segment seq 4-7"
+
+	_, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{Deep: true, Local: sqlite.Local{}, KeyFile: d.Dir.Key()})
+	if !errors.Is(err, backup.ErrTrialRestore) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "summaries") {
+		t.Fatalf("VerifyDeep of a forged summary: %v, want %v naming %q and its summaries", err, backup.ErrTrialRestore, want)
+	}
+	if _, err := backup.Verify(ctx, b.Path, backup.VerifyOptions{}); err != nil {
+		t.Fatalf("Verify (checksums only) of a forged summary: %v, want nil: the files are the ones written", err)
+	}
+
+	r := restoreOn(t, b, d, dbtest.SQLite)
+	_, _, err = r.DB.VerifyAudit(ctx, r.DB.Read)
+	if !errors.Is(err, store.ErrAuditChain) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("audit verify of the restored state: %v, want %v naming %q", err, store.ErrAuditChain, want)
 	}
 }
 

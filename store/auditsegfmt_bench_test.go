@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -95,6 +97,49 @@ func BenchmarkAuditPageCold(b *testing.B) {
 			slices.Sort(took)
 			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
 			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkCheckAuditSegmentEnds compares, on one sealed segment's bytes
+// held in memory, the full check of `audit verify` ("full":
+// store.CheckAuditSegmentData) with a restore's check of the file's ends
+// ("ends": store.CheckAuditSegmentEndsAt, bytes already hashed as they
+// were copied; "ends-hashed": store.CheckAuditSegmentEnds, which hashes
+// them too). The time per op is a segment's.
+func BenchmarkCheckAuditSegmentEnds(b *testing.B) {
+	db := sealedBenchDB(b)
+	ctx := context.Background()
+	segs, err := store.AuditSegments(ctx, db.Read)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([][]byte, len(segs))
+	for i := range segs {
+		if data[i], err = os.ReadFile(db.Blobs.Path(segs[i].BlobID)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		check func(seg *store.AuditSegment, data []byte) error
+	}{
+		{"full", store.CheckAuditSegmentData},
+		{"ends", func(seg *store.AuditSegment, data []byte) error {
+			return store.CheckAuditSegmentEndsAt(seg, bytes.NewReader(data), int64(len(data)))
+		}},
+		{"ends-hashed", store.CheckAuditSegmentEnds},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := i % len(segs)
+				if err := c.check(&segs[k], data[k]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
 		})
 	}
 }
