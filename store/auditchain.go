@@ -117,15 +117,8 @@ func CheckAuditSegment(ctx context.Context, seg *AuditSegment, blobs *blob.Store
 // ([CheckAuditSegmentEnds]). It is safe for concurrent use. An error
 // wraps [ErrAuditChain] and names the segment.
 func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
-	if err := checkSegmentRow(seg); err != nil {
+	if err := checkSegmentBytes(seg, data); err != nil {
 		return err
-	}
-	if len(data) > auditseg.MaxDecodedSize {
-		return segmentError(seg, "the segment file has %d bytes, more than a segment may", len(data))
-	}
-	digest := sha256.Sum256(data)
-	if got := hex.EncodeToString(digest[:]); got != seg.BlobID {
-		return segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
 	}
 	// Frame by frame: a check holds one frame's entries at a time, and
 	// restores run one per core.
@@ -164,12 +157,10 @@ func CheckAuditSegmentData(seg *AuditSegment, data []byte) error {
 	return nil
 }
 
-// CheckAuditSegmentEnds checks data, the bytes of the file of the sealed
-// segment seg, against its index row at the two ends of the file: what a
-// restore checks of each segment it copies. The bytes must hash to
-// seg.BlobID; then [CheckAuditSegmentEndsAt] checks the rest, decoding
-// two frames whatever the segment's length.
-func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
+// checkSegmentBytes checks seg's index row on its own and that data, the
+// bytes of its file, are within a segment's size and hash to its blob id:
+// what both checks of a segment's bytes begin with.
+func checkSegmentBytes(seg *AuditSegment, data []byte) error {
 	if err := checkSegmentRow(seg); err != nil {
 		return err
 	}
@@ -179,6 +170,18 @@ func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
 	digest := sha256.Sum256(data)
 	if got := hex.EncodeToString(digest[:]); got != seg.BlobID {
 		return segmentError(seg, "the segment file was altered (its content hashes to %s)", got)
+	}
+	return nil
+}
+
+// CheckAuditSegmentEnds checks data, the bytes of the file of the sealed
+// segment seg, against its index row at the two ends of the file: what a
+// restore checks of each segment it copies. The bytes must hash to
+// seg.BlobID; then [CheckAuditSegmentEndsAt] checks the rest, decoding
+// two frames whatever the segment's length.
+func CheckAuditSegmentEnds(seg *AuditSegment, data []byte) error {
+	if err := checkSegmentBytes(seg, data); err != nil {
+		return err
 	}
 	return CheckAuditSegmentEndsAt(seg, bytes.NewReader(data), int64(len(data)))
 }
