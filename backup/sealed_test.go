@@ -401,21 +401,31 @@ func TestSealed_Verify(t *testing.T) {
 	}
 }
 
+// sealedPair seeds a data directory under a new root, appends 20 audit entries
+// (sealState seals them with a small segment size), and backs it up before and after sealing them:
+// the root, the data directory, the two backups, the number of entries,
+// the number of segments sealed and the entries left live.
+func sealedPair(t *testing.T) (root string, d *backuptest.DataDir, before, after *backup.Result, total int64, nsegs int, live int64) {
+	t.Helper()
+	root = t.TempDir()
+	d = backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	total = int64(len(allEntries(t, d.DB)))
+	folder := filepath.Join(root, "backup")
+	before = mustCreate(t, d.Dir.Path(), folder, nil)
+	nsegs = sealState(t, d)
+	live = liveRows(t, d.DB)
+	after = mustCreate(t, d.Dir.Path(), folder, nil)
+	return root, d, before, after, total, nsegs, live
+}
+
 // TestSealed_InspectDiff: inspect counts the sealed entries with the
 // live ones, and a diff from a backup before a seal to one after it (or
 // to the live database) shows the sealed rows as sealed, not removed.
 func TestSealed_InspectDiff(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
-	backuptest.Seed(t, d)
-	appendAudit(t, d.DB, 20)
-	total := int64(len(allEntries(t, d.DB)))
-	folder := filepath.Join(root, "backup")
-	before := mustCreate(t, d.Dir.Path(), folder, nil)
-	nsegs := sealState(t, d)
-	live := liveRows(t, d.DB)
-	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	_, d, before, after, total, nsegs, live := sealedPair(t)
 	open := func(b *backup.Result) *backup.Reader {
 		t.Helper()
 		r, err := backup.OpenReader(b.Path, nil)
@@ -526,16 +536,7 @@ func TestSealed_DeepVerifyReadsSegments(t *testing.T) {
 // in both directions.
 func TestSealed_DiffSealedEitherSide(t *testing.T) {
 	ctx := context.Background()
-	root := t.TempDir()
-	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
-	backuptest.Seed(t, d)
-	appendAudit(t, d.DB, 20)
-	total := int64(len(allEntries(t, d.DB)))
-	folder := filepath.Join(root, "backup")
-	before := mustCreate(t, d.Dir.Path(), folder, nil)
-	nsegs := sealState(t, d)
-	live := liveRows(t, d.DB)
-	after := mustCreate(t, d.Dir.Path(), folder, nil)
+	root, d, before, after, total, nsegs, live := sealedPair(t)
 	// Another history of the same length: another installation's.
 	other := backuptest.NewDataDir(t, filepath.Join(root, "other"))
 	backuptest.Seed(t, other)
