@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -76,21 +75,7 @@ func BenchmarkRestore_SealedSegments(b *testing.B) {
 	b.Run("checks", func(b *testing.B) { benchChecksCopyingOrAfter(b, d, res) })
 	b.Run("cp", func(b *testing.B) {
 		defer reportCPU(b)()
-		root := b.TempDir()
-		i := 0
-		for b.Loop() {
-			target := filepath.Join(root, fmt.Sprint(i))
-			i++
-			if out, err := exec.Command("cp", "-a", d.Dir.Path(), target).CombinedOutput(); err != nil {
-				b.Fatalf("cp -a: %v: %s", err, out)
-			}
-			if err := fsyncTree(target); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			os.RemoveAll(target)
-			b.StartTimer()
-		}
+		benchCopy(b, d.Dir.Path())
 	})
 }
 
