@@ -113,7 +113,7 @@ func (db *DB) ImportPreparedSegment(ctx context.Context, p *PreparedSegment) (*A
 func importError(first, last int64, err error) error {
 	switch {
 	case errors.Is(err, errSealRaced):
-		return fmt.Errorf("import audit segment seq %d-%d: %w: another process sealed segments meanwhile", first, last, ErrAuditChain)
+		return fmt.Errorf("import audit segment seq %d-%d: %w: it does not follow the last sealed segment: another process sealed it meanwhile, or segments were imported out of seq order (import them in order)", first, last, ErrAuditChain)
 	case errors.Is(err, errImportPlace):
 		return fmt.Errorf("import audit segment seq %d-%d: %w: %v", first, last, ErrAuditChain, err)
 	}
