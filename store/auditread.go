@@ -106,10 +106,14 @@ func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEnt
 				if q.upto > 0 && x.Frames[fi].FirstSeq > q.upto {
 					return entries, nil
 				}
-				es, err := tx.db.segmentFrame(seg, x, fi)
+				fr, err := tx.db.segmentFrame(seg, x, fi)
 				if err != nil {
 					return nil, err
 				}
+				// The frame's hashes are computed only when it holds an
+				// entry the page returns: most frames a filtered query
+				// reads hold none.
+				es, hashed := fr.es, false
 				for j := range es {
 					e := &es[j]
 					if e.Seq <= after || !q.match(e) {
@@ -117,6 +121,12 @@ func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEnt
 					}
 					if q.upto > 0 && e.Seq > q.upto {
 						return entries, nil
+					}
+					if !hashed {
+						if es, err = fr.hashed(seg, x, fi); err != nil {
+							return nil, err
+						}
+						hashed, e = true, &es[j]
 					}
 					c := *e
 					entries = append(entries, &c)

@@ -615,7 +615,38 @@ type segmentCache struct {
 	mu      sync.Mutex
 	indexes map[string]*auditseg.Index
 	keys    []frameKey // most recent last
-	frames  map[frameKey][]bitnobi.AuditEntry
+	frames  map[frameKey]*segFrame
+}
+
+// segFrame is a decoded frame of a sealed segment, as the cache keeps it:
+// its entries' fields are decoded at once, their PrevHash and Hash only
+// when a reader first needs them ([segFrame.hashed]). A filtered query
+// reads many frames to find a few matches, and hashing was most of the
+// cost of reading a frame. Until then the entries' PrevHash and Hash are
+// empty; once hashes are set, they do not change, so readers that share
+// a frame may read its entries at any time, and its hashes after hashed.
+type segFrame struct {
+	es   []bitnobi.AuditEntry
+	once sync.Once
+}
+
+// hashed returns the entries of f, frame i of seg whose frame table is x,
+// with their hashes, computing them the first time, from the frame's
+// prev_hash on. The last entry's hash must be the one the file or the
+// index row says follows it: the next frame's prev_hash, or seg's
+// last_hash for the last frame. A frame altered inside, but with its
+// checksums made to match, is refused rather than returned with hashes
+// of its altered content.
+func (f *segFrame) hashed(seg *AuditSegment, x *auditseg.Index, i int) ([]bitnobi.AuditEntry, error) {
+	f.once.Do(func() { x.HashFrame(i, f.es) })
+	want := seg.LastHash
+	if i+1 < len(x.Frames) {
+		want = x.Frames[i+1].PrevHash
+	}
+	if l := &f.es[len(f.es)-1]; l.Hash != want {
+		return nil, segmentError(seg, "frame %d: the hash of seq %d is not the prev_hash of the entry after it (entry altered)", i, l.Seq)
+	}
+	return f.es, nil
 }
 
 // segmentIndex returns the frame table of seg's file, read from db.Blobs
@@ -675,18 +706,18 @@ func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
 	return nil
 }
 
-// segmentFrame returns the entries of frame i of seg, whose frame table
-// is x, decoded from db.Blobs or cached. The entries are shared: callers
-// must not change them.
-func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) ([]bitnobi.AuditEntry, error) {
+// segmentFrame returns frame i of seg, whose frame table is x, decoded
+// from db.Blobs or cached, its hashes not yet computed (see [segFrame]).
+// The frame is shared: callers must not change it.
+func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) (*segFrame, error) {
 	c := &db.segs
 	k := frameKey{seg.BlobID, i}
 	c.mu.Lock()
-	if es, ok := c.frames[k]; ok {
+	if fr, ok := c.frames[k]; ok {
 		j := slices.Index(c.keys, k)
 		c.keys = append(slices.Delete(c.keys, j, j+1), k)
 		c.mu.Unlock()
-		return es, nil
+		return fr, nil
 	}
 	c.mu.Unlock()
 	f, _, err := openSegment(db.Blobs, seg)
@@ -694,7 +725,7 @@ func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) ([]bitno
 		return nil, err
 	}
 	defer f.Close()
-	es, err := x.ReadFrame(f, i)
+	es, err := x.ReadFrameFields(f, i)
 	if errors.Is(err, auditseg.ErrFormat) {
 		return nil, segmentError(seg, "%v", err)
 	} else if err != nil {
@@ -703,15 +734,17 @@ func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) ([]bitno
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.frames == nil {
-		c.frames = map[frameKey][]bitnobi.AuditEntry{}
+		c.frames = map[frameKey]*segFrame{}
 	}
-	if _, ok := c.frames[k]; !ok {
+	fr, ok := c.frames[k]
+	if !ok {
 		if len(c.keys) == frameCacheSize {
 			delete(c.frames, c.keys[0])
 			c.keys = c.keys[1:]
 		}
-		c.frames[k] = es
+		fr = &segFrame{es: es}
+		c.frames[k] = fr
 		c.keys = append(c.keys, k)
 	}
-	return es, nil
+	return fr, nil
 }

@@ -457,12 +457,23 @@ func (x *Index) Find(seq int64) int {
 // ReadFrame reads frame i of the segment file r holds and decodes it, as
 // [Index.DecodeFrame] does.
 func (x *Index) ReadFrame(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
+	es, err := x.ReadFrameFields(r, i)
+	if err != nil {
+		return nil, err
+	}
+	x.HashFrame(i, es)
+	return es, nil
+}
+
+// ReadFrameFields reads frame i of the segment file r holds and decodes
+// it, as [Index.DecodeFrameFields] does.
+func (x *Index) ReadFrameFields(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
 	f := &x.Frames[i]
 	b := make([]byte, f.Size)
 	if _, err := r.ReadAt(b, f.Offset); err != nil {
 		return nil, fmt.Errorf("read segment frame %d: %w", i, err)
 	}
-	return x.DecodeFrame(i, b)
+	return x.DecodeFrameFields(i, b)
 }
 
 // DecodeFrame decodes frame i, whose bytes in the file are b, and returns
@@ -471,17 +482,53 @@ func (x *Index) ReadFrame(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
 // one's PrevHash. The entries' strings share memory with each other: a
 // few large allocations, not one per field. Errors wrap [ErrFormat].
 func (x *Index) DecodeFrame(i int, b []byte) ([]bitnobi.AuditEntry, error) {
+	es, err := x.DecodeFrameFields(i, b)
+	if err != nil {
+		return nil, err
+	}
+	x.HashFrame(i, es)
+	return es, nil
+}
+
+// DecodeFrameFields decodes frame i, whose bytes in the file are b, with
+// every check of [Index.DecodeFrame], but computes no hash: the entries
+// have their Seq, At and text fields, and an empty PrevHash and Hash
+// until [Index.HashFrame] sets them. Hashing is most of the cost of
+// decoding a frame, so a reader that looks for the entries matching a
+// filter decodes frames with it and hashes only those that hold a match
+// it returns. Errors wrap [ErrFormat].
+func (x *Index) DecodeFrameFields(i int, b []byte) ([]bitnobi.AuditEntry, error) {
 	f := &x.Frames[i]
 	es := make([]bitnobi.AuditEntry, f.Entries)
-	if err := decodeFrame(f, b, es); err != nil {
+	if err := decodeFields(f, b, es); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", i, err)
 	}
 	return es, nil
 }
 
+// HashFrame sets the PrevHash and Hash of es, the entries of frame i as
+// [Index.DecodeFrameFields] returns them, as [Index.DecodeFrame] does:
+// from the frame's PrevHash on, each entry's Hash is
+// [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash. It checks
+// nothing: comparing the last hash with what follows the frame (the next
+// frame's PrevHash, or the segment's last hash) is the caller's choice.
+func (x *Index) HashFrame(i int, es []bitnobi.AuditEntry) {
+	hashFrame(&x.Frames[i], es)
+}
+
 // decodeFrame decodes the frame f of bytes b into es, which has room for
-// exactly its entries.
+// exactly its entries, and computes their hashes.
 func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
+	if err := decodeFields(f, b, es); err != nil {
+		return err
+	}
+	hashFrame(f, es)
+	return nil
+}
+
+// decodeFields decodes the frame f of bytes b into es, which has room for
+// exactly its entries, but for their PrevHash and Hash.
+func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if len(b) != f.Size {
 		return fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(b), f.Size)
 	}
@@ -517,6 +564,7 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 			return fmt.Errorf("%w: entry %d (seq %d): time out of range", ErrFormat, i, f.FirstSeq+int64(i))
 		}
 		sec += d
+		es[i].Seq = f.FirstSeq + int64(i)
 		es[i].At = time.Unix(sec, int64(ns)).UTC()
 	}
 	for k := range 8 {
@@ -530,19 +578,23 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if r.off != len(r.s) {
 		return fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
+	return nil
+}
+
+// hashFrame sets the PrevHash and Hash of es, the entries of the frame f,
+// from f's PrevHash on.
+func hashFrame(f *Frame, es []bitnobi.AuditEntry) {
 	// The hashes share one buffer, as the fields share raw.
 	hexes := make([]byte, 0, 2*hashLen*len(es))
 	prev := f.PrevHash
 	for i := range es {
 		e := &es[i]
-		e.Seq = f.FirstSeq + int64(i)
 		e.PrevHash = prev
 		n := len(hexes)
 		hexes = e.AppendHash(hexes)
 		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
 		prev = e.Hash
 	}
-	return nil
 }
 
 // Decode returns the entries of the segment file data, in the order they
