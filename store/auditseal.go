@@ -620,31 +620,44 @@ type segmentCache struct {
 
 // segFrame is a decoded frame of a sealed segment, as the cache keeps it:
 // its entries' fields are decoded at once, their PrevHash and Hash only
-// when a reader first needs them ([segFrame.hashed]). A filtered query
+// as far as a reader needs them ([segFrame.hashed]). A filtered query
 // reads many frames to find a few matches, and hashing was most of the
-// cost of reading a frame. Until then the entries' PrevHash and Hash are
-// empty; once hashes are set, they do not change, so readers that share
-// a frame may read its entries at any time, and its hashes after hashed.
+// cost of reading a frame. The fields do not change after decoding, so
+// readers that share a frame may read them at any time; the first n
+// entries' hashes are set, under mu, and do not change either.
 type segFrame struct {
-	es   []bitnobi.AuditEntry
-	once sync.Once
+	es []bitnobi.AuditEntry
+	mu sync.Mutex
+	n  int // entries whose hashes are set
 }
 
 // hashed returns the entries of f, frame i of seg whose frame table is x,
-// with their hashes, computing them the first time, from the frame's
-// prev_hash on. The last entry's hash must be the one the file or the
-// index row says follows it: the next frame's prev_hash, or seg's
-// last_hash for the last frame. A frame altered inside, but with its
-// checksums made to match, is refused rather than returned with hashes
-// of its altered content.
-func (f *segFrame) hashed(seg *AuditSegment, x *auditseg.Index, i int) ([]bitnobi.AuditEntry, error) {
-	f.once.Do(func() { x.HashFrame(i, f.es) })
-	want := seg.LastHash
-	if i+1 < len(x.Frames) {
-		want = x.Frames[i+1].PrevHash
+// with the hashes of the first upto+1 set, computing those not yet set
+// from the frame's prev_hash on (an entry's hash needs every one before
+// it in the frame). Once the frame is hashed whole, its last entry's
+// hash must be the one the file or the index row says follows it: the
+// next frame's prev_hash, or seg's last_hash for the last frame. A frame
+// altered inside, but with its checksums made to match, is then refused
+// rather than returned with hashes of its altered content.
+func (f *segFrame) hashed(seg *AuditSegment, x *auditseg.Index, i, upto int) ([]bitnobi.AuditEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n <= upto {
+		if f.n == 0 {
+			x.HashFrame(i, f.es[:upto+1])
+		} else {
+			auditseg.HashChain(f.es[f.n-1].Hash, f.es[f.n:upto+1])
+		}
+		f.n = upto + 1
 	}
-	if l := &f.es[len(f.es)-1]; l.Hash != want {
-		return nil, segmentError(seg, "frame %d: the hash of seq %d is not the prev_hash of the entry after it (entry altered)", i, l.Seq)
+	if f.n == len(f.es) {
+		want := seg.LastHash
+		if i+1 < len(x.Frames) {
+			want = x.Frames[i+1].PrevHash
+		}
+		if l := &f.es[f.n-1]; l.Hash != want {
+			return nil, segmentError(seg, "frame %d: the hash of seq %d is not the prev_hash of the entry after it (entry altered)", i, l.Seq)
+		}
 	}
 	return f.es, nil
 }
@@ -707,9 +720,10 @@ func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
 }
 
 // segmentFrame returns frame i of seg, whose frame table is x, decoded
-// from db.Blobs or cached, its hashes not yet computed (see [segFrame]).
-// The frame is shared: callers must not change it.
-func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) (*segFrame, error) {
+// from the segment's file (opened by file, once for all the frames a
+// reader reads of it) or cached, its hashes not yet computed (see
+// [segFrame]). The frame is shared: callers must not change it.
+func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int, file *segmentFile) (*segFrame, error) {
 	c := &db.segs
 	k := frameKey{seg.BlobID, i}
 	c.mu.Lock()
@@ -720,11 +734,10 @@ func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) (*segFra
 		return fr, nil
 	}
 	c.mu.Unlock()
-	f, _, err := openSegment(db.Blobs, seg)
+	f, err := file.open(db.Blobs, seg)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	es, err := x.ReadFrameFields(f, i)
 	if errors.Is(err, auditseg.ErrFormat) {
 		return nil, segmentError(seg, "%v", err)
@@ -747,4 +760,30 @@ func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) (*segFra
 		c.keys = append(c.keys, k)
 	}
 	return fr, nil
+}
+
+// segmentFile opens a sealed segment's file once for the frames a reader
+// reads of it, rather than once a frame. The zero value has none open.
+type segmentFile struct {
+	f *os.File
+}
+
+// open returns seg's file from blobs, opening it on first use.
+func (s *segmentFile) open(blobs *blob.Store, seg *AuditSegment) (*os.File, error) {
+	if s.f == nil {
+		f, _, err := openSegment(blobs, seg)
+		if err != nil {
+			return nil, err
+		}
+		s.f = f
+	}
+	return s.f, nil
+}
+
+// close closes the file if it is open.
+func (s *segmentFile) close() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
 }

@@ -507,13 +507,33 @@ func (x *Index) DecodeFrameFields(i int, b []byte) ([]bitnobi.AuditEntry, error)
 }
 
 // HashFrame sets the PrevHash and Hash of es, the entries of frame i as
-// [Index.DecodeFrameFields] returns them, as [Index.DecodeFrame] does:
-// from the frame's PrevHash on, each entry's Hash is
-// [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash. It checks
-// nothing: comparing the last hash with what follows the frame (the next
-// frame's PrevHash, or the segment's last hash) is the caller's choice.
+// [Index.DecodeFrameFields] returns them, or the first ones of them, as
+// [Index.DecodeFrame] does: from the frame's PrevHash on, each entry's
+// Hash is [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash.
+// It checks nothing: comparing the last hash with what follows the frame
+// (the next frame's PrevHash, or the segment's last hash) is the
+// caller's choice.
 func (x *Index) HashFrame(i int, es []bitnobi.AuditEntry) {
-	hashFrame(&x.Frames[i], es)
+	HashChain(x.Frames[i].PrevHash, es)
+}
+
+// HashChain sets the PrevHash and Hash of es, consecutive entries of the
+// log whose fields are set: the first one's PrevHash is prev, each one's
+// Hash is [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash. A
+// reader that needs the hashes of a frame's first entries only hashes
+// those with [Index.HashFrame], and may go on later from the last one's
+// Hash.
+func HashChain(prev string, es []bitnobi.AuditEntry) {
+	// The hashes share one buffer, as the fields share raw.
+	hexes := make([]byte, 0, 2*hashLen*len(es))
+	for i := range es {
+		e := &es[i]
+		e.PrevHash = prev
+		n := len(hexes)
+		hexes = e.AppendHash(hexes)
+		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
+		prev = e.Hash
+	}
 }
 
 // decodeFrame decodes the frame f of bytes b into es, which has room for
@@ -584,17 +604,7 @@ func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 // hashFrame sets the PrevHash and Hash of es, the entries of the frame f,
 // from f's PrevHash on.
 func hashFrame(f *Frame, es []bitnobi.AuditEntry) {
-	// The hashes share one buffer, as the fields share raw.
-	hexes := make([]byte, 0, 2*hashLen*len(es))
-	prev := f.PrevHash
-	for i := range es {
-		e := &es[i]
-		e.PrevHash = prev
-		n := len(hexes)
-		hexes = e.AppendHash(hexes)
-		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
-		prev = e.Hash
-	}
+	HashChain(f.PrevHash, es)
 }
 
 // Decode returns the entries of the segment file data, in the order they
