@@ -707,14 +707,21 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 }
 
 // checkSegmentIndex checks that seg's index row counts its seq range and
-// that the frame table x holds the entries it names: a reader goes on
-// after the row's last_seq.
+// that the frame table x holds the entries it names, from the prev_hash
+// it names: a reader goes on after the row's last_seq, and computes the
+// hashes of the entries it returns from the table's prev_hash of their
+// frame. A file whose chain starts elsewhere than the row says (as
+// [CheckAuditSegmentEndsAt] checks it at restore) would give every entry
+// of its first frame a hash the log never held.
 func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
 	if err := checkSegmentRow(seg); err != nil {
 		return err
 	}
 	if int64(x.Entries) != seg.Entries || x.FirstSeq != seg.FirstSeq {
 		return segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
+	}
+	if len(x.Frames) == 0 || x.Frames[0].PrevHash != seg.PrevHash {
+		return segmentError(seg, "its first entry's prev_hash is not its index row's (seq %d: prev_hash does not match entry %d)", seg.FirstSeq, seg.FirstSeq-1)
 	}
 	return nil
 }
