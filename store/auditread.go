@@ -171,7 +171,10 @@ func (tx *Tx) findInSegment(seg *AuditSegment, q *auditQuery, after int64, entri
 				break
 			}
 		}
-		if len(take) > 0 {
+		if len(take) == 0 {
+			fr.release()
+		} else {
+			fr = tx.db.keepFrame(fr)
 			es, err := fr.hashed(seg, x, fi, take[len(take)-1])
 			if err != nil {
 				return false, err

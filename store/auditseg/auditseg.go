@@ -457,23 +457,12 @@ func (x *Index) Find(seq int64) int {
 // ReadFrame reads frame i of the segment file r holds and decodes it, as
 // [Index.DecodeFrame] does.
 func (x *Index) ReadFrame(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
-	es, err := x.ReadFrameFields(r, i)
-	if err != nil {
-		return nil, err
-	}
-	x.HashFrame(i, es)
-	return es, nil
-}
-
-// ReadFrameFields reads frame i of the segment file r holds and decodes
-// it, as [Index.DecodeFrameFields] does.
-func (x *Index) ReadFrameFields(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
 	f := &x.Frames[i]
 	b := make([]byte, f.Size)
 	if _, err := r.ReadAt(b, f.Offset); err != nil {
 		return nil, fmt.Errorf("read segment frame %d: %w", i, err)
 	}
-	return x.DecodeFrameFields(i, b)
+	return x.DecodeFrame(i, b)
 }
 
 // DecodeFrame decodes frame i, whose bytes in the file are b, and returns
@@ -482,7 +471,7 @@ func (x *Index) ReadFrameFields(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, err
 // one's PrevHash. The entries' strings share memory with each other: a
 // few large allocations, not one per field. Errors wrap [ErrFormat].
 func (x *Index) DecodeFrame(i int, b []byte) ([]bitnobi.AuditEntry, error) {
-	es, err := x.DecodeFrameFields(i, b)
+	es, _, err := x.DecodeFrameFieldsInto(i, b, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -490,24 +479,40 @@ func (x *Index) DecodeFrame(i int, b []byte) ([]bitnobi.AuditEntry, error) {
 	return es, nil
 }
 
-// DecodeFrameFields decodes frame i, whose bytes in the file are b, with
-// every check of [Index.DecodeFrame], but computes no hash: the entries
-// have their Seq, At and text fields, and an empty PrevHash and Hash
-// until [Index.HashFrame] sets them. Hashing is most of the cost of
-// decoding a frame, so a reader that looks for the entries matching a
-// filter decodes frames with it and hashes only those that hold a match
-// it returns. Errors wrap [ErrFormat].
-func (x *Index) DecodeFrameFields(i int, b []byte) ([]bitnobi.AuditEntry, error) {
+// DecodeFrameFieldsInto decodes frame i, whose bytes in the file are b,
+// with every check of [Index.DecodeFrame], but computes no hash: the
+// entries have their Seq, At and text fields, and an empty PrevHash and
+// Hash until [Index.HashFrame] sets them. Hashing was most of the cost
+// of decoding a frame, so a reader that looks for the entries matching a
+// filter hashes only the frames that hold one it returns.
+//
+// It decodes into the memory of es and buf where they have room, rather
+// than new memory: the entries in es (if its capacity is at least the
+// frame's Entries), the decompressed bytes, which the entries' strings
+// share, in buf (if its capacity is at least the frame's RawSize); nil
+// for new memory. It returns the entries and the buffer that holds their
+// bytes, so that a reader that keeps neither (a frame with no entry it
+// wants) may decode the next frame into them; the entries' strings
+// change when it does. Errors wrap [ErrFormat].
+func (x *Index) DecodeFrameFieldsInto(i int, b []byte, es []bitnobi.AuditEntry, buf []byte) ([]bitnobi.AuditEntry, []byte, error) {
 	f := &x.Frames[i]
-	es := make([]bitnobi.AuditEntry, f.Entries)
-	if err := decodeFields(f, b, es); err != nil {
-		return nil, fmt.Errorf("frame %d: %w", i, err)
+	if cap(es) < f.Entries {
+		es = make([]bitnobi.AuditEntry, f.Entries)
+	} else {
+		es = es[:f.Entries]
+		clear(es)
 	}
-	return es, nil
+	if cap(buf) < f.RawSize {
+		buf = make([]byte, 0, f.RawSize)
+	}
+	if err := decodeFields(f, b, es, buf[:0]); err != nil {
+		return nil, nil, fmt.Errorf("frame %d: %w", i, err)
+	}
+	return es, buf, nil
 }
 
 // HashFrame sets the PrevHash and Hash of es, the entries of frame i as
-// [Index.DecodeFrameFields] returns them, or the first ones of them, as
+// [Index.DecodeFrameFieldsInto] returns them, or the first ones of them, as
 // [Index.DecodeFrame] does: from the frame's PrevHash on, each entry's
 // Hash is [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash.
 // It checks nothing: comparing the last hash with what follows the frame
@@ -539,7 +544,7 @@ func HashChain(prev string, es []bitnobi.AuditEntry) {
 // decodeFrame decodes the frame f of bytes b into es, which has room for
 // exactly its entries, and computes their hashes.
 func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
-	if err := decodeFields(f, b, es); err != nil {
+	if err := decodeFields(f, b, es, make([]byte, 0, f.RawSize)); err != nil {
 		return err
 	}
 	hashFrame(f, es)
@@ -547,8 +552,9 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 }
 
 // decodeFields decodes the frame f of bytes b into es, which has room for
-// exactly its entries, but for their PrevHash and Hash.
-func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
+// exactly its entries, but for their PrevHash and Hash, decompressing it
+// into raw, which must have room for its RawSize bytes.
+func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry, raw []byte) error {
 	if len(b) != f.Size {
 		return fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(b), f.Size)
 	}
@@ -561,7 +567,7 @@ func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if !h.HasFCS || h.FrameContentSize != uint64(f.RawSize) {
 		return fmt.Errorf("%w: does not declare its %d bytes", ErrFormat, f.RawSize)
 	}
-	raw, err := decoder.DecodeAll(b, make([]byte, 0, f.RawSize))
+	raw, err := decoder.DecodeAll(b, raw)
 	if err != nil {
 		return fmt.Errorf("%w: decompress: %v", ErrFormat, err)
 	}
