@@ -471,17 +471,90 @@ func (x *Index) ReadFrame(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
 // one's PrevHash. The entries' strings share memory with each other: a
 // few large allocations, not one per field. Errors wrap [ErrFormat].
 func (x *Index) DecodeFrame(i int, b []byte) ([]bitnobi.AuditEntry, error) {
-	f := &x.Frames[i]
-	es := make([]bitnobi.AuditEntry, f.Entries)
-	if err := decodeFrame(f, b, es); err != nil {
-		return nil, fmt.Errorf("frame %d: %w", i, err)
+	es, _, err := x.DecodeFrameFieldsInto(i, b, nil, nil)
+	if err != nil {
+		return nil, err
 	}
+	x.HashFrame(i, es)
 	return es, nil
 }
 
+// DecodeFrameFieldsInto decodes frame i, whose bytes in the file are b,
+// with every check of [Index.DecodeFrame], but computes no hash: the
+// entries have their Seq, At and text fields, and an empty PrevHash and
+// Hash until [Index.HashFrame] sets them. Hashing was most of the cost
+// of decoding a frame, so a reader that looks for the entries matching a
+// filter hashes only the frames that hold one it returns.
+//
+// It decodes into the memory of es and buf where they have room, rather
+// than new memory: the entries in es (if its capacity is at least the
+// frame's Entries), the decompressed bytes, which the entries' strings
+// share, in buf (if its capacity is at least the frame's RawSize); nil
+// for new memory. It returns the entries and the buffer that holds their
+// bytes, so that a reader that keeps neither (a frame with no entry it
+// wants) may decode the next frame into them; the entries' strings
+// change when it does. Errors wrap [ErrFormat].
+func (x *Index) DecodeFrameFieldsInto(i int, b []byte, es []bitnobi.AuditEntry, buf []byte) ([]bitnobi.AuditEntry, []byte, error) {
+	f := &x.Frames[i]
+	if cap(es) < f.Entries {
+		es = make([]bitnobi.AuditEntry, f.Entries)
+	} else {
+		es = es[:f.Entries]
+		clear(es)
+	}
+	if cap(buf) < f.RawSize {
+		buf = make([]byte, 0, f.RawSize)
+	}
+	if err := decodeFields(f, b, es, buf[:0]); err != nil {
+		return nil, nil, fmt.Errorf("frame %d: %w", i, err)
+	}
+	return es, buf, nil
+}
+
+// HashFrame sets the PrevHash and Hash of es, the entries of frame i as
+// [Index.DecodeFrameFieldsInto] returns them, or the first ones of them, as
+// [Index.DecodeFrame] does: from the frame's PrevHash on, each entry's
+// Hash is [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash.
+// It checks nothing: comparing the last hash with what follows the frame
+// (the next frame's PrevHash, or the segment's last hash) is the
+// caller's choice.
+func (x *Index) HashFrame(i int, es []bitnobi.AuditEntry) {
+	HashChain(x.Frames[i].PrevHash, es)
+}
+
+// HashChain sets the PrevHash and Hash of es, consecutive entries of the
+// log whose fields are set: the first one's PrevHash is prev, each one's
+// Hash is [bitnobi.AuditEntry.ComputeHash] and the next one's PrevHash. A
+// reader that needs the hashes of a frame's first entries only hashes
+// those with [Index.HashFrame], and may go on later from the last one's
+// Hash.
+func HashChain(prev string, es []bitnobi.AuditEntry) {
+	// The hashes share one buffer, as the fields share raw.
+	hexes := make([]byte, 0, 2*hashLen*len(es))
+	for i := range es {
+		e := &es[i]
+		e.PrevHash = prev
+		n := len(hexes)
+		hexes = e.AppendHash(hexes)
+		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
+		prev = e.Hash
+	}
+}
+
 // decodeFrame decodes the frame f of bytes b into es, which has room for
-// exactly its entries.
+// exactly its entries, and computes their hashes.
 func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
+	if err := decodeFields(f, b, es, make([]byte, 0, f.RawSize)); err != nil {
+		return err
+	}
+	hashFrame(f, es)
+	return nil
+}
+
+// decodeFields decodes the frame f of bytes b into es, which has room for
+// exactly its entries, but for their PrevHash and Hash, decompressing it
+// into raw, which must have room for its RawSize bytes.
+func decodeFields(f *Frame, b []byte, es []bitnobi.AuditEntry, raw []byte) error {
 	if len(b) != f.Size {
 		return fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(b), f.Size)
 	}
@@ -494,7 +567,7 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if !h.HasFCS || h.FrameContentSize != uint64(f.RawSize) {
 		return fmt.Errorf("%w: does not declare its %d bytes", ErrFormat, f.RawSize)
 	}
-	raw, err := decoder.DecodeAll(b, make([]byte, 0, f.RawSize))
+	raw, err := decoder.DecodeAll(b, raw)
 	if err != nil {
 		return fmt.Errorf("%w: decompress: %v", ErrFormat, err)
 	}
@@ -517,6 +590,7 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 			return fmt.Errorf("%w: entry %d (seq %d): time out of range", ErrFormat, i, f.FirstSeq+int64(i))
 		}
 		sec += d
+		es[i].Seq = f.FirstSeq + int64(i)
 		es[i].At = time.Unix(sec, int64(ns)).UTC()
 	}
 	for k := range 8 {
@@ -530,19 +604,13 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 	if r.off != len(r.s) {
 		return fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
-	// The hashes share one buffer, as the fields share raw.
-	hexes := make([]byte, 0, 2*hashLen*len(es))
-	prev := f.PrevHash
-	for i := range es {
-		e := &es[i]
-		e.Seq = f.FirstSeq + int64(i)
-		e.PrevHash = prev
-		n := len(hexes)
-		hexes = e.AppendHash(hexes)
-		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
-		prev = e.Hash
-	}
 	return nil
+}
+
+// hashFrame sets the PrevHash and Hash of es, the entries of the frame f,
+// from f's PrevHash on.
+func hashFrame(f *Frame, es []bitnobi.AuditEntry) {
+	HashChain(f.PrevHash, es)
 }
 
 // Decode returns the entries of the segment file data, in the order they

@@ -314,3 +314,38 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeFrame decodes one full frame of a segment: Hashed as a
+// page of the whole log does (DecodeFrame), Fields as a filtered query
+// reads a frame it finds no match in (DecodeFrameFieldsInto, into the
+// memory of the frame before, no hashes).
+func BenchmarkDecodeFrame(b *testing.B) {
+	data, err := auditseg.Encode(entries(4 * auditseg.FrameEntries))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := auditseg.ReadIndex(bytes.NewReader(data), int64(len(data)), -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := x.Frames[1]
+	frame := data[f.Offset : f.Offset+int64(f.Size)]
+	b.Run("Hashed", func(b *testing.B) {
+		b.SetBytes(int64(f.RawSize))
+		for b.Loop() {
+			if _, err := x.DecodeFrame(1, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Fields", func(b *testing.B) {
+		b.SetBytes(int64(f.RawSize))
+		var es []bitnobi.AuditEntry
+		var buf []byte
+		for b.Loop() {
+			if es, buf, err = x.DecodeFrameFieldsInto(1, frame, es, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
