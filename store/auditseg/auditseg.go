@@ -72,6 +72,7 @@
 package auditseg
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -79,6 +80,9 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -90,8 +94,9 @@ import (
 // Magic starts every segment file.
 const Magic = "BNAUDSEG"
 
-// Version is the format version this package writes and reads.
-const Version = 2
+// Version is the format version [Encode] writes. Readers read it and
+// version 2.
+const Version = 3
 
 // FrameEntries is the most entries [Encode] puts in one frame: the unit a
 // reader decompresses. Measured on the dev seed's entries (store's
@@ -120,6 +125,14 @@ const (
 	// well a hostile frame compresses (4 MiB of zeros are 419,430 empty
 	// entries in a few hundred bytes).
 	MaxFrameEntries = 8 * FrameEntries
+	// MaxDictSize is the most bytes a segment's dictionary may
+	// decompress to. [Encode] leaves the rarest repeated values out of a
+	// dictionary that would be larger (they stay in the frames).
+	MaxDictSize = 1 << 20
+	// MaxDictStrings is the most strings a segment's dictionary may hold,
+	// all columns together: with MaxDictSize it bounds what a decoded
+	// dictionary takes in memory (at most 2 MiB).
+	MaxDictStrings = 1 << 16
 )
 
 const (
@@ -135,6 +148,8 @@ const (
 	minEntry = 2 + 8
 	// minFrame is the fewest bytes a frame takes in the frame table.
 	minFrame = 3 + 1
+	// nColumns is the number of text columns.
+	nColumns = 8
 	// maxSeq is the largest seq a segment may hold.
 	maxSeq = 1 << 62
 )
@@ -162,6 +177,12 @@ var (
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithWindowSize(MaxFrameSize), zstd.WithZeroFrames(true),
 		// A single segment always declares its size, which decodeFrame
 		// checks before it allocates.
+		zstd.WithSingleSegment(true))
+	// dictEncoder compresses a segment's dictionary, once a segment: the
+	// best level costs little there (a few ms a segment of 16384 entries)
+	// and saves a byte an entry.
+	dictEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithWindowSize(MaxDictSize), zstd.WithZeroFrames(true),
 		zstd.WithSingleSegment(true))
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderMaxMemory(MaxFrameSize), zstd.WithDecoderMaxWindow(MaxFrameSize))
@@ -205,13 +226,18 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 	}
 	// Cut the frames and compress each.
 	type frame struct {
-		first, n int
-		raw      int
-		data     []byte
+		first, n       int
+		raw, litRaw    int
+		data, literals []byte
 	}
 	var frames []frame
-	var raw []byte
+	var raw, lits []byte
 	var total int64
+	d := buildDict(entries)
+	var dictData []byte
+	if len(d.raw) > 0 {
+		dictData = dictEncoder.EncodeAll(d.raw, nil)
+	}
 	for i := 0; i < len(entries); {
 		n := 0
 		for size := 0; i+n < len(entries) && n < FrameEntries; n++ {
@@ -224,9 +250,13 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 			}
 			size += s
 		}
-		raw = appendFrame(raw[:0], entries[i:i+n])
-		frames = append(frames, frame{first: i, n: n, raw: len(raw), data: encoder.EncodeAll(raw, nil)})
-		total += int64(len(raw))
+		raw, lits = d.appendFrame(raw[:0], lits[:0], entries[i:i+n])
+		f := frame{first: i, n: n, raw: len(raw), data: encoder.EncodeAll(raw, nil), litRaw: len(lits)}
+		if len(lits) > 0 {
+			f.literals = encoder.EncodeAll(lits, nil)
+		}
+		frames = append(frames, f)
+		total += int64(plainSize(entries[i : i+n]))
 		i += n
 	}
 	var table []byte
@@ -237,11 +267,15 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 		table = binary.AppendUvarint(table, 0)
 	}
 	table = binary.AppendUvarint(table, uint64(len(frames)))
-	size := 0
+	table = binary.AppendUvarint(table, uint64(len(d.raw)))
+	table = binary.AppendUvarint(table, uint64(len(dictData)))
+	size := len(dictData)
 	for _, f := range frames {
 		table = binary.AppendUvarint(table, uint64(f.n))
 		table = binary.AppendUvarint(table, uint64(f.raw))
 		table = binary.AppendUvarint(table, uint64(len(f.data)))
+		table = binary.AppendUvarint(table, uint64(f.litRaw))
+		table = binary.AppendUvarint(table, uint64(len(f.literals)))
 		p := entries[f.first].PrevHash
 		if p == "" {
 			table = append(table, 0)
@@ -250,7 +284,7 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 			table = append(table, make([]byte, hashLen)...)
 			_, _ = hex.Decode(table[len(table)-hashLen:], []byte(p)) // checked above
 		}
-		size += len(f.data)
+		size += len(f.data) + len(f.literals)
 	}
 	out := make([]byte, 0, prefixLen+len(table)+crcLen+size)
 	out = append(out, Magic...)
@@ -258,8 +292,10 @@ func Encode(entries []bitnobi.AuditEntry) ([]byte, error) {
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(table)))
 	out = append(out, table...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(table, castagnoli))
+	out = append(out, dictData...)
 	for _, f := range frames {
 		out = append(out, f.data...)
+		out = append(out, f.literals...)
 	}
 	if total > MaxDecodedSize {
 		return nil, fmt.Errorf("encode audit segment: %d bytes, more than %d", total, MaxDecodedSize)
@@ -295,8 +331,31 @@ func entrySize(e *bitnobi.AuditEntry) int {
 	return n
 }
 
-// appendFrame appends the decompressed frame of entries to b.
-func appendFrame(b []byte, entries []bitnobi.AuditEntry) []byte {
+// plainSize returns the size of entries in a frame of version 2, which
+// stores every value in full: what they take in memory, decoded, give
+// or take the strings' headers, and what [MaxFrameSize] and
+// [MaxDecodedSize] bound in every version.
+func plainSize(entries []bitnobi.AuditEntry) int {
+	n := len(appendTimes(nil, entries))
+	for i := range entries {
+		for _, p := range columns(&entries[i]) {
+			n += uvarintLen(uint64(len(*p))) + len(*p)
+		}
+	}
+	return n
+}
+
+// uvarintLen returns the length of x as an unsigned varint.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// appendTimes appends the time column of entries to b.
+func appendTimes(b []byte, entries []bitnobi.AuditEntry) []byte {
 	var prev int64
 	for i := range entries {
 		t := entries[i].At
@@ -304,22 +363,134 @@ func appendFrame(b []byte, entries []bitnobi.AuditEntry) []byte {
 		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
 		prev = t.Unix()
 	}
-	for k := range 8 {
+	return b
+}
+
+// encDict is the dictionary [Encode] builds for a segment: for each
+// column, the strings it holds, numbered from 1, and the dictionary's
+// decompressed bytes.
+type encDict struct {
+	index [nColumns]map[string]uint64
+	raw   []byte
+}
+
+// buildDict returns the dictionary of entries: in each column, every
+// value that occurs at least twice in the segment (a value met once
+// costs less in its frame), the most frequent first so that they take
+// one-byte numbers, ties in order of first occurrence, which keeps the
+// numbers of values that go together (a user's id, name and address) in
+// step from column to column, so that zstd finds the columns' runs of
+// numbers alike. When they would take more than [MaxDictSize] bytes or
+// [MaxDictStrings] strings, the rarest are left out. The result is a
+// function of the entries alone.
+func buildDict(entries []bitnobi.AuditEntry) *encDict {
+	type value struct {
+		s          string
+		col, count int
+		first      int
+	}
+	var vals []value
+	for k := range nColumns {
+		at := map[string]int{}
 		for i := range entries {
 			s := *columns(&entries[i])[k]
-			b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+			if j, ok := at[s]; ok {
+				vals[j].count++
+			} else {
+				at[s] = len(vals)
+				vals = append(vals, value{s: s, col: k, count: 1, first: i})
+			}
 		}
 	}
-	return b
+	vals = slices.DeleteFunc(vals, func(v value) bool { return v.count < 2 })
+	slices.SortStableFunc(vals, func(a, b value) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.col, b.col); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.first, b.first)
+	})
+	size, n := nColumns*binary.MaxVarintLen32, 0
+	for _, v := range vals {
+		size += binary.MaxVarintLen32 + len(v.s)
+		if size > MaxDictSize || n == MaxDictStrings {
+			break
+		}
+		n++
+	}
+	vals = vals[:n]
+	d := &encDict{}
+	if n == 0 {
+		return d
+	}
+	// Within a column, in the order above.
+	slices.SortStableFunc(vals, func(a, b value) int { return cmp.Compare(a.col, b.col) })
+	for k := range nColumns {
+		d.index[k] = map[string]uint64{}
+		lo := 0
+		for lo < len(vals) && vals[lo].col < k {
+			lo++
+		}
+		hi := lo
+		for hi < len(vals) && vals[hi].col == k {
+			hi++
+		}
+		d.raw = binary.AppendUvarint(d.raw, uint64(hi-lo))
+		for j, v := range vals[lo:hi] {
+			d.index[k][v.s] = uint64(j + 1)
+			d.raw = append(binary.AppendUvarint(d.raw, uint64(len(v.s))), v.s...)
+		}
+	}
+	return d
+}
+
+// appendFrame appends the two decompressed parts of the frame of
+// entries, in version 3, to cols and lits: first the seconds of the
+// times, then their nanoseconds, then the text columns' codes; then the
+// values no code names (see the package documentation). Like goes with
+// like, and each part is a zstd frame of its own, whose entropy coding
+// of literals (one table a block) fits it: ids in hex and JSON in one,
+// small numbers in the other.
+func (d *encDict) appendFrame(cols, lits []byte, entries []bitnobi.AuditEntry) ([]byte, []byte) {
+	var prev int64
+	for i := range entries {
+		t := entries[i].At
+		cols = binary.AppendVarint(cols, t.Unix()-prev)
+		prev = t.Unix()
+	}
+	for i := range entries {
+		cols = binary.LittleEndian.AppendUint32(cols, uint32(entries[i].At.Nanosecond()))
+	}
+	for k := range nColumns {
+		for i := range entries {
+			s := *columns(&entries[i])[k]
+			n := d.index[k][s]
+			cols = binary.AppendUvarint(cols, n)
+			if n == 0 {
+				lits = append(binary.AppendUvarint(lits, uint64(len(s))), s...)
+			}
+		}
+	}
+	return cols, lits
 }
 
 // Index is the frame table of a segment file: where each frame is and
 // which entries it holds.
 type Index struct {
+	Version  int   // of the file's format: 2 or 3
 	Entries  int   // in the segment
 	FirstSeq int64 // the first entry's seq (0 when it holds none)
 	Frames   []Frame
 	Size     int64 // of the file
+
+	// Where the dictionary is (version 3; dictSize is 0 when there is
+	// none), and the dictionary once [Index.ReadFrame] has read it: see
+	// [dictCache].
+	dictOffset        int64
+	dictSize, dictRaw int
+	dict              atomic.Pointer[dict]
 }
 
 // Frame is one frame of a segment file.
@@ -332,6 +503,10 @@ type Frame struct {
 	Offset   int64 // of its bytes in the file
 	Size     int   // of its bytes in the file
 	RawSize  int   // decompressed
+
+	// Version 3: the size of its second part, its values named by no
+	// code, in the file (0 when it has none) and decompressed.
+	litSize, litRaw int
 }
 
 // ReadIndex reads the frame table of the segment file of size bytes that
@@ -353,8 +528,9 @@ func ReadIndex(r io.ReaderAt, size int64, want int64) (*Index, error) {
 	if string(prefix[:len(Magic)]) != Magic {
 		return nil, fmt.Errorf("%w: no segment header", ErrFormat)
 	}
-	if v := prefix[len(Magic)]; v != Version {
-		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrFormat, v, Version)
+	v := prefix[len(Magic)]
+	if v != 2 && v != Version {
+		return nil, fmt.Errorf("%w: version %d, this build reads versions 2 and %d", ErrFormat, v, Version)
 	}
 	n := int64(binary.LittleEndian.Uint32(prefix[len(Magic)+1:]))
 	if n > size-int64(prefixLen+crcLen) {
@@ -367,14 +543,19 @@ func ReadIndex(r io.ReaderAt, size int64, want int64) (*Index, error) {
 	if got, want := crc32.Checksum(table[:n], castagnoli), binary.LittleEndian.Uint32(table[n:]); got != want {
 		return nil, fmt.Errorf("%w: the frame table's checksum does not match (the file is damaged)", ErrFormat)
 	}
-	return parseTable(table[:n], size, int64(prefixLen)+n+crcLen, want)
+	return parseTable(int(v), table[:n], size, int64(prefixLen)+n+crcLen, want)
 }
 
-// parseTable parses the frame table of a file of size bytes whose frames
-// start at offset start.
-func parseTable(table []byte, size, start, want int64) (*Index, error) {
+// parseTable parses the frame table of a file of the given version and
+// of size bytes whose dictionary (version 3) or first frame starts at
+// offset start.
+func parseTable(version int, table []byte, size, start, want int64) (*Index, error) {
 	rd := reader{s: unsafe.String(unsafe.SliceData(table), len(table))}
 	entries, first, frames := rd.uvarint(), rd.uvarint(), rd.uvarint()
+	var dictRaw, dictSize uint64
+	if version >= 3 {
+		dictRaw, dictSize = rd.uvarint(), rd.uvarint()
+	}
 	if rd.err != nil {
 		return nil, rd.err
 	}
@@ -389,12 +570,23 @@ func parseTable(table []byte, size, start, want int64) (*Index, error) {
 		return nil, fmt.Errorf("%w: first seq %d of no entries", ErrFormat, first)
 	case frames > entries || frames > uint64(len(table))/minFrame:
 		return nil, fmt.Errorf("%w: %d frames for %d entries", ErrFormat, frames, entries)
+	case dictRaw > MaxDictSize:
+		return nil, fmt.Errorf("%w: a dictionary of %d bytes, more than %d", ErrFormat, dictRaw, MaxDictSize)
+	case (dictRaw == 0) != (dictSize == 0) || (dictRaw > 0 && dictRaw < nColumns):
+		return nil, fmt.Errorf("%w: a dictionary of %d bytes in %d", ErrFormat, dictRaw, dictSize)
+	case dictSize > uint64(size-start):
+		return nil, fmt.Errorf("%w: a dictionary of %d bytes past the end of the file", ErrFormat, dictSize)
 	}
-	x := &Index{Entries: int(entries), FirstSeq: int64(first), Frames: make([]Frame, frames), Size: size}
-	seq, off, raw := int64(first), start, int64(0)
+	x := &Index{Version: version, Entries: int(entries), FirstSeq: int64(first), Frames: make([]Frame, frames), Size: size,
+		dictOffset: start, dictSize: int(dictSize), dictRaw: int(dictRaw)}
+	seq, off, raw := int64(first), start+int64(dictSize), int64(0)
 	for i := range x.Frames {
 		f := &x.Frames[i]
 		k, rs, fs := rd.uvarint(), rd.uvarint(), rd.uvarint()
+		var lr, ls uint64
+		if version >= 3 {
+			lr, ls = rd.uvarint(), rd.uvarint()
+		}
 		hl := rd.bytes(1)
 		if rd.err != nil {
 			return nil, rd.err
@@ -414,16 +606,19 @@ func parseTable(table []byte, size, start, want int64) (*Index, error) {
 			return nil, fmt.Errorf("%w: frame %d: %d entries", ErrFormat, i, k)
 		case rs > MaxFrameSize || rs < k*minEntry:
 			return nil, fmt.Errorf("%w: frame %d: %d entries in %d bytes", ErrFormat, i, k, rs)
-		case fs == 0 || fs > uint64(size-off):
-			return nil, fmt.Errorf("%w: frame %d: %d bytes past the end of the file", ErrFormat, i, fs)
+		case lr > MaxFrameSize-rs || (lr == 0) != (ls == 0):
+			return nil, fmt.Errorf("%w: frame %d: %d entries in %d and %d bytes", ErrFormat, i, k, rs, lr)
+		case fs == 0 || fs > uint64(size-off) || ls > uint64(size-off)-fs:
+			return nil, fmt.Errorf("%w: frame %d: %d bytes past the end of the file", ErrFormat, i, fs+ls)
 		}
-		f.FirstSeq, f.Entries, f.RawSize, f.Offset, f.Size = seq, int(k), int(rs), off, int(fs)
+		f.FirstSeq, f.Entries, f.RawSize, f.Offset, f.Size = seq, int(k), int(rs), off, int(fs+ls)
+		f.litRaw, f.litSize = int(lr), int(ls)
 		if h != "" {
 			f.PrevHash = hex.EncodeToString(unsafe.Slice(unsafe.StringData(h), len(h)))
 		}
 		seq += int64(k)
-		off += int64(fs)
-		raw += int64(rs)
+		off += int64(fs + ls)
+		raw += int64(rs + lr)
 	}
 	switch {
 	case rd.off != len(rd.s):
@@ -454,81 +649,222 @@ func (x *Index) Find(seq int64) int {
 	return lo
 }
 
+// dict is a decoded dictionary: each column's strings, which share the
+// memory of one decompressed buffer.
+type dict struct {
+	cols [nColumns][]string
+	mem  int // bytes it holds, roughly
+}
+
+// dictCacheSize is the most bytes of dictionaries that the Indexes of
+// this process hold at once (see [dictCache]).
+const dictCacheSize = 8 << 20
+
+// dictCache bounds the memory that dictionaries take: [Index.ReadFrame]
+// keeps the dictionary it reads in its Index, so that the next frame of
+// the same segment decodes without reading it again, and registers the
+// Index here; when the dictionaries held pass dictCacheSize, the oldest
+// are dropped from their Indexes (read again when needed). A store
+// keeps many Indexes (frame tables are small), but never more than
+// dictCacheSize plus one dictionary's bytes (at most 2 MiB) of
+// dictionaries; a segment of M's seeded history has one of about 100
+// KiB. Decoded entries never share a dictionary's memory.
+var dictCache struct {
+	mu    sync.Mutex
+	held  []*Index // oldest first
+	bytes int
+}
+
+// dictFor returns x's dictionary (nil when it has none), read from r
+// when x does not hold it, and keeps it in x.
+func (x *Index) dictFor(r io.ReaderAt) (*dict, error) {
+	if x.dictSize == 0 {
+		return nil, nil
+	}
+	if d := x.dict.Load(); d != nil {
+		return d, nil
+	}
+	d, err := x.readDict(r)
+	if err != nil {
+		return nil, err
+	}
+	c := &dictCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if held := x.dict.Load(); held != nil {
+		return held, nil // read meanwhile by another goroutine
+	}
+	x.dict.Store(d)
+	c.held = append(c.held, x)
+	c.bytes += d.mem
+	for c.bytes > dictCacheSize && len(c.held) > 1 {
+		old := c.held[0]
+		c.bytes -= old.dict.Swap(nil).mem
+		c.held[0] = nil
+		c.held = c.held[1:]
+	}
+	return d, nil
+}
+
+// readDict reads and decodes x's dictionary from r. Errors other than
+// r's wrap [ErrFormat].
+func (x *Index) readDict(r io.ReaderAt) (*dict, error) {
+	if x.dictSize == 0 {
+		return nil, nil
+	}
+	b := make([]byte, x.dictSize)
+	if _, err := r.ReadAt(b, x.dictOffset); err != nil {
+		return nil, fmt.Errorf("read segment dictionary: %w", err)
+	}
+	raw, err := decompress(b, x.dictRaw)
+	if err != nil {
+		return nil, fmt.Errorf("dictionary: %w", err)
+	}
+	// The strings share raw, as a frame's fields share theirs.
+	rd := reader{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
+	d := &dict{mem: len(raw)}
+	n := 0
+	for k := range d.cols {
+		c := rd.uvarint()
+		if rd.err != nil {
+			return nil, fmt.Errorf("dictionary: %w", rd.err)
+		}
+		// Each string takes a byte at least: check before allocating.
+		if c > uint64(len(rd.s)-rd.off) || c > uint64(MaxDictStrings-n) {
+			return nil, fmt.Errorf("%w: dictionary: column %d: %d strings, more than it may hold", ErrFormat, k, c)
+		}
+		n += int(c)
+		d.cols[k] = make([]string, c)
+		for i := range d.cols[k] {
+			d.cols[k][i] = rd.field()
+		}
+		d.mem += int(c) * int(unsafe.Sizeof(""))
+	}
+	if rd.err != nil {
+		return nil, fmt.Errorf("dictionary: %w", rd.err)
+	}
+	if rd.off != len(rd.s) {
+		return nil, fmt.Errorf("%w: dictionary: %d bytes after its last string", ErrFormat, len(rd.s)-rd.off)
+	}
+	return d, nil
+}
+
 // ReadFrame reads frame i of the segment file r holds and decodes it, as
-// [Index.DecodeFrame] does.
+// [Index.DecodeFrame] does. For a file of version 3 it reads the
+// segment's dictionary too, unless x holds it from an earlier call.
 func (x *Index) ReadFrame(r io.ReaderAt, i int) ([]bitnobi.AuditEntry, error) {
+	d, err := x.dictFor(r)
+	if err != nil {
+		return nil, err
+	}
 	f := &x.Frames[i]
 	b := make([]byte, f.Size)
 	if _, err := r.ReadAt(b, f.Offset); err != nil {
 		return nil, fmt.Errorf("read segment frame %d: %w", i, err)
 	}
-	return x.DecodeFrame(i, b)
+	es := make([]bitnobi.AuditEntry, f.Entries)
+	if err := decodeFrame(f, b, es, d, x.Version); err != nil {
+		return nil, fmt.Errorf("frame %d: %w", i, err)
+	}
+	return es, nil
 }
 
 // DecodeFrame decodes frame i, whose bytes in the file are b, and returns
 // its entries with their hashes computed: from the frame's PrevHash on,
 // each entry's Hash is [bitnobi.AuditEntry.ComputeHash] and the next
 // one's PrevHash. The entries' strings share memory with each other: a
-// few large allocations, not one per field. Errors wrap [ErrFormat].
-func (x *Index) DecodeFrame(i int, b []byte) ([]bitnobi.AuditEntry, error) {
+// few large allocations, not one per field. A frame of version 3 needs
+// its segment's dictionary, which r holds as it holds the file (read
+// only when x does not hold it already). Errors wrap [ErrFormat], or
+// are r's.
+func (x *Index) DecodeFrame(r io.ReaderAt, i int, b []byte) ([]bitnobi.AuditEntry, error) {
+	d, err := x.dictFor(r)
+	if err != nil {
+		return nil, err
+	}
 	f := &x.Frames[i]
 	es := make([]bitnobi.AuditEntry, f.Entries)
-	if err := decodeFrame(f, b, es); err != nil {
+	if err := decodeFrame(f, b, es, d, x.Version); err != nil {
 		return nil, fmt.Errorf("frame %d: %w", i, err)
 	}
 	return es, nil
 }
 
-// decodeFrame decodes the frame f of bytes b into es, which has room for
-// exactly its entries.
-func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
-	if len(b) != f.Size {
-		return fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(b), f.Size)
-	}
+// decompress returns the zstd frame b decompressed, which must declare
+// and hold exactly size bytes.
+func decompress(b []byte, size int) ([]byte, error) {
 	// The decoder allocates the size the frame declares: check it first
 	// (the decoder's own bound is MaxFrameSize).
 	var h zstd.Header
 	if err := h.Decode(b); err != nil {
-		return fmt.Errorf("%w: frame header: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: frame header: %v", ErrFormat, err)
 	}
-	if !h.HasFCS || h.FrameContentSize != uint64(f.RawSize) {
-		return fmt.Errorf("%w: does not declare its %d bytes", ErrFormat, f.RawSize)
+	if !h.HasFCS || h.FrameContentSize != uint64(size) {
+		return nil, fmt.Errorf("%w: does not declare its %d bytes", ErrFormat, size)
 	}
-	raw, err := decoder.DecodeAll(b, make([]byte, 0, f.RawSize))
+	raw, err := decoder.DecodeAll(b, make([]byte, 0, size))
 	if err != nil {
-		return fmt.Errorf("%w: decompress: %v", ErrFormat, err)
+		return nil, fmt.Errorf("%w: decompress: %v", ErrFormat, err)
 	}
-	if len(raw) != f.RawSize {
-		return fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(raw), f.RawSize)
+	if len(raw) != size {
+		return nil, fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(raw), size)
+	}
+	return raw, nil
+}
+
+// decodeFrame decodes the frame f of bytes b, of a file of the given
+// version whose dictionary is d, into es, which has room for exactly its
+// entries. It returns the frame's size in version 2 (see plainSize).
+func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry, d *dict, version int) error {
+	_, err := decodeFrameSize(f, b, es, d, version)
+	return err
+}
+
+// decodeFrameSize is decodeFrame, and returns the frame's size in
+// version 2 (see plainSize): what its entries take decoded.
+func decodeFrameSize(f *Frame, b []byte, es []bitnobi.AuditEntry, d *dict, version int) (int, error) {
+	if len(b) != f.Size {
+		return 0, fmt.Errorf("%w: %d bytes, not %d", ErrFormat, len(b), f.Size)
+	}
+	raw, err := decompress(b[:f.Size-f.litSize], f.RawSize)
+	if err != nil {
+		return 0, err
 	}
 	// One string holds every field: each is a slice of it, not an
 	// allocation of its own. raw is not used otherwise, nor changed, so
 	// the string can share its bytes rather than copy them.
 	r := reader{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
-	var sec int64
-	for i := range es {
-		d := r.varint()
-		ns := r.uvarint()
-		if r.err != nil {
-			return r.err
+	size := len(raw)
+	if version < 3 {
+		if err := decodeTimes(&r, f, es, ""); err != nil {
+			return 0, err
 		}
-		// sec is 0 or within [minSec, maxSec], so neither side overflows.
-		if d < minSec-sec || d > maxSec-sec || ns >= 1e9 {
-			return fmt.Errorf("%w: entry %d (seq %d): time out of range", ErrFormat, i, f.FirstSeq+int64(i))
+		for k := range nColumns {
+			for i := range es {
+				*columns(&es[i])[k] = r.field()
+			}
 		}
-		sec += d
-		es[i].At = time.Unix(sec, int64(ns)).UTC()
-	}
-	for k := range 8 {
-		for i := range es {
-			*columns(&es[i])[k] = r.field()
+	} else {
+		lits := reader{}
+		if f.litSize > 0 {
+			b, err := decompress(b[f.Size-f.litSize:], f.litRaw)
+			if err != nil {
+				return 0, fmt.Errorf("values: %w", err)
+			}
+			lits.s = unsafe.String(unsafe.SliceData(b), len(b))
+		}
+		if size, err = decodeFrameV3(&r, &lits, f, es, d); err != nil {
+			return 0, err
+		}
+		if lits.off != len(lits.s) {
+			return 0, fmt.Errorf("%w: %d bytes after the last value", ErrFormat, len(lits.s)-lits.off)
 		}
 	}
 	if r.err != nil {
-		return r.err
+		return 0, r.err
 	}
 	if r.off != len(r.s) {
-		return fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
+		return 0, fmt.Errorf("%w: %d bytes after the last entry", ErrFormat, len(r.s)-r.off)
 	}
 	// The hashes share one buffer, as the fields share raw.
 	hexes := make([]byte, 0, 2*hashLen*len(es))
@@ -542,7 +878,99 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 		e.Hash = unsafe.String(&hexes[n], len(hexes)-n)
 		prev = e.Hash
 	}
+	return size, nil
+}
+
+// decodeTimes reads the times of es from r: each a zig-zag varint of
+// seconds from the entry before, then its nanoseconds: an unsigned
+// varint that follows (version 2, nanos ""), or 4 bytes little-endian
+// from nanos (version 3).
+func decodeTimes(r *reader, f *Frame, es []bitnobi.AuditEntry, nanos string) error {
+	var sec int64
+	for i := range es {
+		dt := r.varint()
+		var ns uint64
+		if nanos == "" {
+			ns = r.uvarint()
+		} else {
+			n := nanos[4*i:]
+			ns = uint64(n[0]) | uint64(n[1])<<8 | uint64(n[2])<<16 | uint64(n[3])<<24
+		}
+		if r.err != nil {
+			return r.err
+		}
+		// sec is 0 or within [minSec, maxSec], so neither side overflows.
+		if dt < minSec-sec || dt > maxSec-sec || ns >= 1e9 {
+			return fmt.Errorf("%w: entry %d (seq %d): time out of range", ErrFormat, i, f.FirstSeq+int64(i))
+		}
+		sec += dt
+		es[i].At = time.Unix(sec, int64(ns)).UTC()
+	}
 	return nil
+}
+
+// decodeFrameV3 decodes the decompressed frame of version 3 that r (its
+// times and codes) and lits (the values no code names) hold into es,
+// with the dictionary d, and returns the frame's size in
+// version 2, which may not pass [MaxFrameSize] (as in version 2): a
+// frame that names a long value of the dictionary many times is refused
+// before it is copied. The fields are copied into one buffer, so that
+// entries never hold a dictionary's memory.
+func decodeFrameV3(r, lits *reader, f *Frame, es []bitnobi.AuditEntry, d *dict) (int, error) {
+	n := len(es)
+	// The columns, back to back: skip each to find the next.
+	seconds := *r
+	for range n {
+		r.uvarint()
+	}
+	size := r.off - seconds.off
+	nanos := r.bytes(4 * n)
+	if r.err != nil {
+		return 0, r.err
+	}
+	if err := decodeTimes(&seconds, f, es, nanos); err != nil {
+		return 0, err
+	}
+	for i := range es {
+		size += uvarintLen(uint64(es[i].At.Nanosecond()))
+	}
+	for k := range nColumns {
+		var tab []string
+		if d != nil {
+			tab = d.cols[k]
+		}
+		for i := range es {
+			var s string
+			switch c := r.uvarint(); {
+			case c == 0:
+				s = lits.field()
+			case c <= uint64(len(tab)):
+				s = tab[c-1]
+			default:
+				return 0, fmt.Errorf("%w: entry %d: column %d names value %d of a dictionary of %d", ErrFormat, i, k, c, len(tab))
+			}
+			if r.err != nil {
+				return 0, r.err
+			}
+			if lits.err != nil {
+				return 0, lits.err
+			}
+			size += uvarintLen(uint64(len(s))) + len(s)
+			if size > MaxFrameSize {
+				return 0, fmt.Errorf("%w: entries of more than %d bytes", ErrFormat, MaxFrameSize)
+			}
+			*columns(&es[i])[k] = s
+		}
+	}
+	buf := make([]byte, 0, size)
+	for i := range es {
+		for _, p := range columns(&es[i]) {
+			m := len(buf)
+			buf = append(buf, *p...)
+			*p = unsafe.String(unsafe.SliceData(buf[m:]), len(*p))
+		}
+	}
+	return size, nil
 }
 
 // Decode returns the entries of the segment file data, in the order they
@@ -550,24 +978,19 @@ func decodeFrame(f *Frame, b []byte, es []bitnobi.AuditEntry) error {
 // frame's first entry has the PrevHash the frame table gives, which a
 // checker compares with the hash of the entry before it. want is the
 // number of entries the file must hold, or -1 for any number, as for
-// [ReadIndex]. It holds every entry at once: [Scan] holds one frame at
-// a time. Errors wrap [ErrFormat].
+// [ReadIndex]. It holds every entry at once, at most [MaxDecodedSize]
+// bytes: [Scan] holds one frame at a time. Errors wrap [ErrFormat].
 func Decode(data []byte, want int64) ([]bitnobi.AuditEntry, error) {
-	x, err := ReadIndex(sliceReader(data), int64(len(data)), want)
-	if err != nil {
-		return nil, err
-	}
 	var es []bitnobi.AuditEntry
-	for i := range x.Frames {
-		f := &x.Frames[i]
-		fes := make([]bitnobi.AuditEntry, f.Entries)
-		if err := decodeFrame(f, data[f.Offset:f.Offset+int64(f.Size)], fes); err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
+	err := scan(data, want, func(x *Index, fes []bitnobi.AuditEntry) error {
 		if es == nil {
 			es = make([]bitnobi.AuditEntry, 0, x.Entries)
 		}
 		es = append(es, fes...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if es == nil {
 		es = []bitnobi.AuditEntry{}
@@ -580,13 +1003,28 @@ func Decode(data []byte, want int64) ([]bitnobi.AuditEntry, error) {
 // fn's first error and returns it. The slice given to fn is valid until
 // fn returns (Scan reuses it; the strings in it stay valid), so Scan
 // holds one frame at a time: at most [MaxFrameSize] bytes and
-// [MaxFrameEntries] entries, whatever the file declares.
+// [MaxFrameEntries] entries, whatever the file declares, and the
+// segment's dictionary.
 func Scan(data []byte, want int64, fn func(es []bitnobi.AuditEntry) error) error {
+	return scan(data, want, func(_ *Index, es []bitnobi.AuditEntry) error { return fn(es) })
+}
+
+// scan decodes data frame after frame, into one slice of entries it
+// reuses, and calls fn with each frame's. It reads the dictionary
+// itself: a pass over a whole file does not take a place in
+// [dictCache]. The frames, in version 2 sizes, may not add up to more
+// than [MaxDecodedSize].
+func scan(data []byte, want int64, fn func(x *Index, es []bitnobi.AuditEntry) error) error {
 	x, err := ReadIndex(sliceReader(data), int64(len(data)), want)
 	if err != nil {
 		return err
 	}
+	d, err := x.readDict(sliceReader(data))
+	if err != nil {
+		return err
+	}
 	var buf []bitnobi.AuditEntry
+	total := 0
 	for i := range x.Frames {
 		f := &x.Frames[i]
 		if cap(buf) < f.Entries {
@@ -594,10 +1032,14 @@ func Scan(data []byte, want int64, fn func(es []bitnobi.AuditEntry) error) error
 		}
 		es := buf[:f.Entries]
 		clear(es)
-		if err := decodeFrame(f, data[f.Offset:f.Offset+int64(f.Size)], es); err != nil {
+		n, err := decodeFrameSize(f, data[f.Offset:f.Offset+int64(f.Size)], es, d, x.Version)
+		if err != nil {
 			return fmt.Errorf("frame %d: %w", i, err)
 		}
-		if err := fn(es); err != nil {
+		if total += n; total > MaxDecodedSize {
+			return fmt.Errorf("%w: entries of more than %d bytes", ErrFormat, MaxDecodedSize)
+		}
+		if err := fn(x, es); err != nil {
 			return err
 		}
 	}
