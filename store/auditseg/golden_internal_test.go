@@ -2,6 +2,7 @@ package auditseg
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"strconv"
 	"testing"
@@ -47,24 +48,58 @@ func goldenEntries() []bitnobi.AuditEntry {
 	return es
 }
 
-// TestGoldenV2 decodes a segment file written by the version 2 encoder
-// (format 5 backups and data directories hold them): every reader of
-// this package must keep reading it to the same entries and hashes.
-func TestGoldenV2(t *testing.T) {
-	b, err := os.ReadFile("testdata/v2-1100-entries.seg")
-	if err != nil {
-		t.Fatal(err)
-	}
+var update = flag.Bool("update", false, "rewrite testdata/v3-1100-entries.seg from the encoder")
+
+// TestGolden decodes a segment file of each version: version 2, written
+// by the encoder of format 5 (backups and data directories hold them),
+// and version 3, which [Encode] writes. Every reader of this package
+// must keep reading them to the same entries and hashes, and the
+// encoder must keep writing version 3 byte for byte (go test -update
+// rewrites it, for a new version only).
+func TestGolden(t *testing.T) {
 	want := goldenEntries()
-	if got, want := b[len(Magic)], byte(2); got != want {
-		t.Fatalf("version byte %d, want %d", got, want)
+	if *update {
+		b, err := Encode(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("testdata/v3-1100-entries.seg", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	for _, v := range []int{2, 3} {
+		t.Run("v"+strconv.Itoa(v), func(t *testing.T) {
+			b, err := os.ReadFile("testdata/v" + strconv.Itoa(v) + "-1100-entries.seg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b[len(Magic)]; got != byte(v) {
+				t.Fatalf("version byte %d, want %d", got, v)
+			}
+			if v == Version {
+				enc, err := Encode(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(enc, b) {
+					t.Fatalf("Encode() writes %d bytes other than the golden file's %d: a new format needs a new version", len(enc), len(b))
+				}
+			}
+			checkGolden(t, b, want)
+		})
+	}
+}
+
+// checkGolden checks that the segment file b decodes to want, whole, a
+// frame at a time and with Scan.
+func checkGolden(t *testing.T, b []byte, want []bitnobi.AuditEntry) {
+	t.Helper()
 	got, err := Decode(b, int64(len(want)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("Decode(golden v2) differs (-want +got):\n%s", diff)
+		t.Fatalf("Decode(golden) differs (-want +got):\n%s", diff)
 	}
 	x, err := ReadIndex(bytes.NewReader(b), int64(len(b)), int64(len(want)))
 	if err != nil {
