@@ -367,11 +367,34 @@ func appendTimes(b []byte, entries []bitnobi.AuditEntry) []byte {
 }
 
 // encDict is the dictionary [Encode] builds for a segment: for each
-// column, the strings it holds, numbered from 1, and the dictionary's
+// column, the strings it holds, numbered from 1; for each pair of
+// [predicted], the value of the second column that goes with each value
+// of the first, by number (0 for none); and the dictionary's
 // decompressed bytes.
 type encDict struct {
 	index [nColumns]map[string]uint64
+	pred  [len(predicted)][]uint64
 	raw   []byte
+}
+
+// predicted are the pairs of columns, by number, of which the first
+// predicts the second: in a segment, an actor's id goes with one name
+// and one address, an action with one target type, a data source's id
+// with one detail (its name and owner). A column's code 1 names the
+// value its dictionary gives for the first column's value in the same
+// entry: a code that costs next to nothing. Each first column comes
+// before its second, so that a decoder knows its value first.
+var predicted = [...][2]int{{0, 1}, {0, 6}, {2, 3}, {4, 5}}
+
+// predictor returns the number of the pair of [predicted] whose second
+// column is k, or -1.
+func predictor(k int) int {
+	for p, kv := range predicted {
+		if kv[1] == k {
+			return p
+		}
+	}
+	return -1
 }
 
 // buildDict returns the dictionary of entries: in each column, every
@@ -412,9 +435,11 @@ func buildDict(entries []bitnobi.AuditEntry) *encDict {
 		}
 		return cmp.Compare(a.first, b.first)
 	})
+	// A string takes its length and bytes, and at most two predictions
+	// of three bytes (codes are less than MaxDictStrings).
 	size, n := nColumns*binary.MaxVarintLen32, 0
 	for _, v := range vals {
-		size += binary.MaxVarintLen32 + len(v.s)
+		size += binary.MaxVarintLen32 + 2*3 + len(v.s)
 		if size > MaxDictSize || n == MaxDictStrings {
 			break
 		}
@@ -443,7 +468,47 @@ func buildDict(entries []bitnobi.AuditEntry) *encDict {
 			d.raw = append(binary.AppendUvarint(d.raw, uint64(len(v.s))), v.s...)
 		}
 	}
+	// Each value of a first column predicts the value of the second that
+	// goes with it most often (the lowest number on a tie).
+	for p, kv := range predicted {
+		counts := make([]map[uint64]int, len(d.index[kv[0]])+1)
+		for i := range entries {
+			key := d.index[kv[0]][*columns(&entries[i])[kv[0]]]
+			val := d.index[kv[1]][*columns(&entries[i])[kv[1]]]
+			if key == 0 || val == 0 {
+				continue
+			}
+			if counts[key] == nil {
+				counts[key] = map[uint64]int{}
+			}
+			counts[key][val]++
+		}
+		d.pred[p] = make([]uint64, len(counts))
+		for key := 1; key < len(counts); key++ {
+			best, most := uint64(0), 0
+			for val, c := range counts[key] {
+				if c > most || (c == most && val < best) {
+					best, most = val, c
+				}
+			}
+			d.pred[p][key] = best
+			d.raw = binary.AppendUvarint(d.raw, best)
+		}
+	}
 	return d
+}
+
+// code returns the code of column k of entry i of entries.
+func (d *encDict) code(entries []bitnobi.AuditEntry, i, k int) uint64 {
+	c := d.index[k][*columns(&entries[i])[k]]
+	p := predictor(k)
+	if p < 0 || c == 0 {
+		return c
+	}
+	if key := d.index[predicted[p][0]][*columns(&entries[i])[predicted[p][0]]]; key != 0 && d.pred[p][key] == c {
+		return 1
+	}
+	return c + 1
 }
 
 // appendFrame appends the two decompressed parts of the frame of
@@ -465,10 +530,10 @@ func (d *encDict) appendFrame(cols, lits []byte, entries []bitnobi.AuditEntry) (
 	}
 	for k := range nColumns {
 		for i := range entries {
-			s := *columns(&entries[i])[k]
-			n := d.index[k][s]
+			n := d.code(entries, i, k)
 			cols = binary.AppendUvarint(cols, n)
 			if n == 0 {
+				s := *columns(&entries[i])[k]
 				lits = append(binary.AppendUvarint(lits, uint64(len(s))), s...)
 			}
 		}
@@ -653,6 +718,10 @@ func (x *Index) Find(seq int64) int {
 // memory of one decompressed buffer.
 type dict struct {
 	cols [nColumns][]string
+	// pred holds, for each pair of [predicted], the number of the
+	// second column's value that each value of the first predicts (0
+	// for none), by the first's number.
+	pred [len(predicted)][]uint32
 	mem  int // bytes it holds, roughly
 }
 
@@ -739,6 +808,17 @@ func (x *Index) readDict(r io.ReaderAt) (*dict, error) {
 			d.cols[k][i] = rd.field()
 		}
 		d.mem += int(c) * int(unsafe.Sizeof(""))
+	}
+	for p, kv := range predicted {
+		d.pred[p] = make([]uint32, len(d.cols[kv[0]])+1)
+		for key := 1; key < len(d.pred[p]); key++ {
+			v := rd.uvarint()
+			if v > uint64(len(d.cols[kv[1]])) {
+				return nil, fmt.Errorf("%w: dictionary: column %d predicts value %d of column %d, of %d", ErrFormat, kv[0], v, kv[1], len(d.cols[kv[1]]))
+			}
+			d.pred[p][key] = uint32(v)
+		}
+		d.mem += 4 * len(d.pred[p])
 	}
 	if rd.err != nil {
 		return nil, fmt.Errorf("dictionary: %w", rd.err)
@@ -934,20 +1014,47 @@ func decodeFrameV3(r, lits *reader, f *Frame, es []bitnobi.AuditEntry, d *dict) 
 	for i := range es {
 		size += uvarintLen(uint64(es[i].At.Nanosecond()))
 	}
+	// The codes of the columns that predict others, as they are read.
+	var keys [nColumns][]uint32
+	for _, kv := range predicted {
+		if keys[kv[0]] == nil {
+			keys[kv[0]] = make([]uint32, n)
+		}
+	}
 	for k := range nColumns {
 		var tab []string
+		var pred []uint32
+		var key []uint32
+		shift := uint64(0)
+		if p := predictor(k); p >= 0 {
+			key, shift = keys[predicted[p][0]], 1
+			if d != nil {
+				pred = d.pred[p]
+			}
+		}
 		if d != nil {
 			tab = d.cols[k]
 		}
 		for i := range es {
 			var s string
-			switch c := r.uvarint(); {
+			c := r.uvarint()
+			if keys[k] != nil && c <= uint64(len(tab)) {
+				keys[k][i] = uint32(c)
+			}
+			switch {
 			case c == 0:
 				s = lits.field()
-			case c <= uint64(len(tab)):
-				s = tab[c-1]
+			case c == 1 && shift == 1:
+				// Predicted by the key column's value, when it is the
+				// dictionary's (its code is then 1 or more).
+				if key[i] == 0 || pred[key[i]] == 0 {
+					return 0, fmt.Errorf("%w: entry %d: column %d names the value its column %d predicts, which predicts none", ErrFormat, i, k, predicted[predictor(k)][0])
+				}
+				s = tab[pred[key[i]]-1]
+			case c-shift <= uint64(len(tab)):
+				s = tab[c-shift-1]
 			default:
-				return 0, fmt.Errorf("%w: entry %d: column %d names value %d of a dictionary of %d", ErrFormat, i, k, c, len(tab))
+				return 0, fmt.Errorf("%w: entry %d: column %d names value %d of a dictionary of %d", ErrFormat, i, k, c-shift, len(tab))
 			}
 			if r.err != nil {
 				return 0, r.err

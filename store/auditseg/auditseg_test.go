@@ -266,7 +266,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(craft(1, []craftFrame{{1, auditseg.MaxFrameSize, []byte("tiny")}}), int64(-1))
 	f.Add(craft(1, []craftFrame{{1, 1 << 20, noSize(f, make([]byte, 1<<20))}}), int64(-1))
 	// Version 3 by hand: a dictionary, a code past it, values.
-	one := dictOf("u1", "")
+	one := dictOf(1, "u1", "")
 	f.Add(craft3(2, uint64(len(one)), declared(f, one), []craftFrame3{{2, uint64(len(codes(2, 1))), 0, declared(f, codes(2, 1)), nil}}), int64(2))
 	f.Add(craft3(1, uint64(len(one)), declared(f, one), []craftFrame3{{1, uint64(len(codes(1, 3))), 0, declared(f, codes(1, 3)), nil}}), int64(1))
 	vals := bytes.Repeat([]byte{1, 'x'}, 8)
@@ -371,27 +371,57 @@ func craft3(entries, dictRaw uint64, dict []byte, frames []craftFrame3) []byte {
 }
 
 // codes returns the decompressed first part of a frame of version 3 of n
-// entries one second apart whose every text field has code c.
+// entries one second apart whose every text field names value c of its
+// column's table (0: a value of the frame's), not a predicted one.
 func codes(n int, c uint64) []byte {
 	var b []byte
 	for i := range n {
 		b = binary.AppendVarint(b, int64(min(i, 1))*1_700_000_000+1)
 	}
 	b = append(b, make([]byte, 4*n)...)
-	for range 8 * n {
-		b = binary.AppendUvarint(b, c)
+	for k := range 8 {
+		for range n {
+			// Columns 1, 3, 5 and 6 are predicted: their code 1 is the
+			// predicted value.
+			if c > 0 && (k == 1 || k == 3 || k == 5 || k == 6) {
+				b = binary.AppendUvarint(b, c+1)
+			} else {
+				b = binary.AppendUvarint(b, c)
+			}
+		}
+	}
+	return b
+}
+
+// predictedCodes is codes(n, 1) with code 1, the value predicted, in
+// column 1.
+func predictedCodes(n int) []byte {
+	b := codes(n, 1)
+	off := len(b) - 7*n
+	for i := range n {
+		b[off+i] = 1
 	}
 	return b
 }
 
 // dictOf returns a dictionary of version 3 whose every column holds the
-// strings ss.
-func dictOf(ss ...string) []byte {
+// strings ss, and whose columns predict pred for the first value of each
+// (0: none).
+func dictOf(pred uint64, ss ...string) []byte {
 	var b []byte
 	for range 8 {
 		b = binary.AppendUvarint(b, uint64(len(ss)))
 		for _, s := range ss {
 			b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+		}
+	}
+	for range 4 {
+		for i := range ss {
+			if i == 0 {
+				b = binary.AppendUvarint(b, pred)
+			} else {
+				b = append(b, 0)
+			}
 		}
 	}
 	return b
@@ -406,11 +436,15 @@ func TestDecodeRefusesV3(t *testing.T) {
 		}
 		return f
 	}
-	one := dictOf("u1")
+	one := dictOf(0, "u1")
 	okDict := declared(t, one)
 	// Sanity: a crafted file of the right shape decodes.
 	if es, err := auditseg.Decode(craft3(2, uint64(len(one)), okDict, []craftFrame3{frame(2, 1, nil)}), 2); err != nil || es[1].ActorID != "u1" {
 		t.Fatalf("Decode(crafted v3)=%v, %v", es, err)
+	}
+	pd := dictOf(1, "u1")
+	if es, err := auditseg.Decode(craft3(1, uint64(len(pd)), declared(t, pd), []craftFrame3{{1, uint64(len(predictedCodes(1))), 0, declared(t, predictedCodes(1)), nil}}), 1); err != nil || es[0].ActorName != "u1" {
+		t.Fatalf("Decode(crafted v3, predicted)=%v, %v", es, err)
 	}
 	if es, err := auditseg.Decode(craft3(1, 0, nil, []craftFrame3{frame(1, 0, bytes.Repeat([]byte{1, 'x'}, 8))}), 1); err != nil || es[0].Detail != "x" {
 		t.Fatalf("Decode(crafted v3 without a dictionary)=%v, %v", es, err)
@@ -430,9 +464,13 @@ func TestDecodeRefusesV3(t *testing.T) {
 		"DictTrailing": {craft3(1, uint64(len(one)+1), declared(t, append(bytes.Clone(one), 0)), []craftFrame3{frame(1, 1, nil)}), "after its last string"},
 		// A code past the end of its column's table.
 		"Code": {craft3(1, uint64(len(one)), okDict, []craftFrame3{frame(1, 2, nil)}), "names value 2"},
+		// A prediction past the end of the predicted column's table.
+		"Prediction": {craft3(1, uint64(len(dictOf(2, "u1"))), declared(t, dictOf(2, "u1")), []craftFrame3{frame(1, 1, nil)}), "predicts value 2"},
+		// The predicted value where there is none.
+		"NoPrediction": {craft3(1, uint64(len(one)), okDict, []craftFrame3{{1, uint64(len(predictedCodes(1))), 0, declared(t, predictedCodes(1)), nil}}), "predicts none"},
 		// A frame that names a long value of the dictionary again and
 		// again: refused before it is copied.
-		"Expand": {craft3(8, uint64(len(dictOf(big))), declared(t, dictOf(big)), []craftFrame3{frame(8, 1, nil)}), "entries of more than"},
+		"Expand": {craft3(8, uint64(len(dictOf(0, big))), declared(t, dictOf(0, big)), []craftFrame3{frame(8, 1, nil)}), "entries of more than"},
 		// A code 0 with no value to read.
 		"NoValue": {craft3(1, 0, nil, []craftFrame3{frame(1, 0, nil)}), "truncated"},
 		// Values left over.

@@ -3,8 +3,10 @@ package auditseg
 import (
 	"bytes"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,14 +87,14 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("Encode() writes %d bytes other than the golden file's %d: a new format needs a new version", len(enc), len(b))
 				}
 			}
-			checkGolden(t, b, want)
+			checkGoldenFrames(t, b, want, 3)
 		})
 	}
 }
 
-// checkGolden checks that the segment file b decodes to want, whole, a
-// frame at a time and with Scan.
-func checkGolden(t *testing.T, b []byte, want []bitnobi.AuditEntry) {
+// checkGoldenFrames checks that the segment file b decodes to want,
+// whole, a frame at a time and with Scan, and has frames frames.
+func checkGoldenFrames(t *testing.T, b []byte, want []bitnobi.AuditEntry, frames int) {
 	t.Helper()
 	got, err := Decode(b, int64(len(want)))
 	if err != nil {
@@ -105,7 +107,7 @@ func checkGolden(t *testing.T, b []byte, want []bitnobi.AuditEntry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(x.Frames), 3; got != want {
+	if got, want := len(x.Frames), frames; got != want {
 		t.Fatalf("%d frames, want %d", got, want)
 	}
 	for i := len(x.Frames) - 1; i >= 0; i-- {
@@ -129,5 +131,107 @@ func checkGolden(t *testing.T, b []byte, want []bitnobi.AuditEntry) {
 	})
 	if err != nil || n != len(want) {
 		t.Fatalf("Scan()=%v after %d entries", err, n)
+	}
+}
+
+// TestRoundTripDictionary encodes entries whose values repeat as the
+// audit log's do, though not always together (a user's name or address
+// that changes, a value that repeats in one column and not another, long
+// values, empty ones), and decodes them back, whole and frame by frame.
+func TestRoundTripDictionary(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	es := make([]bitnobi.AuditEntry, 3*FrameEntries+17)
+	prev := ""
+	at := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
+	long := strings.Repeat("ø", 3000)
+	for i := range es {
+		u := strconv.Itoa(r.IntN(30))
+		at = at.Add(time.Duration(r.Int64N(int64(20 * time.Second))))
+		e := bitnobi.AuditEntry{Seq: int64(i + 1), At: at, ActorID: "user-" + u, ActorName: "name " + u,
+			Action:     []string{bitnobi.ActionSignIn, bitnobi.ActionSignOut, bitnobi.ActionDataSourceAccess}[r.IntN(3)],
+			TargetType: "user", TargetID: "t" + strconv.Itoa(r.IntN(50)), RemoteAddr: "192.0.2." + u, PrevHash: prev}
+		switch r.IntN(10) {
+		case 0:
+			e.ActorName = "renamed " + u // the name goes with its id less often
+		case 1:
+			e.RemoteAddr = "198.51.100." + strconv.Itoa(r.IntN(256)) // another address
+		case 2:
+			e.Detail = strconv.FormatUint(r.Uint64(), 16) // unique
+		case 3:
+			e.Detail = long + u
+		case 4:
+			e.ActorID, e.TargetType = "", "workflow" // a federated entry
+			e.RemoteUser = "ana@partner"
+		}
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		es[i] = e
+	}
+	b, err := Encode(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := ReadIndex(bytes.NewReader(b), int64(len(b)), int64(len(es)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.dictSize == 0 {
+		t.Fatal("no dictionary")
+	}
+	checkGoldenFrames(t, b, es, 4)
+}
+
+// TestDictCache reads frames of one segment through many Indexes, as a
+// store does of many segments: the dictionaries they hold stay within
+// dictCacheSize (and one more), the oldest are dropped, and an Index
+// whose dictionary was dropped reads it again.
+func TestDictCache(t *testing.T) {
+	es := goldenEntries()[:100]
+	long := strings.Repeat("x", 200<<10)
+	for i := range es {
+		es[i].Detail = long + strconv.Itoa(i%2) // two values, each repeated
+		if i > 0 {
+			es[i].PrevHash = es[i-1].Hash
+		}
+		es[i].Hash = es[i].ComputeHash()
+	}
+	b, err := Encode(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs []*Index
+	for range 2 * dictCacheSize / (400 << 10) {
+		x, err := ReadIndex(bytes.NewReader(b), int64(len(b)), int64(len(es)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.ReadFrame(bytes.NewReader(b), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Frames are cut at MaxFrameSize of entries decoded: 20 here.
+		if diff := cmp.Diff(es[:20], got); diff != "" {
+			t.Fatalf("ReadFrame differs (-want +got):\n%s", diff)
+		}
+		xs = append(xs, x)
+		dictCache.mu.Lock()
+		held := dictCache.bytes
+		dictCache.mu.Unlock()
+		if held > dictCacheSize+MaxDictSize+MaxDictStrings*16 {
+			t.Fatalf("dictionaries hold %d bytes, more than %d and one", held, dictCacheSize)
+		}
+	}
+	if xs[0].dict.Load() != nil {
+		t.Fatal("the oldest Index still holds its dictionary")
+	}
+	if xs[len(xs)-1].dict.Load() == nil {
+		t.Fatal("the newest Index does not hold its dictionary")
+	}
+	got, err := xs[0].ReadFrame(bytes.NewReader(b), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(es[:20], got); diff != "" {
+		t.Fatalf("ReadFrame after its dictionary was dropped differs (-want +got):\n%s", diff)
 	}
 }
