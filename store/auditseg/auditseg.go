@@ -4,40 +4,64 @@
 // store, where it is named by the SHA-256 of its bytes like any blob, and
 // records it in the audit_segments table.
 //
-// # Format, version 2
+// # Format, version 3
 //
-// A segment file is a header, then its entries in frames of up to
-// [FrameEntries] consecutive entries, each frame one zstd frame that
-// decompresses on its own: a reader of one page of the log decodes the
-// frame that holds it, not the whole segment. Its parts, in order:
+// A segment file is a header, then the segment's dictionary, then its
+// entries in frames of up to [FrameEntries] consecutive entries. A frame
+// decodes on its own with the dictionary: a reader of one page of the
+// log decodes the frame that holds it (and the dictionary, which it
+// keeps for the next page), not the whole segment. Its parts, in order:
 //
-//   - the 8-byte magic "BNAUDSEG" and one version byte (2);
+//   - the 8-byte magic "BNAUDSEG" and one version byte (3);
 //   - the length of the frame table, 4 bytes, little-endian;
-//   - the frame table: the number of entries, the first entry's seq and
-//     the number of frames, each an unsigned varint (encoding/binary's
-//     Uvarint); then for each frame, in order, its number of entries
-//     (at least 1), its decompressed size and its size in the file
-//     (unsigned varints), and the prev_hash of its first entry: one byte,
-//     32 or 0, then that many bytes (the SHA-256 that audit_log holds in
-//     hex; 0 only for the first frame of the log, whose prev_hash is "");
+//   - the frame table: the number of entries, the first entry's seq, the
+//     number of frames, the dictionary's decompressed size and its size
+//     in the file (both 0 when there is none), each an unsigned varint
+//     (encoding/binary's Uvarint); then for each frame, in order, its
+//     number of entries (at least 1), the decompressed size and the size
+//     in the file of its first part, and those of its second part (both
+//     0 when it has none), unsigned varints, and the prev_hash of its
+//     first entry: one byte, 32 or 0, then that many bytes (the SHA-256
+//     that audit_log holds in hex; 0 only for the first frame of the log,
+//     whose prev_hash is "");
 //   - the CRC-32C (Castagnoli) of the frame table, 4 bytes, little-endian;
-//   - the frames, back to back: each starts where the one before ends,
+//   - the dictionary, one zstd frame, if there is one;
+//   - the frames, back to back, each its first part then its second,
+//     each part one zstd frame: each starts where the one before ends,
 //     and nothing follows the last.
 //
-// The entries' seqs are consecutive, from the first. A frame's entries,
-// decompressed, are stored by column: first each entry's time, as the
-// difference of its Unix seconds from the entry before it (from 0 for
-// the first), a zig-zag signed varint (encoding/binary's Varint), and its
-// nanoseconds, an unsigned varint; then, column after column, each
-// entry's
+// The text columns of an entry are, in this order,
 //
 //	actor_id, actor_name, action, target_type, target_id, detail,
 //	remote_addr, remote_user
 //
-// as a text field: an unsigned varint length, then that many bytes. The
-// fields are the audit_log columns of the same name; the time is that of
-// at, which audit_log stores as text in [bitnobi.TimeFormat] (UTC), hence
-// between the years 0 and 9999 and to the nanosecond.
+// (the audit_log columns of the same name); a text field, where one is
+// written out, is an unsigned varint length, then that many bytes. The
+// time is that of at, which audit_log stores as text in
+// [bitnobi.TimeFormat] (UTC), hence between the years 0 and 9999 and to
+// the nanosecond.
+//
+// The dictionary, decompressed, holds a table of values for each text
+// column, in the order above: the number of values, then each as a text
+// field; then, for each of the pairs (actor_id, actor_name), (actor_id,
+// remote_addr), (action, target_type) and (target_id, detail), for each
+// value of the first column's table in order, the number (from 1) of the
+// value of the second column's table that it predicts, or 0 for none, an
+// unsigned varint. [Encode] puts in a column's table each value that
+// occurs at least twice in that column of the segment, the most frequent
+// first, and predicts for a value the one that most often goes with it.
+//
+// A frame's first part, decompressed, holds: each entry's Unix seconds
+// as the difference from the entry before it (from 0 for the first), a
+// zig-zag signed varint (encoding/binary's Varint); then each entry's
+// nanoseconds, 4 bytes little-endian; then, column after column, each
+// entry's code, an unsigned varint. The second part holds, in the same
+// order, a text field for each code 0. A code of a column that is the
+// second of a pair is 0 for a value that follows in the second part, 1
+// for the value the first column's value in the same entry predicts
+// (that value must be in its table: its code not 0), and n+1 for value
+// n of its table; any other column's code is 0 or n for value n of its
+// table.
 //
 // An entry's hash is not stored: it is [bitnobi.AuditEntry.ComputeHash]
 // of its fields and prev_hash, and each entry's prev_hash is the hash of
@@ -50,25 +74,48 @@
 //
 // The encoding holds no time of writing and no other variable part, and
 // frames are cut at every [FrameEntries] entries (or before an entry that
-// would take a frame past [MaxFrameSize]): sealing the same entries twice
-// gives the same bytes, hence the same blob. The frame table's checksum
-// and each frame's zstd checksum let a page reader, which does not hash
-// the whole file, notice a damaged file too.
+// would take a frame past [MaxFrameSize] as version 2 stores it): sealing
+// the same entries twice gives the same bytes, hence the same blob. The
+// frame table's checksum and each zstd frame's checksum let a page
+// reader, which does not hash the whole file, notice a damaged file too.
 //
+// Why a dictionary: entries name a few hundred actors and targets again
+// and again, and a frame of 512 entries meets most of them for the first
+// time, so that zstd stored them in full in every frame (39 to 51 bytes
+// an entry on the dev seed's five years of history). Numbered once a
+// segment, with the values that go together predicted, the same history
+// takes 20.6 bytes an entry: what is left is mostly what no dictionary
+// holds (the nanoseconds, run ids) and the dictionary itself (2.9).
+//
+// # Version 2
+//
+// Format 5 backups and data directories hold segments of version 2,
+// which readers still read (testdata/v2-1100-entries.seg). It has no
+// dictionary: its frame table has neither the dictionary's sizes nor a
+// frame's second part, and a frame is one zstd frame that holds, for
+// each entry, its seconds (as in version 3) and its nanoseconds (an
+// unsigned varint), then, column after column, each entry's text field.
 // Version 1 (one zstd frame holding every entry with its hash) was never
 // part of a released backup format and is not read.
+//
+// # Limits
 //
 // A reader refuses, with an error wrapping [ErrFormat], a file of another
 // magic or version, a frame table that does not check, does not add up to
 // the file's size or its count of entries, declares another count of
 // entries than its index gives, more than [MaxEntries] entries, a frame
 // of more than [MaxFrameSize] decompressed bytes or [MaxFrameEntries]
-// entries, more than [MaxDecodedSize] decompressed bytes in all, a frame
-// that does not declare (zstd's frame content size) and decompress to the
-// size its table gives,
-// a field running past the end, bytes after the last entry of a frame, or
-// a time out of range. It checks nothing about the chain beyond
-// recomputing the hashes: that is the checker's job.
+// entries, more than [MaxDecodedSize] decompressed bytes in all, a
+// dictionary of more than [MaxDictSize] bytes or [MaxDictStrings] values,
+// a zstd frame that does not declare (zstd's frame content size) and
+// decompress to the size its table gives, a code or prediction past its
+// table, a frame whose entries, decoded, take more than [MaxFrameSize]
+// bytes as version 2 stores them (a code may name a long value many
+// times) or a file whose entries take more than [MaxDecodedSize], a
+// field running past the end, bytes after the last entry of a frame or
+// the last value of a dictionary, or a time out of range. It checks
+// nothing about the chain beyond recomputing the hashes: that is the
+// checker's job.
 package auditseg
 
 import (
@@ -99,12 +146,16 @@ const Magic = "BNAUDSEG"
 const Version = 3
 
 // FrameEntries is the most entries [Encode] puts in one frame: the unit a
-// reader decompresses. Measured on the dev seed's entries (store's
-// BenchmarkSegmentBytesPerEntry and BenchmarkAuditPageCold), 256, 512 and
-// 1024 give 30.2, 27.3 and 24.7 bytes an entry on disk, and a page of 50
-// entries from a segment not in the cache 0.7, 1.0 and 1.3 ms (p50): 512
-// keeps most of the compression of larger frames at little cost to a
-// page.
+// reader decompresses. Measured in version 2 on the entries of store's
+// benchmarks (BenchmarkSegmentBytesPerEntry and BenchmarkAuditPageCold),
+// 256, 512 and 1024 gave 30.2, 27.3 and 24.7 bytes an entry on disk, and
+// a page of 50 entries from a segment not in the cache 0.7, 1.0 and 1.3
+// ms (p50): 512 kept most of the compression of larger frames at little
+// cost to a page. Version 3's dictionary holds what frames repeated, so
+// that a frame's size matters less: 11.0 bytes an entry there, and 20.6
+// on `bitnobi dev seed --size M --history 5` (51.5 in version 2), whose
+// entries name more actors and targets and hold random run ids, which
+// the benchmarks' lack.
 const FrameEntries = 512
 
 // Limits of a decoded segment: a file beyond them is refused rather than
@@ -736,8 +787,9 @@ const dictCacheSize = 8 << 20
 // are dropped from their Indexes (read again when needed). A store
 // keeps many Indexes (frame tables are small), but never more than
 // dictCacheSize plus one dictionary's bytes (at most 2 MiB) of
-// dictionaries; a segment of M's seeded history has one of about 100
-// KiB. Decoded entries never share a dictionary's memory.
+// dictionaries; a segment of M's seeded history has one of about 280
+// KiB (195 KiB of values, 47 KiB in the file), so about 30 are held.
+// Decoded entries never share a dictionary's memory.
 var dictCache struct {
 	mu    sync.Mutex
 	held  []*Index // oldest first
