@@ -596,7 +596,9 @@ func readSegmentFile(blobs *blob.Store, seg *AuditSegment) ([]byte, error) {
 // up to [auditseg.FrameEntries] entries), so a few dozen frames are
 // enough; the frame tables are small (a few KiB a segment) and kept for
 // many more segments, so that a page of a segment read before costs one
-// read of one frame.
+// read of one frame. A frame table of format version 3 also holds its
+// segment's dictionary once a frame was read, but package auditseg
+// bounds those across every table (8 MiB), not this cache.
 const (
 	frameCacheSize = 64
 	indexCacheSize = 1024
