@@ -477,7 +477,9 @@ func buildDict(entries []bitnobi.AuditEntry) *encDict {
 		}
 	}
 	vals = slices.DeleteFunc(vals, func(v value) bool { return v.count < 2 })
-	slices.SortStableFunc(vals, func(a, b value) int {
+	// (col, first) is unique: the orders are total, hence the result
+	// the same whatever the sort.
+	slices.SortFunc(vals, func(a, b value) int {
 		if c := cmp.Compare(b.count, a.count); c != 0 {
 			return c
 		}
@@ -502,7 +504,15 @@ func buildDict(entries []bitnobi.AuditEntry) *encDict {
 		return d
 	}
 	// Within a column, in the order above.
-	slices.SortStableFunc(vals, func(a, b value) int { return cmp.Compare(a.col, b.col) })
+	slices.SortFunc(vals, func(a, b value) int {
+		if c := cmp.Compare(a.col, b.col); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.first, b.first)
+	})
 	for k := range nColumns {
 		d.index[k] = map[string]uint64{}
 		lo := 0
