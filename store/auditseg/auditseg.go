@@ -152,7 +152,7 @@ const Version = 3
 // a page of 50 entries from a segment not in the cache 0.7, 1.0 and 1.3
 // ms (p50): 512 kept most of the compression of larger frames at little
 // cost to a page. Version 3's dictionary holds what frames repeated, so
-// that a frame's size matters less: 11.0 bytes an entry there, and 20.6
+// that a frame's size matters less: 9.1 bytes an entry there, and 20.6
 // on `bitnobi dev seed --size M --history 5` (51.5 in version 2), whose
 // entries name more actors and targets and hold random run ids, which
 // the benchmarks' lack.
