@@ -597,7 +597,9 @@ func readSegmentFile(blobs *blob.Store, seg *AuditSegment) ([]byte, error) {
 // entries of ([DB.keepFrame]), so a few dozen frames are enough; the
 // frame tables are small (a few KiB a segment) and kept for many more
 // segments, so that a page of a segment read before costs one read of
-// one frame.
+// one frame. A frame table of format version 3 also holds its
+// segment's dictionary once a frame was read, but package auditseg
+// bounds those across every table (8 MiB), not this cache.
 const (
 	frameCacheSize = 64
 	indexCacheSize = 1024
@@ -715,7 +717,7 @@ func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int, file *se
 		frameBufs.Put(fb)
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: frame %d: %w", seg.FirstSeq, seg.LastSeq, i, err)
 	}
-	es, raw, err := x.DecodeFrameFieldsInto(i, fb.b[:fm.Size], fb.es, fb.raw)
+	es, raw, err := x.DecodeFrameFieldsInto(f, i, fb.b[:fm.Size], fb.es, fb.raw)
 	if err != nil {
 		frameBufs.Put(fb)
 		if errors.Is(err, auditseg.ErrFormat) {
