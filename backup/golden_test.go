@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -324,4 +325,74 @@ func checkSegmentVersions(t *testing.T, blobs *blob.Store, segs []store.AuditSeg
 			t.Errorf("segment %d-%d restored from a format-%d backup is of version %d, want %d", s.FirstSeq, s.LastSeq, backupFormat, x.Version, want)
 		}
 	}
+}
+
+// TestSealed_UpgradedKeepsV2Segments backs up, with today's format, an
+// installation upgraded from a format-5 build (the golden format-5
+// backup restored, then more history sealed): the segments it sealed
+// before the upgrade stay of version 2 in the format-6 backup, byte for
+// byte, beside the version-3 ones sealed since, and the backup restores
+// into each engine and reads back whole.
+func TestSealed_UpgradedKeepsV2Segments(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		golden := filepath.Join("testdata", "v5-schema6")
+		old := lastSealed(readGoldenExpect(t, golden).AuditEntries)
+		tmp := t.TempDir()
+		key := filepath.Join(tmp, "master.key")
+		backuptest.CopyKey(t, golden+".master.key", key)
+		restore := func(from, to string) (*backuptest.DataDir, string) {
+			t.Helper()
+			opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
+			dsn := ""
+			if engine == dbtest.Postgres {
+				dsn = dbtest.NewPostgresDatabase(t)
+				opts.Target = &postgres.RestoreTarget{DSN: dsn}
+			}
+			mustRestore(t, from, to, opts)
+			return backuptest.OpenOn(t, to, dsn), dsn
+		}
+		d, dsn := restore(golden, filepath.Join(tmp, "data"))
+		appendAudit(t, d.DB, 2*sealSize)
+		segs := segments(t, d.DB)
+		if n := sealState(t, d); n <= len(segs) {
+			t.Fatalf("%d segments after appends, want more than %d", n, len(segs))
+		}
+		segs = segments(t, d.DB)
+		want := allEntries(t, d.DB)
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(),
+			Folder: filepath.Join(tmp, "backup"), OpenDB: backuptest.OpenDB(dsn)})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if got, want := res.Manifest.Format, format.FormatVersion; got != want {
+			t.Fatalf("format %d, want %d", got, want)
+		}
+		for i, path := range segmentFiles(t, res, segs) {
+			f := res.Manifest.Files[slices.IndexFunc(res.Manifest.Files, func(f format.File) bool { return f.Path == path })]
+			rc, err := format.OpenContent(res.Path, path, f.Encoding, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := make([]byte, len(auditseg.Magic)+1)
+			_, err = io.ReadFull(rc, head)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := auditseg.Version
+			if segs[i].LastSeq <= old {
+				want = goldenSegmentVersion[5]
+			}
+			if got := int(head[len(auditseg.Magic)]); string(head[:len(auditseg.Magic)]) != auditseg.Magic || got != want {
+				t.Errorf("segment %d-%d in the format-%d backup: header %q, version %d, want %d",
+					segs[i].FirstSeq, segs[i].LastSeq, res.Manifest.Format, head[:len(auditseg.Magic)], got, want)
+			}
+		}
+		r, _ := restore(res.Path, filepath.Join(tmp, "again"))
+		got := allEntries(t, r.DB)
+		if len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+			t.Fatalf("restored log reads %d entries, want the backup's %d and the restore's", len(got), len(want))
+		}
+	})
 }
