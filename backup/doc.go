@@ -83,7 +83,10 @@
 //     replacing anything). Fsync B.
 //
 // Every file is fsynced before the manifest is written and the manifest
-// before the rename. A crash before the rename leaves only a
+// before the rename. The files of steps 5 and 6 are fsynced as they are
+// finished, on goroutines of their own (fileSyncer), so that the
+// goroutines that compress never wait for the disk; step 7 waits for
+// them all before it writes the manifest. A crash before the rename leaves only a
 // .tmp-backup-* directory, which [Folder.Backups] and [Restore] never take for a
 // backup and the next [Create] removes; a crash after it leaves a complete
 // backup. A backup never changes the data directory.

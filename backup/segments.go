@@ -539,7 +539,12 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 	if err != nil {
 		return format.Segment{}, format.File{}, err
 	}
-	defer f.Close()
+	handed := false // f is the syncer's
+	defer func() {
+		if !handed {
+			f.Close()
+		}
+	}()
 	hw := format.NewHashingWriter(f)
 	ew, err := w.crypt.Encrypt(hw)
 	if err != nil {
@@ -603,10 +608,8 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		err = ew.Close()
 	}
 	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
+		handed = true
+		err = w.syncer.finish(f, rel)
 	}
 	if err != nil {
 		return format.Segment{}, format.File{}, err
