@@ -57,7 +57,9 @@
 //     a new directory B/.tmp-backup-*. A table whose stamp equals the one
 //     the newest complete backup in B recorded (same instance, engine and
 //     schema) is hard-linked from it instead, as is each audit segment
-//     whose first key, last key and last line are unchanged; a file is
+//     whose first key, last key and last line are unchanged (and, in a
+//     table whose stamp changed, each segment of one row whose key and
+//     line are unchanged: audit_segments, one row per range); a file is
 //     linked only if its size is the manifest's and it was not modified
 //     after that manifest (Info.intact), and is not read again. Audit
 //     segments to write are shared with a second read transaction when
