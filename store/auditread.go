@@ -96,34 +96,12 @@ func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEnt
 			return entries, nil
 		}
 		if !q.skip(seg) {
-			// Only the frames from the first entry after after on are
-			// decoded, one at a time, until the page is full.
-			x, err := tx.db.segmentIndex(seg)
+			full, err := tx.findInSegment(seg, q, after, &entries)
 			if err != nil {
 				return nil, err
 			}
-			for fi := x.Find(after + 1); fi < len(x.Frames); fi++ {
-				if q.upto > 0 && x.Frames[fi].FirstSeq > q.upto {
-					return entries, nil
-				}
-				es, err := tx.db.segmentFrame(seg, x, fi)
-				if err != nil {
-					return nil, err
-				}
-				for j := range es {
-					e := &es[j]
-					if e.Seq <= after || !q.match(e) {
-						continue
-					}
-					if q.upto > 0 && e.Seq > q.upto {
-						return entries, nil
-					}
-					c := *e
-					entries = append(entries, &c)
-					if len(entries) == q.limit {
-						return entries, nil
-					}
-				}
+			if full {
+				return entries, nil
 			}
 		}
 		after = seg.LastSeq
@@ -151,6 +129,66 @@ func (tx *Tx) findAudit(ctx context.Context, q *auditQuery) ([]*bitnobi.AuditEnt
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return entries, nil
+}
+
+// findInSegment appends to entries those of the sealed segment seg that
+// match q, from the first after seq after on, and reports whether the
+// query is done: the page is full or past q.upto. Only the frames from
+// the first entry after after on are decoded, one at a time, until then;
+// a frame's hashes are computed only as far as the last entry the page
+// takes from it: most frames a filtered query reads hold none.
+func (tx *Tx) findInSegment(seg *AuditSegment, q *auditQuery, after int64, entries *[]*bitnobi.AuditEntry) (bool, error) {
+	x, err := tx.db.segmentIndex(seg)
+	if err != nil {
+		return false, err
+	}
+	var file segmentFile
+	defer file.close()
+	for fi := x.Find(after + 1); fi < len(x.Frames); fi++ {
+		if q.upto > 0 && x.Frames[fi].FirstSeq > q.upto {
+			return true, nil
+		}
+		fr, err := tx.db.segmentFrame(seg, x, fi, &file)
+		if err != nil {
+			return false, err
+		}
+		// The entries taken from this frame, by index: hashed together
+		// once the frame is done with.
+		var take []int
+		full := false
+		for j := range fr.es {
+			e := &fr.es[j]
+			if e.Seq <= after || !q.match(e) {
+				continue
+			}
+			if q.upto > 0 && e.Seq > q.upto {
+				full = true
+				break
+			}
+			take = append(take, j)
+			if len(*entries)+len(take) == q.limit {
+				full = true
+				break
+			}
+		}
+		if len(take) == 0 {
+			fr.release()
+		} else {
+			fr = tx.db.keepFrame(fr)
+			es, err := fr.hashed(seg, x, fi, take[len(take)-1])
+			if err != nil {
+				return false, err
+			}
+			for _, j := range take {
+				c := es[j]
+				*entries = append(*entries, &c)
+			}
+		}
+		if full {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // auditLast returns the seq of the last entry of the log, sealed or live

@@ -495,7 +495,7 @@ func auditSegments(ctx context.Context, q Querier, sums *summaryCache) ([]AuditS
 		}
 		if !sums.get(&s) {
 			for i, p := range [...]*[]string{&s.Actors, &s.Actions, &s.TargetTypes} {
-				if err := json.Unmarshal(texts[i], p); err != nil {
+				if err := parseSummary(texts[i], p); err != nil {
 					return nil, fmt.Errorf("audit segment seq %d-%d: summary: %w", s.FirstSeq, s.LastSeq, err)
 				}
 			}
@@ -593,10 +593,13 @@ func readSegmentFile(blobs *blob.Store, seg *AuditSegment) ([]byte, error) {
 
 // Sizes of a [DB]'s cache of sealed segments. A page of a query, or the
 // Audit Log element's pass, reads one frame after another (a frame holds
-// up to [auditseg.FrameEntries] entries), so a few dozen frames are
-// enough; the frame tables are small (a few KiB a segment) and kept for
-// many more segments, so that a page of a segment read before costs one
-// read of one frame.
+// up to [auditseg.FrameEntries] entries) and keeps those it returns
+// entries of ([DB.keepFrame]), so a few dozen frames are enough; the
+// frame tables are small (a few KiB a segment) and kept for many more
+// segments, so that a page of a segment read before costs one read of
+// one frame. A frame table of format version 3 also holds its
+// segment's dictionary once a frame was read, but package auditseg
+// bounds those across every table (8 MiB), not this cache.
 const (
 	frameCacheSize = 64
 	indexCacheSize = 1024
@@ -609,13 +612,14 @@ type frameKey struct {
 }
 
 // segmentCache keeps the frame tables of sealed segments and recently
-// decoded frames, by blob id (content addressed, so an entry can never be
-// stale). The zero value is ready.
+// decoded frames that held entries a reader returned, by blob id
+// (content addressed, so an entry can never be stale). The zero value is
+// ready.
 type segmentCache struct {
 	mu      sync.Mutex
 	indexes map[string]*auditseg.Index
 	keys    []frameKey // most recent last
-	frames  map[frameKey][]bitnobi.AuditEntry
+	frames  map[frameKey]*segFrame
 }
 
 // segmentIndex returns the frame table of seg's file, read from db.Blobs
@@ -663,8 +667,12 @@ func (db *DB) segmentIndex(seg *AuditSegment) (*auditseg.Index, error) {
 }
 
 // checkSegmentIndex checks that seg's index row counts its seq range and
-// that the frame table x holds the entries it names: a reader goes on
-// after the row's last_seq.
+// that the frame table x holds the entries it names, from the prev_hash
+// it names: a reader goes on after the row's last_seq, and computes the
+// hashes of the entries it returns from the table's prev_hash of their
+// frame. A file whose chain starts elsewhere than the row says (as
+// [CheckAuditSegmentEndsAt] checks it at restore) would give every entry
+// of its first frame a hash the log never held.
 func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
 	if err := checkSegmentRow(seg); err != nil {
 		return err
@@ -672,46 +680,51 @@ func checkSegmentIndex(seg *AuditSegment, x *auditseg.Index) error {
 	if int64(x.Entries) != seg.Entries || x.FirstSeq != seg.FirstSeq {
 		return segmentError(seg, "the file holds %d entries from seq %d, not those indexed", x.Entries, x.FirstSeq)
 	}
+	if len(x.Frames) == 0 || x.Frames[0].PrevHash != seg.PrevHash {
+		return segmentError(seg, "its first entry's prev_hash is not its index row's (seq %d: prev_hash does not match entry %d)", seg.FirstSeq, seg.FirstSeq-1)
+	}
 	return nil
 }
 
-// segmentFrame returns the entries of frame i of seg, whose frame table
-// is x, decoded from db.Blobs or cached. The entries are shared: callers
-// must not change them.
-func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int) ([]bitnobi.AuditEntry, error) {
+// segmentFrame returns frame i of seg, whose frame table is x, cached or
+// decoded from the segment's file (opened by file, once for all the
+// frames a reader reads of it), its hashes not yet computed (see
+// [segFrame]). A cached frame is shared: callers must not change it. A
+// frame decoded is the caller's, in memory that may be another's before:
+// the caller caches it with [DB.keepFrame] if it returns any of its
+// entries, or gives its memory back with [segFrame.release].
+func (db *DB) segmentFrame(seg *AuditSegment, x *auditseg.Index, i int, file *segmentFile) (*segFrame, error) {
 	c := &db.segs
 	k := frameKey{seg.BlobID, i}
 	c.mu.Lock()
-	if es, ok := c.frames[k]; ok {
+	if fr, ok := c.frames[k]; ok {
 		j := slices.Index(c.keys, k)
 		c.keys = append(slices.Delete(c.keys, j, j+1), k)
 		c.mu.Unlock()
-		return es, nil
+		return fr, nil
 	}
 	c.mu.Unlock()
-	f, _, err := openSegment(db.Blobs, seg)
+	f, err := file.open(db.Blobs, seg)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	es, err := x.ReadFrame(f, i)
-	if errors.Is(err, auditseg.ErrFormat) {
-		return nil, segmentError(seg, "%v", err)
-	} else if err != nil {
+	fb := frameBufs.Get().(*frameBuf)
+	fm := &x.Frames[i]
+	if cap(fb.b) < fm.Size {
+		fb.b = make([]byte, fm.Size)
+	}
+	if _, err := f.ReadAt(fb.b[:fm.Size], fm.Offset); err != nil {
+		frameBufs.Put(fb)
+		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: frame %d: %w", seg.FirstSeq, seg.LastSeq, i, err)
+	}
+	es, raw, err := x.DecodeFrameFieldsInto(f, i, fb.b[:fm.Size], fb.es, fb.raw)
+	if err != nil {
+		frameBufs.Put(fb)
+		if errors.Is(err, auditseg.ErrFormat) {
+			return nil, segmentError(seg, "%v", err)
+		}
 		return nil, fmt.Errorf("read sealed audit segment seq %d-%d: %w", seg.FirstSeq, seg.LastSeq, err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.frames == nil {
-		c.frames = map[frameKey][]bitnobi.AuditEntry{}
-	}
-	if _, ok := c.frames[k]; !ok {
-		if len(c.keys) == frameCacheSize {
-			delete(c.frames, c.keys[0])
-			c.keys = c.keys[1:]
-		}
-		c.frames[k] = es
-		c.keys = append(c.keys, k)
-	}
-	return es, nil
+	fb.es, fb.raw = es, raw
+	return &segFrame{es: es, key: k, buf: fb}, nil
 }

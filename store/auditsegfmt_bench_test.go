@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitnobi/bitnobi"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/store/auditseg"
 )
 
 // The benchmarks of the segment file format run on the sealed log of
@@ -37,6 +38,34 @@ func BenchmarkSegmentBytesPerEntry(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/float64(n), "bytes/entry")
 	b.ReportMetric(float64(len(segs)), "segments")
+}
+
+// BenchmarkSegmentEncode encodes the entries of one sealed segment after
+// another, as a seal does: the time per op is a segment's.
+func BenchmarkSegmentEncode(b *testing.B) {
+	db := sealedBenchDB(b)
+	segs, err := store.AuditSegments(context.Background(), db.Read)
+	if err != nil {
+		b.Fatal(err)
+	}
+	entries := make([][]bitnobi.AuditEntry, len(segs))
+	for i := range segs {
+		data, err := os.ReadFile(db.Blobs.Path(segs[i].BlobID))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if entries[i], err = auditseg.Decode(data, segs[i].Entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := auditseg.Encode(entries[i%len(entries)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }
 
 // BenchmarkCheckAuditSegment checks one sealed segment after another, as
