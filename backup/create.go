@@ -136,6 +136,7 @@ func Create(ctx context.Context, opts CreateOptions) (res *Result, err error) {
 		if c.bc != nil {
 			c.bc.stop()
 		}
+		c.w.syncer.wait() // the files it holds open, on the way out of a failed backup
 	}()
 	if err := c.snapshot(ctx, db); err != nil { // step 5
 		return nil, err
@@ -305,6 +306,7 @@ func (c *creator) makeTemp() error {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
+	c.w.syncer = newFileSyncer()
 	return nil
 }
 
@@ -456,14 +458,17 @@ func (c *creator) copyBlobs(ctx context.Context) error {
 	return nil
 }
 
-// publish seals and publishes the backup (step 7): fsyncs the blob
-// directories, completes the manifest's statistics, writes the sealed
+// publish seals and publishes the backup (step 7): waits for the fsyncs
+// of its files, fsyncs the blob directories, completes the manifest's statistics, writes the sealed
 // part of an encrypted backup, then manifest.json, and renames the
 // temporary directory into place.
 func (c *creator) publish() error {
 	w, m, tmp := c.w, c.m, c.w.tmp
 	if m.Stats.FilesLinked == 0 {
 		m.Previous = ""
+	}
+	if err := w.syncer.wait(); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	dirs := []string{filepath.Join(tmp, "blobs")}
 	for shard := range w.shards {
@@ -585,9 +590,12 @@ type writer struct {
 	// linkedPaths are the table files hard-linked from the previous backup.
 	linkedPaths map[string]bool
 	crypt       *format.Cryptor // nil for a plain backup
-	rawDone     int64           // decoded bytes done in the tables phase
-	tickMu      sync.Mutex      // guards rawDone and lastTick in tick: segments are written on several goroutines
-	lastTick    time.Time
+	// syncer fsyncs the files written, off the goroutines that write
+	// them; nil, as in tests, fsyncs each as it is finished.
+	syncer   *fileSyncer
+	rawDone  int64      // decoded bytes done in the tables phase
+	tickMu   sync.Mutex // guards rawDone and lastTick in tick: segments are written on several goroutines
+	lastTick time.Time
 	// blobBytes counts the decoded bytes of blobs copied or linked, added
 	// to by every copying goroutine.
 	blobBytes atomic.Int64
@@ -792,7 +800,12 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 	if err != nil {
 		return format.File{}, false, err
 	}
-	defer out.Close()
+	handed := false // out is the syncer's
+	defer func() {
+		if !handed {
+			out.Close()
+		}
+	}()
 	hw := format.NewHashingWriter(out)
 	ew, err := w.crypt.Encrypt(hw)
 	if err != nil {
@@ -831,10 +844,8 @@ func (w *writer) writeBlob(r blobRef, src io.Reader, enc string, pre *preBlob, d
 	if err := ew.Close(); err != nil {
 		return format.File{}, false, err
 	}
-	if err := out.Sync(); err != nil {
-		return format.File{}, false, err
-	}
-	if err := out.Close(); err != nil {
+	handed = true
+	if err := w.syncer.finish(out, rel); err != nil {
 		return format.File{}, false, err
 	}
 	return format.File{Path: rel, Size: hw.N, SHA256: hw.Sum(), Encoding: enc, RawSize: raw.N, Blob: r.id}, false, nil

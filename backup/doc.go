@@ -57,7 +57,9 @@
 //     a new directory B/.tmp-backup-*. A table whose stamp equals the one
 //     the newest complete backup in B recorded (same instance, engine and
 //     schema) is hard-linked from it instead, as is each audit segment
-//     whose first key, last key and last line are unchanged; a file is
+//     whose first key, last key and last line are unchanged (and, in a
+//     table whose stamp changed, each segment of one row whose key and
+//     line are unchanged: audit_segments, one row per range); a file is
 //     linked only if its size is the manifest's and it was not modified
 //     after that manifest (Info.intact), and is not read again. Audit
 //     segments to write are shared with a second read transaction when
@@ -83,7 +85,10 @@
 //     replacing anything). Fsync B.
 //
 // Every file is fsynced before the manifest is written and the manifest
-// before the rename. A crash before the rename leaves only a
+// before the rename. The files of steps 5 and 6 are fsynced as they are
+// finished, on goroutines of their own (fileSyncer), so that the
+// goroutines that compress never wait for the disk; step 7 waits for
+// them all before it writes the manifest. A crash before the rename leaves only a
 // .tmp-backup-* directory, which [Folder.Backups] and [Restore] never take for a
 // backup and the next [Create] removes; a crash after it leaves a complete
 // backup. A backup never changes the data directory.

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -604,5 +605,75 @@ func TestSealed_DiffSealedEitherSide(t *testing.T) {
 				t.Fatalf("%s to %s: audit_log %+v, want %d sealed, none added or removed", c.a.Name, c.b.Name, td, total-live-int64(nsegs))
 			}
 		})
+	}
+}
+
+// TestSealed_LinksIndexAfterSeal: audit_segments, one row per key range,
+// has its stamp changed by every seal, yet a backup after a seal links
+// the rows the previous backup holds unchanged and writes only the new
+// one and any row that changed; the backup restores to the live log.
+func TestSealed_LinksIndexAfterSeal(t *testing.T) {
+	t.Cleanup(backup.SetSegmentKeys(sealSize))
+	root := t.TempDir()
+	d := backuptest.NewDataDir(t, filepath.Join(root, "data"))
+	backuptest.Seed(t, d)
+	appendAudit(t, d.DB, 20)
+	sealState(t, d)
+	folder := filepath.Join(root, "backup")
+	before := mustCreate(t, d.Dir.Path(), folder, nil)
+	old := table(t, before.Manifest, "audit_segments")
+	if len(old.Segments) < 3 {
+		t.Fatalf("audit_segments in %d segments, want several", len(old.Segments))
+	}
+	for _, s := range old.Segments {
+		if s.Rows != 1 {
+			t.Fatalf("segment %s holds %d rows, want one per range", s.File, s.Rows)
+		}
+	}
+	appendAudit(t, d.DB, 2*sealSize)
+	sealState(t, d)
+	want := allEntries(t, d.DB)
+	// A summary forged in the index: the chain no longer verifies, but a
+	// backup copies it as it is (TestSealed_DeepVerifyRefusesForgedSummary).
+	changed := old.Segments[1]
+	var actions string
+	if err := d.DB.Read.QueryRow(`SELECT actions FROM audit_segments WHERE first_seq = ?`, changed.First).Scan(&actions); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Write.Exec(`UPDATE audit_segments SET actions = '["nothing.here"]' WHERE first_seq = ?`, changed.First); err != nil {
+		t.Fatal(err)
+	}
+	after := mustCreate(t, d.Dir.Path(), folder, nil)
+
+	byFrom := map[int64]format.Segment{}
+	for _, s := range old.Segments {
+		byFrom[s.Keys[0]] = s
+	}
+	linked, written := 0, 0
+	for _, s := range table(t, after.Manifest, "audit_segments").Segments {
+		ps, had := byFrom[s.Keys[0]]
+		link := had && s.Keys[0] != changed.Keys[0]
+		if got := sameFileAt(t, before, ps.File, after, s.File); had && got != link {
+			t.Errorf("segment %v: linked=%v, want %v", s.Keys, got, link)
+		}
+		if link {
+			linked++
+		} else {
+			written++
+		}
+	}
+	if linked != len(old.Segments)-1 || written < 2 {
+		t.Fatalf("linked %d, written %d segments of audit_segments; want %d linked and the changed one and the new ones written", linked, written, len(old.Segments)-1)
+	}
+	r := restoreOn(t, after, d, dbtest.SQLite)
+	if got, want := segments(t, r.DB), segments(t, d.DB); !slices.EqualFunc(got, want, func(a, b store.AuditSegment) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+		t.Fatalf("restored index:\n%v\nwant the live one, forged row included:\n%v", got, want)
+	}
+	// The summary put back, the restored log is the one backed up.
+	if _, err := r.DB.Write.Exec(`UPDATE audit_segments SET actions = ? WHERE first_seq = ?`, actions, changed.First); err != nil {
+		t.Fatal(err)
+	}
+	if got := allEntries(t, r.DB); len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("restored: %d entries, want the %d backed up + the restore's", len(got), len(want))
 	}
 }

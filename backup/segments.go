@@ -89,6 +89,19 @@ func (s *tableSource) table(t store.Table, stamp string) (format.Table, bool) {
 	return pt, true
 }
 
+// shape returns the previous backup's entry for t when it has the same
+// columns and key, whatever its change stamp.
+func (s *tableSource) shape(t store.Table) (format.Table, bool) {
+	if s == nil {
+		return format.Table{}, false
+	}
+	pt, ok := s.tables[t.Name]
+	if !ok || !slices.Equal(pt.Columns, formatColumns(t.Columns)) || !slices.Equal(pt.PrimaryKey, t.PrimaryKey) {
+		return format.Table{}, false
+	}
+	return pt, true
+}
+
 // link hard-links the previous backup's file of segment ps to path rel of
 // the new backup and returns its entry, or false (leaving nothing at rel)
 // when it cannot: the file is missing or changed (see [Info.intact]).
@@ -208,19 +221,28 @@ type segmentSlot struct {
 // split backs up a table split by key: it walks the key ranges that hold
 // rows, in order, linking the segments the previous backup holds
 // unchanged, and exports the others (exportSegments).
+//
+// With the change stamp unchanged, any segment may be linked (see
+// linkSegment). With it changed, rows may have been updated or deleted
+// anywhere, and only a segment of one row is linked: its last line's
+// hash, which linkSegment checks, is then its whole content. That is
+// what audit_segments is, one row per key range, whose stamp every seal
+// changes: without this, each backup after a seal wrote the whole table
+// again, one small file per sealed segment (123 files, 1 MiB on disk at
+// M), to add one row.
 func (tb *tableBackup) split(ctx context.Context) error {
 	var prevByFrom map[int64]format.Segment
-	if tb.reuse && tb.onRow == nil {
+	if pt, ok := tb.src.shape(tb.t); ok && tb.onRow == nil {
 		prevByFrom = map[int64]format.Segment{}
-		for _, s := range tb.prev.Segments {
-			if s.Keys != nil {
+		for _, s := range pt.Segments {
+			if s.Keys != nil && (tb.reuse || s.Rows == 1) {
 				prevByFrom[s.Keys[0]] = s
 			}
 		}
 	}
 	var slots []segmentSlot
 	cursor := int64(math.MinInt64)
-	if prevByFrom != nil {
+	if tb.reuse && prevByFrom != nil {
 		var err error
 		if slots, cursor, err = tb.linkFull(); err != nil {
 			return err
@@ -495,7 +517,9 @@ func keyRange(key int64) (from, to int64) {
 // its key range. So: ps has no gap between its first and last key (an
 // insert would have to take a key outside them), and the live range's
 // first key (first, passed in), its last key and its last row's line are
-// ps's.
+// ps's. With the stamp changed, split passes only a segment of one row,
+// which the same checks prove whole: its one key is the range's first
+// and last, so the range holds that one row, and its line is ps's.
 func (w *writer) linkSegment(ctx context.Context, db *store.DB, tx *store.Tx, t store.Table, src *tableSource, ps format.Segment, first int64, rel string) (format.File, bool, error) {
 	if ps.Keys == nil || ps.Rows == 0 || ps.Last-ps.First != ps.Rows-1 || first != ps.First {
 		return format.File{}, false, nil
@@ -539,7 +563,12 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 	if err != nil {
 		return format.Segment{}, format.File{}, err
 	}
-	defer f.Close()
+	handed := false // f is the syncer's
+	defer func() {
+		if !handed {
+			f.Close()
+		}
+	}()
 	hw := format.NewHashingWriter(f)
 	ew, err := w.crypt.Encrypt(hw)
 	if err != nil {
@@ -603,10 +632,8 @@ func (w *writer) writeSegment(ctx context.Context, t store.Table, rel string, ke
 		err = ew.Close()
 	}
 	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Close()
+		handed = true
+		err = w.syncer.finish(f, rel)
 	}
 	if err != nil {
 		return format.Segment{}, format.File{}, err

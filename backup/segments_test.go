@@ -49,11 +49,18 @@ func table(tb testing.TB, m *format.Manifest, name string) format.Table {
 // sameFile reports whether rel is one file (hard-linked) in backups a and b.
 func sameFile(tb testing.TB, a, b *backup.Result, rel string) bool {
 	tb.Helper()
-	fa, err := os.Stat(filepath.Join(a.Path, rel))
+	return sameFileAt(tb, a, rel, b, rel)
+}
+
+// sameFileAt reports whether file relA of backup a and relB of backup b
+// are one file, hard-linked.
+func sameFileAt(tb testing.TB, a *backup.Result, relA string, b *backup.Result, relB string) bool {
+	tb.Helper()
+	fa, err := os.Stat(filepath.Join(a.Path, relA))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fb, err := os.Stat(filepath.Join(b.Path, rel))
+	fb, err := os.Stat(filepath.Join(b.Path, relB))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 package format
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -110,30 +110,51 @@ func Compresses(sample []byte) bool {
 // zstd frame, the same a [ZstdWriter] writes for sample. A blob's file
 // starts with that frame (see backup's writeBlob), so that the sample is
 // compressed once, not twice.
+//
+// The compressed bytes go into a buffer of the largest size that pays,
+// and compressing stops once they would not fit: a sample that does not
+// compress (an audit segment, which is zstd already) costs neither a
+// buffer grown twice over nor the compression of its last blocks.
 func CompressSample(sample []byte, keep bool) ([]byte, bool) {
 	if len(sample) == 0 {
 		return nil, false
 	}
-	var n CountWriter
-	var buf *bytes.Buffer
-	var w io.Writer = &n
+	lw := &limitWriter{max: int(compressRatio * float64(len(sample)))}
 	if keep {
-		buf = bytes.NewBuffer(make([]byte, 0, len(sample)/2+64))
-		w = buf
+		lw.buf = make([]byte, 0, lw.max)
 	}
-	z := NewZstdWriter(w)
-	z.Write(sample)
-	z.Close()
-	if buf != nil {
-		n = CountWriter(buf.Len())
+	z := NewZstdWriter(lw)
+	_, err := z.Write(sample)
+	if cerr := z.Close(); err == nil {
+		err = cerr
 	}
-	if float64(n) > compressRatio*float64(len(sample)) {
+	if err != nil { // only errNoGain: lw fails nothing else, and the encoder fails nothing in memory
 		return nil, false
 	}
-	if buf != nil {
-		return buf.Bytes(), true
+	return lw.buf, true
+}
+
+// errNoGain stops compressing a sample whose compressed bytes would be
+// more than compressRatio of it.
+var errNoGain = errors.New("the sample does not compress")
+
+// limitWriter counts, and with buf not nil keeps, what is written to it,
+// and fails a write that would take it past max bytes.
+type limitWriter struct {
+	buf []byte // nil to count only
+	n   int
+	max int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if w.n+len(p) > w.max {
+		return 0, errNoGain
 	}
-	return nil, true
+	w.n += len(p)
+	if w.buf != nil {
+		w.buf = append(w.buf, p...)
+	}
+	return len(p), nil
 }
 
 // CountWriter counts the bytes written to it.

@@ -5,6 +5,13 @@
 //	go run ./bench/profile -op backup -data-dir D -backup-dir B -cpuprofile cpu.prof
 //	go run ./bench/profile -op restore -backup B/backup-... -data-dir T -key-file D/master.key -cpuprofile cpu.prof
 //	go tool pprof -top -cum cpu.prof
+//
+// With -trace it also writes an execution trace, which shows where the
+// operation's goroutines wait rather than compute (the disk, a lock, the
+// scheduler), and whether both cores stay busy to the end:
+//
+//	go run ./bench/profile -op backup -data-dir D -backup-dir B -trace trace.out
+//	go tool trace -pprof=syscall trace.out > syscall.prof && go tool pprof -top syscall.prof
 package main
 
 import (
@@ -13,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/bitnobi/bitnobi/backup"
@@ -26,14 +34,15 @@ func main() {
 	from := flag.String("backup", "", "backup to restore (restore)")
 	keyFile := flag.String("key-file", "", "master key (restore)")
 	out := flag.String("cpuprofile", "cpu.prof", "CPU profile to write")
+	traceOut := flag.String("trace", "", "execution trace to write, if any")
 	flag.Parse()
-	if err := run(*op, *dataDir, *backupDir, *from, *keyFile, *out); err != nil {
+	if err := run(*op, *dataDir, *backupDir, *from, *keyFile, *out, *traceOut); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(op, dataDir, backupDir, from, keyFile, out string) error {
+func run(op, dataDir, backupDir, from, keyFile, out, traceOut string) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -43,6 +52,17 @@ func run(op, dataDir, backupDir, from, keyFile, out string) error {
 		return err
 	}
 	defer pprof.StopCPUProfile()
+	if traceOut != "" {
+		tf, err := os.Create(traceOut)
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
 	ctx := context.Background()
 	start := time.Now()
 	switch op {
