@@ -153,7 +153,7 @@
 //     restore entry; seal
 //     the audit log's full segments into the staging blob store
 //     ([store.DB.SealAudit]: all of a format 1-4 backup's history, little
-//     or nothing of a format 5 one's); mark a copy (--as-copy); install
+//     or nothing of a format 5 or 6 one's); mark a copy (--as-copy); install
 //     the key; fsync everything (the blobs too, which are put without
 //     their own fsyncs, blob.Store.NoSync, but each has its write-back
 //     started as it is put, so that the disk writes while the CPU copies
@@ -193,14 +193,18 @@
 // directory holds the old state or the new one, never a mix, and is never
 // missing once recovery has run.
 //
-// # Sealed audit log (format 5)
+// # Sealed audit log (formats 5 and 6)
 //
 // Sealed audit segments are blobs (audit_segments.blob_id refers to
 // blobs), so Create copies, checks and links them as it does any blob,
 // and exports only audit_segments (the index) and audit_log's live tail
 // as rows: a full backup never re-encodes sealed entries, and a second
 // backup hard-links their files from the first. Restore copies them as
-// blobs and loads the index; it never inserts sealed entries.
+// blobs and loads the index; it never inserts sealed entries. Format 6
+// differs from format 5 only in that its segment files may be of
+// version 3 (store/auditseg), which a format-5 reader cannot read; a
+// segment keeps the version it was sealed with, so a format-6 backup of
+// an upgraded installation holds version-2 segments too.
 //
 // # Managing a backup folder
 //

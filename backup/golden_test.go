@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,19 +19,21 @@ import (
 	"github.com/bitnobi/bitnobi/backup"
 	"github.com/bitnobi/bitnobi/backup/backuptest"
 	"github.com/bitnobi/bitnobi/backup/format"
+	"github.com/bitnobi/bitnobi/blob"
 	"github.com/bitnobi/bitnobi/internal/dbtest"
 	"github.com/bitnobi/bitnobi/internal/testutil"
 	"github.com/bitnobi/bitnobi/postgres"
 	"github.com/bitnobi/bitnobi/sqlite"
 	"github.com/bitnobi/bitnobi/store"
+	"github.com/bitnobi/bitnobi/store/auditseg"
 )
 
 // TestGolden restores every golden backup kept in testdata/, one per
 // format and schema version that was ever released, with today's binary,
 // and checks the content. Run with -update to (re)write the ones for the
 // current versions; never regenerate an older one. Plain backups of
-// formats 1, 3 and 4 are vN-schemaM, and encrypted ones of formats 3 and
-// 4 vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
+// formats 1 and 3 on are vN-schemaM, and encrypted ones of formats 3 on
+// vN-schemaM-encrypted (format 2's: v2-schemaM); a golden encrypted
 // backup has its age identity in <dir>.identity (a test key, protecting
 // nothing) instead of a master key file. What a golden backup holds is
 // in <dir>.expect.json (see [goldenExpect]): the IDs of its records,
@@ -38,7 +41,10 @@ import (
 // entries. From format 5 the golden state has a sealed audit log
 // (segments of sealSize entries) and a live tail; every golden backup,
 // older ones included, restores to such a state, which reads back whole
-// and verifies across the seal boundary.
+// and verifies across the seal boundary. The segment files of the
+// format-5 goldens are of version 2, those of format 6 of version 3
+// (see [goldenSegmentVersion]): each restore checks the version byte of
+// the segments it restored.
 func TestGolden(t *testing.T) {
 	plain := fmt.Sprintf("v%d-schema%d", format.FormatVersion, store.LatestSchemaVersion())
 	current := plain + "-encrypted"
@@ -264,7 +270,129 @@ func checkGoldenOn(t *testing.T, dir, engine string) {
 	if action, _, _ := lastAudit(t, r.DB); action != bitnobi.ActionRestore {
 		t.Fatalf("last audit action %s, want %s", action, bitnobi.ActionRestore)
 	}
+	checkSegmentVersions(t, r.Blobs, segments(t, r.DB), res.Manifest.Format, lastSealed(want.AuditEntries))
 	if res.InstanceID != res.Manifest.InstanceID {
 		t.Fatalf("instance id %s, want the backup's %s", res.InstanceID, res.Manifest.InstanceID)
 	}
+}
+
+// goldenSegmentVersion is the version of store/auditseg that the golden
+// backup of each format holding sealed segments was written with: format
+// 5 shipped with version 2, and format 6 was made for version 3.
+var goldenSegmentVersion = map[int]int{5: 2, 6: 3}
+
+// TestSegmentVersionHasFormat keeps the segment version that sealing
+// writes tied to a backup format: a backup of a new segment version
+// under the old format number would pass an older bitnobi's format check
+// and then fail on a segment it cannot read, as if damaged. A new
+// auditseg.Version takes a new format.FormatVersion and a golden backup
+// of it.
+func TestSegmentVersionHasFormat(t *testing.T) {
+	if got, want := goldenSegmentVersion[format.FormatVersion], auditseg.Version; got != want {
+		t.Fatalf("format %d is listed with segment version %d, but sealing writes version %d: bump format.FormatVersion (docs/backup-format.md, Versioning rules) and add it to goldenSegmentVersion",
+			format.FormatVersion, got, want)
+	}
+}
+
+// checkSegmentVersions checks the version byte of each restored segment
+// file: those that the golden backup of the given format held (up to seq
+// last, from format 5) are of the version it was written with, and those
+// the restore sealed (all of an older format's) of auditseg.Version.
+func checkSegmentVersions(t *testing.T, blobs *blob.Store, segs []store.AuditSegment, backupFormat int, last int64) {
+	t.Helper()
+	if len(segs) == 0 {
+		t.Fatal("no sealed segment restored")
+	}
+	for _, s := range segs {
+		want := auditseg.Version
+		if backupFormat >= 5 && s.LastSeq <= last {
+			v, ok := goldenSegmentVersion[backupFormat]
+			if !ok {
+				t.Fatalf("golden backup of format %d: no segment version in goldenSegmentVersion", backupFormat)
+			}
+			want = v
+		}
+		f, err := blobs.Open(s.BlobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := auditseg.ReadIndex(f, s.Size, s.Entries)
+		f.Close()
+		if err != nil {
+			t.Fatalf("segment %d-%d: %v", s.FirstSeq, s.LastSeq, err)
+		}
+		if x.Version != want {
+			t.Errorf("segment %d-%d restored from a format-%d backup is of version %d, want %d", s.FirstSeq, s.LastSeq, backupFormat, x.Version, want)
+		}
+	}
+}
+
+// TestSealed_UpgradedKeepsV2Segments backs up, with today's format, an
+// installation upgraded from a format-5 build (the golden format-5
+// backup restored, then more history sealed): the segments it sealed
+// before the upgrade stay of version 2 in the format-6 backup, byte for
+// byte, beside the version-3 ones sealed since, and the backup restores
+// into each engine and reads back whole.
+func TestSealed_UpgradedKeepsV2Segments(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		golden := filepath.Join("testdata", "v5-schema6")
+		old := lastSealed(readGoldenExpect(t, golden).AuditEntries)
+		tmp := t.TempDir()
+		key := filepath.Join(tmp, "master.key")
+		backuptest.CopyKey(t, golden+".master.key", key)
+		restore := func(from, to string) (*backuptest.DataDir, string) {
+			t.Helper()
+			opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
+			dsn := ""
+			if engine == dbtest.Postgres {
+				dsn = dbtest.NewPostgresDatabase(t)
+				opts.Target = &postgres.RestoreTarget{DSN: dsn}
+			}
+			mustRestore(t, from, to, opts)
+			return backuptest.OpenOn(t, to, dsn), dsn
+		}
+		d, dsn := restore(golden, filepath.Join(tmp, "data"))
+		appendAudit(t, d.DB, 2*sealSize)
+		segs := segments(t, d.DB)
+		if n := sealState(t, d); n <= len(segs) {
+			t.Fatalf("%d segments after appends, want more than %d", n, len(segs))
+		}
+		segs = segments(t, d.DB)
+		want := allEntries(t, d.DB)
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: d.Dir.Path(),
+			Folder: filepath.Join(tmp, "backup"), OpenDB: backuptest.OpenDB(dsn)})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if got, want := res.Manifest.Format, format.FormatVersion; got != want {
+			t.Fatalf("format %d, want %d", got, want)
+		}
+		for i, path := range segmentFiles(t, res, segs) {
+			f := res.Manifest.Files[slices.IndexFunc(res.Manifest.Files, func(f format.File) bool { return f.Path == path })]
+			rc, err := format.OpenContent(res.Path, path, f.Encoding, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := make([]byte, len(auditseg.Magic)+1)
+			_, err = io.ReadFull(rc, head)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := auditseg.Version
+			if segs[i].LastSeq <= old {
+				want = goldenSegmentVersion[5]
+			}
+			if got := int(head[len(auditseg.Magic)]); string(head[:len(auditseg.Magic)]) != auditseg.Magic || got != want {
+				t.Errorf("segment %d-%d in the format-%d backup: header %q, version %d, want %d",
+					segs[i].FirstSeq, segs[i].LastSeq, res.Manifest.Format, head[:len(auditseg.Magic)], got, want)
+			}
+		}
+		r, _ := restore(res.Path, filepath.Join(tmp, "again"))
+		got := allEntries(t, r.DB)
+		if len(got) != len(want)+1 || !slices.Equal(got[:len(want)], want) {
+			t.Fatalf("restored log reads %d entries, want the backup's %d and the restore's", len(got), len(want))
+		}
+	})
 }

@@ -84,7 +84,7 @@ type Count struct {
 }
 
 // AuditCount counts the entries of a backup's audit log: those sealed in
-// segments (format 5; by their index, audit_segments, without reading the
+// segments (format 5 and later; by their index, audit_segments, without reading the
 // segment files) and the live ones (audit_log's rows).
 type AuditCount struct {
 	Entries  int64 `json:"entries"`  // Sealed + Live

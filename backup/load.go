@@ -324,7 +324,7 @@ func newAuditStream(tables []store.Table) *auditStream {
 // checkAudit makes sure that the restored audit log's hash chain is
 // intact, refusing the backup otherwise, before the switch.
 //
-// A sealed log (format 5) is the index audit_segments and the live tail
+// A sealed log (format 5 and later) is the index audit_segments and the live tail
 // in audit_log. The index must be contiguous: the first segment starts at
 // seq 1 with an empty prev_hash, each next one starts the seq after the
 // previous one's last and its prev_hash is that one's last_hash, and the

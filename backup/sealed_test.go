@@ -132,8 +132,8 @@ func TestSealed_RoundTrip(t *testing.T) {
 			return res
 		}
 		b1 := create()
-		if got := b1.Manifest.Format; got != 5 {
-			t.Fatalf("format %d, want 5", got)
+		if got, want := b1.Manifest.Format, format.FormatVersion; got != want {
+			t.Fatalf("format %d, want %d", got, want)
 		}
 		if got := table(t, b1.Manifest, "audit_log").Rows; got != live {
 			t.Fatalf("audit_log in the backup: %d rows, want the live tail's %d (sealed entries re-exported?)", got, live)

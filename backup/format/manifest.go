@@ -36,8 +36,14 @@ import (
 // ([Manifest.Links]), so that the next one can link its tables too, and
 // format 5 carries the sealed audit log: the table audit_segments indexes
 // segment files that are blobs like any other (copied, checked and linked
-// as blobs are), and audit_log holds only the live tail after them.
-const FormatVersion = 5
+// as blobs are), and audit_log holds only the live tail after them; its
+// segment files are of version 2 (package store/auditseg). Format 6:
+// audit segment files may be of version 3 (a dictionary per segment),
+// besides version 2, which segments sealed by an earlier build keep;
+// nothing else changes, but a reader of format 5, which reads only
+// version 2, must refuse the backup by its format, before it reads a
+// segment, rather than take a version-3 segment for a damaged file.
+const FormatVersion = 6
 
 // FormatSegments is the first format whose tables list segments instead
 // of one file.

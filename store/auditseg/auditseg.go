@@ -89,8 +89,9 @@
 //
 // # Version 2
 //
-// Format 5 backups and data directories hold segments of version 2,
-// which readers still read (testdata/v2-1100-entries.seg). It has no
+// Format 5 backups hold segments of version 2 only, and format 6 ones
+// (the first to hold version 3) and data directories keep those sealed
+// before the upgrade: readers still read it (testdata/v2-1100-entries.seg). It has no
 // dictionary: its frame table has neither the dictionary's sizes nor a
 // frame's second part, and a frame is one zstd frame that holds, for
 // each entry, its seconds (as in version 3) and its nanoseconds (an
