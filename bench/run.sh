@@ -24,7 +24,7 @@
 #                  and their ratios. It must have `backups verify --deep` and
 #                  `backup --priority` (from commit a50c107 on).
 #   BASELINE_SEED  auto (default): the baseline reuses this tree's seeded state
-#                  when store/migrations is the same at BASELINE_REF, else it
+#                  when store/migrations and the segment format (store/auditseg) are the same at BASELINE_REF, else it
 #                  seeds its own with its own `dev seed` (same SEED: same
 #                  uploads, so the same blobs); own: always its own; shared:
 #                  always this tree's.
@@ -206,9 +206,10 @@ chmod 600 "$KEY"
 DATA_BYTES=$(du -sb "$SEEDED" | cut -f1)
 DATA_FILES=$(find "$SEEDED" -type f | wc -l)
 
-# The baseline's state: this tree's when the schema is the same, else its
-# own, seeded by its own binary (a newer schema is refused by an older
-# binary, and a sealed audit log is not one an older binary can read).
+# The baseline's state: this tree's when the schema and the sealed audit
+# segments' format are the same, else its own, seeded by its own binary (a
+# newer schema is refused by an older binary, and so is a newer segment
+# file: a sealed audit log is not one an older binary can read).
 BSEEDED=$W/base-seeded
 BDATA=$W/base-data
 BKEY=$W/base-master.key
@@ -216,7 +217,7 @@ BASE_SEEDING=
 if [ -n "$BB" ]; then
   BASE_SEEDING=$BASELINE_SEED
   if [ "$BASE_SEEDING" = auto ]; then
-    if git -C "$ROOT" diff --quiet "$BASE_COMMIT" -- store/migrations; then BASE_SEEDING=shared; else BASE_SEEDING=own; fi
+    if git -C "$ROOT" diff --quiet "$BASE_COMMIT" -- store/migrations store/auditseg/auditseg.go; then BASE_SEEDING=shared; else BASE_SEEDING=own; fi
   fi
   if [ "$BASE_SEEDING" = shared ]; then
     BSEEDED=$SEEDED
@@ -590,7 +591,7 @@ oef=$(med ours-enc-full); oen=$(med ours-enc-nochange); oei=$(med ours-enc-incre
     if [ "$BASE_SEEDING" = shared ]; then
       echo "The baseline measures copies of the same seeded state (its schema, store/migrations, is this tree's)."
     else
-      echo "The baseline seeds its own state with its own \`dev seed\` (same size and seed, so the same uploads and blobs; its schema differs from this tree's, or BASELINE_SEED=own): $(seeddesc baseline "$BSEEDED")."
+      echo "The baseline seeds its own state with its own \`dev seed\` (same size and seed, so the same uploads and blobs; its schema or its audit segment format differs from this tree's, or BASELINE_SEED=own): $(seeddesc baseline "$BSEEDED")."
       echo
       echo '```'
       cat "$W/seed-baseline.out"
