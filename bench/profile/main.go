@@ -67,13 +67,14 @@ func run(op, dataDir, backupDir, from, keyFile, out, traceOut string) error {
 	start := time.Now()
 	switch op {
 	case "backup":
-		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: backupDir})
+		res, err := backup.Create(ctx, backup.CreateOptions{Local: sqlite.Local{}, DataDir: dataDir, Folder: backupDir, Progress: phases(start)})
 		if err != nil {
 			return err
 		}
 		fmt.Printf("backup %s: %d rows, %d blobs in %v\n", res.Name, res.Manifest.Stats.Rows, res.Manifest.Stats.Blobs, time.Since(start))
 	case "restore":
-		res, err := backup.Restore(ctx, backup.RestoreOptions{Backup: from, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true})
+		res, err := backup.Restore(ctx, backup.RestoreOptions{Backup: from, DataDir: dataDir, Local: sqlite.Local{}, KeyFile: keyFile, DiscardPrevious: true,
+			Progress: phases(start)})
 		if err != nil {
 			return err
 		}
@@ -82,4 +83,27 @@ func run(op, dataDir, backupDir, from, keyFile, out, traceOut string) error {
 		return fmt.Errorf("-op %q: want backup or restore", op)
 	}
 	return nil
+}
+
+// phases returns a progress function that prints, on standard error, when
+// each phase of the operation began and ended after start, so that a
+// profile can be read against the operation's wall-clock phases.
+func phases(start time.Time) func(backup.Progress) {
+	var phase string
+	var last, printed time.Duration
+	return func(p backup.Progress) {
+		now := time.Since(start)
+		if p.Phase != phase {
+			if phase != "" {
+				fmt.Fprintf(os.Stderr, "%8.3fs  %s ended\n", last.Seconds(), phase)
+			}
+			fmt.Fprintf(os.Stderr, "%8.3fs  %s began\n", now.Seconds(), p.Phase)
+			phase = p.Phase
+		}
+		if now-printed >= 250*time.Millisecond || p.Items == p.ItemsTotal {
+			printed = now
+			fmt.Fprintf(os.Stderr, "%8.3fs  %s: %d of %d items, %d of %d bytes\n", now.Seconds(), p.Phase, p.Items, p.ItemsTotal, p.Bytes, p.BytesTotal)
+		}
+		last = now
+	}
 }
