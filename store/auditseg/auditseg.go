@@ -168,9 +168,12 @@ const (
 	// MaxDecodedSize is the most bytes a segment may decompress to, and
 	// the largest segment file a reader reads.
 	MaxDecodedSize = 256 << 20
-	// MaxFrameSize is the most bytes one frame may decompress to: what a
-	// reader of one frame allocates at most. [Encode] refuses an entry
-	// larger than that.
+	// MaxFrameSize is the most bytes one frame may decompress to, and
+	// the most its entries may take decoded: a reader of one frame
+	// allocates at most that in version 2, twice that in version 3
+	// (its decompressed parts, then the entries' bytes, copied out of
+	// them and the dictionary). [Encode] refuses an entry larger than
+	// that.
 	MaxFrameSize = 4 << 20
 	// MaxFrameEntries is the most entries one frame may hold. With
 	// MaxFrameSize it bounds what decoding one frame allocates, however
@@ -183,7 +186,9 @@ const (
 	MaxDictSize = 1 << 20
 	// MaxDictStrings is the most strings a segment's dictionary may hold,
 	// all columns together: with MaxDictSize it bounds what a decoded
-	// dictionary takes in memory (at most 2 MiB).
+	// dictionary takes in memory (at most 2.5 MiB: its bytes, a string
+	// header a value, and 4 bytes for each of a value's predictions, of
+	// which an actor_id makes two).
 	MaxDictStrings = 1 << 16
 )
 
@@ -797,7 +802,7 @@ const dictCacheSize = 8 << 20
 // Index here; when the dictionaries held pass dictCacheSize, the oldest
 // are dropped from their Indexes (read again when needed). A store
 // keeps many Indexes (frame tables are small), but never more than
-// dictCacheSize plus one dictionary's bytes (at most 2 MiB) of
+// dictCacheSize plus one dictionary's bytes (at most 2.5 MiB) of
 // dictionaries; a segment of M's seeded history has one of about 280
 // KiB (195 KiB of values, 47 KiB in the file), so about 30 are held.
 // Decoded entries never share a dictionary's memory.
