@@ -2,7 +2,6 @@ package backup
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -189,7 +188,7 @@ func (d *segmentRowDecoder) decode(row []any) (store.AuditSegment, bool) {
 	}
 	list := func(i int) []string {
 		var l []string
-		ok = ok && json.Unmarshal([]byte(text(i)), &l) == nil
+		ok = ok && store.ParseAuditSummary([]byte(text(i)), &l) == nil
 		return l
 	}
 	s.FirstSeq, s.LastSeq, s.Entries, s.Size = num(d.firstSeq), num(d.lastSeq), num(d.entries), num(d.size)

@@ -17,6 +17,13 @@ import (
 // when they hold no match; a segment's file opened once; summaries
 // parsed without encoding/json.
 
+// ParseAuditSummary parses a sealed segment's summary of actors,
+// actions or target types as its index row stores it (a JSON array of
+// strings) into p, as json.Unmarshal does, but faster for the plain
+// strings Bitnobi writes: a restore reads every row of a backup's index
+// before it copies the segments.
+func ParseAuditSummary(b []byte, p *[]string) error { return parseSummary(b, p) }
+
 // parseSummary parses b, a segment's summary as insertSegment writes it
 // (a JSON array of strings), into p, as json.Unmarshal does. The
 // summaries are most of what a reader with an empty cache reads of the
