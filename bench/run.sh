@@ -24,7 +24,8 @@
 #                  and their ratios. It must have `backups verify --deep` and
 #                  `backup --priority` (from commit a50c107 on).
 #   BASELINE_SEED  auto (default): the baseline reuses this tree's seeded state
-#                  when store/migrations and the segment format (store/auditseg) are the same at BASELINE_REF, else it
+#                  when store/migrations and the segment format
+#                  (store/auditseg) are the same at BASELINE_REF, else it
 #                  seeds its own with its own `dev seed` (same SEED: same
 #                  uploads, so the same blobs); own: always its own; shared:
 #                  always this tree's.
