@@ -512,16 +512,9 @@ func buildDict(entries []bitnobi.AuditEntry) *encDict {
 	if n == 0 {
 		return d
 	}
-	// Within a column, in the order above.
-	slices.SortFunc(vals, func(a, b value) int {
-		if c := cmp.Compare(a.col, b.col); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.count, a.count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.first, b.first)
-	})
+	// Within a column, in the order above: a stable sort by column keeps
+	// each column's values by count, then first use.
+	slices.SortStableFunc(vals, func(a, b value) int { return cmp.Compare(a.col, b.col) })
 	for k := range nColumns {
 		d.index[k] = map[string]uint64{}
 		lo := 0
