@@ -17,23 +17,17 @@ import (
 // when they hold no match; a segment's file opened once; summaries
 // parsed without encoding/json.
 
-// ParseAuditSummary parses a sealed segment's summary of actors,
-// actions or target types as its index row stores it (a JSON array of
-// strings) into p, as json.Unmarshal does, but faster for the plain
-// strings Bitnobi writes: a restore reads every row of a backup's index
-// before it copies the segments.
-func ParseAuditSummary(b []byte, p *[]string) error { return parseSummary(b, p) }
-
-// parseSummary parses b, a segment's summary as insertSegment writes it
-// (a JSON array of strings), into p, as json.Unmarshal does. The
-// summaries are most of what a reader with an empty cache reads of the
-// index (a segment's actors are its users' ids and names), and
-// json.Unmarshal was most of the CPU of a first query over a long
-// history: an array of plain strings (printable ASCII, no escapes, no
-// spaces, as json.Marshal writes the ids and names Bitnobi makes) is
-// split here, in one allocation; anything else is left to
-// json.Unmarshal.
-func parseSummary(b []byte, p *[]string) error {
+// ParseAuditSummary parses b, a sealed segment's summary of actors,
+// actions or target types as insertSegment writes it (a JSON array of
+// strings), into p, as json.Unmarshal does. The summaries are most of
+// what a reader with an empty cache reads of the index (a segment's
+// actors are its users' ids and names), and most of what a restore reads
+// of a backup's index before it copies the segments; json.Unmarshal was
+// most of the CPU of both over a long history. An array of plain strings
+// (printable ASCII, no escapes, no spaces, as json.Marshal writes the
+// ids and names Bitnobi makes) is split here, in one allocation;
+// anything else is left to json.Unmarshal.
+func ParseAuditSummary(b []byte, p *[]string) error {
 	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
 		return json.Unmarshal(b, p)
 	}

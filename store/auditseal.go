@@ -495,7 +495,7 @@ func auditSegments(ctx context.Context, q Querier, sums *summaryCache) ([]AuditS
 		}
 		if !sums.get(&s) {
 			for i, p := range [...]*[]string{&s.Actors, &s.Actions, &s.TargetTypes} {
-				if err := parseSummary(texts[i], p); err != nil {
+				if err := ParseAuditSummary(texts[i], p); err != nil {
 					return nil, fmt.Errorf("audit segment seq %d-%d: summary: %w", s.FirstSeq, s.LastSeq, err)
 				}
 			}

@@ -17,7 +17,7 @@ var summarySamples = []string{
 	`["a"`, `"a"]`, `[1]`, `["a",1]`, `[`, `]`, `[]]`, `[[]]`, `{}`, ``,
 }
 
-// TestParseSummary: parseSummary gives what json.Unmarshal gives, the
+// TestParseSummary: ParseAuditSummary gives what json.Unmarshal gives, the
 // error (or none) and the strings, for summaries and for inputs that are
 // not.
 func TestParseSummary(t *testing.T) {
@@ -36,13 +36,13 @@ func FuzzParseSummary(f *testing.F) {
 func checkParseSummary(t *testing.T, s string) {
 	var want, got []string
 	wantErr := json.Unmarshal([]byte(s), &want)
-	err := parseSummary([]byte(s), &got)
+	err := ParseAuditSummary([]byte(s), &got)
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("parseSummary(%q): error %v, json.Unmarshal's %v", s, err, wantErr)
+		t.Fatalf("ParseAuditSummary(%q): error %v, json.Unmarshal's %v", s, err, wantErr)
 	}
 	if err == nil {
 		if diff := cmp.Diff(want, got); diff != "" || (want == nil) != (got == nil) {
-			t.Fatalf("parseSummary(%q) (-json.Unmarshal +parseSummary), nil %v/%v:\n%s", s, want == nil, got == nil, diff)
+			t.Fatalf("ParseAuditSummary(%q) (-json.Unmarshal +ParseAuditSummary), nil %v/%v:\n%s", s, want == nil, got == nil, diff)
 		}
 	}
 }
