@@ -343,14 +343,7 @@ func TestSealed_UpgradedKeepsV2Segments(t *testing.T) {
 		backuptest.CopyKey(t, golden+".master.key", key)
 		restore := func(from, to string) (*backuptest.DataDir, string) {
 			t.Helper()
-			opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
-			dsn := ""
-			if engine == dbtest.Postgres {
-				dsn = dbtest.NewPostgresDatabase(t)
-				opts.Target = &postgres.RestoreTarget{DSN: dsn}
-			}
-			mustRestore(t, from, to, opts)
-			return backuptest.OpenOn(t, to, dsn), dsn
+			return restoreInto(t, from, key, to, engine)
 		}
 		d, dsn := restore(golden, filepath.Join(tmp, "data"))
 		appendAudit(t, d.DB, 2*sealSize)

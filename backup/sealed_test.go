@@ -191,17 +191,26 @@ func TestSealed_RoundTrip(t *testing.T) {
 // database is on engine into, and opens it.
 func restoreOn(tb testing.TB, b *backup.Result, d *backuptest.DataDir, into string) *backuptest.DataDir {
 	tb.Helper()
-	target := filepath.Join(tb.TempDir(), "data")
-	opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: d.Dir.Key(), AuditSegmentSize: sealSize}
+	r, _ := restoreInto(tb, b.Path, d.Dir.Key(), filepath.Join(tb.TempDir(), "data"), into)
+	r.DB.AuditSegmentSize = sealSize
+	return r
+}
+
+// restoreInto restores the backup at from, with the master key at key,
+// into the data directory target, its database on engine into (a new
+// PostgreSQL database for dbtest.Postgres), sealing segments of
+// sealSize entries, and opens it. It returns the database's DSN too ("" on
+// SQLite).
+func restoreInto(tb testing.TB, from, key, target, into string) (*backuptest.DataDir, string) {
+	tb.Helper()
+	opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
 	dsn := ""
 	if into == dbtest.Postgres {
 		dsn = dbtest.NewPostgresDatabase(tb)
 		opts.Target = &postgres.RestoreTarget{DSN: dsn}
 	}
-	mustRestore(tb, b.Path, target, opts)
-	r := backuptest.OpenOn(tb, target, dsn)
-	r.DB.AuditSegmentSize = sealSize
-	return r
+	mustRestore(tb, from, target, opts)
+	return backuptest.OpenOn(tb, target, dsn), dsn
 }
 
 // TestSealed_BackupBeforeAndAfterSeal: the incremental backup of
@@ -489,15 +498,7 @@ func TestSealed_OlderFormatLandsSealed(t *testing.T) {
 		tmp := t.TempDir()
 		key := filepath.Join(tmp, "master.key")
 		backuptest.CopyKey(t, dir+".master.key", key)
-		target := filepath.Join(tmp, "data")
-		opts := backup.RestoreOptions{Local: sqlite.Local{}, KeyFile: key, AuditSegmentSize: sealSize}
-		dsn := ""
-		if into == dbtest.Postgres {
-			dsn = dbtest.NewPostgresDatabase(t)
-			opts.Target = &postgres.RestoreTarget{DSN: dsn}
-		}
-		mustRestore(t, dir, target, opts)
-		r := backuptest.OpenOn(t, target, dsn)
+		r, _ := restoreInto(t, dir, key, filepath.Join(tmp, "data"), into)
 		if n := len(allEntries(t, r.DB)); n != 14 {
 			t.Fatalf("restored log reads %d entries, want 13 + the restore's", n)
 		}
